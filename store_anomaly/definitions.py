@@ -1,0 +1,49 @@
+"""The Dagster code location: every asset, check, job, schedule, sensor and resource of the platform."""
+
+import warnings
+
+from dagster import BetaWarning, PreviewWarning, AssetSelection, Definitions, EnvVar, define_asset_job
+
+# Single-run backfills and partitioned asset checks are the designed behaviour here, not an experiment.
+warnings.filterwarnings("ignore", category=BetaWarning)
+warnings.filterwarnings("ignore", category=PreviewWarning)
+
+from store_anomaly.config import WAREHOUSE_ENV_VAR
+from store_anomaly.io_managers.mysql import MySQLIOManager
+from store_anomaly.kpis.assets import KPI_ASSETS
+from store_anomaly.kpis.checks import KPI_CHECKS
+from store_anomaly.resources import source_resources, warehouse_resource
+from store_anomaly.settings import PlatformSettings
+from store_anomaly.sources.assets import SOURCE_ASSETS
+
+ALL_ASSETS = [*SOURCE_ASSETS, *KPI_ASSETS]
+ALL_CHECKS = [*KPI_CHECKS]
+
+# Every warehouse asset for a range of business dates, as one run.
+daily_refresh_job = define_asset_job(
+    "daily_refresh_job",
+    selection=AssetSelection.all(),
+    description="Materializes every warehouse asset for a range of business dates in one run.",
+)
+
+
+def build_resources() -> dict:
+    return {
+        **source_resources(),
+        "warehouse": warehouse_resource(),
+        "warehouse_io_manager": MySQLIOManager(url=EnvVar(WAREHOUSE_ENV_VAR)),
+        "settings": PlatformSettings.from_env(),
+    }
+
+
+def build_definitions() -> Definitions:
+    """The code location, with settings read from the environment now."""
+    return Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=ALL_CHECKS,
+        jobs=[daily_refresh_job],
+        resources=build_resources(),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,171 @@
+"""KPI assets: `store_daily_metrics` (the warehouse contract's daily table) and `excluded_source_rows`."""
+
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetIn, asset
+
+from store_anomaly.io_managers.mysql import table_schema
+from store_anomaly.kpis.metrics import (
+    DQ_COLUMNS,
+    build_store_daily_metrics,
+    excluded_source_rows as compute_excluded_source_rows,
+    holiday_calendar,
+)
+from store_anomaly.partitions import business_dates, daily_partitions, single_run
+from store_anomaly.settings import PlatformSettings
+
+GROUP = "kpis"
+
+_DQ_DESCRIPTIONS = {
+    "dq_null_pay_money": "completed trades with NULL pay_money, excluded",
+    "dq_negative_pay_money": "completed trades with negative pay_money, excluded",
+    "dq_refunded_trades": "refunded trades, excluded",
+    "dq_cancelled_trades": "cancelled trades, excluded",
+    "dq_unknown_status_trades": "trades with an unknown status, excluded",
+    "dq_large_pay_money": "counted trades with a suspiciously large amount (kept)",
+    "dq_unfinished_production": "production orders with no finish_time, excluded",
+    "dq_negative_production_duration": "production orders finishing before they start, excluded",
+    "dq_open_shifts": "shifts with no clock_out, excluded from staff_hours",
+    "dq_overlong_shifts": "shifts over 16 h, excluded from staff_hours",
+    "dq_nonpositive_shifts": "shifts of zero or negative length, excluded from staff_hours",
+    "dq_null_qc_score": "inspections without a score, excluded from qc_score",
+}
+
+STORE_DAILY_METRICS_TABLE = table_schema(
+    ("metric_date", "DATE", "store-local business date", False),
+    ("shop_no", "VARCHAR(16)", "store number", False),
+    ("dept_id", "BIGINT", "department id", False),
+    ("shop_name", "VARCHAR(128)", "store name"),
+    ("revenue", "DECIMAL(16,4)", "USD of completed trades with pay_money >= 0", False),
+    ("order_count", "BIGINT", "completed trades with pay_money >= 0", False),
+    ("aov", "DOUBLE", "revenue / order_count (NULL without orders)"),
+    ("items_sold", "BIGINT", "items of the counted trades", False),
+    ("avg_production_seconds", "DOUBLE", "mean drink production time, seconds (NULL without production)"),
+    ("production_count", "BIGINT", "finished production orders", False),
+    ("staff_hours", "DOUBLE", "hours of closed shifts of 0-16 h", False),
+    ("headcount", "BIGINT", "distinct employees who clocked in", False),
+    ("orders_per_labor_hour", "DOUBLE", "order_count / staff_hours (NULL without hours)"),
+    ("qc_score", "DOUBLE", "mean inspection score (NULL on days without inspection)"),
+    ("expired_qty", "BIGINT", "expired quantity recorded", False),
+    ("is_closed", "BOOLEAN", "the store took no order that day (closure, outage or missing data)", False),
+    ("holiday_name", "VARCHAR(128)", "public holiday of the calendar, if any"),
+    ("qc_inspections", "BIGINT", "scored inspections", False),
+    ("shift_count", "BIGINT", "shifts clocked in", False),
+    *((name, "BIGINT", description, False) for name, description in _DQ_DESCRIPTIONS.items()),
+    ("dq_excluded_rows", "BIGINT", "all source rows the KPI rules excluded for this store and day", False),
+)
+assert [c.name for c in STORE_DAILY_METRICS_TABLE.columns if c.name.startswith("dq_")][:-1] == list(DQ_COLUMNS)
+
+EXCLUDED_SOURCE_ROWS_TABLE = table_schema(
+    ("business_date", "DATE", "business date of the rows", False),
+    ("source", "VARCHAR(32)", "source database", False),
+    ("dept_id", "BIGINT", "department id of the rows", False),
+    ("shop_no", "VARCHAR(16)", "owning store, if the store master knows the department"),
+    ("reason", "VARCHAR(32)", "orphan_dept, test_store, not_yet_open, before_open_date, ...", False),
+    ("row_count", "BIGINT", "source rows left out of store_daily_metrics", False),
+    ("amount", "DECIMAL(16,4)", "their valid revenue (sales source), else 0", False),
+)
+
+_SOURCE_INS = {
+    "source_opshop_daily": AssetIn(),
+    "source_sales_order_daily": AssetIn(),
+    "source_opproduction_daily": AssetIn(),
+    "source_opqualitycontrol_daily": AssetIn(),
+    "source_opempefficiency_daily": AssetIn(),
+}
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    io_manager_key="warehouse_io_manager",
+    group_name=GROUP,
+    kinds={"mysql", "polars"},
+    ins=_SOURCE_INS,
+    metadata={
+        "partition_expr": "metric_date",
+        "dagster/column_schema": STORE_DAILY_METRICS_TABLE,
+        "primary_key": ["metric_date", "shop_no"],
+    },
+)
+def store_daily_metrics(
+    context: AssetExecutionContext,
+    settings: PlatformSettings,
+    source_opshop_daily: pl.DataFrame,
+    source_sales_order_daily: pl.DataFrame,
+    source_opproduction_daily: pl.DataFrame,
+    source_opqualitycontrol_daily: pl.DataFrame,
+    source_opempefficiency_daily: pl.DataFrame,
+) -> pl.DataFrame:
+    """Daily KPIs per in-scope store, exactly as the source contract defines them, closed days explicit."""
+    start, end = business_dates(context.partition_time_window)
+    metrics = build_store_daily_metrics(
+        source_opshop_daily,
+        {
+            "sales": source_sales_order_daily.drop("source_rows"),
+            "production": source_opproduction_daily.drop("source_rows"),
+            "attendance": source_opempefficiency_daily,
+            "quality": source_opqualitycontrol_daily.drop("source_rows", "expiry_records"),
+        },
+        holiday_calendar(start, end, settings.holiday_country, settings.holiday_subdivision),
+    )
+    context.add_output_metadata(
+        {
+            "stores": metrics["shop_no"].n_unique(),
+            "days": metrics["metric_date"].n_unique(),
+            "closed_store_days": int(metrics["is_closed"].sum()),
+            "revenue": float(metrics["revenue"].sum()),
+            "excluded_rows": int(metrics["dq_excluded_rows"].sum()),
+        }
+    )
+    return metrics
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    io_manager_key="warehouse_io_manager",
+    group_name=GROUP,
+    kinds={"mysql", "polars"},
+    ins=_SOURCE_INS,
+    metadata={
+        "partition_expr": "business_date",
+        "dagster/column_schema": EXCLUDED_SOURCE_ROWS_TABLE,
+        "primary_key": ["business_date", "source", "dept_id"],
+    },
+)
+def excluded_source_rows(
+    context: AssetExecutionContext,
+    source_opshop_daily: pl.DataFrame,
+    source_sales_order_daily: pl.DataFrame,
+    source_opproduction_daily: pl.DataFrame,
+    source_opqualitycontrol_daily: pl.DataFrame,
+    source_opempefficiency_daily: pl.DataFrame,
+) -> pl.DataFrame:
+    """Source rows no in-scope store owns (orphan departments, test kitchens, stores not yet open), counted."""
+
+    def rows(frame: pl.DataFrame, count: pl.Expr, amount: pl.Expr | None = None) -> pl.DataFrame:
+        return frame.select(
+            "dept_id", "business_date", row_count=count, amount=amount if amount is not None else pl.lit(0.0)
+        )
+
+    excluded = compute_excluded_source_rows(
+        source_opshop_daily,
+        {
+            "sales_order": rows(source_sales_order_daily, pl.col("source_rows"), pl.col("revenue")),
+            "opproduction": rows(source_opproduction_daily, pl.col("source_rows")),
+            "opqualitycontrol": rows(
+                source_opqualitycontrol_daily, pl.col("source_rows") + pl.col("expiry_records")
+            ),
+            "opempefficiency": rows(source_opempefficiency_daily, pl.col("shift_count")),
+        },
+    )
+    context.add_output_metadata(
+        {"rows_excluded": int(excluded["row_count"].sum()), "by_reason": dict(
+            excluded.group_by("reason").agg(pl.col("row_count").sum()).iter_rows()
+        )}
+    )
+    return excluded
+
+
+KPI_ASSETS = [store_daily_metrics, excluded_source_rows]

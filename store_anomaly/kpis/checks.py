@@ -1,0 +1,197 @@
+"""Asset checks on `store_daily_metrics`, run on the stored rows of the partitions a run materialized.
+
+They read what landed in the warehouse (not the in-memory frame), so they also catch a broken write.
+"""
+
+
+from datetime import date
+
+import polars as pl
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+
+from store_anomaly.kpis.assets import store_daily_metrics
+from store_anomaly.kpis.metrics import DQ_COLUMNS, KPI_COLUMNS, dept_time_zones
+from store_anomaly.partitions import business_dates, daily_partitions
+from store_anomaly.resources import SourceDatabase, Warehouse
+from store_anomaly.settings import PlatformSettings
+from store_anomaly.sources.extracts import VALID_TRADE, DateScope, source_row_totals_sql
+
+# Share of a range's source rows that the KPI rules may exclude before the check warns.
+EXCLUDED_SHARE_WARNING = 0.05
+# Revenue is stored with 4 decimals; sums may differ by rounding only.
+REVENUE_TOLERANCE_USD = 0.01
+
+
+def _range(context: AssetCheckExecutionContext) -> tuple[date, date]:
+    return business_dates(context.partition_time_window)
+
+
+def _partitioned_check(**kwargs):
+    return asset_check(asset=store_daily_metrics, partitions_def=daily_partitions, **kwargs)
+
+
+@_partitioned_check(description="Exactly one row per store and business date.", blocking=True)
+def unique_store_days(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    start, end = _range(context)
+    duplicates = warehouse.fetch_frame(
+        "SELECT shop_no, metric_date, COUNT(*) FROM store_daily_metrics WHERE metric_date BETWEEN %s AND %s "
+        "GROUP BY shop_no, metric_date HAVING COUNT(*) > 1",
+        (start, end),
+        {"shop_no": pl.String, "metric_date": pl.Date, "rows": pl.Int64},
+    )
+    return AssetCheckResult(
+        passed=duplicates.is_empty(),
+        metadata={"duplicate_store_days": duplicates.height, "examples": str(duplicates.head(5).rows())},
+    )
+
+
+@_partitioned_check(description="No KPI is negative.")
+def no_negative_kpis(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    start, end = _range(context)
+    counts = ", ".join(f"COALESCE(SUM({kpi} < 0), 0)" for kpi in KPI_COLUMNS)
+    frame = warehouse.fetch_frame(
+        f"SELECT {counts} FROM store_daily_metrics WHERE metric_date BETWEEN %s AND %s",
+        (start, end),
+        {kpi: pl.Int64 for kpi in KPI_COLUMNS},
+    )
+    negatives = {kpi: value for kpi, value in frame.row(0, named=True).items() if value}
+    return AssetCheckResult(passed=not negatives, metadata={"negative_rows_by_kpi": negatives})
+
+
+@_partitioned_check(
+    description="Every in-scope store has a row for every business date; out-of-scope stores have none."
+)
+def every_in_scope_store_present(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    start, end = _range(context)
+    frame = warehouse.fetch_frame(
+        """SELECT
+             (SELECT COUNT(*) FROM source_opshop_daily o WHERE o.business_date BETWEEN %s AND %s AND o.in_scope
+                AND NOT EXISTS (SELECT 1 FROM store_daily_metrics m
+                                WHERE m.metric_date = o.business_date AND m.shop_no = o.shop_no)),
+             (SELECT COUNT(*) FROM store_daily_metrics m WHERE m.metric_date BETWEEN %s AND %s
+                AND NOT EXISTS (SELECT 1 FROM source_opshop_daily o WHERE o.business_date = m.metric_date
+                                AND o.shop_no = m.shop_no AND o.in_scope)),
+             (SELECT COUNT(*) FROM store_daily_metrics m WHERE m.metric_date BETWEEN %s AND %s AND m.is_closed)""",
+        (start, end, start, end, start, end),
+        {"missing": pl.Int64, "unexpected": pl.Int64, "closed": pl.Int64},
+    )
+    missing, unexpected, closed = frame.row(0)
+    return AssetCheckResult(
+        passed=missing == 0 and unexpected == 0,
+        metadata={"missing_store_days": missing, "unexpected_store_days": unexpected, "closed_store_days": closed},
+    )
+
+
+@_partitioned_check(
+    description=(
+        "Revenue and orders reconcile: the sales source's totals for the contract's rules equal the extract's, "
+        "and the extract splits exactly into store_daily_metrics plus excluded_source_rows."
+    ),
+    blocking=True,
+)
+def revenue_reconciles_with_source(
+    context: AssetCheckExecutionContext,
+    warehouse: Warehouse,
+    sales_order_source: SourceDatabase,
+    settings: PlatformSettings,
+) -> AssetCheckResult:
+    start, end = _range(context)
+    zones = warehouse.fetch_frame(
+        "SELECT DISTINCT dept_id, time_zone FROM source_opshop_daily WHERE business_date BETWEEN %s AND %s "
+        "AND dept_id IS NOT NULL",
+        (start, end),
+        {"dept_id": pl.Int64, "time_zone": pl.String},
+    )
+    scope = DateScope(start, end, dept_time_zones(zones), settings.default_time_zone)
+    source = sales_order_source.fetch_frame(
+        source_row_totals_sql("t_trade", "create_time", VALID_TRADE, scope, value="t.pay_money"),
+        scope.params(),
+        {"dept_id": pl.Int64, "revenue": pl.Float64, "orders": pl.Int64},
+    )
+    warehouse_totals = warehouse.fetch_frame(
+        """SELECT
+             (SELECT COALESCE(SUM(revenue), 0) FROM source_sales_order_daily WHERE business_date BETWEEN %s AND %s),
+             (SELECT COALESCE(SUM(order_count), 0) FROM source_sales_order_daily WHERE business_date BETWEEN %s AND %s),
+             (SELECT COALESCE(SUM(s.revenue), 0) FROM source_sales_order_daily s JOIN source_opshop_daily o
+                ON o.dept_id = s.dept_id AND o.business_date = s.business_date AND o.in_scope
+                WHERE s.business_date BETWEEN %s AND %s),
+             (SELECT COALESCE(SUM(s.order_count), 0) FROM source_sales_order_daily s JOIN source_opshop_daily o
+                ON o.dept_id = s.dept_id AND o.business_date = s.business_date AND o.in_scope
+                WHERE s.business_date BETWEEN %s AND %s),
+             (SELECT COALESCE(SUM(revenue), 0) FROM store_daily_metrics WHERE metric_date BETWEEN %s AND %s),
+             (SELECT COALESCE(SUM(order_count), 0) FROM store_daily_metrics WHERE metric_date BETWEEN %s AND %s),
+             (SELECT COALESCE(SUM(amount), 0) FROM excluded_source_rows
+                WHERE business_date BETWEEN %s AND %s AND source = 'sales_order')""",
+        (start, end) * 7,
+        {
+            "extract_revenue": pl.Float64,
+            "extract_orders": pl.Int64,
+            "in_scope_revenue": pl.Float64,
+            "in_scope_orders": pl.Int64,
+            "metrics_revenue": pl.Float64,
+            "metrics_orders": pl.Int64,
+            "excluded_revenue": pl.Float64,
+        },
+    ).row(0, named=True)
+    source_revenue, source_orders = float(source["revenue"].sum()), int(source["orders"].sum())
+
+    def close(a: float, b: float) -> bool:
+        return abs(a - b) <= REVENUE_TOLERANCE_USD
+
+    passed = (
+        close(source_revenue, warehouse_totals["extract_revenue"])
+        and source_orders == warehouse_totals["extract_orders"]
+        and close(warehouse_totals["in_scope_revenue"], warehouse_totals["metrics_revenue"])
+        and warehouse_totals["in_scope_orders"] == warehouse_totals["metrics_orders"]
+        and close(warehouse_totals["metrics_revenue"] + warehouse_totals["excluded_revenue"], source_revenue)
+    )
+    return AssetCheckResult(
+        passed=passed,
+        metadata={"source_revenue": round(source_revenue, 4), "source_orders": source_orders,
+                  **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in warehouse_totals.items()}},
+    )
+
+
+@_partitioned_check(
+    description=(
+        "Surfaces the rows the KPI rules excluded (NULL or negative amounts, open or over-long shifts, unfinished "
+        f"production, orphans...). Warns when more than {EXCLUDED_SHARE_WARNING:.0%} of source rows were excluded."
+    )
+)
+def excluded_rows_surfaced(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    start, end = _range(context)
+    sums = ", ".join(f"COALESCE(SUM({column}), 0)" for column in DQ_COLUMNS)
+    counters = warehouse.fetch_frame(
+        f"SELECT {sums}, COALESCE(SUM(dq_excluded_rows), 0), "
+        "COALESCE(SUM(order_count + production_count + shift_count + dq_excluded_rows), 0) "
+        "FROM store_daily_metrics WHERE metric_date BETWEEN %s AND %s",
+        (start, end),
+        {**{column: pl.Int64 for column in DQ_COLUMNS}, "excluded": pl.Int64, "rows": pl.Int64},
+    ).row(0, named=True)
+    out_of_scope = warehouse.fetch_frame(
+        "SELECT reason, SUM(row_count) FROM excluded_source_rows WHERE business_date BETWEEN %s AND %s "
+        "GROUP BY reason",
+        (start, end),
+        {"reason": pl.String, "rows": pl.Int64},
+    )
+    excluded, rows = counters.pop("excluded"), counters.pop("rows")
+    share = excluded / rows if rows else 0.0
+    return AssetCheckResult(
+        passed=share <= EXCLUDED_SHARE_WARNING,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "excluded_rows": excluded,
+            "excluded_share": round(share, 5),
+            "excluded_by_rule": counters,
+            "out_of_scope_rows_by_reason": dict(out_of_scope.iter_rows()),
+        },
+    )
+
+
+KPI_CHECKS = [
+    unique_store_days,
+    no_negative_kpis,
+    every_in_scope_store_present,
+    revenue_reconciles_with_source,
+    excluded_rows_surfaced,
+]

@@ -1,0 +1,183 @@
+"""Pure KPI assembly: store scope per day, the daily KPI table, and the rows left out of it.
+
+No Dagster here: plain functions over polars frames, so the source contract's definitions are unit-tested on
+hand-built frames. The source extracts (`store_anomaly.sources.extracts`) arrive already aggregated per
+department and business date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+
+import holidays
+import polars as pl
+
+from store_anomaly.sources.local_time import is_valid_time_zone
+
+KPI_COLUMNS: tuple[str, ...] = (
+    "revenue",
+    "order_count",
+    "aov",
+    "items_sold",
+    "avg_production_seconds",
+    "production_count",
+    "staff_hours",
+    "headcount",
+    "orders_per_labor_hour",
+    "qc_score",
+    "expired_qty",
+)
+
+# Data-quality counters carried into store_daily_metrics: rows excluded from (or suspicious within) a KPI.
+DQ_COLUMNS: tuple[str, ...] = (
+    "dq_null_pay_money",
+    "dq_negative_pay_money",
+    "dq_refunded_trades",
+    "dq_cancelled_trades",
+    "dq_unknown_status_trades",
+    "dq_large_pay_money",
+    "dq_unfinished_production",
+    "dq_negative_production_duration",
+    "dq_open_shifts",
+    "dq_overlong_shifts",
+    "dq_nonpositive_shifts",
+    "dq_null_qc_score",
+)
+
+SHOP_STATUS_ACTIVE, SHOP_STATUS_NOT_YET_OPEN, SHOP_STATUS_CLOSED = 1, 2, 3
+SHOP_TYPE_RETAIL = 1
+
+SCOPE_REASONS = (
+    "in_scope",
+    "test_store",
+    "not_yet_open",
+    "closed",
+    "inactive_status",
+    "no_dept_mapping",
+    "excluded_by_config",
+    "invalid_time_zone",
+    "before_open_date",
+)
+
+
+def store_scope_days(shops: pl.DataFrame, start: date, end: date, excluded_shops: Iterable[str] = ()) -> pl.DataFrame:
+    """Every store of the master x every business date in [start, end], with whether it is scored and why not.
+
+    `shops` has shop_no, dept_id (null without a t_shop_dept row), shop_name, status, shop_type, time_zone,
+    open_date. A store is in scope when active, retail, mapped to a department, not excluded by
+    configuration, with a valid time zone, on or after its open date.
+    """
+    excluded = sorted(set(excluded_shops))
+    dates = pl.DataFrame({"business_date": pl.date_range(start, end, "1d", eager=True)})
+    valid_zones = {zone: is_valid_time_zone(zone) for zone in shops["time_zone"].unique().to_list()}
+    reason = (
+        pl.when(pl.col("shop_type") != SHOP_TYPE_RETAIL).then(pl.lit("test_store"))
+        .when(pl.col("status") == SHOP_STATUS_NOT_YET_OPEN).then(pl.lit("not_yet_open"))
+        .when(pl.col("status") == SHOP_STATUS_CLOSED).then(pl.lit("closed"))
+        .when(pl.col("status") != SHOP_STATUS_ACTIVE).then(pl.lit("inactive_status"))
+        .when(pl.col("dept_id").is_null()).then(pl.lit("no_dept_mapping"))
+        .when(pl.col("shop_no").is_in(excluded)).then(pl.lit("excluded_by_config"))
+        .when(~pl.col("time_zone").replace_strict(valid_zones, default=False)).then(pl.lit("invalid_time_zone"))
+        .when(pl.col("open_date").is_not_null() & (pl.col("business_date") < pl.col("open_date")))
+        .then(pl.lit("before_open_date"))
+        .otherwise(pl.lit("in_scope"))
+    )
+    return (
+        shops.join(dates, how="cross")
+        .with_columns(scope_reason=reason)
+        .with_columns(in_scope=pl.col("scope_reason") == "in_scope")
+        .select(
+            "business_date", "shop_no", "dept_id", "shop_name", "status", "shop_type", "time_zone", "open_date",
+            "in_scope", "scope_reason",
+        )
+        .sort("business_date", "shop_no")
+    )
+
+
+def dept_time_zones(shops: pl.DataFrame) -> dict[int, str]:
+    """Department -> IANA zone for every mapped store with a valid zone (others are dated in the default)."""
+    mapped = shops.filter(pl.col("dept_id").is_not_null()).select("dept_id", "time_zone").unique()
+    return {dept: zone for dept, zone in mapped.iter_rows() if is_valid_time_zone(zone)}
+
+
+def holiday_calendar(start: date, end: date, country: str = "US", subdiv: str | None = "NY") -> pl.DataFrame:
+    """Public holidays between start and end: business_date, holiday_name."""
+    calendar = holidays.country_holidays(country, subdiv=subdiv, years=range(start.year, end.year + 1))
+    days = sorted((day, name) for day, name in calendar.items() if start <= day <= end)
+    return pl.DataFrame(
+        {"business_date": [d for d, _ in days], "holiday_name": [n for _, n in days]},
+        schema={"business_date": pl.Date, "holiday_name": pl.String},
+    )
+
+
+def _counts_zero(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
+    present = [c for c in columns if c in frame.columns]
+    return frame.with_columns(pl.col(present).fill_null(0))
+
+
+def build_store_daily_metrics(scope_days: pl.DataFrame, extracts: Mapping[str, pl.DataFrame], holidays_frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per in-scope store x business date with every KPI of the source contract.
+
+    `extracts` maps "sales", "production", "attendance", "quality" to the per-department daily extracts.
+    Days without any source row are explicit (counts 0, ratios NULL) and marked `is_closed` when the store
+    took no order.
+    """
+    keys = ["dept_id", "business_date"]
+    frame = scope_days.filter(pl.col("in_scope")).select("business_date", "shop_no", "dept_id", "shop_name")
+    for name in ("sales", "production", "attendance", "quality"):
+        frame = frame.join(extracts[name], on=keys, how="left")
+    counts = [
+        "revenue", "order_count", "items_sold", "production_count", "production_seconds_sum", "staff_hours",
+        "headcount", "shift_count", "expired_qty", "qc_inspections", "expiry_records", *DQ_COLUMNS,
+    ]
+    frame = _counts_zero(frame, counts)
+    return (
+        frame.join(holidays_frame, on="business_date", how="left")
+        .with_columns(
+            aov=pl.when(pl.col("order_count") > 0).then(pl.col("revenue") / pl.col("order_count")),
+            avg_production_seconds=pl.when(pl.col("production_count") > 0).then(
+                pl.col("production_seconds_sum") / pl.col("production_count")
+            ),
+            orders_per_labor_hour=pl.when(pl.col("staff_hours") > 0).then(
+                pl.col("order_count") / pl.col("staff_hours")
+            ),
+            is_closed=pl.col("order_count") == 0,
+            dq_excluded_rows=pl.sum_horizontal(
+                "dq_null_pay_money", "dq_negative_pay_money", "dq_unknown_status_trades",
+                "dq_unfinished_production", "dq_negative_production_duration", "dq_open_shifts",
+                "dq_overlong_shifts", "dq_nonpositive_shifts",
+            ),
+        )
+        .rename({"business_date": "metric_date"})
+        .select(
+            "metric_date", "shop_no", "dept_id", "shop_name", *KPI_COLUMNS, "is_closed", "holiday_name",
+            "qc_inspections", "shift_count", *DQ_COLUMNS, "dq_excluded_rows",
+        )
+        .sort("metric_date", "shop_no")
+    )
+
+
+def excluded_source_rows(scope_days: pl.DataFrame, source_rows: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """Source rows that no in-scope store owns, per business date, source, department and reason.
+
+    `source_rows` maps a source name to a frame of dept_id, business_date, row_count, amount (revenue for
+    sales, else 0). Departments unknown to the store master are `orphan_dept`.
+    """
+    owners = scope_days.select("business_date", "dept_id", "shop_no", "scope_reason").filter(
+        pl.col("dept_id").is_not_null()
+    )
+    frames = [
+        rows.with_columns(source=pl.lit(source)).select("business_date", "source", "dept_id", "row_count", "amount")
+        for source, rows in source_rows.items()
+    ]
+    combined = pl.concat(frames) if frames else pl.DataFrame(
+        schema={"business_date": pl.Date, "source": pl.String, "dept_id": pl.Int64, "row_count": pl.Int64, "amount": pl.Float64}
+    )
+    return (
+        combined.join(owners, on=["business_date", "dept_id"], how="left")
+        .with_columns(reason=pl.col("scope_reason").fill_null("orphan_dept"))
+        .filter(pl.col("reason") != "in_scope")
+        .select("business_date", "source", "dept_id", "shop_no", "reason", "row_count", "amount")
+        .sort("business_date", "source", "dept_id")
+    )

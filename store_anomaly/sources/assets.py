@@ -1,0 +1,206 @@
+"""Source-extract assets: one per operational database, each a daily aggregate pushed down to the source.
+
+`source_opshop_daily` decides which store is scored on which day (and why not); the four others aggregate
+their source per department and store-local business date, orphans included, with the counts of the rows
+the source contract excludes.
+"""
+
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetIn, asset
+
+from store_anomaly.io_managers.mysql import table_schema
+from store_anomaly.kpis.metrics import dept_time_zones, store_scope_days
+from store_anomaly.partitions import business_dates, daily_partitions, single_run
+from store_anomaly.resources import SourceDatabase
+from store_anomaly.settings import PlatformSettings
+from store_anomaly.sources import extracts
+from store_anomaly.sources.extracts import DateScope
+
+GROUP = "sources"
+
+SHOPS_SQL = """
+    SELECT s.shop_no, d.dept_id, s.shop_name, s.status, s.shop_type, s.time_zone, s.open_date
+    FROM t_shop s LEFT JOIN t_shop_dept d ON d.shop_no = s.shop_no
+"""
+SHOPS_SCHEMA = {
+    "shop_no": pl.String,
+    "dept_id": pl.Int64,
+    "shop_name": pl.String,
+    "status": pl.Int64,
+    "shop_type": pl.Int64,
+    "time_zone": pl.String,
+    "open_date": pl.Date,
+}
+
+_KEY_COLUMNS = (
+    ("dept_id", "BIGINT", "department id, the key every source uses", False),
+    ("business_date", "DATE", "store-local business date (orphans: default zone)", False),
+)
+
+def _counter(name: str, description: str) -> tuple[str, str, str, bool]:
+    return (name, "BIGINT", description, False)
+
+def _asset_metadata(schema, primary_key: list[str]) -> dict:
+    return {"partition_expr": "business_date", "dagster/column_schema": schema, "primary_key": primary_key}
+
+def _date_scope(context: AssetExecutionContext, scope_days: pl.DataFrame, settings: PlatformSettings) -> DateScope:
+    start, end = business_dates(context.partition_time_window)
+    shops = scope_days.select("dept_id", "time_zone").unique()
+    return DateScope(start, end, dept_time_zones(shops), settings.default_time_zone)
+
+def _source_asset(**kwargs):
+    return asset(
+        partitions_def=daily_partitions,
+        backfill_policy=single_run,
+        io_manager_key="warehouse_io_manager",
+        group_name=GROUP,
+        kinds={"mysql", "polars"},
+        **kwargs,
+    )
+
+OPSHOP_SCHEMA = table_schema(
+    ("business_date", "DATE", "business date", False),
+    ("shop_no", "VARCHAR(16)", "store number, e.g. US00001", False),
+    ("dept_id", "BIGINT", "department id (NULL: no t_shop_dept row)"),
+    ("shop_name", "VARCHAR(128)", "store name"),
+    ("status", "TINYINT", "1 active, 2 not yet open, 3 closed"),
+    ("shop_type", "TINYINT", "1 retail store, 9 test kitchen"),
+    ("time_zone", "VARCHAR(64)", "IANA zone of the store's business day"),
+    ("open_date", "DATE", "opening date"),
+    ("in_scope", "BOOLEAN", "scored on this date", False),
+    ("scope_reason", "VARCHAR(32)", "in_scope, or why the store is not scored", False),
+)
+
+@_source_asset(metadata=_asset_metadata(OPSHOP_SCHEMA, ["business_date", "shop_no"]))
+def source_opshop_daily(
+    context: AssetExecutionContext, opshop_source: SourceDatabase, settings: PlatformSettings
+) -> pl.DataFrame:
+    """Every store of the store master for every business date: in scope or the reason it is not."""
+    start, end = business_dates(context.partition_time_window)
+    shops = opshop_source.fetch_frame(SHOPS_SQL, None, SHOPS_SCHEMA)
+    scope = store_scope_days(shops, start, end, settings.excluded_shop_numbers)
+    context.add_output_metadata(
+        {"stores": shops.height, "in_scope_store_days": int(scope["in_scope"].sum()),
+         "scope_reasons": dict(scope.group_by("scope_reason").len().iter_rows())}
+    )
+    return scope
+
+SALES_TABLE = table_schema(
+    *_KEY_COLUMNS,
+    ("revenue", "DECIMAL(16,4)", "SUM(pay_money) of completed trades with pay_money >= 0", False),
+    ("order_count", "BIGINT", "count of those trades", False),
+    ("items_sold", "BIGINT", "SUM(t_trade_item.quantity) of those trades", False),
+    _counter("dq_null_pay_money", "completed trades with NULL pay_money (excluded)"),
+    _counter("dq_negative_pay_money", "completed trades with negative pay_money (excluded)"),
+    _counter("dq_refunded_trades", "refunded trades (status 2, excluded)"),
+    _counter("dq_cancelled_trades", "cancelled trades (status 3, excluded)"),
+    _counter("dq_unknown_status_trades", "trades with a status outside 1-3 (excluded)"),
+    _counter("dq_large_pay_money", f"counted trades above ${extracts.LARGE_PAY_MONEY_USD} (kept, suspicious)"),
+    _counter("source_rows", "all t_trade rows of the department and day"),
+)
+
+@_source_asset(
+    metadata=_asset_metadata(SALES_TABLE, ["business_date", "dept_id"]),
+    ins={"source_opshop_daily": AssetIn()},
+)
+def source_sales_order_daily(
+    context: AssetExecutionContext,
+    sales_order_source: SourceDatabase,
+    settings: PlatformSettings,
+    source_opshop_daily: pl.DataFrame,
+) -> pl.DataFrame:
+    """Orders, revenue and items per department and business date, aggregated in the sales database."""
+    scope = _date_scope(context, source_opshop_daily, settings)
+    sales = sales_order_source.fetch_frame(extracts.sales_sql(scope), scope.params(), extracts.SALES_SCHEMA)
+    items = sales_order_source.fetch_frame(extracts.items_sql(scope), scope.params(), extracts.ITEMS_SCHEMA)
+    return sales.join(items, on=["dept_id", "business_date"], how="left").with_columns(
+        pl.col("items_sold").fill_null(0)
+    )
+
+PRODUCTION_TABLE = table_schema(
+    *_KEY_COLUMNS,
+    ("production_seconds_sum", "DOUBLE", "SUM(finish_time - start_time) of finished orders, seconds", False),
+    ("production_count", "BIGINT", "finished production orders with finish >= start", False),
+    _counter("dq_unfinished_production", "production orders with no finish_time (excluded)"),
+    _counter("dq_negative_production_duration", "production orders finishing before they start (excluded)"),
+    _counter("source_rows", "all t_production_order rows of the department and day"),
+)
+
+@_source_asset(
+    metadata=_asset_metadata(PRODUCTION_TABLE, ["business_date", "dept_id"]),
+    ins={"source_opshop_daily": AssetIn()},
+)
+def source_opproduction_daily(
+    context: AssetExecutionContext,
+    opproduction_source: SourceDatabase,
+    settings: PlatformSettings,
+    source_opshop_daily: pl.DataFrame,
+) -> pl.DataFrame:
+    """Drink production durations per department and business date of start_time."""
+    scope = _date_scope(context, source_opshop_daily, settings)
+    return opproduction_source.fetch_frame(extracts.production_sql(scope), scope.params(), extracts.PRODUCTION_SCHEMA)
+
+QUALITY_TABLE = table_schema(
+    *_KEY_COLUMNS,
+    ("qc_score", "DOUBLE", "AVG(score) of the day's inspections (NULL: none scored)"),
+    ("qc_inspections", "BIGINT", "inspections with a score", False),
+    _counter("dq_null_qc_score", "inspections without a score (excluded from qc_score)"),
+    ("expired_qty", "BIGINT", "SUM(expired_qty) of expiry records", False),
+    _counter("expiry_records", "t_expiry_management rows"),
+    _counter("source_rows", "all t_task_form rows of the department and day"),
+)
+
+@_source_asset(
+    metadata=_asset_metadata(QUALITY_TABLE, ["business_date", "dept_id"]),
+    ins={"source_opshop_daily": AssetIn()},
+)
+def source_opqualitycontrol_daily(
+    context: AssetExecutionContext,
+    opqualitycontrol_source: SourceDatabase,
+    settings: PlatformSettings,
+    source_opshop_daily: pl.DataFrame,
+) -> pl.DataFrame:
+    """Inspection scores and expired quantities per department and business date."""
+    scope = _date_scope(context, source_opshop_daily, settings)
+    inspections = opqualitycontrol_source.fetch_frame(
+        extracts.inspections_sql(scope), scope.params(), extracts.INSPECTIONS_SCHEMA
+    )
+    expiry = opqualitycontrol_source.fetch_frame(extracts.expiry_sql(scope), scope.params(), extracts.EXPIRY_SCHEMA)
+    return inspections.join(expiry, on=["dept_id", "business_date"], how="full", coalesce=True).with_columns(
+        pl.col("qc_inspections", "dq_null_qc_score", "expired_qty", "expiry_records", "source_rows").fill_null(0)
+    )
+
+ATTENDANCE_TABLE = table_schema(
+    *_KEY_COLUMNS,
+    ("staff_hours", "DOUBLE", "SUM(clock_out - clock_in) of closed shifts of 0-16 h, hours", False),
+    ("headcount", "BIGINT", "distinct employees who clocked in", False),
+    _counter("shift_count", "all shifts clocked in that day"),
+    _counter("dq_open_shifts", "shifts with no clock_out (excluded from hours)"),
+    _counter("dq_overlong_shifts", "shifts over 16 h (excluded from hours)"),
+    _counter("dq_nonpositive_shifts", "shifts of zero or negative length (excluded from hours)"),
+)
+
+@_source_asset(
+    metadata=_asset_metadata(ATTENDANCE_TABLE, ["business_date", "dept_id"]),
+    ins={"source_opshop_daily": AssetIn()},
+)
+def source_opempefficiency_daily(
+    context: AssetExecutionContext,
+    opempefficiency_source: SourceDatabase,
+    settings: PlatformSettings,
+    source_opshop_daily: pl.DataFrame,
+) -> pl.DataFrame:
+    """Staff hours and headcount per department and business date of clock_in."""
+    scope = _date_scope(context, source_opshop_daily, settings)
+    return opempefficiency_source.fetch_frame(
+        extracts.attendance_sql(scope), scope.params(), extracts.ATTENDANCE_SCHEMA
+    )
+
+SOURCE_ASSETS = [
+    source_opshop_daily,
+    source_sales_order_daily,
+    source_opproduction_daily,
+    source_opqualitycontrol_daily,
+    source_opempefficiency_daily,
+]
