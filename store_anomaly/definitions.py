@@ -8,6 +8,7 @@ from dagster import BetaWarning, PreviewWarning, AssetSelection, Definitions, En
 warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
+from store_anomaly.automation.refresh import build_daily_refresh_schedule, build_late_rows_sensor
 from store_anomaly.config import WAREHOUSE_ENV_VAR
 from store_anomaly.io_managers.mysql import MySQLIOManager
 from store_anomaly.kpis.assets import KPI_ASSETS
@@ -42,6 +43,8 @@ def build_definitions() -> Definitions:
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=[daily_refresh_job],
+        schedules=[build_daily_refresh_schedule(daily_refresh_job)],
+        sensors=[build_late_rows_sensor(daily_refresh_job)],
         resources=build_resources(),
     )
 

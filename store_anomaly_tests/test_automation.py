@@ -1,0 +1,64 @@
+"""The daily schedule's late-data window and the sensor that re-runs days when late source rows arrive."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from dagster import DagsterInstance, build_schedule_context, build_sensor_context
+
+from store_anomaly.automation.refresh import contiguous_ranges, daily_refresh_range
+from store_anomaly.definitions import build_definitions
+from store_anomaly.resources import source_resources
+from store_anomaly.runner import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, run_backfill
+from store_anomaly_tests.source_rows import insert_rows
+from store_anomaly_tests.test_kpis_end_to_end import END, START, build_sources
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_schedule_runs_yesterday_and_the_three_days_before_as_one_run():
+    defs = build_definitions()
+    schedule = defs.resolve_schedule_def("daily_refresh_schedule")
+    assert schedule.cron_schedule == "0 7 * * *" and schedule.execution_timezone == "America/New_York"
+    context = build_schedule_context(scheduled_execution_time=datetime(2026, 3, 9, 7, 0, tzinfo=NEW_YORK))
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2026-03-05"
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-03-08"
+
+
+def test_refresh_range_never_starts_before_the_first_partition():
+    assert daily_refresh_range(datetime(2025, 3, 25, 7, tzinfo=NEW_YORK), date(2025, 3, 24)) == (
+        date(2025, 3, 24), date(2025, 3, 24))
+
+
+def test_contiguous_ranges():
+    days = [date(2025, 1, 3), date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 7)]
+    assert contiguous_ranges(days) == [(date(2025, 1, 1), date(2025, 1, 3)), (date(2025, 1, 7), date(2025, 1, 7))]
+
+
+@pytest.mark.mysql
+def test_sensor_requests_a_run_for_late_rows_of_a_materialized_day(platform_urls):
+    build_sources(platform_urls)
+    instance = DagsterInstance.ephemeral()
+    assert run_backfill(START, END, instance=instance).success
+    sensor = build_definitions().resolve_sensor_def("late_source_rows_sensor")
+    resources = source_resources()
+
+    first = sensor.evaluate_tick(build_sensor_context(instance=instance, resources=resources))
+    assert not first.run_requests  # the first look only records where the sources are
+
+    quiet = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+    assert not quiet.run_requests
+
+    # A till that was offline uploads a trade of 2 November (New York) late.
+    insert_rows(platform_urls, "t_trade", [dict(id=100, trade_no="T100", dept_id=1127, pay_money=8, trade_status=1,
+                                                 create_time=datetime(2025, 11, 2, 18, 0))])
+    late = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+    assert len(late.run_requests) == 1
+    tags = late.run_requests[0].tags
+    # The UTC date may hold either neighbouring local date; only materialized days are requested.
+    assert tags[ASSET_PARTITION_RANGE_START_TAG] == "2025-11-01"
+    assert tags[ASSET_PARTITION_RANGE_END_TAG] == "2025-11-03"
+
+    again = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=late.cursor, resources=resources))
+    assert not again.run_requests  # the same rows never trigger twice

@@ -1,0 +1,99 @@
+"""The real Dagster webserver serves the code location: its GraphQL API lists the assets, their daily
+partitions, their checks, and which partitions a CLI backfill materialized."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from store_anomaly.runner import run_backfill
+from store_anomaly_tests.test_kpis_end_to_end import build_sources
+
+pytestmark = [pytest.mark.mysql, pytest.mark.webserver]
+
+ROOT = Path(__file__).resolve().parents[1]
+WAREHOUSE_ASSETS = {
+    "source_opshop_daily", "source_sales_order_daily", "source_opproduction_daily",
+    "source_opqualitycontrol_daily", "source_opempefficiency_daily", "store_daily_metrics", "excluded_source_rows",
+}
+
+QUERY = """
+{
+  assetNodes {
+    assetKey { path }
+    isPartitioned
+    partitionKeysByDimension { name partitionKeys }
+    assetChecksOrError { ... on AssetChecks { checks { name } } }
+    assetPartitionStatuses {
+      ... on TimePartitionStatuses { ranges { status startKey endKey } }
+    }
+  }
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        payload = json.load(response)
+    assert "errors" not in payload, payload
+    return payload["data"]
+
+
+@pytest.fixture
+def webserver(platform_urls, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    build_sources(platform_urls)
+    with DagsterInstance.get() as instance:
+        assert run_backfill(date(2025, 11, 1), date(2025, 11, 3), instance=instance).success
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"),
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"webserver did not start: {server.stderr.read().decode()[-2000:]}")
+                time.sleep(0.5)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_graphql_lists_assets_partitions_checks_and_the_backfill(webserver):
+    nodes = {tuple(node["assetKey"]["path"]): node for node in graphql(webserver, QUERY)["assetNodes"]}
+    assert WAREHOUSE_ASSETS <= {path[-1] for path in nodes}
+    metrics = nodes[("store_daily_metrics",)]
+    assert metrics["isPartitioned"]
+    keys = metrics["partitionKeysByDimension"][0]["partitionKeys"]
+    assert keys[0] == "2025-03-24" and "2026-02-15" in keys
+    assert {check["name"] for check in metrics["assetChecksOrError"]["checks"]} >= {
+        "unique_store_days", "revenue_reconciles_with_source", "every_in_scope_store_present",
+    }
+    materialized = [r for r in metrics["assetPartitionStatuses"]["ranges"] if r["status"] == "MATERIALIZED"]
+    assert materialized == [{"status": "MATERIALIZED", "startKey": "2025-11-01", "endKey": "2025-11-03"}]
