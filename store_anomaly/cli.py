@@ -44,12 +44,12 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
 
     if args.end < args.start:
         raise CliError(f"--end {args.end} is before --start {args.start}")
-    started = time.perf_counter()
+    if args.stores < 1:
+        raise CliError("--stores must be at least 1")
     summary = generate_demo_sources(
         source_urls_from_env(demo_defaults=True), start=args.start, end=args.end, stores=args.stores, seed=args.seed
     )
     print(summary)
-    print(f"demo sources written in {time.perf_counter() - started:.1f} s")
 
 
 def cmd_backfill(args: argparse.Namespace) -> None:
@@ -67,15 +67,25 @@ def cmd_backfill(args: argparse.Namespace) -> None:
     result = run_backfill(args.start, args.end, instance=DagsterInstance.get(), raise_on_error=False)
     seconds = time.perf_counter() - started
     if not result.success:
-        failures = [
-            f"  {event.step_key}: {event.step_failure_data.error.message.strip() if event.step_failure_data.error else ''}"
-            for event in result.get_step_failure_events()
-        ]
-        raise CliError(f"backfill run {result.run_id} failed:\n" + "\n".join(failures))
+        raise CliError(f"backfill run {result.run_id} failed:\n" + "\n".join(f"  {m}" for m in _root_causes(result)))
     checks = result.get_asset_check_evaluations()
     failed_checks = [f"{e.asset_key.to_user_string()}.{e.check_name}" for e in checks if not e.passed]
     print(f"backfill {args.start}..{args.end}: run {result.run_id} succeeded in {seconds:.1f} s; "
           f"{len(checks)} asset checks, {len(failed_checks)} not passed {failed_checks if failed_checks else ''}")
+
+
+def _root_causes(result) -> list[str]:
+    """The innermost error message of every failure event of a run, deduplicated: what the user must fix."""
+    messages: list[str] = []
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None and (error.cause or error.context):
+            error = error.cause or error.context
+        if error is not None:
+            message = error.message.strip()
+            if message not in messages:
+                messages.append(message)
+    return messages
 
 
 def cmd_summary(args: argparse.Namespace) -> None:

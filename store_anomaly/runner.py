@@ -28,5 +28,7 @@ def run_backfill(
     return job.execute_in_process(
         instance=instance or DagsterInstance.get(),
         tags={**partition_range_tags(start, end), "store_anomaly/launched_by": "cli-backfill"},
+        # Step and asset events still reach the instance (and the UI); the terminal gets INFO and above only.
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=raise_on_error,
     )

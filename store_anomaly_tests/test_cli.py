@@ -1,0 +1,75 @@
+"""The `store-anomaly` console script end to end: demo data, a backfill recorded as one run, clear failures."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, RunsFilter
+
+from store_anomaly.config import SOURCE_ENV_VARS
+from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.runner import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from store_anomaly_tests.source_rows import create_all_source_tables
+
+pytestmark = pytest.mark.mysql
+
+CLI = str(Path(sys.executable).parent / "store-anomaly")
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env or os.environ.copy(), timeout=300)
+
+
+def test_demo_data_then_backfill_is_one_recorded_run(platform_urls, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    generated = cli("demo-data", "--stores", "4", "--start", "2025-10-01", "--end", "2025-10-10")
+    assert generated.returncode == 0, generated.stderr
+
+    backfill = cli("backfill", "--start", "2025-10-01", "--end", "2025-10-10")
+    assert backfill.returncode == 0, backfill.stderr
+    assert "succeeded" in backfill.stdout
+
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs(RunsFilter(job_name="daily_refresh_job"))
+        assert len(runs) == 1
+        assert runs[0].tags[ASSET_PARTITION_RANGE_START_TAG] == "2025-10-01"
+        assert runs[0].tags[ASSET_PARTITION_RANGE_END_TAG] == "2025-10-10"
+        assert len(instance.get_materialized_partitions(AssetKey("store_daily_metrics"))) == 10
+
+    with MySQLUrl.parse(platform_urls["warehouse"]).connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(DISTINCT shop_no), COUNT(*) FROM store_daily_metrics")
+        assert cursor.fetchone() == (4, 40)
+
+    summary = cli("summary")
+    assert summary.returncode == 0 and "4 stores x 10 business days" in summary.stdout
+
+
+def test_a_wrong_source_url_fails_naming_the_source(platform_urls, tmp_path):
+    create_all_source_tables(platform_urls)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path),
+           SOURCE_ENV_VARS["opproduction"]: "mysql://root@127.0.0.1:1/nowhere"}
+    result = cli("backfill", "--start", "2025-10-01", "--end", "2025-10-02", env=env)
+    assert result.returncode != 0
+    assert "opproduction" in result.stderr and SOURCE_ENV_VARS["opproduction"] in result.stderr
+
+
+def test_a_missing_source_table_fails_naming_source_and_table(platform_urls, tmp_path):
+    # The sources exist but are empty databases: no contract tables at all.
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    result = cli("backfill", "--start", "2025-10-01", "--end", "2025-10-02", env=env)
+    assert result.returncode != 0
+    assert re.search(r"\w+: table t_\w+ is missing in database", result.stderr)
+
+
+def test_unset_variables_and_bad_dates_are_clear_errors(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_ANOMALY_")}
+    env["DAGSTER_HOME"] = str(tmp_path)
+    result = cli("backfill", "--start", "2025-10-01", "--end", "2025-10-02", env=env)
+    assert result.returncode == 1 and "STORE_ANOMALY_OPSHOP_URL" in result.stderr
+    reversed_range = cli("backfill", "--start", "2025-10-05", "--end", "2025-10-02", env=env)
+    assert reversed_range.returncode == 1 and "before --start" in reversed_range.stderr
+    not_a_date = cli("backfill", "--start", "yesterday", "--end", "2025-10-02", env=env)
+    assert not_a_date.returncode == 2 and "YYYY-MM-DD" in not_a_date.stderr
