@@ -11,15 +11,15 @@ Public functions
     1. Weekday adjustment: each value is divided by its weekday factor (weekday mean / overall mean over the
        window), or, when the series has zeros or negatives, shifted by (weekday mean - overall mean). This
        removes the weekly cycle, so "before" and "after" means compare the same weekday mix.
-    2. Three one-break models are fitted: a level step (`ruptures.Binseg`, l2 cost), two independent lines
-       (`ruptures.Binseg`, `CostLinear`), and a continuous ramp between two plateaus
-       (y = a + b * clip(t - k1, 0, k2 - k1), all (k1, k2) scanned at once with numpy). There is a change
-       when the best of them beats "no change" (a constant level) on BIC (n*ln(RSS/n) + p*ln(n)). Its start
-       is the ramp's k1: the ramp nests the step (a one-day ramp), so k1 dates a sudden drop at the step
-       and a slow slide where it began (a step or two-line fit would date a slide at its middle).
-    3. The break is kept only if both sides have `min_segment_days` points, the after/before change is at least `min_pct` percent, and (when
-       `direction` is given) it goes that way. The estimate is clipped to `not_after` (the day the alert
-       opened: a change cannot begin after it was noticed).
+    2. Two one-break models are fitted: a level step (`ruptures.KernelCPD`, linear kernel = l2 cost, exact
+       dynamic programming) and a continuous ramp between two plateaus, y = a + b * clip(t - k1, 0, k2 - k1),
+       every (k1, k2) scanned at once with numpy. There is a change when the better of them beats "no
+       change" (a constant level) on BIC (n*ln(RSS/n) + p*ln(n)). Its start is the ramp's k1: the ramp nests
+       the step (a one-day ramp), so k1 dates a sudden drop at the step and a slow slide where it began,
+       where a step fit would date a slide at its middle.
+    3. The break is kept only if both sides have `min_segment_days` points, the after/before change is at
+       least `min_pct` percent, and (when `direction` is given) it goes that way. The estimate is clipped to
+       `not_after` (the day the alert opened: a change cannot begin after it was noticed).
     4. `change_pct` = 100 * (mean after / mean before - 1) of the weekday-adjusted series.
 
     When no break qualifies, `detected` is False and, if `not_after` is given, the split is made at
@@ -43,7 +43,6 @@ from datetime import date
 import numpy as np
 import polars as pl
 import ruptures as rpt
-from ruptures.costs import CostLinear
 
 from store_anomaly.alerts.config import AlertConfig
 
@@ -85,7 +84,7 @@ def _bic(rss: float, n: int, parameters: int) -> float:
     return n * math.log(max(rss, 1e-12) / n) + parameters * math.log(n)
 
 
-def _ramp_break(y: np.ndarray, min_segment_days: int) -> tuple[int, float] | None:
+def _ramp_break(y: np.ndarray, min_segment_days: int) -> tuple[int, int, float] | None:
     """Best continuous "flat, linear ramp, flat" fit: y = a + b * clip(t - k1, 0, k2 - k1), scanned over
     every (k1, k2) at once with numpy. A slow slide that settles is exactly this shape; k1 is its start."""
     n = len(y)
@@ -105,34 +104,28 @@ def _ramp_break(y: np.ndarray, min_segment_days: int) -> tuple[int, float] | Non
     explained = np.where(sxx > 0, sxy**2 / np.where(sxx > 0, sxx, 1.0), 0.0)
     rss = float((y_centered**2).sum()) - explained
     best = int(np.argmax(explained))
-    return int(k1[best]), float(max(rss[best], 0.0))
+    # t = k1 is the last day on the old level: the change starts at k1 + 1
+    return int(k1[best]) + 1, int(k2[best]) + 1, float(max(rss[best], 0.0))
 
 
 def _candidate_fits(y: np.ndarray, min_segment_days: int) -> dict[str, tuple[float, int]]:
-    """(BIC, break index) of three change models: a level step (ruptures, l2 cost), a ramp between two
-    plateaus (break = ramp start), and two independent lines (ruptures, linear cost)."""
+    """(BIC, break index) of the two change models: a level step (ruptures `KernelCPD` with the linear
+    kernel, i.e. the l2 cost, solved exactly in C) and a ramp between two plateaus (break = ramp start)."""
     n = len(y)
     fits: dict[str, tuple[float, int]] = {}
     try:
-        k = int(rpt.Binseg(model="l2", min_size=min_segment_days, jump=1).fit(y.reshape(-1, 1)).predict(n_bkps=1)[0])
+        detector = rpt.KernelCPD(kernel="linear", min_size=min_segment_days, jump=1).fit(y.reshape(-1, 1))
+        k = int(detector.predict(n_bkps=1)[0])
         rss = float(((y[:k] - y[:k].mean()) ** 2).sum() + ((y[k:] - y[k:].mean()) ** 2).sum())
         fits["step"] = (_bic(rss, n, 3), k)
     except Exception:  # ruptures raises BadSegmentationParameters on too-short series
         pass
     ramp = _ramp_break(y, min_segment_days)
     if ramp is not None:
-        fits["ramp"] = (_bic(ramp[1], n, 4), ramp[0])
-    signal = np.column_stack([y, np.ones(n), np.arange(n, dtype=float) / n])
-    try:
-        k = int(
-            rpt.Binseg(custom_cost=CostLinear(), min_size=min_segment_days, jump=1)
-            .fit(signal)
-            .predict(n_bkps=1)[0]
-        )
-        cost = CostLinear().fit(signal)
-        fits["lines"] = (_bic(float(cost.error(0, k)) + float(cost.error(k, n)), n, 5), k)
-    except Exception:
-        pass
+        start, end, rss = ramp
+        if end - start <= 2 and "step" in fits:
+            start = fits["step"][1]  # a ramp of a day or two is a step: the exact step location is better
+        fits["ramp"] = (_bic(rss, n, 4), start)
     return {name: fit for name, fit in fits.items() if min_segment_days <= fit[1] <= n - min_segment_days}
 
 

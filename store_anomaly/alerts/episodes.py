@@ -1,0 +1,606 @@
+"""Alert episodes: from many daily SPC flags to one actionable row per anomaly (pure: no Dagster, no I/O).
+
+Public function
+---------------
+`build_alerts(flags, metrics, existing_alerts=None, config=AlertConfig(), as_of=None) -> pl.DataFrame`
+
+    The WHOLE `store_anomaly_alerts` table, recomputed from all flags up to `as_of` (default: the last
+    `metric_date` in `metrics`), with the human state of `existing_alerts` (the table as it is now, may be
+    None or empty) carried over. Columns and types: `store_anomaly.alerts.config.ALERT_SCHEMA`.
+
+    * flags: `store_anomaly_flags` (metric_date, shop_no, metric_name, rule, observed_value, expected_value,
+      z_score, severity, direction; other columns ignored). Flags of every rule set count.
+    * metrics: wide `store_daily_metrics` (metric_date, shop_no, shop_name, the KPI columns, is_closed,
+      holiday_name, and any data-quality counters; see `describe.dq_counter_columns`).
+
+Episode rules
+-------------
+1. Only flags of severity >= `config.min_open_severity` (WARNING) dated <= `as_of` open or extend episodes.
+2. Family: with `config.group_related_metrics` (default), the flags of all metrics of one family of
+   `config.metric_groups` at one store are pooled (the sales family is revenue, order_count, items_sold, aov,
+   production_count, orders_per_labor_hour: a traffic slide moves them all, and it is ONE alert). A metric in
+   no family is its own family. `episode_key` is the family name.
+3. A store x family x day with at least one such flag is a "flag day". Consecutive flag days belong to the
+   same episode while the gap between them leaves fewer than `config.resolve_after_quiet_days` (N) quiet
+   days (day - previous day <= N); a flag after N or more quiet days opens a new episode.
+4. `opened_on` = first flag day, `last_seen_on` = last; `status` = 'resolved' when `as_of - last_seen_on >= N`
+   (N quiet days observed), else 'open'.
+5. Chain-wide days: on a day when at least `config.chain_wide_share` of the stores reporting that day (and at
+   least `config.chain_wide_min_stores`) have a flag day on the same family in the same direction, every
+   flag day of that family/direction counts one severity level lower (CRITICAL -> WARNING -> INFO).
+   `chain_wide` is whether the opening day was chain-wide; `chain_share` the share of stores that day.
+6. `severity` = highest (lowered) severity over the episode (escalation), `first_severity` = the opening
+   day's. `metric_name` = headline metric: the family's first metric that flagged (revenue before orders...);
+   `metric_names` = every metric that flagged, family order; `rules` = every rule that fired (WARNING+);
+   `direction` = direction of the headline metric's strongest flag; `peak_z` = the z of largest |z|;
+   `flag_days` = number of flag days; `baseline_value` = the expected value of the headline's first flag.
+7. `change_started_on` / `change_pct`: see `changepoint.py` (never after `opened_on`).
+8. `cannibalization_suspect`: for a 'down' episode whose headline is in `config.cannibalization_metrics`,
+   another store whose same metric, over [change_started_on, last_seen_on] vs the
+   `comparison_baseline_days` before (same weekdays), rose at least `cannibalization_min_rise_pct` percent
+   and that much more than the median store, or that has at least 3 WARNING+ 'up' flag days on it in that
+   window and rose at least half that much more than the median store, or that opened (first day in
+   `metrics`) inside the comparison window. A newly opened store wins, then the largest rise.
+
+Identity and human state
+------------------------
+`alert_id` = 'A-' + first 10 hex digits of sha1("shop_no|episode_key|opened_on"). Existing alerts are
+matched to recomputed episodes, one to one, greedily in this order: same alert_id; then same shop_no and
+episode_key with date spans overlapping (with `config.match_tolerance_days` slack), acknowledged rows
+first, then the largest overlap. A matched episode keeps the EXISTING alert_id (ids quoted in messages
+stay valid when a re-run moves `opened_on`) and its human state: acknowledged, acknowledged_by,
+acknowledged_at, ack_note, ack_label, notified_severity. An existing row that matches nothing is kept
+(status 'resolved', `stale` True, its text unchanged) when it carries an acknowledgement, a label or a
+note, and dropped otherwise. So an acknowledgement is never lost and never copied onto two alerts.
+Columns of `existing_alerts` outside ALERT_SCHEMA (added by other code, e.g. a `notified_at`) are carried
+over the same way and come after the schema columns. Existing values are coerced to the schema types
+(TINYINT -> bool, strings -> dates, time-zone-aware -> naive UTC), as a SQL round trip may return them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import polars as pl
+
+from store_anomaly.alerts.changepoint import change_points_for_episodes
+from store_anomaly.alerts.config import (
+    ALERT_SCHEMA,
+    HUMAN_STATE_COLUMNS,
+    KPI_COLUMNS,
+    SEVERITY_BY_RANK,
+    SEVERITY_RANK,
+    AlertConfig,
+    empty_alerts,
+)
+from store_anomaly.alerts.describe import describe_episodes, dq_counter_columns
+
+# intermediate columns of the episode frame that must never be mistaken for columns added to the table
+_INTERNAL_COLUMNS = ("episode_uid", "computed_id", "matched_alert_id")
+
+
+def alert_id_for(shop_no: str, episode_key: str, opened_on: date) -> str:
+    """The stable id of an episode first seen on `opened_on`."""
+    digest = hashlib.sha1(f"{shop_no}|{episode_key}|{opened_on.isoformat()}".encode()).hexdigest()
+    return f"A-{digest[:10]}"
+
+
+def _as_of(metrics: pl.DataFrame, flags: pl.DataFrame, as_of: date | None) -> date:
+    if as_of is not None:
+        return as_of
+    for frame in (metrics, flags):
+        if frame is not None and frame.height and "metric_date" in frame.columns:
+            return frame["metric_date"].max()
+    return date.today()
+
+
+def _normalize_flags(flags: pl.DataFrame, config: AlertConfig, as_of: date) -> pl.DataFrame:
+    group_of = config.group_of()
+    order = config.group_order()
+    optional = {"observed_value": pl.Float64, "expected_value": pl.Float64, "z_score": pl.Float64}
+    frame = flags.with_columns(
+        [pl.lit(None, dtype=dtype).alias(name) for name, dtype in optional.items() if name not in flags.columns]
+    )
+    return (
+        frame.select(
+            pl.col("metric_date").cast(pl.Date),
+            pl.col("shop_no").cast(pl.String),
+            pl.col("metric_name").cast(pl.String),
+            pl.col("rule").cast(pl.String),
+            pl.col("severity").cast(pl.String).str.to_uppercase(),
+            pl.col("direction").cast(pl.String).str.to_lowercase(),
+            pl.col("z_score").cast(pl.Float64),
+            pl.col("observed_value").cast(pl.Float64),
+            pl.col("expected_value").cast(pl.Float64),
+        )
+        .with_columns(
+            pl.col("severity").replace_strict(SEVERITY_RANK, default=0, return_dtype=pl.Int64).alias("sev_rank"),
+            pl.col("metric_name").replace_strict(group_of, default=pl.col("metric_name")).alias("episode_key"),
+            pl.col("metric_name").replace_strict(order, default=99, return_dtype=pl.Int64).alias("metric_order"),
+            pl.col("z_score").abs().fill_null(0.0).alias("abs_z"),
+        )
+        .filter(
+            (pl.col("sev_rank") >= SEVERITY_RANK[config.min_open_severity]) & (pl.col("metric_date") <= as_of)
+        )
+    )
+
+
+def _stores_per_day(metrics: pl.DataFrame) -> pl.DataFrame:
+    open_days = metrics
+    if "is_closed" in metrics.columns:
+        open_days = metrics.filter(~pl.col("is_closed").fill_null(False))
+    return open_days.group_by("metric_date").agg(pl.col("shop_no").n_unique().alias("stores_reporting"))
+
+
+def _flag_days(flags: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig) -> pl.DataFrame:
+    """One row per store x family x day with a WARNING+ flag, with its chain-wide status."""
+    days = flags.group_by("shop_no", "episode_key", "metric_date").agg(
+        pl.col("sev_rank").max(),
+        pl.col("direction").sort_by("sev_rank", "abs_z", descending=True).first(),
+    )
+    chain = (
+        days.group_by("metric_date", "episode_key", "direction")
+        .agg(pl.col("shop_no").n_unique().alias("stores_flagged"))
+        .join(_stores_per_day(metrics), on="metric_date", how="left")
+        .with_columns(
+            # a day missing from `metrics`: assume every store of `metrics` was expected to report
+            pl.coalesce("stores_reporting", pl.lit(metrics["shop_no"].n_unique(), dtype=pl.UInt32)).alias(
+                "stores_reporting"
+            )
+        )
+        .with_columns(
+            (pl.col("stores_flagged") / pl.max_horizontal(pl.col("stores_reporting"), pl.col("stores_flagged")))
+            .alias("chain_share")
+        )
+        .with_columns(
+            (
+                (pl.col("chain_share") >= config.chain_wide_share)
+                & (pl.col("stores_flagged") >= config.chain_wide_min_stores)
+            )
+            .fill_null(False)
+            .alias("chain_day")
+        )
+    )
+    days = days.join(chain, on=["metric_date", "episode_key", "direction"], how="left").with_columns(
+        (pl.col("sev_rank") - pl.col("chain_day").cast(pl.Int64)).clip(lower_bound=0).alias("adj_rank")
+    )
+    gap = (pl.col("metric_date") - pl.col("metric_date").shift(1).over("shop_no", "episode_key")).dt.total_days()
+    return (
+        days.sort("shop_no", "episode_key", "metric_date")
+        .with_columns((gap.is_null() | (gap > config.resolve_after_quiet_days)).alias("new_episode"))
+        .with_columns(pl.col("new_episode").cast(pl.Int64).cum_sum().alias("episode_uid"))
+    )
+
+
+def _episodes(flags: pl.DataFrame, days: pl.DataFrame, config: AlertConfig, as_of: date) -> pl.DataFrame:
+    spans = days.group_by("episode_uid").agg(
+        pl.col("shop_no").first(),
+        pl.col("episode_key").first(),
+        pl.col("metric_date").min().alias("opened_on"),
+        pl.col("metric_date").max().alias("last_seen_on"),
+        pl.len().cast(pl.Int64).alias("flag_days"),
+        pl.col("adj_rank").max().alias("severity_rank"),
+        pl.col("adj_rank").sort_by("metric_date").first().alias("first_rank"),
+        pl.col("sev_rank").sort_by("metric_date").first().alias("first_raw_rank"),
+        pl.col("sev_rank").max().alias("raw_rank"),
+        pl.col("metric_date").filter(pl.col("adj_rank") == pl.col("adj_rank").max()).min().alias("peak_on"),
+        pl.col("chain_day").sort_by("metric_date").first().fill_null(False).alias("chain_wide"),
+        pl.col("chain_share").sort_by("metric_date").first().alias("chain_share"),
+        pl.col("stores_flagged").sort_by("metric_date").first().alias("chain_stores_flagged"),
+        pl.col("stores_reporting").sort_by("metric_date").first().alias("chain_stores_reporting"),
+        pl.col("chain_day").fill_null(False).sum().cast(pl.Int64).alias("chain_days"),
+    )
+    in_episode = flags.join(
+        spans.select("episode_uid", "shop_no", "episode_key", "opened_on", "last_seen_on"),
+        on=["shop_no", "episode_key"],
+        how="inner",
+    ).filter(pl.col("metric_date").is_between(pl.col("opened_on"), pl.col("last_seen_on")))
+    per_metric = (
+        in_episode.group_by("episode_uid", "metric_name")
+        .agg(pl.col("metric_order").first(), pl.col("metric_date").n_unique().alias("metric_days"))
+        .sort("episode_uid", "metric_order", "metric_name")
+    )
+    headline = per_metric.group_by("episode_uid", maintain_order=True).agg(
+        pl.col("metric_name").first(),
+        pl.col("metric_name").str.join(",").alias("metric_names"),
+    )
+    summary = in_episode.group_by("episode_uid").agg(
+        pl.col("rule").unique().sort().str.join(",").alias("rules"),
+        pl.col("z_score").sort_by("abs_z").last().alias("peak_z"),
+    )
+    headline_flags = in_episode.join(headline.select("episode_uid", "metric_name"), on=["episode_uid", "metric_name"])
+    strongest = headline_flags.group_by("episode_uid").agg(
+        pl.col("direction").sort_by("sev_rank", "abs_z").last().alias("direction"),
+    )
+    first_flag = (
+        headline_flags.sort("episode_uid", "metric_date", "sev_rank", "abs_z", descending=[False, False, True, True])
+        .group_by("episode_uid", maintain_order=True)
+        .agg(
+            pl.col("metric_date").first().alias("first_flag_on"),
+            pl.col("rule").first().alias("first_rule"),
+            pl.col("observed_value").first().alias("first_observed"),
+            pl.col("expected_value").first().alias("baseline_value"),
+            pl.col("z_score").first().alias("first_z"),
+        )
+    )
+    last_flag = (
+        headline_flags.sort("episode_uid", "metric_date", "sev_rank", "abs_z", descending=[False, True, True, True])
+        .group_by("episode_uid", maintain_order=True)
+        .agg(
+            pl.col("metric_date").first().alias("last_flag_on"),
+            pl.col("rule").first().alias("last_rule"),
+            pl.col("observed_value").first().alias("last_observed"),
+            pl.col("expected_value").first().alias("last_expected"),
+            pl.col("z_score").first().alias("last_z"),
+        )
+    )
+    n_quiet = config.resolve_after_quiet_days
+    episodes = (
+        spans.join(headline, on="episode_uid", how="left")
+        .join(summary, on="episode_uid", how="left")
+        .join(strongest, on="episode_uid", how="left")
+        .join(first_flag, on="episode_uid", how="left")
+        .join(last_flag, on="episode_uid", how="left")
+        .with_columns(
+            pl.when((pl.lit(as_of) - pl.col("last_seen_on")).dt.total_days() >= n_quiet)
+            .then(pl.lit("resolved"))
+            .otherwise(pl.lit("open"))
+            .alias("status"),
+            pl.col("severity_rank").replace_strict(SEVERITY_BY_RANK, return_dtype=pl.String).alias("severity"),
+            pl.col("first_rank").replace_strict(SEVERITY_BY_RANK, return_dtype=pl.String).alias("first_severity"),
+            pl.col("raw_rank").replace_strict(SEVERITY_BY_RANK, return_dtype=pl.String).alias("raw_severity"),
+            pl.col("first_raw_rank")
+            .replace_strict(SEVERITY_BY_RANK, return_dtype=pl.String)
+            .alias("first_raw_severity"),
+        )
+        .sort("shop_no", "episode_key", "opened_on")
+    )
+    return episodes
+
+
+def _open_long(metrics: pl.DataFrame, metric_names: list[str]) -> pl.DataFrame:
+    """(shop_no, metric_date, weekday, metric_name, value) of open days, nulls dropped."""
+    frame = metrics
+    if "is_closed" in metrics.columns:
+        frame = metrics.filter(~pl.col("is_closed").fill_null(False))
+    names = [m for m in metric_names if m in frame.columns]
+    if not names:
+        return pl.DataFrame(
+            schema={
+                "shop_no": pl.String,
+                "metric_date": pl.Date,
+                "weekday": pl.Int8,
+                "metric_name": pl.String,
+                "value": pl.Float64,
+            }
+        )
+    return (
+        frame.select("shop_no", "metric_date", *[pl.col(m).cast(pl.Float64) for m in names])
+        .unpivot(index=["shop_no", "metric_date"], variable_name="metric_name", value_name="value")
+        .drop_nulls("value")
+        .with_columns(pl.col("metric_date").dt.weekday().alias("weekday"))
+    )
+
+
+def window_changes(long: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
+    """Weekday-matched before/after change per window x metric.
+
+    `long`: output of `_open_long`. `windows`: key, shop_no, metric_name (optional: all metrics when absent),
+    after_from, after_to, before_from, before_to. Returns key, shop_no, metric_name, before_mean, after_mean,
+    change_pct = 100 * (sum over shared weekdays of the after weekday means / same for before - 1).
+    """
+    on = ["shop_no", "metric_name"] if "metric_name" in windows.columns else ["shop_no"]
+    joined = (
+        windows.join(long, on=on, how="inner")
+        .with_columns(
+            pl.when(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
+            .then(pl.lit("after"))
+            .when(pl.col("metric_date").is_between(pl.col("before_from"), pl.col("before_to")))
+            .then(pl.lit("before"))
+            .alias("period")
+        )
+        .drop_nulls("period")
+    )
+    by_weekday = joined.group_by("key", "shop_no", "metric_name", "weekday", "period").agg(
+        pl.col("value").mean().alias("mean")
+    )
+    after = by_weekday.filter(pl.col("period") == "after").drop("period").rename({"mean": "after_wd"})
+    before = by_weekday.filter(pl.col("period") == "before").drop("period").rename({"mean": "before_wd"})
+    matched = (
+        after.join(before, on=["key", "shop_no", "metric_name", "weekday"], how="inner")
+        .group_by("key", "shop_no", "metric_name")
+        .agg(pl.col("after_wd").sum().alias("after_sum"), pl.col("before_wd").sum().alias("before_sum"))
+    )
+    means = joined.group_by("key", "shop_no", "metric_name").agg(
+        pl.col("value").filter(pl.col("period") == "before").mean().alias("before_mean"),
+        pl.col("value").filter(pl.col("period") == "after").mean().alias("after_mean"),
+    )
+    return means.join(matched, on=["key", "shop_no", "metric_name"], how="left").select(
+        "key",
+        "shop_no",
+        "metric_name",
+        "before_mean",
+        "after_mean",
+        pl.when(pl.col("before_sum") > 0)
+        .then(100.0 * (pl.col("after_sum") / pl.col("before_sum") - 1.0))
+        .alias("change_pct"),
+    )
+
+
+def _comparison_windows(episodes: pl.DataFrame, config: AlertConfig) -> pl.DataFrame:
+    return episodes.select(
+        pl.col("episode_uid").alias("key"),
+        "shop_no",
+        pl.col("change_started_on").alias("after_from"),
+        pl.max_horizontal("last_seen_on", "change_started_on").alias("after_to"),
+        (pl.col("change_started_on") - pl.duration(days=config.comparison_baseline_days)).alias("before_from"),
+        (pl.col("change_started_on") - pl.duration(days=1)).alias("before_to"),
+    )
+
+
+def _cannibalization(
+    episodes: pl.DataFrame, long: pl.DataFrame, flags_up: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig
+) -> pl.DataFrame:
+    schema = {
+        "episode_uid": pl.Int64,
+        "cannibalization_suspect": pl.String,
+        "suspect_change_pct": pl.Float64,
+        "suspect_opened_on": pl.Date,
+    }
+    candidates = episodes.filter(
+        (pl.col("direction") == "down") & pl.col("metric_name").is_in(list(config.cannibalization_metrics))
+    )
+    if candidates.is_empty():
+        return pl.DataFrame(schema=schema)
+    windows = _comparison_windows(candidates, config).join(
+        candidates.select(pl.col("episode_uid").alias("key"), "metric_name", pl.col("shop_no").alias("own_shop")),
+        on="key",
+    )
+    shops = long.select("shop_no").unique()
+    peer_windows = windows.drop("shop_no").join(shops, how="cross").filter(pl.col("shop_no") != pl.col("own_shop"))
+    changes = window_changes(long, peer_windows)
+    medians = changes.group_by("key").agg(pl.col("change_pct").median().alias("median_pct"))
+    first_day = metrics.group_by("shop_no").agg(pl.col("metric_date").min().alias("first_day"))
+    up_days = (
+        peer_windows.join(flags_up, on=["shop_no", "metric_name"], how="inner")
+        .filter(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
+        .group_by("key", "shop_no")
+        .agg(pl.col("metric_date").n_unique().alias("up_days"))
+    )
+    rise = config.cannibalization_min_rise_pct
+    scored = (
+        peer_windows.select("key", "shop_no", "before_from", "after_to")
+        .join(changes.select("key", "shop_no", "change_pct"), on=["key", "shop_no"], how="left")
+        .join(medians, on="key", how="left")
+        .join(up_days, on=["key", "shop_no"], how="left")
+        .join(first_day, on="shop_no", how="left")
+        .with_columns(
+            pl.col("first_day").is_between(pl.col("before_from") + pl.duration(days=1), pl.col("after_to")).alias(
+                "new_store"
+            ),
+            pl.col("median_pct").fill_null(0.0),
+            pl.col("up_days").fill_null(0),
+        )
+        .filter(
+            pl.col("new_store")
+            | ((pl.col("change_pct") >= rise) & (pl.col("change_pct") - pl.col("median_pct") >= rise))
+            | ((pl.col("up_days") >= 3) & (pl.col("change_pct") - pl.col("median_pct") >= rise / 2))
+        )
+        .sort(["key", "new_store", "change_pct"], descending=[False, True, True], nulls_last=True)
+        .group_by("key", maintain_order=True)
+        .first()
+    )
+    return scored.select(
+        pl.col("key").alias("episode_uid"),
+        pl.col("shop_no").alias("cannibalization_suspect"),
+        pl.col("change_pct").alias("suspect_change_pct"),
+        pl.when(pl.col("new_store")).then(pl.col("first_day")).alias("suspect_opened_on"),
+    ).cast(schema)
+
+
+def _context(episodes: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig) -> dict[str, pl.DataFrame]:
+    """Evidence frames for the descriptions, all keyed by episode_uid."""
+    kpis = [c for c in KPI_COLUMNS if c in metrics.columns]
+    long = _open_long(metrics, kpis)
+    windows = _comparison_windows(episodes, config)
+    related = window_changes(long, windows).rename({"key": "episode_uid"})
+    window_days = windows.rename({"key": "episode_uid"}).join(
+        metrics.with_columns(pl.col("metric_date").cast(pl.Date)), on="shop_no", how="inner"
+    )
+    in_window = window_days.filter(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
+    counters = dq_counter_columns(metrics.columns)
+    dq = in_window.group_by("episode_uid").agg(
+        *[pl.col(c).cast(pl.Int64).fill_null(0).sum().alias(c) for c in counters],
+        (
+            pl.sum_horizontal([pl.col(c).cast(pl.Int64).fill_null(0) for c in counters]) > 0
+            if counters
+            else pl.lit(False)
+        )
+        .sum()
+        .cast(pl.Int64)
+        .alias("dq_days"),
+        (pl.col("is_closed").fill_null(False).sum() if "is_closed" in metrics.columns else pl.lit(0))
+        .cast(pl.Int64)
+        .alias("closed_days"),
+    )
+    holidays = pl.DataFrame(schema={"episode_uid": pl.Int64, "metric_date": pl.Date, "holiday_name": pl.String})
+    if "holiday_name" in metrics.columns:
+        holidays = (
+            window_days.filter(
+                pl.col("metric_date").is_between(pl.col("after_from") - pl.duration(days=1), pl.col("after_to"))
+                & pl.col("holiday_name").is_not_null()
+            )
+            .select("episode_uid", "metric_date", pl.col("holiday_name").cast(pl.String))
+            .unique()
+            .sort("episode_uid", "metric_date")
+        )
+    names = (
+        metrics.group_by("shop_no").agg(pl.col("shop_name").cast(pl.String).drop_nulls().last())
+        if "shop_name" in metrics.columns
+        else pl.DataFrame(schema={"shop_no": pl.String, "shop_name": pl.String})
+    )
+    return {"related": related, "dq": dq, "holidays": holidays, "long": long, "names": names}
+
+
+def _coerce(name: str, dtype: pl.DataType, current: pl.DataType) -> pl.Expr:
+    """Cast one existing column to its schema type, tolerating what a SQL round trip may return."""
+    column = pl.col(name)
+    if dtype == pl.Boolean:
+        return column.cast(pl.Boolean, strict=False)
+    if current == pl.String and dtype == pl.Date:
+        return column.str.to_date(strict=False)
+    if current == pl.String and isinstance(dtype, pl.Datetime):
+        return column.str.to_datetime(time_unit="us", strict=False)
+    if isinstance(current, pl.Datetime) and current.time_zone is not None and isinstance(dtype, pl.Datetime):
+        return column.dt.convert_time_zone("UTC").dt.replace_time_zone(None).cast(dtype)
+    return column.cast(dtype, strict=False)
+
+
+def _normalize_existing(existing: pl.DataFrame | None, config: AlertConfig) -> pl.DataFrame:
+    """The current table with every schema column, typed; extra columns are kept as they are."""
+    if existing is None or existing.is_empty() or "alert_id" not in existing.columns:
+        extras = [] if existing is None else [c for c in existing.columns if c not in ALERT_SCHEMA]
+        return empty_alerts().with_columns(
+            [pl.lit(None, dtype=existing.schema[c]).alias(c) for c in extras]  # type: ignore[union-attr]
+        )
+    frame = existing
+    for name, dtype in ALERT_SCHEMA.items():
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    frame = frame.with_columns(
+        [_coerce(name, dtype, frame.schema[name]).alias(name) for name, dtype in ALERT_SCHEMA.items()]
+    ).with_columns(pl.col("acknowledged").fill_null(False), pl.col("stale").fill_null(False))
+    group_of = config.group_of()
+    extras = [c for c in frame.columns if c not in ALERT_SCHEMA]
+    return frame.with_columns(
+        pl.coalesce(
+            pl.col("episode_key"),
+            pl.col("metric_name").replace_strict(group_of, default=pl.col("metric_name")),
+        ).alias("episode_key")
+    ).select([*ALERT_SCHEMA, *extras])
+
+
+def _has_human_state() -> pl.Expr:
+    return (
+        pl.col("acknowledged").fill_null(False)
+        | pl.col("ack_label").is_not_null()
+        | pl.col("ack_note").is_not_null()
+        | pl.col("acknowledged_by").is_not_null()
+    )
+
+
+def _match_existing(new: pl.DataFrame, existing: pl.DataFrame, config: AlertConfig) -> pl.DataFrame:
+    """Pairs (episode_uid, alert_id of an existing row), one to one; see the module docstring."""
+    empty = pl.DataFrame(schema={"episode_uid": pl.Int64, "matched_alert_id": pl.String})
+    if existing.is_empty() or new.is_empty():
+        return empty
+    old = existing.select(
+        pl.col("alert_id").alias("old_id"),
+        "shop_no",
+        "episode_key",
+        pl.col("opened_on").alias("old_opened_on"),
+        pl.coalesce("last_seen_on", "opened_on").alias("old_last_seen_on"),
+        _has_human_state().alias("old_has_state"),
+    )
+    exact = new.join(old, left_on="computed_id", right_on="old_id", how="inner").select(
+        "episode_uid", pl.col("computed_id").alias("old_id"), "old_has_state", pl.lit(True).alias("exact"),
+        pl.lit(0, dtype=pl.Int64).alias("overlap_days"),
+    )
+    tol = pl.duration(days=config.match_tolerance_days)
+    overlap = (
+        new.join(old, on=["shop_no", "episode_key"], how="inner")
+        .filter(
+            (pl.col("opened_on") - tol <= pl.col("old_last_seen_on"))
+            & (pl.col("old_opened_on") - tol <= pl.col("last_seen_on"))
+        )
+        .select(
+            "episode_uid",
+            "old_id",
+            "old_has_state",
+            pl.lit(False).alias("exact"),
+            (
+                pl.min_horizontal("last_seen_on", "old_last_seen_on")
+                - pl.max_horizontal("opened_on", "old_opened_on")
+            )
+            .dt.total_days()
+            .alias("overlap_days"),
+        )
+    )
+    pairs = pl.concat([exact, overlap]).sort(
+        ["exact", "old_has_state", "overlap_days", "episode_uid"], descending=[True, True, True, False]
+    )
+    taken_new: set[int] = set()
+    taken_old: set[str] = set()
+    matches = []
+    for uid, old_id in pairs.select("episode_uid", "old_id").iter_rows():
+        if uid in taken_new or old_id in taken_old:
+            continue
+        taken_new.add(uid)
+        taken_old.add(old_id)
+        matches.append((uid, old_id))
+    if not matches:
+        return empty
+    return pl.DataFrame(matches, schema={"episode_uid": pl.Int64, "matched_alert_id": pl.String}, orient="row")
+
+
+def build_alerts(
+    flags: pl.DataFrame,
+    metrics: pl.DataFrame,
+    existing_alerts: pl.DataFrame | None = None,
+    config: AlertConfig | None = None,
+    as_of: date | None = None,
+) -> pl.DataFrame:
+    """The whole alerts table; see the module docstring."""
+    config = config or AlertConfig()
+    metrics = metrics.with_columns(pl.col("metric_date").cast(pl.Date), pl.col("shop_no").cast(pl.String))
+    as_of = _as_of(metrics, flags, as_of)
+    existing = _normalize_existing(existing_alerts, config)
+    # columns someone added to the table (not computed here) are carried over like the human state
+    extras = [c for c in existing.columns if c not in ALERT_SCHEMA and c not in _INTERNAL_COLUMNS]
+
+    normalized = _normalize_flags(flags, config, as_of) if flags is not None and flags.height else None
+    if normalized is None or normalized.is_empty():
+        new_rows = empty_alerts().with_columns([pl.lit(None, dtype=existing.schema[c]).alias(c) for c in extras])
+    else:
+        days = _flag_days(normalized, metrics, config)
+        episodes = _episodes(normalized, days, config, as_of)
+        changes = change_points_for_episodes(metrics, episodes, config)
+        episodes = episodes.join(changes, on="episode_uid", how="left").with_columns(
+            pl.coalesce("change_started_on", "opened_on").alias("change_started_on")
+        )
+        context = _context(episodes, metrics, config)
+        flags_up = normalized.filter(pl.col("direction") == "up").select("shop_no", "metric_name", "metric_date")
+        suspects = _cannibalization(episodes, context["long"], flags_up, metrics, config)
+        episodes = (
+            episodes.join(suspects, on="episode_uid", how="left")
+            .join(context["names"], on="shop_no", how="left")
+            .with_columns(
+                pl.struct("shop_no", "episode_key", "opened_on")
+                .map_elements(
+                    lambda s: alert_id_for(s["shop_no"], s["episode_key"], s["opened_on"]), return_dtype=pl.String
+                )
+                .alias("computed_id")
+            )
+        )
+        matches = _match_existing(episodes, existing, config)
+        human = existing.select("alert_id", *HUMAN_STATE_COLUMNS, *extras)
+        episodes = (
+            episodes.join(matches, on="episode_uid", how="left")
+            .with_columns(pl.coalesce("matched_alert_id", "computed_id").alias("alert_id"))
+            .join(human, on="alert_id", how="left")
+            .with_columns(pl.col("acknowledged").fill_null(False))
+        )
+        texts = describe_episodes(episodes, context, config)
+        new_rows = (
+            episodes.join(texts, on="episode_uid", how="left")
+            .with_columns(pl.lit(False).alias("stale"), pl.lit(as_of).alias("evaluated_as_of"))
+            .select(*[pl.col(c).cast(t) for c, t in ALERT_SCHEMA.items()], *extras)
+        )
+
+    kept = existing.filter(~pl.col("alert_id").is_in(new_rows["alert_id"].implode()) & _has_human_state())
+    kept = kept.with_columns(pl.lit("resolved").alias("status"), pl.lit(True).alias("stale"))
+    result = pl.concat([new_rows, kept.select(*[pl.col(c).cast(t) for c, t in ALERT_SCHEMA.items()], *extras)])
+    if result["alert_id"].n_unique() != result.height:
+        raise RuntimeError("alert ids are not unique; this is a bug in the episode matcher")
+    return result.sort("opened_on", "shop_no", "alert_id")

@@ -1,0 +1,223 @@
+"""Send new and escalated WARNING/CRITICAL alerts once, through apprise (no Dagster; the only I/O is the send).
+
+Public API
+----------
+`NOTIFY_URLS_ENV_VAR` = "STORE_ANOMALY_NOTIFY_URLS"
+
+`urls_from_env(environ=None) -> list[str]`
+    The apprise URLs in that variable, separated by commas and/or whitespace (empty list when unset).
+
+`select_for_notification(alerts) -> pl.DataFrame`
+    The alerts to send: status 'open', not stale, severity WARNING or CRITICAL, and severity above
+    `notified_severity` (null = never sent). So a new alert is sent once, an escalation WARNING -> CRITICAL
+    once more, and nothing else is ever re-sent. Sorted CRITICAL first, then opened_on.
+
+`notification_message(alert: dict) -> tuple[str, str]`: (title, body) of one alert row.
+
+`send_notifications(alerts, urls, *, attempts=3, backoff_seconds=1.0, sleep=time.sleep) -> NotificationResult`
+    Sends every selected alert to every URL, each URL separately, retrying a failed URL up to `attempts`
+    times in all, waiting backoff_seconds * 2**(attempt-1) between tries. Raises ValueError when there is
+    something to send and no URL.
+
+`NotificationResult.outcomes`: one `DeliveryOutcome(alert_id, severity, delivered, attempts, failed_targets,
+    reason)` per selected alert. `delivered` is True when at least one URL accepted it: the alert then
+    counts as sent (it is never sent again at that severity, so targets that did accept it never get a
+    duplicate); URLs that still failed after every attempt are listed in `failed_targets` (privacy-masked)
+    and `reason` (apprise's message). When no URL accepted it, `delivered` is False and the next run tries
+    again. Convenience: `.delivered` {alert_id: severity}, `.failed` {alert_id: reason}, `.ok`.
+
+`mark_notified(alerts, result) -> pl.DataFrame`
+    The alerts frame with `notified_severity` set to the delivered severity of every delivered alert. The
+    caller persists it; `episodes.build_alerts` carries `notified_severity` over on every re-run, which
+    is what makes a re-run or a restart never send the same alert twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import apprise
+import polars as pl
+
+from store_anomaly.alerts.config import SEVERITY_RANK
+from store_anomaly.alerts.describe import label
+
+NOTIFY_URLS_ENV_VAR = "STORE_ANOMALY_NOTIFY_URLS"
+
+
+def urls_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Apprise URLs from STORE_ANOMALY_NOTIFY_URLS (comma and/or whitespace separated)."""
+    raw = (environ if environ is not None else os.environ).get(NOTIFY_URLS_ENV_VAR, "")
+    return [part for part in re.split(r"[,\s]+", raw) if part]
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    alert_id: str
+    severity: str
+    delivered: bool
+    attempts: int
+    failed_targets: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class NotificationResult:
+    outcomes: tuple[DeliveryOutcome, ...] = ()
+
+    @property
+    def delivered(self) -> dict[str, str]:
+        return {o.alert_id: o.severity for o in self.outcomes if o.delivered}
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return {o.alert_id: o.reason or "delivery failed" for o in self.outcomes if o.failed_targets}
+
+    @property
+    def ok(self) -> bool:
+        return all(o.delivered and not o.failed_targets for o in self.outcomes)
+
+
+def _rank(column: str) -> pl.Expr:
+    return pl.col(column).replace_strict(SEVERITY_RANK, default=-1, return_dtype=pl.Int64)
+
+
+def select_for_notification(alerts: pl.DataFrame) -> pl.DataFrame:
+    """Open WARNING/CRITICAL alerts whose severity was not notified yet; see the module docstring."""
+    frame = alerts
+    if "notified_severity" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("notified_severity"))
+    if "stale" not in frame.columns:
+        frame = frame.with_columns(pl.lit(False).alias("stale"))
+    return (
+        frame.filter(
+            (pl.col("status") == "open")
+            & ~pl.col("stale").fill_null(False)
+            & (_rank("severity") >= SEVERITY_RANK["WARNING"])
+            & (_rank("severity") > _rank("notified_severity").fill_null(-1))
+        )
+        .with_columns(_rank("severity").alias("_rank"))
+        .sort(["_rank", "opened_on", "alert_id"], descending=[True, False, False])
+        .drop("_rank")
+    )
+
+
+def notification_message(alert: dict) -> tuple[str, str]:
+    """(title, body) for one alert row."""
+    shop = f"{alert['shop_no']} {alert.get('shop_name') or ''}".strip()
+    what = label(alert["metric_name"])
+    pct = alert.get("change_pct")
+    since = alert.get("change_started_on") or alert.get("opened_on")
+    move = ""
+    if pct is not None:
+        move = f" {'down' if pct < 0 else 'up'} {abs(pct):.0f}%"
+    elif alert.get("direction"):
+        move = f" {alert['direction']}"
+    escalated = alert.get("notified_severity") is not None
+    prefix = f"Escalated to {alert['severity']}" if escalated else alert["severity"]
+    title = f"[{prefix}] {shop}: {what}{move} since {since}"
+    body = "\n\n".join(
+        part
+        for part in (
+            alert.get("description"),
+            alert.get("recommended_action"),
+            f"Alert {alert['alert_id']} ({alert['status']}), opened {alert['opened_on']}, "
+            f"last seen {alert['last_seen_on']}.",
+        )
+        if part
+    )
+    return title, body
+
+
+def _target_name(app: apprise.Apprise, url: str) -> str:
+    try:
+        return app[0].url(privacy=True)
+    except Exception:  # an invalid URL has no plugin: show its scheme only, never credentials
+        return url.split("://", 1)[0] + "://..."
+
+
+def _reason(result: object) -> str:
+    messages = []
+    logs = getattr(result, "logs", None)
+    if callable(logs):
+        messages = [entry.message for entry in logs() if entry.level in ("WARNING", "ERROR", "CRITICAL")]
+    return messages[-1] if messages else "the target did not accept the notification"
+
+
+def send_notifications(
+    alerts: pl.DataFrame,
+    urls: list[str],
+    *,
+    attempts: int = 3,
+    backoff_seconds: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> NotificationResult:
+    """Send new and escalated alerts; see the module docstring."""
+    if attempts < 1:
+        raise ValueError("attempts must be at least 1")
+    selected = select_for_notification(alerts)
+    if selected.is_empty():
+        return NotificationResult(())
+    if not urls:
+        raise ValueError(f"no notification URL: set {NOTIFY_URLS_ENV_VAR} to one or more apprise URLs")
+    targets: list[tuple[str, apprise.Apprise | None]] = []
+    for url in urls:
+        app = apprise.Apprise()
+        added = app.add(url)
+        targets.append((_target_name(app, url) if added else url.split("://", 1)[0] + "://...", app if added else None))
+    outcomes = []
+    for alert in selected.iter_rows(named=True):
+        title, body = notification_message(alert)
+        notify_type = apprise.NotifyType.FAILURE if alert["severity"] == "CRITICAL" else apprise.NotifyType.WARNING
+        accepted = 0
+        failed: list[str] = []
+        reasons: list[str] = []
+        tries_total = 0
+        for name, app in targets:
+            if app is None:
+                failed.append(name)
+                reasons.append(f"{name}: not a valid apprise URL")
+                continue
+            last_reason = ""
+            for attempt in range(1, attempts + 1):
+                tries_total += 1
+                result = app.notify(body=body, title=title, notify_type=notify_type)
+                if bool(result):
+                    accepted += 1
+                    break
+                last_reason = _reason(result)
+                if attempt < attempts:
+                    sleep(backoff_seconds * 2 ** (attempt - 1))
+            else:
+                failed.append(name)
+                reasons.append(f"{name}: {last_reason} (after {attempts} attempts)")
+        outcomes.append(
+            DeliveryOutcome(
+                alert_id=alert["alert_id"],
+                severity=alert["severity"],
+                delivered=accepted > 0,
+                attempts=tries_total,
+                failed_targets=tuple(failed),
+                reason="; ".join(reasons) or None,
+            )
+        )
+    return NotificationResult(tuple(outcomes))
+
+
+def mark_notified(alerts: pl.DataFrame, result: NotificationResult) -> pl.DataFrame:
+    """`notified_severity` set for every delivered alert."""
+    frame = alerts
+    if "notified_severity" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("notified_severity"))
+    delivered = result.delivered
+    if not delivered:
+        return frame
+    return frame.with_columns(
+        pl.col("alert_id")
+        .replace_strict(delivered, default=pl.col("notified_severity"), return_dtype=pl.String)
+        .alias("notified_severity")
+    )

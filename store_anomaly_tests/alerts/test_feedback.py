@@ -1,0 +1,136 @@
+"""Acknowledgement input, new-normal baseline resets, label counts per rule, and the alert listing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import polars as pl
+import pytest
+
+from store_anomaly.alerts import (
+    AckError,
+    apply_ack,
+    baseline_resets_from_alerts,
+    format_alerts,
+    rule_feedback_counts,
+    select_alerts,
+    validate_ack,
+)
+from store_anomaly.alerts.config import ALERT_SCHEMA
+from store_anomaly_tests.alerts.synthetic import flag, flags_frame
+
+IDS = ["A-0000000001", "A-0000000002", "A-0000000003"]
+
+
+def _alerts() -> pl.DataFrame:
+    rows = [
+        {
+            "alert_id": IDS[0], "shop_no": "US00001", "metric_name": "revenue", "severity": "CRITICAL",
+            "opened_on": date(2025, 10, 20), "last_seen_on": date(2025, 11, 10), "status": "open",
+            "description": "Revenue (revenue) at US00001 is down 18% since about 2025-10-06. More.",
+            "metric_names": "revenue,order_count", "change_started_on": date(2025, 10, 6),
+            "rules": "beyond_3_sigma,run_of_8", "acknowledged": False,
+        },
+        {
+            "alert_id": IDS[1], "shop_no": "US00002", "metric_name": "avg_production_seconds", "severity": "WARNING",
+            "opened_on": date(2025, 9, 1), "last_seen_on": date(2025, 9, 3), "status": "resolved",
+            "description": "Slower.", "metric_names": "avg_production_seconds", "rules": "run_of_8",
+            "acknowledged": False,
+        },
+        {
+            "alert_id": IDS[2], "shop_no": "US00001", "metric_name": "staff_hours", "severity": "WARNING",
+            "opened_on": date(2025, 11, 1), "last_seen_on": date(2025, 11, 2), "status": "resolved",
+            "description": "Hours.", "metric_names": None, "rules": "beyond_3_sigma", "acknowledged": False,
+        },
+    ]
+    frame = pl.DataFrame(rows, schema={k: v for k, v in ALERT_SCHEMA.items() if k in rows[0]})
+    for name, dtype in ALERT_SCHEMA.items():
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    return frame.select(list(ALERT_SCHEMA))
+
+
+@pytest.mark.parametrize(
+    ("alert_id", "by", "label", "message"),
+    [
+        ("", "maria", None, "an alert id is required"),
+        ("42", "maria", None, "is not an alert id"),
+        ("A-00000000ff", "maria", None, "no alert with id A-00000000ff"),
+        (IDS[0], "  ", None, "--by NAME is required"),
+        (IDS[0], None, None, "--by NAME is required"),
+        (IDS[0], "maria", "maybe", "unknown label 'maybe': use one of confirmed, expected, false-alarm, new-normal"),
+        (IDS[0], "x" * 65, None, "--by is too long"),
+    ],
+)
+def test_bad_ack_input_gives_a_clear_error(alert_id, by, label, message):
+    with pytest.raises(AckError, match=message):
+        validate_ack(alert_id, by, label, alerts=_alerts())
+
+
+def test_valid_ack_is_trimmed_and_label_normalized():
+    ack = validate_ack(f" {IDS[0]} ", " maria ", "False_Alarm", "  ", alerts=_alerts())
+    assert (ack.alert_id, ack.by, ack.label, ack.note) == (IDS[0], "maria", "false-alarm", None)
+
+
+def test_apply_ack_sets_one_alert_and_keeps_label_on_re_ack():
+    alerts = _alerts()
+    when = datetime(2025, 11, 20, 10, 0, tzinfo=UTC)
+    acked = apply_ack(alerts, validate_ack(IDS[0], "maria", "confirmed", "staff shortage"), now=when)
+    row = acked.filter(pl.col("alert_id") == IDS[0]).row(0, named=True)
+    assert row["acknowledged"] and row["acknowledged_by"] == "maria" and row["ack_label"] == "confirmed"
+    assert row["acknowledged_at"] == datetime(2025, 11, 20, 10, 0) and row["ack_note"] == "staff shortage"
+    assert acked["acknowledged"].sum() == 1
+    again = apply_ack(acked, validate_ack(IDS[0], "li"), now=datetime(2025, 11, 21))
+    row = again.filter(pl.col("alert_id") == IDS[0]).row(0, named=True)
+    assert (row["acknowledged_by"], row["ack_label"], row["ack_note"]) == ("li", "confirmed", "staff shortage")
+    with pytest.raises(AckError):
+        apply_ack(alerts, validate_ack("A-00000000aa", "maria"))
+
+
+def test_new_normal_resets_every_metric_of_the_episode_from_the_change_start():
+    alerts = apply_ack(_alerts(), validate_ack(IDS[0], "maria", "new-normal"))
+    alerts = apply_ack(alerts, validate_ack(IDS[2], "maria", "new-normal"))
+    alerts = apply_ack(alerts, validate_ack(IDS[1], "maria", "expected"))
+    resets = baseline_resets_from_alerts(alerts)
+    assert resets.select("shop_no", "metric_name", "reset_date").rows() == [
+        ("US00001", "order_count", date(2025, 10, 6)),
+        ("US00001", "revenue", date(2025, 10, 6)),
+        ("US00001", "staff_hours", date(2025, 11, 1)),  # no change point: opened_on
+    ]
+    assert baseline_resets_from_alerts(_alerts()).height == 0
+
+
+def test_rule_feedback_counts_from_alert_rules_and_from_flags():
+    alerts = apply_ack(_alerts(), validate_ack(IDS[0], "maria", "confirmed"))
+    alerts = apply_ack(alerts, validate_ack(IDS[1], "maria", "false-alarm"))
+    alerts = apply_ack(alerts, validate_ack(IDS[2], "maria", "expected"))
+    counts = {row["rule"]: row for row in rule_feedback_counts(alerts).iter_rows(named=True)}
+    assert counts["run_of_8"]["labelled_alerts"] == 2
+    assert (counts["run_of_8"]["confirmed"], counts["run_of_8"]["false_alarm"]) == (1, 1)
+    assert counts["beyond_3_sigma"]["expected"] == 1 and counts["beyond_3_sigma"]["noise_share"] == 0.5
+    flags = flags_frame(
+        [
+            flag(date(2025, 10, 21), "US00001", "order_count", rule="trend_6"),
+            flag(date(2025, 10, 22), "US00001", "revenue", rule="trend_6"),
+            flag(date(2025, 10, 22), "US00001", "revenue", rule="info_rule", severity="INFO"),
+            flag(date(2025, 9, 2), "US00002", "avg_production_seconds", rule="trend_6", direction="up"),
+            flag(date(2025, 12, 1), "US00001", "revenue", rule="outside_window"),
+        ]
+    )
+    by_flags = rule_feedback_counts(alerts, flags)
+    assert by_flags["rule"].to_list() == ["trend_6"]
+    row = by_flags.row(0, named=True)
+    assert (row["labelled_alerts"], row["confirmed"], row["false_alarm"], row["noise_share"]) == (2, 1, 1, 0.5)
+
+
+def test_listing_filters_and_formats():
+    alerts = apply_ack(_alerts(), validate_ack(IDS[0], "maria", "confirmed"))
+    assert select_alerts(alerts)["alert_id"].to_list() == [IDS[0], IDS[2], IDS[1]]
+    assert select_alerts(alerts, open_only=True)["alert_id"].to_list() == [IDS[0]]
+    assert select_alerts(alerts, shop_no=" us00002 ")["alert_id"].to_list() == [IDS[1]]
+    with pytest.raises(AckError, match="not a store number"):
+        select_alerts(alerts, shop_no="store 1")
+    text = format_alerts(select_alerts(alerts, open_only=True))
+    assert text.splitlines()[0].startswith("ID")
+    assert IDS[0] in text and "maria (confirmed)" in text and "down 18% since about 2025-10-06" in text
+    assert format_alerts(alerts.head(0)) == "No alerts."
