@@ -16,8 +16,9 @@ from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.resources import source_resources, warehouse_resource
 from store_anomaly.settings import PlatformSettings
 from store_anomaly.sources.assets import SOURCE_ASSETS
+from store_anomaly.spc.assets import SPC_ASSETS
 
-ALL_ASSETS = [*SOURCE_ASSETS, *KPI_ASSETS]
+ALL_ASSETS = [*SOURCE_ASSETS, *KPI_ASSETS, *SPC_ASSETS]
 ALL_CHECKS = [*KPI_CHECKS]
 
 # Every warehouse asset for a range of business dates, as one run.

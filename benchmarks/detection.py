@@ -1,0 +1,202 @@
+"""Detection benchmark: both SPC rule sets on a battery of synthetic stores with anomalies of known onset.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/detection.py            # the battery (seed 7)
+    .venv/bin/python benchmarks/detection.py --seed 11 --replicates 20 --stable 300
+
+Prints, per scenario and rule set, how many days pass from the onset to the first WARNING-or-worse flag on an
+affected metric (0 = flagged on the onset day), and for stable stores the false WARNING-or-worse flags per
+store-month (and CRITICAL ones). A new store opening mid-series is checked for silence in its first 28 days.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from store_anomaly.spc import SpcConfig, compute_anomaly_flags  # noqa: E402
+from store_anomaly.spc.simulate import Anomaly, StoreSpec, simulate_stores  # noqa: E402
+
+SERIES_START = date(2024, 1, 1)
+SERIES_END = date(2025, 12, 31)
+SCORE_START = date(2024, 12, 1)
+ONSET_FIRST = date(2025, 2, 1)
+ONSET_LAST = date(2025, 9, 1)
+HORIZON = 60  # days after onset searched for the first flag
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    driver: str
+    kind: str
+    size: float
+    target_days: int | None  # days from onset (0 = onset day) the default rule set should flag within
+
+
+SCENARIOS = [
+    Scenario("step down 15%", "traffic", "step", -0.15, None),
+    Scenario("step down 20%", "traffic", "step", -0.20, 2),
+    Scenario("step down 30%", "traffic", "step", -0.30, 2),
+    Scenario("step up 15%", "traffic", "step", 0.15, None),
+    Scenario("step up 20%", "traffic", "step", 0.20, 2),
+    Scenario("step up 30%", "traffic", "step", 0.30, 2),
+    Scenario("decline 50% over 100 days", "traffic", "ramp", -0.50, 21),
+    Scenario("one-day spike +25%", "traffic", "spike", 0.25, 0),
+    Scenario("one-day spike +50%", "traffic", "spike", 0.50, 0),
+    Scenario("one-day drop -30%", "traffic", "spike", -0.30, 0),
+    Scenario("outage (closed, not a holiday)", "outage", "outage", -1.0, 0),
+    Scenario("production time +20%", "production", "step", 0.20, 0),
+    Scenario("production time -20%", "production", "step", -0.20, 0),
+    Scenario("AOV +20%", "ticket", "step", 0.20, 0),
+    Scenario("AOV -20%", "ticket", "step", -0.20, 0),
+    Scenario("staffing -20%", "staffing", "step", -0.20, 0),
+    Scenario("staffing +25%", "staffing", "step", 0.25, 0),
+]
+
+
+def build_battery(replicates: int, stable: int, seed: int) -> tuple[list[StoreSpec], dict[str, tuple[Scenario, Anomaly]]]:
+    rng = np.random.default_rng(seed)
+    span = (ONSET_LAST - ONSET_FIRST).days
+    stores: list[StoreSpec] = []
+    truth: dict[str, tuple[Scenario, Anomaly]] = {}
+    for si, sc in enumerate(SCENARIOS):
+        for r in range(replicates):
+            onset = ONSET_FIRST + timedelta(days=int(rng.integers(0, span)))
+            shop = f"A{si:02d}{r:03d}"
+            anomaly = Anomaly(sc.driver, sc.kind, sc.size, onset)
+            stores.append(StoreSpec(shop, anomaly=anomaly))
+            truth[shop] = (sc, anomaly)
+    for i in range(stable):
+        stores.append(StoreSpec(f"S{i:04d}"))
+    for i in range(max(4, replicates // 2)):
+        stores.append(StoreSpec(f"N{i:03d}", first_day=ONSET_FIRST + timedelta(days=int(rng.integers(0, span)))))
+    return stores, truth
+
+
+def evaluate(flags: pl.DataFrame, stores: list[StoreSpec], truth: dict, rule_set: str) -> dict:
+    serious = flags.filter(pl.col("severity").is_in(["WARNING", "CRITICAL"]))
+    rows = []
+    for shop, (sc, anomaly) in truth.items():
+        f = serious.filter(
+            (pl.col("shop_no") == shop)
+            & pl.col("metric_name").is_in(list(anomaly.affected_metrics))
+            & (pl.col("metric_date") >= anomaly.onset)
+            & (pl.col("metric_date") <= anomaly.onset + timedelta(days=HORIZON))
+        )
+        delay = (f["metric_date"].min() - anomaly.onset).days if f.height else None
+        rows.append({"scenario": sc.name, "delay": delay})
+    per = pl.DataFrame(rows, schema={"scenario": pl.String, "delay": pl.Int64})
+    table = {}
+    for sc in SCENARIOS:
+        d = per.filter(pl.col("scenario") == sc.name)["delay"]
+        found = d.drop_nulls()
+        within = None if sc.target_days is None else int((found <= sc.target_days).sum())
+        table[sc.name] = {
+            "n": d.len(),
+            "detected": found.len(),
+            "median": None if found.is_empty() else float(found.median()),
+            "p90": None if found.is_empty() else float(found.quantile(0.9, "higher")),
+            "max": None if found.is_empty() else int(found.max()),
+            "within": within,
+            "target": sc.target_days,
+        }
+    stable = [s.shop_no for s in stores if s.shop_no.startswith("S")]
+    scored_days = (SERIES_END - SCORE_START).days + 1
+    months = len(stable) * scored_days / 30.4375
+    st = serious.filter(pl.col("shop_no").is_in(stable))
+    fa = {
+        "store_months": months,
+        "warning_plus_per_store_month": st.height / months,
+        "store_days_per_store_month": st.select("shop_no", "metric_date").unique().height / months,
+        "critical": st.filter(pl.col("severity") == "CRITICAL").height,
+        "by_rule": st.group_by("rule").len().sort("len", descending=True),
+        "by_metric": st.group_by("metric_name").len().sort("len", descending=True),
+    }
+    new = [s for s in stores if s.shop_no.startswith("N")]
+    quiet_violations = 0
+    for s in new:
+        quiet_violations += flags.filter(
+            (pl.col("shop_no") == s.shop_no) & (pl.col("metric_date") < s.first_day + timedelta(days=28))
+        ).height
+    fa["new_store_flags_first_28_days"] = quiet_violations
+    fa["new_stores"] = len(new)
+    return {"table": table, "false_alarms": fa}
+
+
+def fmt(v: object) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def print_report(results: dict[str, dict], replicates: int) -> None:
+    names = list(results)
+    print("\n## Days from onset to the first WARNING-or-worse flag on an affected metric")
+    print(f"(0 = the onset day; {replicates} stores per scenario; median / 90th percentile / max; "
+          f"'within' = stores flagged within the target)\n")
+    header = "| scenario | target (days) | " + " | ".join(
+        f"{n}: detected | {n}: median / p90 / max | {n}: within target" for n in names) + " |"
+    print(header)
+    print("|" + "---|" * (2 + 3 * len(names)))
+    for sc in SCENARIOS:
+        cells = [sc.name, fmt(sc.target_days)]
+        for n in names:
+            t = results[n]["table"][sc.name]
+            cells += [f"{t['detected']}/{t['n']}", f"{fmt(t['median'])} / {fmt(t['p90'])} / {fmt(t['max'])}",
+                      "-" if t["within"] is None else f"{t['within']}/{t['n']}"]
+        print("| " + " | ".join(cells) + " |")
+    print("\n## Stable stores: false WARNING-or-worse flags")
+    print("\n| rule set | store-months | flags per store-month | store-days flagged per store-month | CRITICAL flags "
+          "| flags in a new store's first 28 days |")
+    print("|---|---|---|---|---|---|")
+    for n in names:
+        fa = results[n]["false_alarms"]
+        print(f"| {n} | {fa['store_months']:.0f} | {fa['warning_plus_per_store_month']:.3f} | "
+              f"{fa['store_days_per_store_month']:.3f} | {fa['critical']} | "
+              f"{fa['new_store_flags_first_28_days']} ({fa['new_stores']} stores) |")
+    for n in names:
+        fa = results[n]["false_alarms"]
+        print(f"\n{n}: stable-store WARNING+ flags by rule: "
+              + ", ".join(f"{r['rule']}={r['len']}" for r in fa["by_rule"].iter_rows(named=True)))
+        print(f"{n}: by metric: " + ", ".join(f"{r['metric_name']}={r['len']}" for r in fa["by_metric"].iter_rows(named=True)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--replicates", type=int, default=12)
+    parser.add_argument("--stable", type=int, default=150)
+    parser.add_argument("--seasonality", type=float, default=0.04, help="max amplitude of the annual cycle")
+    parser.add_argument("--rule-sets", default="seed,default")
+    args = parser.parse_args(argv)
+    stores, truth = build_battery(args.replicates, args.stable, args.seed)
+    t0 = time.perf_counter()
+    metrics = simulate_stores(stores, SERIES_START, SERIES_END, seed=args.seed, seasonality=args.seasonality)
+    print(f"battery: {len(stores)} stores x {(SERIES_END - SERIES_START).days + 1} days "
+          f"({metrics.height} rows), generated in {time.perf_counter() - t0:.1f} s; scored "
+          f"{SCORE_START} .. {SERIES_END}; seed {args.seed}")
+    results = {}
+    for name in args.rule_sets.split(","):
+        config = SpcConfig.seed() if name == "seed" else SpcConfig.default()
+        t0 = time.perf_counter()
+        flags = compute_anomaly_flags(metrics, SCORE_START, SERIES_END, config)
+        print(f"{name}: {flags.height} flags in {time.perf_counter() - t0:.1f} s")
+        results[name] = evaluate(flags, stores, truth, name)
+    print_report(results, args.replicates)
+
+
+if __name__ == "__main__":
+    main()

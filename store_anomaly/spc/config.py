@@ -1,0 +1,275 @@
+"""Every SPC parameter, in one frozen, documented configuration.
+
+`SpcConfig.seed()` is the seeds' design, implemented faithfully; `SpcConfig.default()` is the product's rule set.
+The meaning of each parameter and how to tune it is in ``docs/spc.md`` (section "Parameters and tuning").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+METRICS: tuple[str, ...] = (
+    "revenue",
+    "order_count",
+    "aov",
+    "items_sold",
+    "avg_production_seconds",
+    "production_count",
+    "staff_hours",
+    "headcount",
+    "orders_per_labor_hour",
+    "qc_score",
+    "expired_qty",
+)
+
+RuleSet = Literal["seed", "default"]
+Scale = Literal["log", "sqrt", "linear"]
+Directions = Literal["both", "up", "down"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How the default rule set models one KPI.
+
+    scale: the variance-stabilising transform the statistics are computed on. ``log`` (value + offset) for
+        proportional effects (a 20% drop weighs the same in a small and a big store), ``sqrt`` (Anscombe,
+        value + 3/8) for small Poisson-like counts, ``linear`` for bounded scores.
+    offset: added before ``log`` so that a zero (an outage) stays finite.
+    weekly: the centre line is the median of the same weekday over the last `baseline_weeks` weeks; otherwise the
+        median of the last `sparse_center_days` days (sparse or weekday-free metrics).
+    directions: which deviations are flagged at all (``up`` for waste, ``both`` for everything else).
+    drift_directions: which side the slow ``cusum_drift`` rule watches: the adverse one (a slow *decline* of
+        sales, a slow *rise* of production time or waste); sudden shifts are caught either way by the others.
+    sigma_floor: minimum sigma in transformed units (log: a fraction, 0.02 = 2%); keeps near-constant series
+        from turning tiny wiggles into huge Z.
+    poisson_floor: sigma is never below the Poisson noise of a count at the centre line.
+    unit_floor / unit_size: granular metrics: sigma is never below `unit_floor` times the step of one unit of
+        `unit_size` at the centre line (headcount moves by whole people, staff hours by whole shifts of ~8 h:
+        one person or one shift more or less is never, by itself, an anomaly).
+    """
+
+    scale: Scale = "log"
+    offset: float = 1.0
+    weekly: bool = True
+    directions: Directions = "both"
+    sigma_floor: float = 0.02
+    poisson_floor: bool = False
+    unit_floor: float = 0.0
+    unit_size: float = 1.0
+    drift_directions: Directions = "both"
+    nonnegative: bool = True
+    volume: bool = False
+
+
+DEFAULT_METRIC_SPECS: dict[str, MetricSpec] = {
+    "revenue": MetricSpec(scale="log", offset=1.0, volume=True, drift_directions="down"),
+    "order_count": MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down"),
+    "aov": MetricSpec(scale="log", offset=0.01, drift_directions="down"),
+    "items_sold": MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down"),
+    "avg_production_seconds": MetricSpec(scale="log", offset=1.0, drift_directions="up"),
+    "production_count": MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True,
+                                   drift_directions="down"),
+    "staff_hours": MetricSpec(scale="log", offset=1.0, unit_floor=0.5, unit_size=8.0),
+    "headcount": MetricSpec(scale="log", offset=1.0, unit_floor=0.6),
+    "orders_per_labor_hour": MetricSpec(scale="log", offset=0.1, volume=True, drift_directions="down"),
+    "qc_score": MetricSpec(scale="linear", offset=0.0, weekly=False, sigma_floor=1.0, nonnegative=False,
+                           drift_directions="down"),
+    "expired_qty": MetricSpec(scale="sqrt", offset=0.375, weekly=False, directions="up", sigma_floor=0.5,
+                              poisson_floor=True, drift_directions="up"),
+}
+
+
+@dataclass(frozen=True)
+class SpcConfig:
+    """All SPC parameters. Build with `SpcConfig.seed()` or `SpcConfig.default()`; refine with `.replace(...)`.
+
+    Common
+    ------
+    rule_set: ``"seed"`` or ``"default"``.
+    metrics: the KPI columns scored.
+    warmup_days: a store (or a store/metric after a baseline reset) is never flagged and has no limits during
+        its first `warmup_days` days; the seed design's "no score until 28 days of history".
+    holiday_country / holiday_subdiv: the public-holiday calendar (``holidays`` package); the input's
+        ``holiday_name`` column is honoured as well.
+    extra_special_days: month-day strings ("12-24") treated like holidays by the default rule set.
+
+    Seed rule set (the seeds' design)
+    ---------------------------------
+    seed_window: days in the rolling mean / standard deviation (current day excluded).
+    seed_z_info / seed_z_warning / seed_z_critical: |Z| tiers of the ``z_score`` rule.
+    seed_roc_warning / seed_roc_critical: day-over-day relative change tiers of the ``rate_of_change`` rule.
+
+    Default rule set
+    ----------------
+    baseline_weeks / baseline_min_obs: weekday factors come from the same weekday over that many past weeks,
+        needing that many usable observations.
+    level_days / level_min_obs: the level (weekday-adjusted) is taken over that many past days, needing that
+        many usable days. Expected value = level + weekday factor (log scale: level x factor).
+    drift_level_days / drift_level_min_obs / drift_lag_days: the drift reference level is the mean of
+        `drift_level_days` days ending `drift_lag_days` days before yesterday.
+    sparse_center_days / sparse_min_obs: window (days) and minimum observations of the level of metrics with
+        ``weekly=False`` (qc_score, expired_qty).
+    scale_days / scale_min_obs: sigma = standard deviation of the previous `scale_days` one-step-ahead residuals
+        (screened days only), needing `scale_min_obs` of them; `sparse_scale_days` / `sparse_scale_min_obs` for
+        sparse metrics.
+    scale_quantile: first pass only: sigma0 = (q(p) - q(1-p)) / (2 Phi^-1(p)) of the residuals (0.85: 15%
+        breakdown, insensitive to a level offset).
+    outlier_z: first pass: a day whose robust |Z| against the robust (median) baseline exceeds this is an outlier
+        and never enters any baseline (non-recursive "flagged days stay out of later baselines").
+    point_info_z / point_warning_z / point_critical_z: |Z| tiers of the ``robust_z`` rule (Shewhart individual
+        chart on the weekday-aware, transformed-scale Z).
+    fast_k / fast_h: the ``cusum_shift`` rule: two-sided tabular CUSUM of Z (reference value k, decision interval
+        h, in sigma units), for steps of ~2 sigma and more.
+    drift_k / drift_h / drift_critical_h: the ``cusum_drift`` rule: CUSUM of Z against the lagged reference, for
+        small sustained shifts and slow declines; above `drift_critical_h` it is CRITICAL.
+    cusum_window_days: a CUSUM is the maximum of the partial sums over the last `cusum_window_days` days, i.e.
+        exactly the tabular CUSUM restarted that many days ago (deterministic, no look-ahead).
+    cusum_clip: Z is winsorised at +-cusum_clip before entering a CUSUM (one outlier alone never makes a CUSUM
+        signal; the point rule reports it).
+    metric_specs: per-metric model, see `MetricSpec`.
+    """
+
+    rule_set: RuleSet = "default"
+    metrics: tuple[str, ...] = METRICS
+    warmup_days: int = 28
+    holiday_country: str = "US"
+    holiday_subdiv: str | None = "NY"
+    extra_special_days: tuple[str, ...] = ("12-24", "12-31")
+
+    # seed rule set
+    seed_window: int = 28
+    seed_z_info: float = 1.5
+    seed_z_warning: float = 2.0
+    seed_z_critical: float = 3.0
+    seed_roc_warning: float = 0.25
+    seed_roc_critical: float = 0.50
+
+    # default rule set
+    baseline_weeks: int = 12
+    baseline_min_obs: int = 3
+    level_days: int = 28
+    level_min_obs: int = 10
+    drift_level_days: int = 56
+    drift_level_min_obs: int = 20
+    sparse_center_days: int = 56
+    sparse_min_obs: int = 5
+    scale_days: int = 84
+    scale_min_obs: int = 21
+    sparse_scale_min_obs: int = 10
+    sparse_scale_days: int = 168
+    scale_quantile: float = 0.85
+    outlier_z: float = 3.5
+    point_info_z: float = 3.0
+    point_warning_z: float = 4.0
+    point_critical_z: float = 6.0
+    fast_k: float = 1.0
+    fast_h: float = 4.0
+    drift_k: float = 0.75
+    drift_h: float = 6.0
+    drift_critical_h: float = 18.0
+    drift_lag_days: int = 14
+    cusum_window_days: int = 56
+    cusum_clip: float = 4.0
+    metric_specs: dict[str, MetricSpec] = field(default_factory=lambda: dict(DEFAULT_METRIC_SPECS))
+
+    def __post_init__(self) -> None:
+        if self.rule_set not in ("seed", "default"):
+            raise ValueError(f"rule_set must be 'seed' or 'default', not {self.rule_set!r}")
+        unknown = set(self.metrics) - set(METRICS)
+        if unknown:
+            raise ValueError(f"unknown metrics {sorted(unknown)}; known: {METRICS}")
+        if self.drift_lag_days < 0:
+            raise ValueError("drift_lag_days must be >= 0")
+        if self.warmup_days < 1 or self.seed_window < 2:
+            raise ValueError("warmup_days must be >= 1 and seed_window >= 2")
+        if not 0.5 < self.scale_quantile < 1.0:
+            raise ValueError("scale_quantile must be in (0.5, 1)")
+        missing = [m for m in self.metrics if m not in self.metric_specs]
+        if missing:
+            raise ValueError(f"metric_specs lacks {missing}")
+
+    def __hash__(self) -> int:  # metric_specs is a dict; hash the rest
+        return hash((self.rule_set, self.metrics, self.warmup_days, self.drift_h, self.fast_h))
+
+    @classmethod
+    def seed(cls, **overrides: object) -> SpcConfig:
+        """The seeds' rule set: 28-day mean/std, Z tiers, Western Electric rules 1-5, rate of change."""
+        return cls(rule_set="seed", **overrides)  # type: ignore[arg-type]
+
+    @classmethod
+    def default(cls, **overrides: object) -> SpcConfig:
+        """The product's rule set: robust, weekday- and holiday-aware, log scale, point + two CUSUMs."""
+        return cls(rule_set="default", **overrides)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> SpcConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    # ---- derived quantities -------------------------------------------------------------------------------
+
+    @property
+    def factor_span_days(self) -> int:
+        """How far back a weekday factor reaches (its own window plus the 6 earlier days it is centred with)."""
+        return 7 * self.baseline_weeks + 6
+
+    def _center_span(self, drift: bool) -> int:
+        level = self.drift_lag_days + self.drift_level_days if drift else self.level_days
+        return max(level + self.factor_span_days, self.sparse_center_days + (self.drift_lag_days if drift else 0))
+
+    @property
+    def outlier_dependency_days(self) -> int:
+        """How far back the first-pass outlier decision of a day reaches."""
+        return self._center_span(False) + self.scale_days
+
+    @property
+    def z_dependency_days(self) -> int:
+        """How far back the Z of a day (its limits and CUSUM increments) reaches."""
+        d0 = self.outlier_dependency_days
+        center = self._center_span(False) + d0
+        drift_center = self._center_span(True) + d0
+        residual_window = max(self.scale_days, self.sparse_scale_days) + center
+        return max(residual_window, drift_center)
+
+    @property
+    def lookback_days(self) -> int:
+        """Days before the first output day the computation needs (and uses; older rows are ignored).
+
+        The result for day D depends only on input rows dated in [D - lookback_days, D], which is what makes a
+        run over any range byte-identical, on the shared days, to a run over any other range.
+        """
+        if self.rule_set == "seed":
+            # rolling window + the WE rules look back at most 8 days on the Z series + warm-up cap
+            return max(self.seed_window + 8, self.warmup_days)
+        return max(self.cusum_window_days - 1 + self.z_dependency_days, self.warmup_days)
+
+    def severity_thresholds(self) -> dict[str, float]:
+        return {
+            "info": self.point_info_z,
+            "warning": self.point_warning_z,
+            "critical": self.point_critical_z,
+        }
+
+
+def normal_quantile(p: float) -> float:
+    """Phi^-1(p) (Acklam's rational approximation, |error| < 1.2e-9); avoids a scipy dependency."""
+    if not 0.0 < p < 1.0:
+        raise ValueError("p must be in (0, 1)")
+    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02,
+         -3.066479806614716e01, 2.506628277459239e00)
+    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01,
+         -1.328068155288572e01)
+    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00,
+         4.374664141464968e00, 2.938163982698783e00)
+    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+    plow = 0.02425
+    if p < plow:
+        q = math.sqrt(-2 * math.log(p))
+        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
+            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+    if p > 1 - plow:
+        return -normal_quantile(1 - p)
+    q = p - 0.5
+    r = q * q
+    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (
+        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)

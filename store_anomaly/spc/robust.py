@@ -1,0 +1,293 @@
+"""The product's rule set (`rule_set="default"`): robust, weekday- and holiday-aware, scale-aware SPC.
+
+Per store, metric and baseline epoch, on the transformed value y = T(value) (log for proportional KPIs, Anscombe
+square root for small counts, identity for scores; see `MetricSpec`):
+
+1. Usable days. Closed days, holidays (and the configured special days) and missing values never enter a
+   baseline.
+2. First pass (outlier screen, robust): expected m0 = median level of the last `level_days` days + the centred
+   weekday effect (same-weekday medians over `baseline_weeks` weeks); s0 = quantile spread of the previous
+   `scale_days` residuals y - m0. A day with |y - m0| / s0 > `outlier_z` is an outlier and is kept out of every
+   later baseline: the non-recursive form of "flagged days stay out of later baselines" (a spike, an outage or a
+   glitch never blinds the chart, and the next similar incident is seen).
+3. Second pass, on screened days (efficient): expected e = mean level of the last `level_days` days + centred
+   weekday factor (same-weekday means over `baseline_weeks` weeks, minus their 7-day average: a week's factors
+   sum to zero, so their errors cancel over any 7 consecutive days). Sigma s = standard deviation of the previous
+   `scale_days` one-step-ahead residuals y - e (so it includes the baseline's own error), floored by the metric's
+   sigma floor, its Poisson noise (counts) and its granularity (one person, one shift). Z = (y - e) / s.
+4. Rules (each flag names its rule and direction):
+   - ``robust_z``: Shewhart individual chart on Z: |Z| > 3 INFO, > 4 WARNING, > 6 CRITICAL.
+   - ``cusum_shift``: two-sided CUSUM of Z (k=1, h=4): a step of ~2 sigma or more within about two days.
+   - ``cusum_drift``: CUSUM (k=0.75, h=6; CRITICAL above 18) of Z' = (y - e') / s against a reference e' whose
+     level is the mean of `drift_level_days` days ending `drift_lag_days` ago, so a slow decline is measured
+     against where the store was, not against itself; watches the adverse side of each KPI only.
+   CUSUMs skip holidays and missing days and winsorise Z at +-`cusum_clip`.
+5. Never flagged: holidays and special days, missing values, a store's (or reset epoch's) first
+   `warmup_days` days, days without a baseline. A closed day that is *not* a holiday is an outage: it is flagged
+   (its volume KPIs are zero) and never used as a baseline.
+
+Every statistic is an order statistic of a bounded window or an exact integer sum, so day D depends only on rows
+in [D - lookback_days, D] and re-runs are byte-identical.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from store_anomaly.spc.config import MetricSpec, SpcConfig, normal_quantile
+from store_anomaly.spc.cusum import add_windowed_cusum
+
+GROUP = ["sid", "epoch_start"]
+WEEKDAY_GROUP = ["sid", "epoch_start", "_wd"]
+
+
+def transform(x: pl.Expr, spec: MetricSpec) -> pl.Expr:
+    if spec.scale == "log":
+        return (x + spec.offset).log()
+    if spec.scale == "sqrt":
+        return (x + spec.offset).sqrt()
+    return x
+
+
+def inverse(y: pl.Expr, spec: MetricSpec) -> pl.Expr:
+    if spec.scale == "log":
+        out = y.exp() - spec.offset
+    elif spec.scale == "sqrt":
+        out = y.clip(lower_bound=0.0).pow(2) - spec.offset
+    else:
+        out = y
+    return out.clip(lower_bound=0.0) if spec.nonnegative else out
+
+
+def _sigma_floor(center_t: pl.Expr, spec: MetricSpec) -> pl.Expr:
+    """Minimum sigma (transformed units) at the centre line."""
+    floors = [pl.lit(spec.sigma_floor)]
+    c = inverse(center_t, spec).clip(lower_bound=0.0)
+    if spec.poisson_floor:
+        if spec.scale == "log":
+            floors.append(c.sqrt() / (c + spec.offset))
+        elif spec.scale == "sqrt":
+            floors.append(0.5 * c.sqrt() / (c + spec.offset).sqrt())
+        else:
+            floors.append(c.sqrt())
+    if spec.unit_floor > 0:
+        half = 0.5 * spec.unit_size
+        lo = (c - half).clip(lower_bound=0.0)
+        floors.append(spec.unit_floor * (transform(c + half, spec) - transform(lo, spec)))
+    return pl.max_horizontal(*floors)
+
+
+_Q = 2.0**20  # quantum of the exact integer sums (transformed units)
+_QMAX = 2.0**20  # |value| clip before quantising (keeps window sums inside int64)
+
+
+def _exact_mean(values: str, window: int, lag: int, min_obs: int, group: list[str]) -> pl.Expr:
+    """Mean of `values` over the `window` rows ending `lag` rows before the current one (lag >= 1), per group.
+    Values are rounded to multiples of 2^-20 and summed as integers: exact, so a day's result never depends on
+    where the series starts (floating-point rolling sums would)."""
+    q = (pl.col(values).clip(-_QMAX, _QMAX) * _Q).round(0).cast(pl.Int64).shift(lag)
+    n = q.is_not_null().cast(pl.Int64).rolling_sum(window, min_samples=1).over(group)
+    total = q.fill_null(0).rolling_sum(window, min_samples=1).over(group)
+    return pl.when(n >= min_obs).then(total.cast(pl.Float64) / n.cast(pl.Float64) / _Q)
+
+
+def _exact_count(values: str, window: int, lag: int, group: list[str]) -> pl.Expr:
+    return pl.col(values).shift(lag).is_not_null().cast(pl.Int64).rolling_sum(window, min_samples=1).over(group)
+
+
+def _exact_std(values: str, window: int, min_obs: int, group: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    """(sample standard deviation, count) of the previous `window` values of a residual column (exact sums of
+    values rounded to 2^-16, clipped at +-16)."""
+    sq = (pl.col(values).clip(-16.0, 16.0) * 2.0**16).round(0).cast(pl.Int64).shift(1)
+    n = sq.is_not_null().cast(pl.Int64).rolling_sum(window, min_samples=1).over(group)
+    s1 = sq.fill_null(0).rolling_sum(window, min_samples=1).over(group).cast(pl.Float64)
+    s2 = (sq * sq).fill_null(0).rolling_sum(window, min_samples=1).over(group).cast(pl.Float64)
+    nf = n.cast(pl.Float64)
+    var = pl.max_horizontal((s2 - s1 * s1 / nf) / (nf - 1.0), pl.lit(0.0)) / 2.0**32
+    return pl.when(n >= max(min_obs, 2)).then(var.sqrt()), n
+
+
+def _center_columns(df: pl.DataFrame, values: str, spec: MetricSpec, config: SpcConfig, robust: bool,
+                    out: str) -> pl.DataFrame:
+    """Add `{out}` = level + weekday factor from earlier usable values of `values`; on the second pass also
+    `{out}_n` (days in the level window) and `{out}_ref` (the level lagged by `drift_lag_days`, over
+    `drift_level_days`, plus today's weekday factor).
+
+    robust=True (outlier screen): medians. robust=False (on screened data): means from exact integer sums;
+    efficient (a mean of n has variance 1/n, a median ~1.57/n) and unbiased for skewed or discrete KPIs.
+    Weekday factor: same-weekday location over `baseline_weeks` weeks minus the average over the 7 weekdays,
+    so a week's factors sum to zero and their estimation errors cancel over any 7 consecutive days.
+    """
+    if spec.weekly:
+        if robust:
+            m_wd = pl.col(values).shift(1).rolling_median(config.baseline_weeks, min_samples=config.baseline_min_obs)
+            df = df.with_columns(m_wd.over(WEEKDAY_GROUP).alias("_m_wd"))
+        else:
+            df = df.with_columns(_exact_mean(values, config.baseline_weeks, 1, config.baseline_min_obs,
+                                             WEEKDAY_GROUP).alias("_m_wd"))
+        df = df.with_columns(
+            (pl.col("_m_wd") - pl.mean_horizontal(*[pl.col("_m_wd").shift(j) for j in range(7)]).over(GROUP))
+            .alias("_f")
+        ).drop("_m_wd")
+        level_days, level_min = config.level_days, config.level_min_obs
+        ref_min = config.drift_level_min_obs
+    else:
+        df = df.with_columns(pl.lit(0.0).alias("_f"))
+        level_days, level_min = config.sparse_center_days, config.sparse_min_obs
+        ref_min = config.sparse_min_obs
+    df = df.with_columns((pl.col(values) - pl.col("_f")).alias("_u"))
+    if robust:
+        df = df.with_columns(
+            (pl.col("_u").shift(1).rolling_median(level_days, min_samples=level_min).over(GROUP) + pl.col("_f"))
+            .alias(out))
+    else:
+        df = df.with_columns(
+            (_exact_mean("_u", level_days, 1, level_min, GROUP) + pl.col("_f")).alias(out),
+            _exact_count("_u", level_days, 1, GROUP).alias(f"{out}_n"),
+            (_exact_mean("_u", config.drift_level_days, 1 + config.drift_lag_days, ref_min, GROUP)
+             + pl.col("_f")).alias(f"{out}_ref"),
+        )
+    return df.drop("_u", "_f")
+
+
+def _spread(residuals: str, spec: MetricSpec, config: SpcConfig) -> pl.Expr:
+    """Robust sigma of the previous `scale_days` residuals: (q(p) - q(1-p)) / (2 Phi^-1(p))."""
+    p = config.scale_quantile
+    min_obs = config.scale_min_obs if spec.weekly else config.sparse_scale_min_obs
+    r = pl.col(residuals).shift(1)
+    hi = r.rolling_quantile(p, "linear", config.scale_days, min_samples=min_obs)
+    lo = r.rolling_quantile(1 - p, "linear", config.scale_days, min_samples=min_obs)
+    return ((hi - lo) / (2 * normal_quantile(p))).over(GROUP)
+
+
+def _both(a: str, b: str) -> str:
+    """Intersection of two direction settings."""
+    up = a in ("both", "up") and b in ("both", "up")
+    down = a in ("both", "down") and b in ("both", "down")
+    return "both" if up and down else "up" if up else "down" if down else "none"
+
+
+def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Limits and flags of one metric. `long` has sid, shop_no, metric_date, epoch_start, age, x, is_closed,
+    is_special, sorted by sid, metric_date."""
+    spec = config.metric_specs[metric]
+    usable = pl.col("y").is_not_null() & ~pl.col("is_closed") & ~pl.col("is_special")
+    df = long.with_columns(
+        transform(pl.col("x"), spec).alias("y"),
+        pl.col("metric_date").dt.weekday().alias("_wd"),
+    ).with_columns(
+        pl.when(usable).then(pl.col("y")).alias("_y0"),
+    )
+    # ---- first pass: outlier screen (medians, quantile spread) ---------------------------------------------------
+    df = _center_columns(df, "_y0", spec, config, True, "_m0")
+    df = df.with_columns((pl.col("_y0") - pl.col("_m0")).alias("_r0"))
+    df = df.with_columns(
+        pl.max_horizontal(_spread("_r0", spec, config), _sigma_floor(pl.col("_m0"), spec)).alias("_s0")
+    )
+    outlier = ((pl.col("_r0") / pl.col("_s0")).abs() > config.outlier_z).fill_null(False)
+    df = df.with_columns(pl.when(~outlier).then(pl.col("_y0")).alias("_yc"), outlier.alias("is_outlier"))
+    df = df.drop("_m0", "_r0", "_s0")
+    # ---- second pass on screened data: centre, sigma, Z (means and standard deviation, exact sums) ------------
+    df = _center_columns(df, "_yc", spec, config, False, "center_t")
+    df = df.rename({"center_t_ref": "ref_t", "center_t_n": "center_days"})
+    df = df.with_columns((pl.col("_yc") - pl.col("center_t")).alias("_rc"))
+    min_obs = config.scale_min_obs if spec.weekly else config.sparse_scale_min_obs
+    scale_days = config.scale_days if spec.weekly else config.sparse_scale_days
+    sd, n_res = _exact_std("_rc", scale_days, min_obs, GROUP)
+    df = df.with_columns(
+        pl.when(sd.is_not_null()).then(pl.max_horizontal(sd, _sigma_floor(pl.col("center_t"), spec)))
+        .alias("sigma_t"),
+        n_res.alias("baseline_days"),
+    )
+    has_limits = (
+        pl.col("center_t").is_not_null() & pl.col("sigma_t").is_not_null() & (pl.col("age") >= config.warmup_days)
+    )
+    df = df.with_columns(has_limits.alias("has_limits")).with_columns(
+        pl.when(pl.col("has_limits")).then((pl.col("y") - pl.col("center_t")) / pl.col("sigma_t")).alias("z"),
+        pl.when(pl.col("has_limits")).then((pl.col("y") - pl.col("ref_t")) / pl.col("sigma_t")).alias("z_ref"),
+    )
+    # CUSUM inputs: holidays (and special days) are skipped
+    df = df.with_columns(
+        pl.when(~pl.col("is_special")).then(pl.col("z")).alias("_zc"),
+        pl.when(~pl.col("is_special")).then(pl.col("z_ref")).alias("_zr"),
+    )
+    df = add_windowed_cusum(df, "_zc", config.fast_k, config.cusum_window_days, GROUP, config.cusum_clip, "shift")
+    df = add_windowed_cusum(df, "_zr", config.drift_k, config.cusum_window_days, GROUP, config.cusum_clip, "drift")
+
+    wz = config.point_warning_z
+    e, s = pl.col("center_t"), pl.col("sigma_t")
+    limits = df.filter(pl.col("has_limits")).select(
+        "metric_date", "shop_no",
+        pl.lit(metric).alias("metric_name"),
+        inverse(e, spec).alias("center_line"),
+        ((inverse(e + s, spec) - inverse(e - s, spec)) / 2).alias("sigma"),
+        inverse(e + wz * s, spec).alias("ucl"),
+        inverse(e - wz * s, spec).alias("lcl"),
+        pl.col("baseline_days").cast(pl.Int64),
+        pl.lit("default").alias("rule_set"),
+        pl.col("x").alias("observed_value"),
+        pl.col("z").alias("z_score"),
+        pl.col("center_days").cast(pl.Int64),
+        pl.lit(spec.scale).alias("scale"),
+        e.alias("center_transformed"),
+        s.alias("sigma_transformed"),
+        inverse(pl.col("ref_t"), spec).alias("reference_value"),
+        pl.col("shift_up").alias("cusum_shift_up"), pl.col("shift_down").alias("cusum_shift_down"),
+        pl.col("drift_up").alias("cusum_drift_up"), pl.col("drift_down").alias("cusum_drift_down"),
+        pl.col("_zr").alias("drift_z"),
+        pl.col("is_outlier"),
+    )
+
+    scored = df.filter(
+        pl.col("has_limits") & ~pl.col("is_special") & pl.col("x").is_not_null()
+    )
+    allowed_up = spec.directions in ("both", "up")
+    allowed_down = spec.directions in ("both", "down")
+    candidates: list[pl.DataFrame] = []
+
+    def emit(cond_up: pl.Expr, cond_down: pl.Expr, rule: str, severity: pl.Expr, expected: pl.Expr,
+             zcol: str, detail: pl.Expr) -> None:
+        cu = cond_up.fill_null(False) if allowed_up else pl.lit(False)
+        cd = cond_down.fill_null(False) if allowed_down else pl.lit(False)
+        candidates.append(scored.filter(cu | cd).select(
+            "metric_date", "shop_no", pl.lit(metric).alias("metric_name"), pl.lit(rule).alias("rule"),
+            pl.col("x").alias("observed_value"), expected.alias("expected_value"),
+            pl.col(zcol).alias("z_score"), severity.alias("severity"),
+            pl.when(cu).then(pl.lit("up")).otherwise(pl.lit("down")).alias("direction"),
+            pl.lit("default").alias("rule_set"), detail.alias("detail"),
+        ))
+
+    z = pl.col("z")
+    az = z.abs()
+    closed_note = pl.when(pl.col("is_closed")).then(pl.lit(" (store closed on a trading day)")).otherwise(pl.lit(""))
+    basis = "expected (level x weekday factor)" if spec.weekly else "expected (recent mean)"
+    emit(
+        z > config.point_info_z, z < -config.point_info_z, "robust_z",
+        pl.when(az > config.point_critical_z).then(pl.lit("CRITICAL"))
+        .when(az > config.point_warning_z).then(pl.lit("WARNING")).otherwise(pl.lit("INFO")),
+        inverse(e, spec), "z",
+        pl.format(f"robust Z {{}} vs {basis} {{}}{{}}", z.round(2), inverse(e, spec).round(2), closed_note),
+    )
+    # a CUSUM reports the side that signals (the larger one if, exceptionally, both do)
+    for name, k, h, crit, exp_col, zcol in (
+        ("shift", config.fast_k, config.fast_h, None, "center_t", "z"),
+        ("drift", config.drift_k, config.drift_h, config.drift_critical_h, "ref_t", "z_ref"),
+    ):
+        up_c, dn_c = pl.col(f"{name}_up"), pl.col(f"{name}_down")
+        stat = pl.max_horizontal(up_c, dn_c)
+        dirs = spec.directions if name == "shift" else _both(spec.directions, spec.drift_directions)
+        watch_up, watch_down = dirs in ("both", "up"), dirs in ("both", "down")
+        if watch_up and watch_down:
+            up_sig = (up_c > h) & (up_c >= dn_c)
+            dn_sig = (dn_c > h) & (dn_c > up_c)
+        else:
+            stat = up_c if watch_up else dn_c
+            up_sig = (up_c > h) if watch_up else pl.lit(False)
+            dn_sig = (dn_c > h) if watch_down else pl.lit(False)
+        sev = pl.lit("WARNING") if crit is None else (
+            pl.when(stat > crit).then(pl.lit("CRITICAL")).otherwise(pl.lit("WARNING")))
+        what = "sustained shift" if name == "shift" else f"drift vs reference lagged {config.drift_lag_days} d"
+        emit(up_sig, dn_sig, f"cusum_{name}", sev, inverse(pl.col(exp_col), spec), zcol,
+             pl.format(f"CUSUM(k={k}) {{}} > h={h}: {what}", stat.round(2)))
+    flags = pl.concat(candidates, how="vertical")
+    return limits, flags

@@ -1,0 +1,46 @@
+"""Pure asset-check helpers and the configuration."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from store_anomaly.spc import METRICS, SpcConfig
+from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
+
+
+def test_malformed_limits_detected() -> None:
+    limits = pl.DataFrame({
+        "center_line": [10.0, 10.0, 10.0, 10.0], "sigma": [1.0, 1.0, -1.0, None],
+        "ucl": [13.0, 9.0, 13.0, 13.0], "lcl": [7.0, 7.0, 7.0, 7.0],
+    })
+    assert malformed_limits(limits).height == 3
+
+
+def test_flag_checks() -> None:
+    d = date(2025, 3, 1)
+    flags = pl.DataFrame({
+        "shop_no": ["A", "A", "B"], "metric_name": ["revenue"] * 3, "metric_date": [d, d, d],
+        "rule": ["robust_z", "robust_z", "cusum_shift"], "severity": ["WARNING", "WARNING", "LOUD"],
+        "direction": ["down", "down", "up"],
+    })
+    limits = pl.DataFrame({"shop_no": ["A"], "metric_name": ["revenue"], "metric_date": [d]})
+    assert flags_without_baseline(flags, limits)["shop_no"].to_list() == ["B"]
+    assert invalid_flags(flags).height == 2  # the duplicated key (once) and the unknown severity
+    firsts = pl.DataFrame({"shop_no": ["A", "B"], "first_date": [date(2025, 2, 10), date(2025, 1, 1)]})
+    assert flags_in_warmup(flags, firsts, 28)["shop_no"].to_list() == ["A", "A"]
+
+
+def test_config_presets_and_lookback() -> None:
+    seed, default = SpcConfig.seed(), SpcConfig.default()
+    assert seed.rule_set == "seed" and default.rule_set == "default"
+    assert seed.metrics == METRICS == default.metrics
+    assert seed.lookback_days >= seed.seed_window + 7
+    assert default.lookback_days > default.cusum_window_days + default.scale_days
+    assert default.replace(drift_h=7.0).drift_h == 7.0
+    with pytest.raises(ValueError):
+        SpcConfig(rule_set="magic")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        SpcConfig.default(metrics=("revenue", "nope"))

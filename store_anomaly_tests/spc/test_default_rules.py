@@ -1,0 +1,236 @@
+"""The default rule set: holidays, outages, new stores, resets, DST, dirty rows, detection, determinism."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from store_anomaly.spc import SpcConfig, compute_spc
+from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
+from store_anomaly.spc.simulate import Anomaly, StoreSpec, simulate_stores
+from store_anomaly_tests.spc.helpers import frame_from_series, weekly_series
+
+SERIES_START = date(2024, 1, 1)
+SERIES_END = date(2025, 12, 31)
+DEFAULT = SpcConfig.default()
+
+
+@pytest.fixture(scope="module")
+def battery() -> pl.DataFrame:
+    stores = [StoreSpec(f"S{i:02d}") for i in range(8)] + [
+        StoreSpec("STEP", anomaly=Anomaly("traffic", "step", -0.30, date(2025, 5, 14))),
+        StoreSpec("RAMP", anomaly=Anomaly("traffic", "ramp", -0.50, date(2025, 6, 2))),
+        StoreSpec("AOV", anomaly=Anomaly("ticket", "step", 0.25, date(2025, 7, 9))),
+        StoreSpec("OUT", anomaly=Anomaly("outage", "outage", -1.0, date(2025, 8, 13))),
+        StoreSpec("NEW", first_day=date(2025, 6, 20)),
+    ]
+    return simulate_stores(stores, SERIES_START, SERIES_END, seed=3)
+
+
+@pytest.fixture(scope="module")
+def result(battery: pl.DataFrame):
+    return compute_spc(battery, date(2025, 1, 1), SERIES_END, DEFAULT)
+
+
+def _serious(flags: pl.DataFrame) -> pl.DataFrame:
+    return flags.filter(pl.col("severity").is_in(["WARNING", "CRITICAL"]))
+
+
+def test_outputs_are_well_formed(result) -> None:
+    assert malformed_limits(result.limits).height == 0
+    assert flags_without_baseline(result.flags, result.limits).height == 0
+    assert invalid_flags(result.flags).height == 0
+    assert set(result.flags["rule_set"].unique()) <= {"default"}
+    assert result.flags["metric_date"].min() >= date(2025, 1, 1)
+
+
+def test_stable_stores_are_quiet(result) -> None:
+    stable = _serious(result.flags).filter(pl.col("shop_no").str.contains(r"^S\d\d$"))
+    months = 8 * 365 / 30.44
+    assert stable.height / months <= 0.5
+    assert stable.filter(pl.col("severity") == "CRITICAL").height == 0
+
+
+def test_step_is_flagged_within_two_days(result) -> None:
+    f = _serious(result.flags).filter(pl.col("shop_no") == "STEP", pl.col("metric_date") >= date(2025, 5, 14),
+                                      pl.col("metric_name") == "order_count")
+    assert (f["metric_date"].min() - date(2025, 5, 14)).days <= 2
+    assert f.filter(pl.col("metric_date") == f["metric_date"].min())["direction"].to_list()[0] == "down"
+
+
+def test_slow_decline_is_flagged_by_the_drift_cusum(result) -> None:
+    onset = date(2025, 6, 2)
+    f = _serious(result.flags).filter(pl.col("shop_no") == "RAMP", pl.col("metric_date") >= onset,
+                                      pl.col("metric_name").is_in(["revenue", "order_count"]))
+    first = f["metric_date"].min()
+    assert (first - onset).days <= 28
+    assert "cusum_drift" in f["rule"].to_list()
+    assert set(f.filter(pl.col("rule") == "cusum_drift")["direction"]) == {"down"}
+
+
+def test_aov_shift_flagged_on_first_day(result) -> None:
+    f = _serious(result.flags).filter(pl.col("shop_no") == "AOV", pl.col("metric_date") == date(2025, 7, 9),
+                                      pl.col("metric_name") == "aov")
+    assert f.filter(pl.col("rule") == "robust_z")["direction"].to_list() == ["up"]
+
+
+def test_outage_on_a_trading_day_is_critical(result) -> None:
+    f = result.flags.filter(pl.col("shop_no") == "OUT", pl.col("metric_date") == date(2025, 8, 13),
+                            pl.col("metric_name") == "revenue", pl.col("rule") == "robust_z")
+    assert f["severity"].to_list() == ["CRITICAL"] and f["direction"].to_list() == ["down"]
+    # and the outage does not enter later baselines: a week later the centre is unchanged
+    lim = result.limits.filter(pl.col("shop_no") == "OUT", pl.col("metric_name") == "revenue")
+    before = lim.filter(pl.col("metric_date") == date(2025, 8, 13))["center_line"][0]
+    after = lim.filter(pl.col("metric_date") == date(2025, 8, 20))["center_line"][0]
+    assert abs(after / before - 1) < 0.1
+
+
+def test_closed_holidays_are_never_flagged_nor_in_baselines(battery, result) -> None:
+    closed_days = battery.filter(pl.col("is_closed") & pl.col("holiday_name").is_not_null())
+    assert closed_days.height > 0
+    hit = result.flags.join(closed_days.select("shop_no", "metric_date"), on=["shop_no", "metric_date"])
+    assert hit.height == 0
+    # Christmas 2025 (Thursday) closed: the next Thursday's expected revenue is not dragged down by the zero
+    lim = result.limits.filter(pl.col("metric_name") == "revenue", pl.col("shop_no") == "S00")
+    c_before = lim.filter(pl.col("metric_date") == date(2025, 12, 18))["center_line"][0]
+    c_after = lim.filter(pl.col("metric_date") == date(2026 - 1, 12, 31))  # Wed, New Year's Eve
+    assert c_after.height == 1
+    jan = lim.filter(pl.col("metric_date").is_between(date(2025, 12, 26), date(2025, 12, 31)))
+    assert jan["center_line"].min() > 0.7 * c_before
+
+
+def test_new_store_quiet_for_its_first_28_days(battery, result) -> None:
+    first = battery.filter(pl.col("shop_no") == "NEW")["metric_date"].min()
+    firsts = pl.DataFrame({"shop_no": ["NEW"], "first_date": [first]})
+    assert flags_in_warmup(result.flags, firsts, 28).height == 0
+    lim = result.limits.filter(pl.col("shop_no") == "NEW")
+    assert (lim["metric_date"].min() - first).days >= 28
+    # a spike on its 10th day is not flagged either
+    spiked = battery.with_columns(
+        pl.when((pl.col("shop_no") == "NEW") & (pl.col("metric_date") == first + timedelta(days=10)))
+        .then(pl.col("revenue") * 3).otherwise(pl.col("revenue")).alias("revenue"))
+    res = compute_spc(spiked.filter(pl.col("shop_no") == "NEW"), first, first + timedelta(days=40), DEFAULT)
+    assert res.flags.filter(pl.col("metric_date") < first + timedelta(days=28)).height == 0
+
+
+def test_full_range_and_late_sub_range_are_byte_identical(battery) -> None:
+    resets = pl.DataFrame({"shop_no": ["STEP"], "metric_name": [None], "reset_date": [date(2025, 6, 1)]},
+                          schema={"shop_no": pl.String, "metric_name": pl.String, "reset_date": pl.Date})
+    for config in (DEFAULT, SpcConfig.seed()):
+        full = compute_spc(battery, date(2025, 1, 1), SERIES_END, config, resets)
+        lo = date(2025, 9, 1)
+        part_input = battery.filter(pl.col("metric_date") >= lo - timedelta(days=config.lookback_days))
+        part = compute_spc(part_input, lo, date(2025, 10, 31), config, resets)
+        sub = lambda df: df.filter(pl.col("metric_date").is_between(lo, date(2025, 10, 31)))  # noqa: E731
+        assert part.limits.height > 0 and part.flags.height > 0
+        assert sub(full.limits).equals(part.limits), config.rule_set
+        assert sub(full.flags).equals(part.flags), config.rule_set
+        # and extra rows older than the lookback are ignored
+        again = compute_spc(battery, lo, date(2025, 10, 31), config, resets)
+        assert again.limits.equals(part.limits) and again.flags.equals(part.flags)
+
+
+def test_input_row_order_and_duplicates_do_not_matter(battery) -> None:
+    one = battery.filter(pl.col("shop_no").is_in(["S00", "STEP"]))
+    dirty = pl.concat([one, one.filter(pl.col("metric_date") == date(2025, 3, 3))]).sample(fraction=1.0, seed=1,
+                                                                                            shuffle=True)
+    a = compute_spc(one, date(2025, 1, 1), SERIES_END, DEFAULT)
+    b = compute_spc(dirty, date(2025, 1, 1), SERIES_END, DEFAULT)
+    assert a.limits.equals(b.limits) and a.flags.equals(b.flags)
+
+
+def test_dirty_values_do_not_break_a_run(battery) -> None:
+    one = battery.filter(pl.col("shop_no") == "S01")
+    dirty = one.with_columns(
+        pl.when(pl.col("metric_date") == date(2025, 4, 1)).then(float("nan")).otherwise(pl.col("revenue")).alias("revenue"),
+        pl.when(pl.col("metric_date") == date(2025, 4, 2)).then(-50.0).otherwise(pl.col("aov")).alias("aov"),
+        pl.when(pl.col("metric_date") == date(2025, 4, 3)).then(None).otherwise(pl.col("staff_hours")).alias("staff_hours"),
+    ).filter(pl.col("metric_date") != date(2025, 4, 10))  # a missing day
+    dirty = pl.concat([dirty, dirty.head(1).with_columns(pl.lit(None, pl.String).alias("shop_no"))])
+    res = compute_spc(dirty, date(2025, 1, 1), SERIES_END, DEFAULT)
+    assert res.flags.filter(pl.col("metric_date").is_between(date(2025, 4, 1), date(2025, 4, 3))
+                            & pl.col("metric_name").is_in(["revenue", "aov", "staff_hours"])
+                            & pl.col("rule").eq("robust_z")).height == 0
+    missing = res.limits.filter(pl.col("metric_date") == date(2025, 4, 10))  # limits in force, no value
+    assert missing["observed_value"].null_count() == missing.height
+    assert res.flags.filter(pl.col("metric_date") == date(2025, 4, 10)).height == 0
+    assert malformed_limits(res.limits).height == 0
+
+
+def test_baseline_reset_starts_a_new_normal(battery) -> None:
+    onset = date(2025, 5, 14)
+    reset = date(2025, 5, 20)
+    resets = pl.DataFrame({"shop_no": ["STEP"], "metric_name": ["order_count"], "reset_date": [reset]})
+    res = compute_spc(battery.filter(pl.col("shop_no") == "STEP"), onset, date(2025, 9, 30), DEFAULT, resets)
+    oc = res.flags.filter(pl.col("metric_name") == "order_count")
+    rev = _serious(res.flags.filter(pl.col("metric_name") == "revenue"))
+    # order_count: quiet and without limits during the warm-up after the reset, then quiet at the new level
+    assert oc.filter(pl.col("metric_date") >= reset).filter(pl.col("severity") != "INFO").height == 0
+    lim = res.limits.filter(pl.col("metric_name") == "order_count", pl.col("metric_date") >= reset)
+    assert (lim["metric_date"].min() - reset).days >= DEFAULT.warmup_days
+    # revenue (not reset) keeps signalling the shift after the reset date
+    assert rev.filter(pl.col("metric_date") > reset).height > 0
+
+
+def test_dst_week_is_seven_ordinary_days() -> None:
+    # US DST starts Sunday 2025-03-09 (a 23-hour business day): hours-based KPIs dip ~4%, no flag
+    start = date(2024, 6, 3)
+    n = (date(2025, 3, 31) - start).days + 1
+    rev = weekly_series(n, 3000, 0.04, 1, start)
+    hours = weekly_series(n, 80, 0.03, 2, start)
+    dst = (date(2025, 3, 9) - start).days
+    rev[dst] *= 23 / 24
+    hours[dst] *= 23 / 24
+    df = frame_from_series("US00002", start, {"revenue": rev, "staff_hours": hours})
+    res = compute_spc(df, date(2025, 3, 3), date(2025, 3, 16), DEFAULT)
+    week = res.limits.filter(pl.col("metric_name") == "revenue")
+    assert week.height == 14 and week["metric_date"].n_unique() == 14
+    assert _serious(res.flags).height == 0
+    # weekday alignment: Saturday's expected value carries the Saturday uplift of the weekly profile
+    sat = week.filter(pl.col("metric_date") == date(2025, 3, 8))["center_line"][0]
+    tue = week.filter(pl.col("metric_date") == date(2025, 3, 11))["center_line"][0]
+    assert sat / tue == pytest.approx(1.15 / 0.95, rel=0.05)
+
+
+def test_holiday_dip_without_closure_is_not_flagged() -> None:
+    start = date(2024, 3, 4)
+    n = (date(2024, 7, 10) - start).days + 1
+    rev = weekly_series(n, 3000, 0.03, 5, start)
+    j4 = (date(2024, 7, 4) - start).days
+    rev[j4] *= 0.5
+    hol = [None] * n
+    hol[j4] = "Independence Day"
+    df = frame_from_series("US00003", start, {"revenue": rev}, holiday=hol)
+    res = compute_spc(df, date(2024, 7, 1), date(2024, 7, 10), DEFAULT)
+    assert res.flags.filter(pl.col("metric_date") == date(2024, 7, 4)).height == 0
+
+
+def test_one_past_anomaly_does_not_blind_the_chart() -> None:
+    start = date(2024, 1, 1)
+    n = 300
+    rev = weekly_series(n, 3000, 0.03, 9, start)
+    rev[200] *= 3.0  # a huge spike
+    rev[207] *= 0.6  # a week later (same weekday): a 40% drop must still be seen
+    df = frame_from_series("US00004", start, {"revenue": rev})
+    res = compute_spc(df, start + timedelta(days=150), start + timedelta(days=n - 1), DEFAULT)
+    f = _serious(res.flags).filter(pl.col("metric_name") == "revenue", pl.col("rule") == "robust_z")
+    assert start + timedelta(days=200) in f["metric_date"].to_list()
+    assert start + timedelta(days=207) in f["metric_date"].to_list()
+    lim = res.limits.filter(pl.col("metric_name") == "revenue")
+    assert lim.filter(pl.col("metric_date") == start + timedelta(days=200))["is_outlier"][0]
+
+
+def test_every_flag_names_rule_direction_and_detail(result) -> None:
+    f = result.flags
+    assert f["rule"].null_count() == 0 and f["direction"].null_count() == 0 and f["detail"].null_count() == 0
+    assert set(f["rule"].unique()) <= {"robust_z", "cusum_shift", "cusum_drift"}
+
+
+def test_empty_input() -> None:
+    empty = frame_from_series("X", date(2025, 1, 1), {"revenue": [1.0]}).head(0)
+    res = compute_spc(empty, date(2025, 1, 1), date(2025, 1, 31), DEFAULT)
+    assert res.limits.height == 0 and res.flags.height == 0
+    assert np.all([c in res.flags.columns for c in ("rule", "severity", "direction")])
