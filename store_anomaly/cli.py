@@ -3,6 +3,9 @@
     store-anomaly demo-data [--stores N] [--start DATE] [--end DATE] [--seed S]
     store-anomaly backfill --start DATE --end DATE
     store-anomaly summary
+    store-anomaly alerts [--open] [--shop US00001]
+    store-anomaly ack ALERT_ID --by NAME [--label confirmed|expected|false-alarm|new-normal] [--note TEXT]
+    store-anomaly rule-feedback
 
 Sources and warehouse come from the contract's environment variables; failures exit non-zero with a message
 that says what went wrong and what to do.
@@ -55,7 +58,7 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
 def cmd_backfill(args: argparse.Namespace) -> None:
     from dagster import DagsterInstance
 
-    from store_anomaly.runner import run_backfill
+    from store_anomaly.runner import root_causes, run_backfill
 
     if args.end < args.start:
         raise CliError(f"--end {args.end} is before --start {args.start}")
@@ -67,25 +70,11 @@ def cmd_backfill(args: argparse.Namespace) -> None:
     result = run_backfill(args.start, args.end, instance=DagsterInstance.get(), raise_on_error=False)
     seconds = time.perf_counter() - started
     if not result.success:
-        raise CliError(f"backfill run {result.run_id} failed:\n" + "\n".join(f"  {m}" for m in _root_causes(result)))
+        raise CliError(f"backfill run {result.run_id} failed:\n" + "\n".join(f"  {m}" for m in root_causes(result)))
     checks = result.get_asset_check_evaluations()
     failed_checks = [f"{e.asset_key.to_user_string()}.{e.check_name}" for e in checks if not e.passed]
     print(f"backfill {args.start}..{args.end}: run {result.run_id} succeeded in {seconds:.1f} s; "
           f"{len(checks)} asset checks, {len(failed_checks)} not passed {failed_checks if failed_checks else ''}")
-
-
-def _root_causes(result) -> list[str]:
-    """The innermost error message of every failure event of a run, deduplicated: what the user must fix."""
-    messages: list[str] = []
-    for event in result.all_events:
-        error = getattr(event.event_specific_data, "error", None)
-        while error is not None and (error.cause or error.context):
-            error = error.cause or error.context
-        if error is not None:
-            message = error.message.strip()
-            if message not in messages:
-                messages.append(message)
-    return messages
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
@@ -93,6 +82,65 @@ def cmd_summary(args: argparse.Namespace) -> None:
 
     _require_env(WAREHOUSE_ENV_VAR)
     print(warehouse_summary(os.environ[WAREHOUSE_ENV_VAR]))
+
+
+def _warehouse_connection():
+    from store_anomaly.resources import Warehouse
+
+    _require_env(WAREHOUSE_ENV_VAR)
+    return Warehouse.from_env().connect()
+
+
+def cmd_alerts(args: argparse.Namespace) -> None:
+    from store_anomaly.alerts.listing import format_alerts, select_alerts
+    from store_anomaly.alerts.state import current_alert_state
+
+    with _warehouse_connection() as connection:
+        alerts = current_alert_state(connection)
+    print(format_alerts(select_alerts(alerts, open_only=args.open, shop_no=args.shop)))
+
+
+def cmd_ack(args: argparse.Namespace) -> None:
+    from store_anomaly.alerts.feedback import validate_ack
+    from store_anomaly.alerts.state import current_alert_state, record_ack
+
+    with _warehouse_connection() as connection:
+        alerts = current_alert_state(connection)
+        ack = validate_ack(args.alert_id, args.by, args.label, args.note, alerts=alerts)
+        stamp = record_ack(connection, ack)
+    alert = alerts.filter(alerts["alert_id"] == ack.alert_id).row(0, named=True)
+    print(f"{ack.alert_id} ({alert['shop_no']} {alert['metric_name']}, opened {alert['opened_on']}) acknowledged "
+          f"by {ack.by} at {stamp:%Y-%m-%d %H:%M} UTC" + (f" as {ack.label}" if ack.label else ""))
+    if ack.label == "new-normal":
+        since = alert.get("change_started_on") or alert["opened_on"]
+        print(f"Baselines of {alert['shop_no']} restart from {since} on the next SPC run; to re-score past days "
+              f"now: store-anomaly backfill --start {since} --end {alert['last_seen_on']}")
+
+
+def cmd_rule_feedback(args: argparse.Namespace) -> None:
+    from store_anomaly.alerts.feedback import rule_feedback_counts
+    from store_anomaly.alerts.state import current_alert_state
+
+    with _warehouse_connection() as connection:
+        counts = rule_feedback_counts(current_alert_state(connection))
+    if counts.is_empty():
+        print("No labelled alerts yet: acknowledge alerts with --label to build the rules' track record.")
+        return
+    print(counts)
+
+
+def _handle_user_errors(handler: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
+    """Turns the alert layer's input errors into CLI errors (a message, no traceback)."""
+
+    def wrapped(args: argparse.Namespace) -> None:
+        from store_anomaly.alerts.feedback import AckError
+
+        try:
+            handler(args)
+        except AckError as error:
+            raise CliError(str(error)) from None
+
+    return wrapped
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,6 +161,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("summary", help="what the warehouse holds")
     summary.set_defaults(handler=cmd_summary)
+
+    alerts = commands.add_parser("alerts", help="list alert episodes, open first")
+    alerts.add_argument("--open", action="store_true", help="only open alerts")
+    alerts.add_argument("--shop", help="only this store, e.g. US00001")
+    alerts.set_defaults(handler=_handle_user_errors(cmd_alerts))
+
+    ack = commands.add_parser("ack", help="acknowledge an alert, with feedback")
+    ack.add_argument("alert_id", help="the alert's id, e.g. A-1a2b3c4d5e")
+    ack.add_argument("--by", required=True, help="who acknowledges it")
+    ack.add_argument("--label", choices=["confirmed", "expected", "false-alarm", "new-normal"],
+                     help="new-normal restarts the store's baselines from the change")
+    ack.add_argument("--note", help="free text for the team")
+    ack.set_defaults(handler=_handle_user_errors(cmd_ack))
+
+    feedback = commands.add_parser("rule-feedback", help="acknowledgement labels counted per SPC rule")
+    feedback.set_defaults(handler=_handle_user_errors(cmd_rule_feedback))
     return parser
 
 

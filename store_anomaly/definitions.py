@@ -8,23 +8,29 @@ from dagster import BetaWarning, PreviewWarning, AssetSelection, Definitions, En
 warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
+from store_anomaly.alerts.assets import ALERT_ASSETS
+from store_anomaly.alerts.sensors import alert_notifications_sensor
 from store_anomaly.automation.refresh import build_daily_refresh_schedule, build_late_rows_sensor
+from store_anomaly.automation.run_log import RUN_LOG_SPEC, build_run_log_sensors
 from store_anomaly.config import WAREHOUSE_ENV_VAR
 from store_anomaly.io_managers.mysql import MySQLIOManager
 from store_anomaly.kpis.assets import KPI_ASSETS
 from store_anomaly.kpis.checks import KPI_CHECKS
+from store_anomaly.reports.assets import REPORT_ASSETS
 from store_anomaly.resources import source_resources, warehouse_resource
 from store_anomaly.settings import PlatformSettings
 from store_anomaly.sources.assets import SOURCE_ASSETS
 from store_anomaly.spc.assets import SPC_ASSETS
 
-ALL_ASSETS = [*SOURCE_ASSETS, *KPI_ASSETS, *SPC_ASSETS]
+ALL_ASSETS = [*SOURCE_ASSETS, *KPI_ASSETS, *SPC_ASSETS, *ALERT_ASSETS, *REPORT_ASSETS]
 ALL_CHECKS = [*KPI_CHECKS]
+# Which step (op) computes each asset: the run log reports step durations and failures per asset.
+STEP_OF_ASSET = {key.to_user_string(): assets_def.node_def.name for assets_def in ALL_ASSETS for key in assets_def.keys}
 
 # Every warehouse asset for a range of business dates, as one run.
 daily_refresh_job = define_asset_job(
     "daily_refresh_job",
-    selection=AssetSelection.all(),
+    selection=AssetSelection.assets(*ALL_ASSETS),
     description="Materializes every warehouse asset for a range of business dates in one run.",
 )
 
@@ -41,11 +47,15 @@ def build_resources() -> dict:
 def build_definitions() -> Definitions:
     """The code location, with settings read from the environment now."""
     return Definitions(
-        assets=ALL_ASSETS,
+        assets=[*ALL_ASSETS, RUN_LOG_SPEC],
         asset_checks=ALL_CHECKS,
         jobs=[daily_refresh_job],
         schedules=[build_daily_refresh_schedule(daily_refresh_job)],
-        sensors=[build_late_rows_sensor(daily_refresh_job)],
+        sensors=[
+            build_late_rows_sensor(daily_refresh_job),
+            alert_notifications_sensor,
+            *build_run_log_sensors(STEP_OF_ASSET),
+        ],
         resources=build_resources(),
     )
 

@@ -6,6 +6,7 @@ code, config or logs; messages show URLs with the password masked. Source sessio
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -112,6 +113,14 @@ class Warehouse(MySQLDatabase):
     """The warehouse database, for what the IO manager does not do: checks, alert state, the run log."""
 
     read_only: bool = False
+
+    @classmethod
+    def from_env(cls) -> "Warehouse":
+        """The warehouse named by STORE_ANOMALY_WAREHOUSE_URL, for code outside a Dagster run (CLI, sensors)."""
+        url = os.environ.get(WAREHOUSE_ENV_VAR)
+        if not url:
+            raise SourceUnavailableError(f"{WAREHOUSE_ENV_VAR} is not set: export the warehouse's mysql:// URL")
+        return cls(name="warehouse", url=url, env_var=WAREHOUSE_ENV_VAR)
 
     def ensure_database(self) -> None:
         url = self.parsed_url

@@ -20,15 +20,41 @@ def run_backfill(
 ) -> ExecuteInProcessResult:
     """Runs `daily_refresh_job` for business dates [start, end] as one run in `instance` (default: the one in
     DAGSTER_HOME), in process, so a year is one vectorized pass per asset."""
-    from store_anomaly.definitions import build_definitions
+    from store_anomaly.automation.run_log import record_run_log
+    from store_anomaly.definitions import STEP_OF_ASSET, build_definitions
+    from store_anomaly.resources import Warehouse
 
     if end < start:
         raise ValueError(f"the range ends ({end}) before it starts ({start})")
+    instance = instance or DagsterInstance.get()
     job = build_definitions().resolve_job_def("daily_refresh_job")
-    return job.execute_in_process(
-        instance=instance or DagsterInstance.get(),
+    result = job.execute_in_process(
+        instance=instance,
         tags={**partition_range_tags(start, end), "store_anomaly/launched_by": "cli-backfill"},
         # Step and asset events still reach the instance (and the UI); the terminal gets INFO and above only.
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        raise_on_error=raise_on_error,
+        raise_on_error=False,
     )
+    # No daemon watches an in-process run: log it here (the run-status sensors would write the same rows).
+    record_run_log(instance, result.run_id, Warehouse.from_env(), STEP_OF_ASSET)
+    if raise_on_error and not result.success:
+        raise RunFailedError(result)
+    return result
+
+
+class RunFailedError(RuntimeError):
+    def __init__(self, result: ExecuteInProcessResult) -> None:
+        self.result = result
+        super().__init__(f"run {result.run_id} failed: " + "; ".join(root_causes(result)))
+
+
+def root_causes(result: ExecuteInProcessResult) -> list[str]:
+    """The innermost error message of every failure event of a run, deduplicated: what the user must fix."""
+    messages: list[str] = []
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None and (error.cause or error.context):
+            error = error.cause or error.context
+        if error is not None and error.message.strip() not in messages:
+            messages.append(error.message.strip())
+    return messages

@@ -97,6 +97,26 @@ def _column_ddl(column: TableColumn) -> str:
     return f"{quote_identifier(column.name)} {column.type} {null}"
 
 
+def ensure_table(connection, database: str, table: str, columns: Sequence[TableColumn], primary_key: Sequence[str]) -> None:
+    """Creates the table as declared, or adds the declared columns it lacks, and commits (DDL would anyway)."""
+    qualified = f"{quote_identifier(database)}.{quote_identifier(table)}"
+    body = [_column_ddl(column) for column in columns]
+    if primary_key:
+        body.append(f"PRIMARY KEY ({', '.join(quote_identifier(c) for c in primary_key)})")
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {qualified} (\n  " + ",\n  ".join(body) + "\n) ENGINE=InnoDB")
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (database, table),
+        )
+        existing = {row[0] for row in cursor.fetchall()}
+        for column in columns:
+            if column.name not in existing:
+                # Additive schema evolution only: the warehouse contract never drops or renames columns.
+                cursor.execute(f"ALTER TABLE {qualified} ADD COLUMN {_column_ddl(column).replace(' NOT NULL', ' NULL')}")
+    connection.commit()
+
+
 def _time_window_bounds(partition: TablePartitionDimension) -> tuple[date, date]:
     """[start, end) business dates of a daily (or weekly) time window, in the partitions' own time zone."""
     window = partition.partitions
@@ -147,25 +167,15 @@ class MySQLClient(DbClient):
 
         Runs before the delete-and-insert transaction: DDL would commit it implicitly.
         """
-        columns = declared_columns(context.definition_metadata)
-        primary_key = list((context.definition_metadata or {}).get(PRIMARY_KEY_KEY) or [])
-        table = f"{quote_identifier(table_slice.schema)}.{quote_identifier(table_slice.table)}"
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(table_slice.schema)} CHARACTER SET utf8mb4")
-            body = [_column_ddl(column) for column in columns]
-            if primary_key:
-                body.append(f"PRIMARY KEY ({', '.join(quote_identifier(c) for c in primary_key)})")
-            cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} (\n  " + ",\n  ".join(body) + "\n) ENGINE=InnoDB")
-            cursor.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-                (table_slice.schema, table_slice.table),
-            )
-            existing = {row[0] for row in cursor.fetchall()}
-            for column in columns:
-                if column.name not in existing:
-                    # Additive schema evolution only: the warehouse contract never drops or renames columns.
-                    cursor.execute(f"ALTER TABLE {table} ADD COLUMN {_column_ddl(column).replace(' NOT NULL', ' NULL')}")
-        connection.commit()
+        ensure_table(
+            connection,
+            table_slice.schema,
+            table_slice.table,
+            declared_columns(context.definition_metadata),
+            list((context.definition_metadata or {}).get(PRIMARY_KEY_KEY) or []),
+        )
 
     @staticmethod
     def delete_table_slice(context: OutputContext, table_slice: TableSlice, connection) -> None:
@@ -340,3 +350,31 @@ def table_schema(*columns: tuple[str, str, str] | tuple[str, str, str, bool]) ->
             for spec in columns
         ]
     )
+
+
+_MYSQL_TYPE_OF_POLARS = {
+    pl.Date(): "DATE",
+    pl.Datetime("us"): "DATETIME(6)",
+    pl.Float64(): "DOUBLE",
+    pl.Int64(): "BIGINT",
+    pl.Boolean(): "BOOLEAN",
+}
+
+
+def table_schema_from_polars(
+    schema: Mapping[str, pl.DataType],
+    key: Sequence[str],
+    descriptions: Mapping[str, str],
+    string_types: Mapping[str, str],
+) -> TableSchema:
+    """A `TableSchema` for a frame schema: key columns NOT NULL, strings `VARCHAR(64)` unless `string_types`
+    says otherwise (e.g. TEXT for prose)."""
+    return table_schema(*(
+        (
+            name,
+            string_types.get(name, "VARCHAR(64)") if dtype == pl.String() else _MYSQL_TYPE_OF_POLARS[dtype],
+            descriptions.get(name, name.replace("_", " ")),
+            name not in key,
+        )
+        for name, dtype in schema.items()
+    ))

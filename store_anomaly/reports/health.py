@@ -16,7 +16,9 @@ Public API
 Formula
 -------
 1. Per metric and day: z = (value - center_line) / sigma with the limits in force that day (`limits`
-   joined on metric_date, shop_no, metric_name; sigma null or <= 0 means no score).
+   joined on metric_date, shop_no, metric_name; sigma null or <= 0 means no score), and the limits'
+   `drift_z` (the recent level against the lagged drift reference) where the rule set provides it: the
+   worse of the two counts, so a slow slide that the daily centre line follows still lowers the score.
 2. Badness, direction-aware (`KPI_DIRECTION`): a KPI where higher is better counts only its drop
    (bad = max(0, -z)); lower-is-better (avg_production_seconds, expired_qty) only its rise
    (bad = max(0, z)); staffing volumes (staff_hours, headcount) both ways (bad = |z|).
@@ -88,6 +90,9 @@ def _limits(limits: pl.DataFrame, config: HealthConfig) -> pl.DataFrame:
         pl.col("metric_name").cast(pl.String),
         pl.col("center_line").cast(pl.Float64),
         pl.col("sigma").cast(pl.Float64),
+        (pl.col("drift_z").cast(pl.Float64) if "drift_z" in limits.columns else pl.lit(None, pl.Float64)).alias(
+            "drift_z"
+        ),
         (pl.col("rule_set").cast(pl.String) if "rule_set" in limits.columns else pl.lit("")).alias("rule_set"),
     )
     if config.rule_set is not None:
@@ -119,13 +124,16 @@ def compute_health_scores(
     )
     ramp = config.z_zero - config.z_free
     direction = pl.col("metric_name").replace_strict(KPI_DIRECTION, default=0, return_dtype=pl.Int64)
-    z = (pl.col("value") - pl.col("center_line")) / pl.col("sigma")
+    # The day's deviation and, where the rule set has one, the sustained drift against the lagged reference:
+    # a slow slide moves the daily centre line along with it, so the drift is what keeps it visible.
+    daily_z = (pl.col("value") - pl.col("center_line")) / pl.col("sigma")
+    drift_z = pl.col("drift_z").fill_null(0.0)
     bad = (
         pl.when(direction > 0)
-        .then(pl.max_horizontal(-z, pl.lit(0.0)))
+        .then(pl.max_horizontal(-daily_z, -drift_z, pl.lit(0.0)))
         .when(direction < 0)
-        .then(pl.max_horizontal(z, pl.lit(0.0)))
-        .otherwise(z.abs())
+        .then(pl.max_horizontal(daily_z, drift_z, pl.lit(0.0)))
+        .otherwise(pl.max_horizontal(daily_z.abs(), drift_z.abs()))
     )
     scored = (
         long.join(_limits(limits, config), on=["metric_date", "shop_no", "metric_name"], how="inner")

@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from store_anomaly.alerts.feedback import baseline_resets_from_alerts
-from store_anomaly.io_managers.mysql import table_schema
+from store_anomaly.io_managers.mysql import table_schema_from_polars
 from store_anomaly.partitions import business_dates, daily_partitions, single_run
 from store_anomaly.resources import Warehouse
 from store_anomaly.spc import FLAGS_SCHEMA, LIMITS_SCHEMA, SpcConfig, compute_spc
@@ -40,7 +40,6 @@ def spc_config() -> SpcConfig:
 
 CONFIG = spc_config()
 
-_MYSQL_TYPES = {pl.Date(): "DATE", pl.Float64(): "DOUBLE", pl.Int64(): "BIGINT", pl.Boolean(): "BOOLEAN"}
 _DESCRIPTIONS = {
     "metric_date": "store-local business date",
     "shop_no": "store number",
@@ -65,11 +64,7 @@ _STRING_TYPES = {"shop_no": "VARCHAR(16)", "metric_name": "VARCHAR(32)", "rule":
 
 
 def _table(schema: dict[str, pl.DataType], key: tuple[str, ...]):
-    return table_schema(*(
-        (name, _STRING_TYPES.get(name, "VARCHAR(64)") if dtype == pl.String() else _MYSQL_TYPES[dtype],
-         _DESCRIPTIONS.get(name, name.replace("_", " ")), name not in key)
-        for name, dtype in schema.items()
-    ))
+    return table_schema_from_polars(schema, key, _DESCRIPTIONS, _STRING_TYPES)
 
 
 LIMITS_KEY = ("metric_date", "shop_no", "metric_name")

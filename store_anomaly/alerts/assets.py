@@ -1,0 +1,79 @@
+"""`store_anomaly_alerts`: one row per anomaly episode, rebuilt from every flag on each materialization.
+
+The table is unpartitioned: an episode spans days, so it is recomputed whole from all flags and replaced in
+one transaction. Alert ids are stable across rebuilds (matched to the previous rows), and acknowledgements
+and notifications come from append-only logs (`state`), so re-materializing any range never duplicates an
+alert nor loses what a person did.
+"""
+
+import polars as pl
+from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetIn, AutomationCondition, Output, asset
+
+from store_anomaly.alerts.config import ALERT_SCHEMA, AlertConfig
+from store_anomaly.alerts.episodes import build_alerts
+from store_anomaly.alerts.state import current_alert_state
+from store_anomaly.io_managers.mysql import table_schema_from_polars
+from store_anomaly.resources import Warehouse
+
+ALERTS_TABLE_SCHEMA = table_schema_from_polars(
+    ALERT_SCHEMA,
+    key=("alert_id",),
+    descriptions={
+        "alert_id": "stable id of the episode (A-...)",
+        "shop_no": "store number",
+        "metric_name": "headline KPI of the episode",
+        "severity": "highest severity reached (INFO, WARNING, CRITICAL)",
+        "opened_on": "first WARNING-or-worse business date",
+        "last_seen_on": "latest flagged business date",
+        "status": "open, or resolved after the configured quiet days",
+        "description": "what moved, by how much, since when, with the evidence",
+        "recommended_action": "the investigation checklist for this episode",
+        "acknowledged": "a person acknowledged the alert",
+        "acknowledged_by": "who acknowledged it",
+        "acknowledged_at": "when (UTC)",
+        "ack_note": "their note",
+        "ack_label": "confirmed, expected, false-alarm or new-normal",
+        "notified_severity": "highest severity already notified",
+        "change_started_on": "estimated start of the change (change point)",
+    },
+    string_types={"alert_id": "VARCHAR(16)", "shop_no": "VARCHAR(16)", "severity": "VARCHAR(8)",
+                  "status": "VARCHAR(8)", "description": "TEXT", "recommended_action": "TEXT", "ack_note": "TEXT",
+                  "metric_names": "VARCHAR(255)", "rules": "VARCHAR(255)", "shop_name": "VARCHAR(128)"},
+)
+
+
+@asset(
+    io_manager_key="warehouse_io_manager",
+    group_name="alerts",
+    kinds={"mysql", "polars"},
+    ins={
+        "store_anomaly_flags": AssetIn(),
+        "store_daily_metrics": AssetIn(),
+    },
+    metadata={"dagster/column_schema": ALERTS_TABLE_SCHEMA, "primary_key": ["alert_id"]},
+    automation_condition=AutomationCondition.eager(),
+    check_specs=[AssetCheckSpec("one_open_alert_per_episode", asset="store_anomaly_alerts",
+                                description="no store has two open alerts on the same metric family")],
+)
+def store_anomaly_alerts(
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    store_anomaly_flags: pl.DataFrame,
+    store_daily_metrics: pl.DataFrame,
+):
+    """What a person is asked to act on: one row per anomaly episode, kept open while the signal lasts."""
+    with warehouse.connect() as connection:
+        existing = current_alert_state(connection)
+    alerts = build_alerts(store_anomaly_flags, store_daily_metrics, existing, AlertConfig())
+    open_alerts = alerts.filter(pl.col("status") == "open")
+    yield Output(alerts, metadata={
+        "alerts": alerts.height,
+        "open": open_alerts.height,
+        "open_critical": open_alerts.filter(pl.col("severity") == "CRITICAL").height,
+        "acknowledged": int(alerts["acknowledged"].sum()),
+    })
+    duplicates = open_alerts.group_by("shop_no", "episode_key").len().filter(pl.col("len") > 1)
+    yield AssetCheckResult(passed=duplicates.is_empty(), metadata={"duplicated_open_episodes": duplicates.height})
+
+
+ALERT_ASSETS = [store_anomaly_alerts]

@@ -1,0 +1,156 @@
+"""Human state of alerts, kept in append-only logs beside the recomputed alerts table.
+
+`store_anomaly_alerts` is rebuilt from the flags on every materialization. What people and the notifier did
+(acknowledgements, notifications sent) is written to two logs that nothing recomputes, and overlaid on the
+rebuilt alerts, so it survives every re-materialization, even one racing with an acknowledgement.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from store_anomaly.alerts.config import ALERT_SCHEMA, SEVERITY_RANK
+from store_anomaly.alerts.feedback import AckInput
+
+ALERTS_TABLE = "store_anomaly_alerts"
+ACKS_TABLE = "store_anomaly_alert_acks"
+NOTIFICATIONS_TABLE = "store_anomaly_alert_notifications"
+
+STATE_DDL = (
+    f"""CREATE TABLE IF NOT EXISTS {ACKS_TABLE} (
+        id BIGINT AUTO_INCREMENT PRIMARY KEY,
+        alert_id VARCHAR(16) NOT NULL,
+        acknowledged_by VARCHAR(64) NOT NULL,
+        acknowledged_at DATETIME(6) NOT NULL,
+        ack_label VARCHAR(16) NULL,
+        ack_note TEXT NULL,
+        KEY (alert_id)) ENGINE=InnoDB""",
+    f"""CREATE TABLE IF NOT EXISTS {NOTIFICATIONS_TABLE} (
+        id BIGINT AUTO_INCREMENT PRIMARY KEY,
+        alert_id VARCHAR(16) NOT NULL,
+        severity VARCHAR(8) NOT NULL,
+        sent_at DATETIME(6) NOT NULL,
+        targets TEXT NULL,
+        KEY (alert_id)) ENGINE=InnoDB""",
+)
+
+
+def ensure_state_tables(connection) -> None:
+    with connection.cursor() as cursor:
+        for ddl in STATE_DDL:
+            cursor.execute(ddl)
+    connection.commit()
+
+
+def _table_exists(cursor, table: str) -> bool:
+    cursor.execute(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s", (table,)
+    )
+    return cursor.fetchone()[0] > 0
+
+
+def _frame(cursor, sql: str, schema: dict[str, pl.DataType], params=None) -> pl.DataFrame:
+    cursor.execute(sql, params)
+    rows = cursor.fetchall()
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame(rows, schema=list(schema), orient="row", infer_schema_length=None).select(
+        pl.col(name).cast(dtype) for name, dtype in schema.items()
+    )
+
+
+def read_alerts(connection) -> pl.DataFrame:
+    """The alerts table as stored (empty frame of the alert schema when it does not exist yet)."""
+    with connection.cursor() as cursor:
+        if not _table_exists(cursor, ALERTS_TABLE):
+            return pl.DataFrame(schema=ALERT_SCHEMA)
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s",
+            (ALERTS_TABLE,),
+        )
+        present = {row[0] for row in cursor.fetchall()}
+        schema = {name: dtype for name, dtype in ALERT_SCHEMA.items() if name in present}
+        return _frame(cursor, f"SELECT {', '.join(schema)} FROM {ALERTS_TABLE}", schema)
+
+
+def latest_acks(connection) -> pl.DataFrame:
+    with connection.cursor() as cursor:
+        if not _table_exists(cursor, ACKS_TABLE):
+            return pl.DataFrame(schema={"alert_id": pl.String})
+        acks = _frame(
+            cursor,
+            f"SELECT alert_id, acknowledged_by, acknowledged_at, ack_label, ack_note FROM {ACKS_TABLE} ORDER BY id",
+            {"alert_id": pl.String, "acknowledged_by": pl.String, "acknowledged_at": pl.Datetime("us"),
+             "ack_label": pl.String, "ack_note": pl.String},
+        )
+    return acks.group_by("alert_id").last().with_columns(acknowledged=pl.lit(True))
+
+
+def notified_severities(connection) -> pl.DataFrame:
+    """alert_id -> the highest severity already delivered."""
+    with connection.cursor() as cursor:
+        if not _table_exists(cursor, NOTIFICATIONS_TABLE):
+            return pl.DataFrame(schema={"alert_id": pl.String, "notified_severity": pl.String})
+        sent = _frame(cursor, f"SELECT alert_id, severity FROM {NOTIFICATIONS_TABLE}",
+                      {"alert_id": pl.String, "severity": pl.String})
+    rank = pl.col("severity").replace_strict(SEVERITY_RANK, default=-1)
+    return sent.group_by("alert_id").agg(notified_severity=pl.col("severity").sort_by(rank).last())
+
+
+def overlay_human_state(alerts: pl.DataFrame, acks: pl.DataFrame, notified: pl.DataFrame) -> pl.DataFrame:
+    """Alerts with acknowledgement and notification columns taken from the logs where the logs know more."""
+    ack_columns = ["acknowledged", "acknowledged_by", "acknowledged_at", "ack_label", "ack_note"]
+    out = alerts
+    if acks.height:
+        out = out.join(acks.select("alert_id", *ack_columns), on="alert_id", how="left", suffix="_log").with_columns(
+            pl.coalesce(f"{c}_log", c).alias(c) for c in ack_columns
+        ).drop(f"{c}_log" for c in ack_columns)
+    if notified.height:
+        out = out.join(notified, on="alert_id", how="left", suffix="_log").with_columns(
+            pl.coalesce("notified_severity_log", "notified_severity").alias("notified_severity")
+        ).drop("notified_severity_log")
+    return out
+
+
+def current_alert_state(connection) -> pl.DataFrame:
+    """The stored alerts with every acknowledgement and notification of the logs applied."""
+    return overlay_human_state(read_alerts(connection), latest_acks(connection), notified_severities(connection))
+
+
+def record_ack(connection, ack: AckInput, *, now: datetime | None = None) -> datetime:
+    """Logs an acknowledgement and applies it to the alerts table, in one transaction."""
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    ensure_state_tables(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ACKS_TABLE} (alert_id, acknowledged_by, acknowledged_at, ack_label, ack_note) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (ack.alert_id, ack.by, stamp, ack.label, ack.note),
+        )
+        cursor.execute(
+            f"UPDATE {ALERTS_TABLE} SET acknowledged = 1, acknowledged_by = %s, acknowledged_at = %s, "
+            "ack_label = COALESCE(%s, ack_label), ack_note = COALESCE(%s, ack_note) WHERE alert_id = %s",
+            (ack.by, stamp, ack.label, ack.note, ack.alert_id),
+        )
+    connection.commit()
+    return stamp
+
+
+def record_notifications(connection, delivered: list[tuple[str, str, str]]) -> None:
+    """Logs (alert_id, severity, targets) deliveries and mirrors them into the alerts table."""
+    if not delivered:
+        return
+    ensure_state_tables(connection)
+    stamp = datetime.now(UTC).replace(tzinfo=None)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {NOTIFICATIONS_TABLE} (alert_id, severity, sent_at, targets) VALUES (%s, %s, %s, %s)",
+            [(alert_id, severity, stamp, targets) for alert_id, severity, targets in delivered],
+        )
+        cursor.executemany(
+            f"UPDATE {ALERTS_TABLE} SET notified_severity = %s WHERE alert_id = %s",
+            [(severity, alert_id) for alert_id, severity, _ in delivered],
+        )
+    connection.commit()

@@ -1,0 +1,126 @@
+"""Report assets: daily `store_health_scores` and weekly `store_peer_comparison`.
+
+Peer comparison rows belong to the business date that completes their week (Sunday, `week_end`), so they
+share the daily partitions and backfills of every other asset: a range materializes the weeks that end in it.
+"""
+
+from datetime import timedelta
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetIn, TimeWindowPartitionMapping, asset
+
+from store_anomaly.io_managers.mysql import table_schema_from_polars
+from store_anomaly.partitions import business_dates, daily_partitions, single_run
+from store_anomaly.reports.health import HealthConfig, compute_health_scores
+from store_anomaly.reports.peers import PEER_SCHEMA, compute_peer_comparison
+
+GROUP = "reports"
+HEALTH_CONFIG = HealthConfig()
+
+HEALTH_SCHEMA = {
+    "metric_date": pl.Date(),
+    "shop_no": pl.String(),
+    "shop_name": pl.String(),
+    "health_score": pl.Float64(),
+    "grade": pl.String(),
+    "sales_score": pl.Float64(),
+    "operations_score": pl.Float64(),
+    "staffing_score": pl.Float64(),
+    "quality_score": pl.Float64(),
+    "dimensions_scored": pl.Int64(),
+    "missing_dimensions": pl.String(),
+    "weights_used": pl.String(),
+    "worst_metric": pl.String(),
+    "worst_metric_score": pl.Float64(),
+}
+HEALTH_TABLE = table_schema_from_polars(
+    HEALTH_SCHEMA,
+    key=("metric_date", "shop_no"),
+    descriptions={
+        "health_score": "0-100, weighted mean of the dimension scores present",
+        "grade": "A >= 90, B >= 80, C >= 70, D >= 60, else F",
+        "sales_score": "0-100 from revenue, orders and AOV against their baselines",
+        "operations_score": "0-100 from production time, production count and waste",
+        "staffing_score": "0-100 from staff hours, headcount and orders per labour hour",
+        "quality_score": "0-100 from the latest inspection score",
+        "missing_dimensions": "dimensions without data that day; their weight went to the others",
+        "weights_used": "the weights actually applied",
+    },
+    string_types={"shop_no": "VARCHAR(16)", "shop_name": "VARCHAR(128)", "grade": "VARCHAR(2)",
+                  "missing_dimensions": "VARCHAR(128)", "weights_used": "VARCHAR(255)", "worst_metric": "VARCHAR(32)"},
+)
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    io_manager_key="warehouse_io_manager",
+    group_name=GROUP,
+    kinds={"mysql", "polars"},
+    ins={
+        # inspections are sparse: a score stays valid for qc_carry_days
+        "store_daily_metrics": AssetIn(
+            partition_mapping=TimeWindowPartitionMapping(start_offset=-HEALTH_CONFIG.qc_carry_days)
+        ),
+        "store_spc_control_limits": AssetIn(
+            partition_mapping=TimeWindowPartitionMapping(start_offset=-HEALTH_CONFIG.qc_carry_days)
+        ),
+    },
+    metadata={"partition_expr": "metric_date", "dagster/column_schema": HEALTH_TABLE,
+              "primary_key": ["metric_date", "shop_no"]},
+)
+def store_health_scores(
+    context: AssetExecutionContext, store_daily_metrics: pl.DataFrame, store_spc_control_limits: pl.DataFrame
+) -> pl.DataFrame:
+    """A daily 0-100 health score and grade per store, from how far each dimension sits from its baselines."""
+    start, end = business_dates(context.partition_time_window)
+    scores = compute_health_scores(store_daily_metrics, store_spc_control_limits, HEALTH_CONFIG)
+    scores = scores.filter(pl.col("metric_date").is_between(start, end)).select(list(HEALTH_SCHEMA))
+    context.add_output_metadata({"store_days": scores.height,
+                                 "grades": dict(scores.group_by("grade").len().sort("grade").iter_rows())})
+    return scores
+
+
+PEERS_SCHEMA = {**PEER_SCHEMA, "week_end": pl.Date()}
+PEERS_TABLE = table_schema_from_polars(
+    PEERS_SCHEMA,
+    key=("week_end", "week_start", "shop_no", "metric_name"),
+    descriptions={
+        "week_start": "Monday of the week",
+        "week_end": "Sunday of the week: the business date whose partition holds the row",
+        "value": "the store's weekly value (sums; ratios recomputed from sums; means for headcount and QC)",
+        "peer_median": "median of the in-scope stores' values that week",
+        "rank": "1 = best among the stores (direction-aware)",
+        "percentile": "0-100, higher is better",
+        "days_in_week": "open days the value covers",
+    },
+    string_types={"shop_no": "VARCHAR(16)", "shop_name": "VARCHAR(128)", "metric_name": "VARCHAR(32)",
+                  "better_when": "VARCHAR(8)"},
+)
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    io_manager_key="warehouse_io_manager",
+    group_name=GROUP,
+    kinds={"mysql", "polars"},
+    ins={"store_daily_metrics": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-6))},
+    metadata={"partition_expr": "week_end", "dagster/column_schema": PEERS_TABLE,
+              "primary_key": ["week_end", "shop_no", "metric_name"]},
+)
+def store_peer_comparison(context: AssetExecutionContext, store_daily_metrics: pl.DataFrame) -> pl.DataFrame:
+    """Per Monday-based week and KPI: each store's value, the peer median, its rank and percentile."""
+    start, end = business_dates(context.partition_time_window)
+    first_sunday = start + timedelta(days=(6 - start.weekday()) % 7)
+    if first_sunday > end:
+        return pl.DataFrame(schema=PEERS_SCHEMA)
+    last_sunday = end - timedelta(days=(end.weekday() + 1) % 7)
+    peers = compute_peer_comparison(
+        store_daily_metrics, first_sunday - timedelta(days=6), last_sunday - timedelta(days=6)
+    ).with_columns(week_end=pl.col("week_start") + pl.duration(days=6))
+    context.add_output_metadata({"weeks": peers["week_start"].n_unique(), "rows": peers.height})
+    return peers.select(list(PEERS_SCHEMA))
+
+
+REPORT_ASSETS = [store_health_scores, store_peer_comparison]
