@@ -54,6 +54,11 @@ def test_a_wrong_source_url_fails_naming_the_source(platform_urls, tmp_path):
     result = cli("backfill", "--start", "2025-10-01", "--end", "2025-10-02", env=env)
     assert result.returncode != 0
     assert "opproduction" in result.stderr and SOURCE_ENV_VARS["opproduction"] in result.stderr
+    # The failed run is in the run log too, with its cause, for every asset it was to materialize.
+    with MySQLUrl.parse(platform_urls["warehouse"]).connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT asset, status, error_message FROM store_anomaly_run_log")
+        rows = cursor.fetchall()
+    assert rows and all(status == "failed" and "opproduction" in error for _, status, error in rows)
 
 
 def test_a_missing_source_table_fails_naming_source_and_table(platform_urls, tmp_path):

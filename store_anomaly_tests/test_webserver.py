@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_ASSETS = {
     "source_opshop_daily", "source_sales_order_daily", "source_opproduction_daily",
     "source_opqualitycontrol_daily", "source_opempefficiency_daily", "store_daily_metrics", "excluded_source_rows",
+    "store_spc_control_limits", "store_anomaly_flags", "store_anomaly_alerts", "store_health_scores",
+    "store_peer_comparison", "store_anomaly_run_log",
 }
 
 QUERY = """

@@ -70,8 +70,9 @@ def run_log_rows(instance: DagsterInstance, run_id: str, step_of_asset: Mapping[
                 rows_written[asset] = int(count.value)
     failures = {e.step_key: _root_message(e.step_failure_data.error) for e in events
                 if e.event_type == DagsterEventType.STEP_FAILURE}
-    run_failure = next((_root_message(getattr(e.event_specific_data, "error", None)) for e in events
-                        if e.event_type == DagsterEventType.RUN_FAILURE), None)
+    # A run can fail outside any step (a source unreachable at resource start-up): its first error explains it.
+    run_failure = next((message for e in events
+                        if (message := _root_message(getattr(e.event_specific_data, "error", None)))), None)
     durations = {stat.step_key: (stat.end_time - stat.start_time) if stat.end_time and stat.start_time else None
                  for stat in instance.get_run_step_stats(run_id)}
     now = datetime.now(UTC).replace(tzinfo=None)
