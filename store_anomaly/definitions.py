@@ -1,12 +1,6 @@
 """The Dagster code location: every asset, check, job, schedule, sensor and resource of the platform."""
 
-import warnings
-
-from dagster import BetaWarning, PreviewWarning, AssetSelection, Definitions, EnvVar, define_asset_job
-
-# Single-run backfills and partitioned asset checks are the designed behaviour here, not an experiment.
-warnings.filterwarnings("ignore", category=BetaWarning)
-warnings.filterwarnings("ignore", category=PreviewWarning)
+from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
 
 from store_anomaly.alerts.assets import ALERT_ASSETS
 from store_anomaly.alerts.sensors import alert_notifications_sensor

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 import pymysql
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from store_anomaly.config import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.mysql_url import MySQLUrl, MySQLUrlError

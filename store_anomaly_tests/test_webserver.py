@@ -79,7 +79,7 @@ def webserver(platform_urls, tmp_path, monkeypatch):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"webserver did not start: {server.stderr.read().decode()[-2000:]}")
+                    raise AssertionError(f"webserver did not start: {server.stderr.read().decode()[-2000:]}") from None
                 time.sleep(0.5)
         yield port
     finally:
