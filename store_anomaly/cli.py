@@ -58,10 +58,13 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
 def cmd_backfill(args: argparse.Namespace) -> None:
     from dagster import DagsterInstance
 
+    from store_anomaly.partitions import partition_range_problem
     from store_anomaly.runner import root_causes, run_backfill
 
     if args.end < args.start:
         raise CliError(f"--end {args.end} is before --start {args.start}")
+    if problem := partition_range_problem(args.start, args.end):
+        raise CliError(problem)
     _require_env(*SOURCE_ENV_VARS.values(), WAREHOUSE_ENV_VAR)
     if not os.environ.get("DAGSTER_HOME"):
         raise CliError("DAGSTER_HOME is not set: it names the Dagster instance the run is recorded in")

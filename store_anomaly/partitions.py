@@ -11,13 +11,28 @@ PARTITIONS_START_ENV_VAR = "STORE_ANOMALY_PARTITIONS_START"
 # Partitions close on the operations team's calendar: a day is complete at local midnight in New York.
 PARTITIONS_TIME_ZONE = "America/New_York"
 
+# Early enough for the history a chain usually has; set the variable for older history.
+DEFAULT_PARTITIONS_START = "2024-01-01"
+
 daily_partitions = DailyPartitionsDefinition(
-    start_date=os.environ.get(PARTITIONS_START_ENV_VAR, "2025-03-24"),
+    start_date=os.environ.get(PARTITIONS_START_ENV_VAR, DEFAULT_PARTITIONS_START),
     timezone=PARTITIONS_TIME_ZONE,
 )
 
 # One run computes a whole partition range: a year-long backfill is one vectorized pass, not 365 runs.
 single_run = BackfillPolicy.single_run()
+
+
+def partition_range_problem(start: date, end: date) -> str | None:
+    """Why [start, end] is not a range of existing partitions, or None when it is."""
+    first = date.fromisoformat(daily_partitions.get_first_partition_key())
+    last_key = daily_partitions.get_last_partition_key()
+    if start < first:
+        return (f"{start} is before the first business-date partition ({first}): set "
+                f"{PARTITIONS_START_ENV_VAR}={start} (and restart the UI so it shows those partitions)")
+    if last_key is None or end > date.fromisoformat(last_key):
+        return f"{end} is not a complete business day yet: the latest partition is {last_key}"
+    return None
 
 
 def business_dates(window: TimeWindow) -> tuple[date, date]:

@@ -76,5 +76,7 @@ def test_unset_variables_and_bad_dates_are_clear_errors(tmp_path):
     assert result.returncode == 1 and "STORE_ANOMALY_OPSHOP_URL" in result.stderr
     reversed_range = cli("backfill", "--start", "2025-10-05", "--end", "2025-10-02", env=env)
     assert reversed_range.returncode == 1 and "before --start" in reversed_range.stderr
+    too_early = cli("backfill", "--start", "2019-01-01", "--end", "2019-01-02", env=env)
+    assert too_early.returncode == 1 and "STORE_ANOMALY_PARTITIONS_START=2019-01-01" in too_early.stderr
     not_a_date = cli("backfill", "--start", "yesterday", "--end", "2025-10-02", env=env)
     assert not_a_date.returncode == 2 and "YYYY-MM-DD" in not_a_date.stderr
