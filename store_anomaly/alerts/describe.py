@@ -86,9 +86,13 @@ _DQ_PREFIXES = (
 _DQ_PATTERN = re.compile(rf"^(dq_.+|.+_excluded|({'|'.join(_DQ_PREFIXES)})_.*_?count)$")
 
 
+# Totals of other counters: naming them beside their parts would count the same rows twice.
+_DQ_TOTALS = ("dq_excluded_rows",)
+
+
 def dq_counter_columns(columns: Iterable[str]) -> list[str]:
     """Data-quality counter columns among `columns` (see the module docstring)."""
-    return [c for c in columns if _DQ_PATTERN.match(c) and c not in METRIC_LABELS]
+    return [c for c in columns if _DQ_PATTERN.match(c) and c not in METRIC_LABELS and c not in _DQ_TOTALS]
 
 
 def label(metric: str) -> str:
