@@ -1,0 +1,125 @@
+"""The MySQL IO manager against the real server: partition replacement, atomicity, lookback loads."""
+
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+from dagster import (
+    AssetIn,
+    BackfillPolicy,
+    Config,
+    DailyPartitionsDefinition,
+    DagsterInstance,
+    TimeWindowPartitionMapping,
+    asset,
+    materialize,
+)
+
+from store_anomaly.io_managers.mysql import MySQLIOManager, table_schema
+from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.runner import partition_range_tags
+
+pytestmark = pytest.mark.mysql
+
+partitions = DailyPartitionsDefinition(start_date="2025-01-01")
+READINGS = table_schema(
+    ("day", "DATE", "business date", False),
+    ("shop_no", "VARCHAR(16)", "store", False),
+    ("value", "DOUBLE", "a reading"),
+    ("note", "TEXT", "free text"),
+)
+
+
+class ReadingsConfig(Config):
+    value: float = 1.0
+    duplicate_last_row: bool = False
+
+
+@asset(
+    partitions_def=partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    metadata={"partition_expr": "day", "dagster/column_schema": READINGS, "primary_key": ["day", "shop_no"]},
+)
+def readings(context, config: ReadingsConfig) -> pl.DataFrame:
+    window = context.partition_time_window
+    days = pl.date_range(window.start.date(), window.end.date() - timedelta(days=1), "1d", eager=True)
+    frame = pl.DataFrame({"day": days}).join(pl.DataFrame({"shop_no": ["US00001", "US00002"]}), how="cross")
+    frame = frame.with_columns(value=pl.lit(config.value), note=pl.lit('quote " comma, newline\nand \\N'))
+    if config.duplicate_last_row:
+        frame = pl.concat([frame, frame.tail(1)])  # violates the primary key at the very end of the write
+    return frame
+
+
+@asset(
+    partitions_def=partitions,
+    ins={"readings": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-2))},
+    metadata={"partition_expr": "day", "dagster/column_schema": READINGS, "primary_key": ["day", "shop_no"]},
+)
+def readings_with_lookback(context, readings: pl.DataFrame) -> pl.DataFrame:
+    context.add_output_metadata({"loaded_days": readings["day"].n_unique()})
+    assert readings.schema["day"] == pl.Date and readings.schema["value"] == pl.Float64
+    day = context.partition_time_window.start.date()
+    return readings.filter(pl.col("day") == day).with_columns(pl.col("value") * 10)
+
+
+def run(url: str, assets, start: date, end: date, use_load_data: bool = True, **config):
+    return materialize(
+        assets,
+        resources={"io_manager": MySQLIOManager(url=url, use_load_data=use_load_data)},
+        tags=partition_range_tags(start, end),
+        run_config={"ops": {"readings": {"config": config}}} if config else None,
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def stored(url: str, table: str = "readings") -> pl.DataFrame:
+    with MySQLUrl.parse(url).connect() as connection, connection.cursor() as cursor:
+        cursor.execute(f"SELECT day, shop_no, value, note FROM {table} ORDER BY day, shop_no")
+        return pl.DataFrame(cursor.fetchall(), schema=["day", "shop_no", "value", "note"], orient="row")
+
+
+@pytest.mark.parametrize("use_load_data", [True, False], ids=["load-data", "multi-row-insert"])
+def test_rematerializing_a_range_replaces_exactly_that_range(fresh_database, use_load_data):
+    assert run(fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 10), use_load_data, value=1.0).success
+    assert run(fresh_database, [readings], date(2025, 1, 4), date(2025, 1, 5), use_load_data, value=2.0).success
+    assert run(fresh_database, [readings], date(2025, 1, 4), date(2025, 1, 5), use_load_data, value=2.0).success
+    rows = stored(fresh_database)
+    assert rows.height == 20  # 10 days x 2 stores, nothing duplicated
+    by_day = dict(rows.group_by("day").agg(pl.col("value").max()).iter_rows())
+    assert by_day[date(2025, 1, 3)] == 1.0 and by_day[date(2025, 1, 4)] == 2.0 and by_day[date(2025, 1, 6)] == 1.0
+    assert rows["note"][0] == 'quote " comma, newline\nand \\N'  # text survives the bulk path verbatim
+
+
+@pytest.mark.parametrize("use_load_data", [True, False], ids=["load-data", "multi-row-insert"])
+def test_a_failed_write_leaves_the_previous_partitions_intact(fresh_database, use_load_data):
+    assert run(fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 3), use_load_data, value=1.0).success
+    before = stored(fresh_database)
+    failed = run(
+        fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 3), use_load_data, value=5.0,
+        duplicate_last_row=True,
+    )
+    assert not failed.success
+    assert stored(fresh_database).equals(before)
+
+
+def test_downstream_asset_loads_an_upstream_lookback_range(fresh_database):
+    assert run(fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 10)).success
+    result = materialize(
+        [readings, readings_with_lookback],
+        selection=[readings_with_lookback],
+        resources={"io_manager": MySQLIOManager(url=fresh_database)},
+        partition_key="2025-01-05",
+        instance=DagsterInstance.ephemeral(),
+    )
+    materialization = result.asset_materializations_for_node("readings_with_lookback")[0]
+    assert materialization.metadata["loaded_days"].value == 3
+    assert stored(fresh_database, "readings_with_lookback")["value"].to_list() == [10.0, 10.0]
+
+
+def test_declared_columns_added_later_are_created(fresh_database):
+    assert run(fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 1)).success
+    with MySQLUrl.parse(fresh_database).connect() as connection, connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE readings DROP COLUMN note")
+    assert run(fresh_database, [readings], date(2025, 1, 2), date(2025, 1, 2)).success
+    assert stored(fresh_database)["note"].null_count() == 2  # the re-added column is NULL for old rows
