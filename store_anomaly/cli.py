@@ -37,9 +37,7 @@ def _date(text: str) -> date:
 def _require_env(*variables: str) -> None:
     missing = [variable for variable in variables if not os.environ.get(variable)]
     if missing:
-        raise CliError(
-            f"{', '.join(missing)} not set: export the mysql:// URL of each (see README, 'Configuration')"
-        )
+        raise CliError(f"{', '.join(missing)} not set: export the mysql:// URL of each (see README, 'Configuration')")
 
 
 def cmd_demo_data(args: argparse.Namespace) -> None:
@@ -76,8 +74,10 @@ def cmd_backfill(args: argparse.Namespace) -> None:
         raise CliError(f"backfill run {result.run_id} failed:\n" + "\n".join(f"  {m}" for m in root_causes(result)))
     checks = result.get_asset_check_evaluations()
     failed_checks = [f"{e.asset_key.to_user_string()}.{e.check_name}" for e in checks if not e.passed]
-    print(f"backfill {args.start}..{args.end}: run {result.run_id} succeeded in {seconds:.1f} s; "
-          f"{len(checks)} asset checks, {len(failed_checks)} not passed {failed_checks if failed_checks else ''}")
+    print(
+        f"backfill {args.start}..{args.end}: run {result.run_id} succeeded in {seconds:.1f} s; "
+        f"{len(checks)} asset checks, {len(failed_checks)} not passed {failed_checks if failed_checks else ''}"
+    )
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
@@ -112,12 +112,16 @@ def cmd_ack(args: argparse.Namespace) -> None:
         ack = validate_ack(args.alert_id, args.by, args.label, args.note, alerts=alerts)
         stamp = record_ack(connection, ack)
     alert = alerts.filter(alerts["alert_id"] == ack.alert_id).row(0, named=True)
-    print(f"{ack.alert_id} ({alert['shop_no']} {alert['metric_name']}, opened {alert['opened_on']}) acknowledged "
-          f"by {ack.by} at {stamp:%Y-%m-%d %H:%M} UTC" + (f" as {ack.label}" if ack.label else ""))
+    print(
+        f"{ack.alert_id} ({alert['shop_no']} {alert['metric_name']}, opened {alert['opened_on']}) acknowledged "
+        f"by {ack.by} at {stamp:%Y-%m-%d %H:%M} UTC" + (f" as {ack.label}" if ack.label else "")
+    )
     if ack.label == "new-normal":
         since = alert.get("change_started_on") or alert["opened_on"]
-        print(f"Baselines of {alert['shop_no']} restart from {since} on the next SPC run; to re-score past days "
-              f"now: store-anomaly backfill --start {since} --end {alert['last_seen_on']}")
+        print(
+            f"Baselines of {alert['shop_no']} restart from {since} on the next SPC run; to re-score past days "
+            f"now: store-anomaly backfill --start {since} --end {alert['last_seen_on']}"
+        )
 
 
 def cmd_rule_feedback(args: argparse.Namespace) -> None:
@@ -173,8 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     ack = commands.add_parser("ack", help="acknowledge an alert, with feedback")
     ack.add_argument("alert_id", help="the alert's id, e.g. A-1a2b3c4d5e")
     ack.add_argument("--by", required=True, help="who acknowledges it")
-    ack.add_argument("--label", choices=["confirmed", "expected", "false-alarm", "new-normal"],
-                     help="new-normal restarts the store's baselines from the change")
+    ack.add_argument(
+        "--label",
+        choices=["confirmed", "expected", "false-alarm", "new-normal"],
+        help="new-normal restarts the store's baselines from the change",
+    )
     ack.add_argument("--note", help="free text for the team")
     ack.set_defaults(handler=_handle_user_errors(cmd_ack))
 

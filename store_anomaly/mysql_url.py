@@ -6,6 +6,8 @@ credentials never appear in code. Passwords are URL-encoded in the URL and never
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
@@ -86,6 +88,19 @@ class MySQLUrl:
             # Sessions speak UTC: DATETIME columns hold UTC and no server-side conversion may apply.
             cursor.execute("SET time_zone = '+00:00'")
         return connection
+
+
+@contextmanager
+def transaction(connection) -> Iterator:
+    """Yields an open connection; commits if the block succeeds, rolls back if it raises, closes it always."""
+    try:
+        yield connection
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()
 
 
 def redact(url: str) -> str:

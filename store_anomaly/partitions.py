@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 
-from dagster import BackfillPolicy, DailyPartitionsDefinition, TimeWindow
+from collections.abc import Sequence
+
+from dagster import BackfillPolicy, DailyPartitionsDefinition, TableSchema, TimeWindow, asset
 
 PARTITIONS_START_ENV_VAR = "STORE_ANOMALY_PARTITIONS_START"
 # Partitions close on the operations team's calendar: a day is complete at local midnight in New York.
@@ -28,8 +30,10 @@ def partition_range_problem(start: date, end: date) -> str | None:
     first = date.fromisoformat(daily_partitions.get_first_partition_key())
     last_key = daily_partitions.get_last_partition_key()
     if start < first:
-        return (f"{start} is before the first business-date partition ({first}): set "
-                f"{PARTITIONS_START_ENV_VAR}={start} (and restart the UI so it shows those partitions)")
+        return (
+            f"{start} is before the first business-date partition ({first}): set "
+            f"{PARTITIONS_START_ENV_VAR}={start} (and restart the UI so it shows those partitions)"
+        )
     if last_key is None or end > date.fromisoformat(last_key):
         return f"{end} is not a complete business day yet: the latest partition is {last_key}"
     return None
@@ -38,3 +42,19 @@ def partition_range_problem(start: date, end: date) -> str | None:
 def business_dates(window: TimeWindow) -> tuple[date, date]:
     """The inclusive [first, last] business dates of a partition time window."""
     return window.start.date(), window.end.date() - timedelta(days=1)
+
+
+def daily_table_asset(
+    *, group_name: str, partition_expr: str, table: TableSchema, primary_key: Sequence[str], **kwargs
+):
+    """`@asset` for a daily-partitioned warehouse table: single-run backfills, stored by the MySQL IO manager
+    with the declared columns and primary key, partitions replaced on `partition_expr`."""
+    return asset(
+        partitions_def=daily_partitions,
+        backfill_policy=single_run,
+        io_manager_key="warehouse_io_manager",
+        group_name=group_name,
+        kinds={"mysql", "polars"},
+        metadata={"partition_expr": partition_expr, "dagster/column_schema": table, "primary_key": list(primary_key)},
+        **kwargs,
+    )

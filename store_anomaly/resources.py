@@ -17,7 +17,7 @@ from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
 from store_anomaly.config import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
-from store_anomaly.mysql_url import MySQLUrl, MySQLUrlError
+from store_anomaly.mysql_url import MySQLUrl, MySQLUrlError, transaction
 from store_anomaly.sources.schema import REQUIRED_COLUMNS
 
 
@@ -53,16 +53,12 @@ class MySQLDatabase(ConfigurableResource):
             raise SourceUnavailableError(
                 f"{self.name}: cannot connect to {url.redacted()}: {error.args[-1]}; {self._advice()}"
             ) from None
-        try:
+        with transaction(connection):
             yield connection
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
-        finally:
-            connection.close()
 
-    def fetch_frame(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None, schema: Mapping[str, Any]) -> pl.DataFrame:
+    def fetch_frame(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None, schema: Mapping[str, Any]
+    ) -> pl.DataFrame:
         """Runs one query and returns its rows as a frame of the given dtypes (columns in SELECT order)."""
         with self.connect() as connection, connection.cursor() as cursor:
             cursor.execute(sql, params)

@@ -23,9 +23,7 @@ def insert_rows(urls: Mapping[str, str], table: str, rows: Sequence[Mapping[str,
     if not rows:
         return
     columns = list(rows[0])
-    statement = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-    )
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
     with MySQLUrl.parse(urls[SOURCE_OF_TABLE[table]]).connect() as connection:
         with connection.cursor() as cursor:
             cursor.executemany(statement, [tuple(row[c] for c in columns) for row in rows])

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, build_sensor_context
 
+from store_anomaly.alerts.feedback import validate_ack
 from store_anomaly.alerts.sensors import NotificationDeliveryError, alert_notifications_sensor
 from store_anomaly.alerts.state import current_alert_state, record_ack
-from store_anomaly.alerts.feedback import validate_ack
 from store_anomaly.config import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.resources import Warehouse
 from store_anomaly.runner import run_backfill
@@ -123,9 +123,7 @@ def test_notifications_are_sent_once_and_failures_retried(pipeline, receiver):
 
     Receiver.fail_next = 0
     tick(instance)
-    pending = alerts_now().filter(
-        (pl.col("status") == "open") & pl.col("severity").is_in(["WARNING", "CRITICAL"])
-    )
+    pending = alerts_now().filter((pl.col("status") == "open") & pl.col("severity").is_in(["WARNING", "CRITICAL"]))
     assert len(Receiver.received) == pending.height > 0
     assert all(body["title"] for body in Receiver.received)
 
@@ -134,29 +132,41 @@ def test_notifications_are_sent_once_and_failures_retried(pipeline, receiver):
     tick(instance)
     assert len(Receiver.received) == pending.height
     assert set(alerts_now().filter(pl.col("alert_id").is_in(pending["alert_id"].to_list()))["notified_severity"]) <= {
-        "WARNING", "CRITICAL"}
+        "WARNING",
+        "CRITICAL",
+    }
 
 
 def test_health_peers_and_run_log_are_written(pipeline):
     warehouse = Warehouse.from_env()
     health = warehouse.fetch_frame(
         "SELECT shop_no, MIN(health_score), MAX(health_score), COUNT(*) FROM store_health_scores GROUP BY shop_no",
-        None, {"shop_no": pl.String, "low": pl.Float64, "high": pl.Float64, "days": pl.Int64})
+        None,
+        {"shop_no": pl.String, "low": pl.Float64, "high": pl.Float64, "days": pl.Int64},
+    )
     assert set(health["shop_no"]) == {"US00001", "US00002", "US00003", "US00004"}
     assert health["low"].min() >= 0 and health["high"].max() <= 100
-    december = dict(warehouse.fetch_frame(
-        "SELECT shop_no, AVG(health_score) FROM store_health_scores WHERE metric_date >= '2025-12-01' GROUP BY shop_no",
-        None, {"shop_no": pl.String, "score": pl.Float64}).iter_rows())
+    december = dict(
+        warehouse.fetch_frame(
+            "SELECT shop_no, AVG(health_score) FROM store_health_scores WHERE metric_date >= '2025-12-01' GROUP BY shop_no",
+            None,
+            {"shop_no": pl.String, "score": pl.Float64},
+        ).iter_rows()
+    )
     peers = warehouse.fetch_frame(
         "SELECT week_start, COUNT(DISTINCT shop_no), MIN(`rank`), MAX(`rank`) FROM store_peer_comparison "
         "WHERE metric_name = 'revenue' GROUP BY week_start ORDER BY week_start",
-        None, {"week_start": pl.Date, "stores": pl.Int64, "best": pl.Int64, "worst": pl.Int64})
+        None,
+        {"week_start": pl.Date, "stores": pl.Int64, "best": pl.Int64, "worst": pl.Int64},
+    )
     assert peers["week_start"].dt.weekday().unique().to_list() == [1]  # Mondays
     assert (peers["stores"] == 4).all() and (peers["best"] == 1).all() and (peers["worst"] == 4).all()
     flagship = december.pop("US00001")
     assert flagship < 90 and flagship < min(december.values())  # the sliding store is the least healthy
     log = warehouse.fetch_frame(
-        "SELECT asset, status, row_count FROM store_anomaly_run_log", None,
-        {"asset": pl.String, "status": pl.String, "row_count": pl.Int64})
+        "SELECT asset, status, row_count FROM store_anomaly_run_log",
+        None,
+        {"asset": pl.String, "status": pl.String, "row_count": pl.Int64},
+    )
     assert {"store_daily_metrics", "store_anomaly_flags", "store_anomaly_alerts"} <= set(log["asset"])
     assert (log["status"] == "success").all()

@@ -28,7 +28,9 @@ def test_schedule_runs_yesterday_and_the_three_days_before_as_one_run():
 
 def test_refresh_range_never_starts_before_the_first_partition():
     assert daily_refresh_range(datetime(2025, 3, 25, 7, tzinfo=NEW_YORK), date(2025, 3, 24)) == (
-        date(2025, 3, 24), date(2025, 3, 24))
+        date(2025, 3, 24),
+        date(2025, 3, 24),
+    )
 
 
 def test_contiguous_ranges():
@@ -51,8 +53,20 @@ def test_sensor_requests_a_run_for_late_rows_of_a_materialized_day(platform_urls
     assert not quiet.run_requests
 
     # A till that was offline uploads a trade of 2 November (New York) late.
-    insert_rows(platform_urls, "t_trade", [dict(id=100, trade_no="T100", dept_id=1127, pay_money=8, trade_status=1,
-                                                 create_time=datetime(2025, 11, 2, 18, 0))])
+    insert_rows(
+        platform_urls,
+        "t_trade",
+        [
+            dict(
+                id=100,
+                trade_no="T100",
+                dept_id=1127,
+                pay_money=8,
+                trade_status=1,
+                create_time=datetime(2025, 11, 2, 18, 0),
+            )
+        ],
+    )
     late = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
     assert len(late.run_requests) == 1
     tags = late.run_requests[0].tags

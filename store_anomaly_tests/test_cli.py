@@ -49,8 +49,11 @@ def test_demo_data_then_backfill_is_one_recorded_run(platform_urls, tmp_path, mo
 
 def test_a_wrong_source_url_fails_naming_the_source(platform_urls, tmp_path):
     create_all_source_tables(platform_urls)
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path),
-           SOURCE_ENV_VARS["opproduction"]: "mysql://root@127.0.0.1:1/nowhere"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        SOURCE_ENV_VARS["opproduction"]: "mysql://root@127.0.0.1:1/nowhere",
+    }
     result = cli("backfill", "--start", "2025-10-01", "--end", "2025-10-02", env=env)
     assert result.returncode != 0
     assert "opproduction" in result.stderr and SOURCE_ENV_VARS["opproduction"] in result.stderr

@@ -8,8 +8,8 @@ from dagster import (
     AssetIn,
     BackfillPolicy,
     Config,
-    DailyPartitionsDefinition,
     DagsterInstance,
+    DailyPartitionsDefinition,
     TimeWindowPartitionMapping,
     asset,
     materialize,
@@ -96,7 +96,12 @@ def test_a_failed_write_leaves_the_previous_partitions_intact(fresh_database, us
     assert run(fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 3), use_load_data, value=1.0).success
     before = stored(fresh_database)
     failed = run(
-        fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 3), use_load_data, value=5.0,
+        fresh_database,
+        [readings],
+        date(2025, 1, 1),
+        date(2025, 1, 3),
+        use_load_data,
+        value=5.0,
         duplicate_last_row=True,
     )
     assert not failed.success

@@ -21,10 +21,19 @@ pytestmark = [pytest.mark.mysql, pytest.mark.webserver]
 
 ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_ASSETS = {
-    "source_opshop_daily", "source_sales_order_daily", "source_opproduction_daily",
-    "source_opqualitycontrol_daily", "source_opempefficiency_daily", "store_daily_metrics", "excluded_source_rows",
-    "store_spc_control_limits", "store_anomaly_flags", "store_anomaly_alerts", "store_health_scores",
-    "store_peer_comparison", "store_anomaly_run_log",
+    "source_opshop_daily",
+    "source_sales_order_daily",
+    "source_opproduction_daily",
+    "source_opqualitycontrol_daily",
+    "source_opempefficiency_daily",
+    "store_daily_metrics",
+    "excluded_source_rows",
+    "store_spc_control_limits",
+    "store_anomaly_flags",
+    "store_anomaly_alerts",
+    "store_health_scores",
+    "store_peer_comparison",
+    "store_anomaly_run_log",
 }
 
 QUERY = """
@@ -50,7 +59,8 @@ def free_port() -> int:
 
 def graphql(port: int, query: str) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -67,9 +77,19 @@ def webserver(platform_urls, tmp_path, monkeypatch):
         assert run_backfill(date(2025, 11, 1), date(2025, 11, 3), instance=instance).success
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"),
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-w",
+            str(ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 90
@@ -95,7 +115,9 @@ def test_graphql_lists_assets_partitions_checks_and_the_backfill(webserver):
     keys = metrics["partitionKeysByDimension"][0]["partitionKeys"]
     assert keys[0] == "2024-01-01" and "2026-02-15" in keys
     assert {check["name"] for check in metrics["assetChecksOrError"]["checks"]} >= {
-        "unique_store_days", "revenue_reconciles_with_source", "every_in_scope_store_present",
+        "unique_store_days",
+        "revenue_reconciles_with_source",
+        "every_in_scope_store_present",
     }
     materialized = [r for r in metrics["assetPartitionStatuses"]["ranges"] if r["status"] == "MATERIALIZED"]
     assert materialized == [{"status": "MATERIALIZED", "startKey": "2025-11-01", "endKey": "2025-11-03"}]

@@ -36,9 +36,18 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
         "notified_severity": "highest severity already notified",
         "change_started_on": "estimated start of the change (change point)",
     },
-    string_types={"alert_id": "VARCHAR(16)", "shop_no": "VARCHAR(16)", "severity": "VARCHAR(8)",
-                  "status": "VARCHAR(8)", "description": "TEXT", "recommended_action": "TEXT", "ack_note": "TEXT",
-                  "metric_names": "VARCHAR(255)", "rules": "VARCHAR(255)", "shop_name": "VARCHAR(128)"},
+    string_types={
+        "alert_id": "VARCHAR(16)",
+        "shop_no": "VARCHAR(16)",
+        "severity": "VARCHAR(8)",
+        "status": "VARCHAR(8)",
+        "description": "TEXT",
+        "recommended_action": "TEXT",
+        "ack_note": "TEXT",
+        "metric_names": "VARCHAR(255)",
+        "rules": "VARCHAR(255)",
+        "shop_name": "VARCHAR(128)",
+    },
 )
 
 
@@ -52,8 +61,13 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
     },
     metadata={"dagster/column_schema": ALERTS_TABLE_SCHEMA, "primary_key": ["alert_id"]},
     automation_condition=AutomationCondition.eager(),
-    check_specs=[AssetCheckSpec("one_open_alert_per_episode", asset="store_anomaly_alerts",
-                                description="no store has two open alerts on the same metric family")],
+    check_specs=[
+        AssetCheckSpec(
+            "one_open_alert_per_episode",
+            asset="store_anomaly_alerts",
+            description="no store has two open alerts on the same metric family",
+        )
+    ],
 )
 def store_anomaly_alerts(
     context: AssetExecutionContext,
@@ -66,12 +80,15 @@ def store_anomaly_alerts(
         existing = current_alert_state(connection)
     alerts = build_alerts(store_anomaly_flags, store_daily_metrics, existing, AlertConfig())
     open_alerts = alerts.filter(pl.col("status") == "open")
-    yield Output(alerts, metadata={
-        "alerts": alerts.height,
-        "open": open_alerts.height,
-        "open_critical": open_alerts.filter(pl.col("severity") == "CRITICAL").height,
-        "acknowledged": int(alerts["acknowledged"].sum()),
-    })
+    yield Output(
+        alerts,
+        metadata={
+            "alerts": alerts.height,
+            "open": open_alerts.height,
+            "open_critical": open_alerts.filter(pl.col("severity") == "CRITICAL").height,
+            "acknowledged": int(alerts["acknowledged"].sum()),
+        },
+    )
     duplicates = open_alerts.group_by("shop_no", "episode_key").len().filter(pl.col("len") > 1)
     yield AssetCheckResult(passed=duplicates.is_empty(), metadata={"duplicated_open_episodes": duplicates.height})
 

@@ -17,19 +17,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-KPI_COLUMNS: tuple[str, ...] = (
-    "revenue",
-    "order_count",
-    "aov",
-    "items_sold",
-    "avg_production_seconds",
-    "production_count",
-    "staff_hours",
-    "headcount",
-    "orders_per_labor_hour",
-    "qc_score",
-    "expired_qty",
-)
+from store_anomaly.kpis.metrics import KPI_COLUMNS  # noqa: F401  (re-exported for the alert modules)
+
 
 KPI_DIRECTION: dict[str, int] = {
     "revenue": 1,

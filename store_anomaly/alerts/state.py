@@ -82,8 +82,13 @@ def latest_acks(connection) -> pl.DataFrame:
         acks = _frame(
             cursor,
             f"SELECT alert_id, acknowledged_by, acknowledged_at, ack_label, ack_note FROM {ACKS_TABLE} ORDER BY id",
-            {"alert_id": pl.String, "acknowledged_by": pl.String, "acknowledged_at": pl.Datetime("us"),
-             "ack_label": pl.String, "ack_note": pl.String},
+            {
+                "alert_id": pl.String,
+                "acknowledged_by": pl.String,
+                "acknowledged_at": pl.Datetime("us"),
+                "ack_label": pl.String,
+                "ack_note": pl.String,
+            },
         )
     return acks.group_by("alert_id").last().with_columns(acknowledged=pl.lit(True))
 
@@ -93,8 +98,11 @@ def notified_severities(connection) -> pl.DataFrame:
     with connection.cursor() as cursor:
         if not _table_exists(cursor, NOTIFICATIONS_TABLE):
             return pl.DataFrame(schema={"alert_id": pl.String, "notified_severity": pl.String})
-        sent = _frame(cursor, f"SELECT alert_id, severity FROM {NOTIFICATIONS_TABLE}",
-                      {"alert_id": pl.String, "severity": pl.String})
+        sent = _frame(
+            cursor,
+            f"SELECT alert_id, severity FROM {NOTIFICATIONS_TABLE}",
+            {"alert_id": pl.String, "severity": pl.String},
+        )
     rank = pl.col("severity").replace_strict(SEVERITY_RANK, default=-1)
     return sent.group_by("alert_id").agg(notified_severity=pl.col("severity").sort_by(rank).last())
 
@@ -104,13 +112,17 @@ def overlay_human_state(alerts: pl.DataFrame, acks: pl.DataFrame, notified: pl.D
     ack_columns = ["acknowledged", "acknowledged_by", "acknowledged_at", "ack_label", "ack_note"]
     out = alerts
     if acks.height:
-        out = out.join(acks.select("alert_id", *ack_columns), on="alert_id", how="left", suffix="_log").with_columns(
-            pl.coalesce(f"{c}_log", c).alias(c) for c in ack_columns
-        ).drop(f"{c}_log" for c in ack_columns)
+        out = (
+            out.join(acks.select("alert_id", *ack_columns), on="alert_id", how="left", suffix="_log")
+            .with_columns(pl.coalesce(f"{c}_log", c).alias(c) for c in ack_columns)
+            .drop(f"{c}_log" for c in ack_columns)
+        )
     if notified.height:
-        out = out.join(notified, on="alert_id", how="left", suffix="_log").with_columns(
-            pl.coalesce("notified_severity_log", "notified_severity").alias("notified_severity")
-        ).drop("notified_severity_log")
+        out = (
+            out.join(notified, on="alert_id", how="left", suffix="_log")
+            .with_columns(pl.coalesce("notified_severity_log", "notified_severity").alias("notified_severity"))
+            .drop("notified_severity_log")
+        )
     return out
 
 

@@ -57,8 +57,11 @@ def run_log_rows(instance: DagsterInstance, run_id: str, step_of_asset: Mapping[
     """The run log rows of one finished run, from its event log."""
     run = instance.get_run_by_id(run_id)
     events = [record.dagster_event for record in instance.all_logs(run_id) if record.dagster_event]
-    planned = {e.asset_key.to_user_string() for e in events
-               if e.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED and e.asset_key}
+    planned = {
+        e.asset_key.to_user_string()
+        for e in events
+        if e.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED and e.asset_key
+    }
     rows_written: dict[str, int] = {}
     materialized: set[str] = set()
     for event in events:
@@ -68,13 +71,19 @@ def run_log_rows(instance: DagsterInstance, run_id: str, step_of_asset: Mapping[
             count = event.step_materialization_data.materialization.metadata.get("dagster/row_count")
             if count is not None:  # one event per partition, each carrying the whole range's count
                 rows_written[asset] = int(count.value)
-    failures = {e.step_key: _root_message(e.step_failure_data.error) for e in events
-                if e.event_type == DagsterEventType.STEP_FAILURE}
+    failures = {
+        e.step_key: _root_message(e.step_failure_data.error)
+        for e in events
+        if e.event_type == DagsterEventType.STEP_FAILURE
+    }
     # A run can fail outside any step (a source unreachable at resource start-up): its first error explains it.
-    run_failure = next((message for e in events
-                        if (message := _root_message(getattr(e.event_specific_data, "error", None)))), None)
-    durations = {stat.step_key: (stat.end_time - stat.start_time) if stat.end_time and stat.start_time else None
-                 for stat in instance.get_run_step_stats(run_id)}
+    run_failure = next(
+        (message for e in events if (message := _root_message(getattr(e.event_specific_data, "error", None)))), None
+    )
+    durations = {
+        stat.step_key: (stat.end_time - stat.start_time) if stat.end_time and stat.start_time else None
+        for stat in instance.get_run_step_stats(run_id)
+    }
     now = datetime.now(UTC).replace(tzinfo=None)
     start, end = run.tags.get(ASSET_PARTITION_RANGE_START_TAG), run.tags.get(ASSET_PARTITION_RANGE_END_TAG)
     if start is None and run.tags.get("dagster/partition"):
@@ -90,49 +99,76 @@ def run_log_rows(instance: DagsterInstance, run_id: str, step_of_asset: Mapping[
             status, error = "failed", run_failure
         else:  # an upstream step failed, or the run did not need it
             status, error = "skipped", None
-        rows.append({
-            "run_id": run_id, "asset": asset, "partition_start": start, "partition_end": end, "status": status,
-            "row_count": rows_written.get(asset), "duration_seconds": durations.get(step),
-            "error_message": error, "logged_at": now, "job_name": run.job_name,
-        })
-    schema = {"run_id": pl.String, "asset": pl.String, "partition_start": pl.String, "partition_end": pl.String,
-              "status": pl.String, "row_count": pl.Int64, "duration_seconds": pl.Float64,
-              "error_message": pl.String, "logged_at": pl.Datetime("us"), "job_name": pl.String}
+        rows.append(
+            {
+                "run_id": run_id,
+                "asset": asset,
+                "partition_start": start,
+                "partition_end": end,
+                "status": status,
+                "row_count": rows_written.get(asset),
+                "duration_seconds": durations.get(step),
+                "error_message": error,
+                "logged_at": now,
+                "job_name": run.job_name,
+            }
+        )
+    schema = {
+        "run_id": pl.String,
+        "asset": pl.String,
+        "partition_start": pl.String,
+        "partition_end": pl.String,
+        "status": pl.String,
+        "row_count": pl.Int64,
+        "duration_seconds": pl.Float64,
+        "error_message": pl.String,
+        "logged_at": pl.Datetime("us"),
+        "job_name": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema).with_columns(pl.col("partition_start", "partition_end").str.to_date())
 
 
-def record_run_log(instance: DagsterInstance, run_id: str, warehouse: Warehouse, step_of_asset: Mapping[str, str]) -> int:
+def record_run_log(
+    instance: DagsterInstance, run_id: str, warehouse: Warehouse, step_of_asset: Mapping[str, str]
+) -> int:
     """Writes (or rewrites) the run's rows and reports the run log asset as materialized."""
     rows = run_log_rows(instance, run_id, step_of_asset)
     if rows.is_empty():
         return 0
     warehouse.ensure_database()
     with warehouse.connect() as connection:
-        ensure_table(connection, warehouse.parsed_url.database, RUN_LOG_TABLE, RUN_LOG_COLUMNS.columns,
-                     ["run_id", "asset"])
+        ensure_table(
+            connection, warehouse.parsed_url.database, RUN_LOG_TABLE, RUN_LOG_COLUMNS.columns, ["run_id", "asset"]
+        )
         columns = rows.columns
         with connection.cursor() as cursor:
             cursor.executemany(
                 f"REPLACE INTO {RUN_LOG_TABLE} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
                 rows.rows(),
             )
-    instance.report_runless_asset_event(AssetMaterialization(
-        asset_key=AssetKey(RUN_LOG_TABLE), metadata={"run_id": run_id, "rows": rows.height,
-                                                     "failed_assets": int((rows["status"] == "failed").sum())}
-    ))
+    instance.report_runless_asset_event(
+        AssetMaterialization(
+            asset_key=AssetKey(RUN_LOG_TABLE),
+            metadata={"run_id": run_id, "rows": rows.height, "failed_assets": int((rows["status"] == "failed").sum())},
+        )
+    )
     return rows.height
 
 
 def build_run_log_sensors(step_of_asset: Mapping[str, str]):
-    @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, default_status=DefaultSensorStatus.RUNNING,
-                       description="Writes store_anomaly_run_log rows for every successful run.")
+    @run_status_sensor(
+        run_status=DagsterRunStatus.SUCCESS,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Writes store_anomaly_run_log rows for every successful run.",
+    )
     def run_log_on_success(context: RunStatusSensorContext, warehouse: Warehouse) -> None:
         record_run_log(context.instance, context.dagster_run.run_id, warehouse, step_of_asset)
 
-    @run_failure_sensor(default_status=DefaultSensorStatus.RUNNING,
-                        description="Writes store_anomaly_run_log rows, with the error, for every failed run.")
+    @run_failure_sensor(
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Writes store_anomaly_run_log rows, with the error, for every failed run.",
+    )
     def run_log_on_failure(context, warehouse: Warehouse) -> None:
         record_run_log(context.instance, context.dagster_run.run_id, warehouse, step_of_asset)
 
     return [run_log_on_success, run_log_on_failure]
-

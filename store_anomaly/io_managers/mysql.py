@@ -33,6 +33,7 @@ from dagster import (
     TableColumnConstraints,
     TableSchema,
 )
+from dagster._core.definitions.partitions.utils import TimeWindow
 from dagster._core.storage.db_io_manager import (
     DbClient,
     DbIOManager,
@@ -40,10 +41,9 @@ from dagster._core.storage.db_io_manager import (
     TablePartitionDimension,
     TableSlice,
 )
-from dagster._core.definitions.partitions.utils import TimeWindow
 from pydantic import Field
 
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.mysql_url import MySQLUrl, transaction
 
 COLUMN_SCHEMA_KEY = "dagster/column_schema"
 PRIMARY_KEY_KEY = "primary_key"
@@ -97,7 +97,9 @@ def _column_ddl(column: TableColumn) -> str:
     return f"{quote_identifier(column.name)} {column.type} {null}"
 
 
-def ensure_table(connection, database: str, table: str, columns: Sequence[TableColumn], primary_key: Sequence[str]) -> None:
+def ensure_table(
+    connection, database: str, table: str, columns: Sequence[TableColumn], primary_key: Sequence[str]
+) -> None:
     """Creates the table as declared, or adds the declared columns it lacks, and commits (DDL would anyway)."""
     qualified = f"{quote_identifier(database)}.{quote_identifier(table)}"
     body = [_column_ddl(column) for column in columns]
@@ -113,7 +115,9 @@ def ensure_table(connection, database: str, table: str, columns: Sequence[TableC
         for column in columns:
             if column.name not in existing:
                 # Additive schema evolution only: the warehouse contract never drops or renames columns.
-                cursor.execute(f"ALTER TABLE {qualified} ADD COLUMN {_column_ddl(column).replace(' NOT NULL', ' NULL')}")
+                cursor.execute(
+                    f"ALTER TABLE {qualified} ADD COLUMN {_column_ddl(column).replace(' NOT NULL', ' NULL')}"
+                )
     connection.commit()
 
 
@@ -151,15 +155,8 @@ class MySQLClient(DbClient):
     @contextmanager
     def connect(context: OutputContext | InputContext, table_slice: TableSlice) -> Iterator[Any]:
         url = MySQLUrl.parse(context.resource_config["url"], name="warehouse")
-        connection = url.connect(database=False)
-        try:
+        with transaction(url.connect(database=False)) as connection:
             yield connection
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
-        finally:
-            connection.close()
 
     @staticmethod
     def ensure_schema_exists(context: OutputContext, table_slice: TableSlice, connection) -> None:
@@ -168,7 +165,9 @@ class MySQLClient(DbClient):
         Runs before the delete-and-insert transaction: DDL would commit it implicitly.
         """
         with connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(table_slice.schema)} CHARACTER SET utf8mb4")
+            cursor.execute(
+                f"CREATE DATABASE IF NOT EXISTS {quote_identifier(table_slice.schema)} CHARACTER SET utf8mb4"
+            )
         ensure_table(
             connection,
             table_slice.schema,
@@ -203,8 +202,14 @@ def _bulk_insert_load_data(cursor, table: str, frame: pl.DataFrame) -> None:
     fd, path = tempfile.mkstemp(suffix=".csv", prefix="store_anomaly_load_")
     os.close(fd)
     try:
-        csv_ready.write_csv(path, include_header=False, null_value="NULL", quote_style="non_numeric",
-                            datetime_format="%Y-%m-%d %H:%M:%S%.6f", date_format="%Y-%m-%d")
+        csv_ready.write_csv(
+            path,
+            include_header=False,
+            null_value="NULL",
+            quote_style="non_numeric",
+            datetime_format="%Y-%m-%d %H:%M:%S%.6f",
+            date_format="%Y-%m-%d",
+        )
         columns = ", ".join(quote_identifier(c) for c in frame.columns)
         cursor.execute(
             f"LOAD DATA LOCAL INFILE %s INTO TABLE {table} CHARACTER SET utf8mb4 "
@@ -256,10 +261,7 @@ def conform_to_declared_columns(frame: pl.DataFrame, columns: Sequence[TableColu
         raise WarehouseSchemaError(f"{table}: the asset's output lacks required columns {missing_required}")
     dtypes = polars_schema(columns)
     return frame.select(
-        [
-            (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtypes[name]).alias(name)
-            for name in declared
-        ]
+        [(pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtypes[name]).alias(name) for name in declared]
     )
 
 
@@ -308,8 +310,10 @@ class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
 def read_rows(rows: Sequence[tuple], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
     """Builds a frame of the declared dtypes from driver rows (DECIMAL arrives as Decimal, TINYINT as int)."""
     names = list(schema)
-    raw = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None) if rows else pl.DataFrame(
-        schema={name: pl.Null for name in names}
+    raw = (
+        pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+        if rows
+        else pl.DataFrame(schema={name: pl.Null for name in names})
     )
     return raw.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
 
@@ -369,12 +373,14 @@ def table_schema_from_polars(
 ) -> TableSchema:
     """A `TableSchema` for a frame schema: key columns NOT NULL, strings `VARCHAR(64)` unless `string_types`
     says otherwise (e.g. TEXT for prose)."""
-    return table_schema(*(
-        (
-            name,
-            string_types.get(name, "VARCHAR(64)") if dtype == pl.String() else _MYSQL_TYPE_OF_POLARS[dtype],
-            descriptions.get(name, name.replace("_", " ")),
-            name not in key,
+    return table_schema(
+        *(
+            (
+                name,
+                string_types.get(name, "VARCHAR(64)") if dtype == pl.String() else _MYSQL_TYPE_OF_POLARS[dtype],
+                descriptions.get(name, name.replace("_", " ")),
+                name not in key,
+            )
+            for name, dtype in schema.items()
         )
-        for name, dtype in schema.items()
-    ))
+    )

@@ -1,17 +1,18 @@
 """KPI assets: `store_daily_metrics` (the warehouse contract's daily table) and `excluded_source_rows`."""
 
-
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, asset
+from dagster import AssetExecutionContext, AssetIn
 
 from store_anomaly.io_managers.mysql import table_schema
 from store_anomaly.kpis.metrics import (
     DQ_COLUMNS,
     build_store_daily_metrics,
-    excluded_source_rows as compute_excluded_source_rows,
     holiday_calendar,
 )
-from store_anomaly.partitions import business_dates, daily_partitions, single_run
+from store_anomaly.kpis.metrics import (
+    excluded_source_rows as compute_excluded_source_rows,
+)
+from store_anomaly.partitions import business_dates, daily_table_asset
 from store_anomaly.settings import PlatformSettings
 
 GROUP = "kpis"
@@ -75,18 +76,12 @@ _SOURCE_INS = {
 }
 
 
-@asset(
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    io_manager_key="warehouse_io_manager",
+@daily_table_asset(
     group_name=GROUP,
-    kinds={"mysql", "polars"},
+    partition_expr="metric_date",
+    table=STORE_DAILY_METRICS_TABLE,
+    primary_key=["metric_date", "shop_no"],
     ins=_SOURCE_INS,
-    metadata={
-        "partition_expr": "metric_date",
-        "dagster/column_schema": STORE_DAILY_METRICS_TABLE,
-        "primary_key": ["metric_date", "shop_no"],
-    },
 )
 def store_daily_metrics(
     context: AssetExecutionContext,
@@ -121,18 +116,12 @@ def store_daily_metrics(
     return metrics
 
 
-@asset(
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    io_manager_key="warehouse_io_manager",
+@daily_table_asset(
     group_name=GROUP,
-    kinds={"mysql", "polars"},
+    partition_expr="business_date",
+    table=EXCLUDED_SOURCE_ROWS_TABLE,
+    primary_key=["business_date", "source", "dept_id"],
     ins=_SOURCE_INS,
-    metadata={
-        "partition_expr": "business_date",
-        "dagster/column_schema": EXCLUDED_SOURCE_ROWS_TABLE,
-        "primary_key": ["business_date", "source", "dept_id"],
-    },
 )
 def excluded_source_rows(
     context: AssetExecutionContext,
@@ -154,16 +143,15 @@ def excluded_source_rows(
         {
             "sales_order": rows(source_sales_order_daily, pl.col("source_rows"), pl.col("revenue")),
             "opproduction": rows(source_opproduction_daily, pl.col("source_rows")),
-            "opqualitycontrol": rows(
-                source_opqualitycontrol_daily, pl.col("source_rows") + pl.col("expiry_records")
-            ),
+            "opqualitycontrol": rows(source_opqualitycontrol_daily, pl.col("source_rows") + pl.col("expiry_records")),
             "opempefficiency": rows(source_opempefficiency_daily, pl.col("shift_count")),
         },
     )
     context.add_output_metadata(
-        {"rows_excluded": int(excluded["row_count"].sum()), "by_reason": dict(
-            excluded.group_by("reason").agg(pl.col("row_count").sum()).iter_rows()
-        )}
+        {
+            "rows_excluded": int(excluded["row_count"].sum()),
+            "by_reason": dict(excluded.group_by("reason").agg(pl.col("row_count").sum()).iter_rows()),
+        }
     )
     return excluded
 

@@ -3,7 +3,6 @@
 They read what landed in the warehouse (not the in-memory frame), so they also catch a broken write.
 """
 
-
 from datetime import date
 
 import polars as pl
@@ -147,8 +146,11 @@ def revenue_reconciles_with_source(
     )
     return AssetCheckResult(
         passed=passed,
-        metadata={"source_revenue": round(source_revenue, 4), "source_orders": source_orders,
-                  **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in warehouse_totals.items()}},
+        metadata={
+            "source_revenue": round(source_revenue, 4),
+            "source_orders": source_orders,
+            **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in warehouse_totals.items()},
+        },
     )
 
 
@@ -169,8 +171,7 @@ def excluded_rows_surfaced(context: AssetCheckExecutionContext, warehouse: Wareh
         {**{column: pl.Int64 for column in DQ_COLUMNS}, "excluded": pl.Int64, "rows": pl.Int64},
     ).row(0, named=True)
     out_of_scope = warehouse.fetch_frame(
-        "SELECT reason, SUM(row_count) FROM excluded_source_rows WHERE business_date BETWEEN %s AND %s "
-        "GROUP BY reason",
+        "SELECT reason, SUM(row_count) FROM excluded_source_rows WHERE business_date BETWEEN %s AND %s GROUP BY reason",
         (start, end),
         {"reason": pl.String, "rows": pl.Int64},
     )

@@ -72,13 +72,20 @@ def store_scope_days(shops: pl.DataFrame, start: date, end: date, excluded_shops
     dates = pl.DataFrame({"business_date": pl.date_range(start, end, "1d", eager=True)})
     valid_zones = {zone: is_valid_time_zone(zone) for zone in shops["time_zone"].unique().to_list()}
     reason = (
-        pl.when(pl.col("shop_type") != SHOP_TYPE_RETAIL).then(pl.lit("test_store"))
-        .when(pl.col("status") == SHOP_STATUS_NOT_YET_OPEN).then(pl.lit("not_yet_open"))
-        .when(pl.col("status") == SHOP_STATUS_CLOSED).then(pl.lit("closed"))
-        .when(pl.col("status") != SHOP_STATUS_ACTIVE).then(pl.lit("inactive_status"))
-        .when(pl.col("dept_id").is_null()).then(pl.lit("no_dept_mapping"))
-        .when(pl.col("shop_no").is_in(excluded)).then(pl.lit("excluded_by_config"))
-        .when(~pl.col("time_zone").replace_strict(valid_zones, default=False)).then(pl.lit("invalid_time_zone"))
+        pl.when(pl.col("shop_type") != SHOP_TYPE_RETAIL)
+        .then(pl.lit("test_store"))
+        .when(pl.col("status") == SHOP_STATUS_NOT_YET_OPEN)
+        .then(pl.lit("not_yet_open"))
+        .when(pl.col("status") == SHOP_STATUS_CLOSED)
+        .then(pl.lit("closed"))
+        .when(pl.col("status") != SHOP_STATUS_ACTIVE)
+        .then(pl.lit("inactive_status"))
+        .when(pl.col("dept_id").is_null())
+        .then(pl.lit("no_dept_mapping"))
+        .when(pl.col("shop_no").is_in(excluded))
+        .then(pl.lit("excluded_by_config"))
+        .when(~pl.col("time_zone").replace_strict(valid_zones, default=False))
+        .then(pl.lit("invalid_time_zone"))
         .when(pl.col("open_date").is_not_null() & (pl.col("business_date") < pl.col("open_date")))
         .then(pl.lit("before_open_date"))
         .otherwise(pl.lit("in_scope"))
@@ -88,8 +95,16 @@ def store_scope_days(shops: pl.DataFrame, start: date, end: date, excluded_shops
         .with_columns(scope_reason=reason)
         .with_columns(in_scope=pl.col("scope_reason") == "in_scope")
         .select(
-            "business_date", "shop_no", "dept_id", "shop_name", "status", "shop_type", "time_zone", "open_date",
-            "in_scope", "scope_reason",
+            "business_date",
+            "shop_no",
+            "dept_id",
+            "shop_name",
+            "status",
+            "shop_type",
+            "time_zone",
+            "open_date",
+            "in_scope",
+            "scope_reason",
         )
         .sort("business_date", "shop_no")
     )
@@ -116,7 +131,9 @@ def _counts_zero(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
     return frame.with_columns(pl.col(present).fill_null(0))
 
 
-def build_store_daily_metrics(scope_days: pl.DataFrame, extracts: Mapping[str, pl.DataFrame], holidays_frame: pl.DataFrame) -> pl.DataFrame:
+def build_store_daily_metrics(
+    scope_days: pl.DataFrame, extracts: Mapping[str, pl.DataFrame], holidays_frame: pl.DataFrame
+) -> pl.DataFrame:
     """One row per in-scope store x business date with every KPI of the source contract.
 
     `extracts` maps "sales", "production", "attendance", "quality" to the per-department daily extracts.
@@ -128,8 +145,18 @@ def build_store_daily_metrics(scope_days: pl.DataFrame, extracts: Mapping[str, p
     for name in ("sales", "production", "attendance", "quality"):
         frame = frame.join(extracts[name], on=keys, how="left")
     counts = [
-        "revenue", "order_count", "items_sold", "production_count", "production_seconds_sum", "staff_hours",
-        "headcount", "shift_count", "expired_qty", "qc_inspections", "expiry_records", *DQ_COLUMNS,
+        "revenue",
+        "order_count",
+        "items_sold",
+        "production_count",
+        "production_seconds_sum",
+        "staff_hours",
+        "headcount",
+        "shift_count",
+        "expired_qty",
+        "qc_inspections",
+        "expiry_records",
+        *DQ_COLUMNS,
     ]
     frame = _counts_zero(frame, counts)
     return (
@@ -144,15 +171,29 @@ def build_store_daily_metrics(scope_days: pl.DataFrame, extracts: Mapping[str, p
             ),
             is_closed=pl.col("order_count") == 0,
             dq_excluded_rows=pl.sum_horizontal(
-                "dq_null_pay_money", "dq_negative_pay_money", "dq_unknown_status_trades",
-                "dq_unfinished_production", "dq_negative_production_duration", "dq_open_shifts",
-                "dq_overlong_shifts", "dq_nonpositive_shifts",
+                "dq_null_pay_money",
+                "dq_negative_pay_money",
+                "dq_unknown_status_trades",
+                "dq_unfinished_production",
+                "dq_negative_production_duration",
+                "dq_open_shifts",
+                "dq_overlong_shifts",
+                "dq_nonpositive_shifts",
             ),
         )
         .rename({"business_date": "metric_date"})
         .select(
-            "metric_date", "shop_no", "dept_id", "shop_name", *KPI_COLUMNS, "is_closed", "holiday_name",
-            "qc_inspections", "shift_count", *DQ_COLUMNS, "dq_excluded_rows",
+            "metric_date",
+            "shop_no",
+            "dept_id",
+            "shop_name",
+            *KPI_COLUMNS,
+            "is_closed",
+            "holiday_name",
+            "qc_inspections",
+            "shift_count",
+            *DQ_COLUMNS,
+            "dq_excluded_rows",
         )
         .sort("metric_date", "shop_no")
     )
@@ -171,8 +212,18 @@ def excluded_source_rows(scope_days: pl.DataFrame, source_rows: Mapping[str, pl.
         rows.with_columns(source=pl.lit(source)).select("business_date", "source", "dept_id", "row_count", "amount")
         for source, rows in source_rows.items()
     ]
-    combined = pl.concat(frames) if frames else pl.DataFrame(
-        schema={"business_date": pl.Date, "source": pl.String, "dept_id": pl.Int64, "row_count": pl.Int64, "amount": pl.Float64}
+    combined = (
+        pl.concat(frames)
+        if frames
+        else pl.DataFrame(
+            schema={
+                "business_date": pl.Date,
+                "source": pl.String,
+                "dept_id": pl.Int64,
+                "row_count": pl.Int64,
+                "amount": pl.Float64,
+            }
+        )
     )
     return (
         combined.join(owners, on=["business_date", "dept_id"], how="left")

@@ -7,10 +7,10 @@ share the daily partitions and backfills of every other asset: a range materiali
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, TimeWindowPartitionMapping, asset
+from dagster import AssetExecutionContext, AssetIn, TimeWindowPartitionMapping
 
 from store_anomaly.io_managers.mysql import table_schema_from_polars
-from store_anomaly.partitions import business_dates, daily_partitions, single_run
+from store_anomaly.partitions import business_dates, daily_table_asset
 from store_anomaly.reports.health import HealthConfig, compute_health_scores
 from store_anomaly.reports.peers import PEER_SCHEMA, compute_peer_comparison
 
@@ -46,17 +46,22 @@ HEALTH_TABLE = table_schema_from_polars(
         "missing_dimensions": "dimensions without data that day; their weight went to the others",
         "weights_used": "the weights actually applied",
     },
-    string_types={"shop_no": "VARCHAR(16)", "shop_name": "VARCHAR(128)", "grade": "VARCHAR(2)",
-                  "missing_dimensions": "VARCHAR(128)", "weights_used": "VARCHAR(255)", "worst_metric": "VARCHAR(32)"},
+    string_types={
+        "shop_no": "VARCHAR(16)",
+        "shop_name": "VARCHAR(128)",
+        "grade": "VARCHAR(2)",
+        "missing_dimensions": "VARCHAR(128)",
+        "weights_used": "VARCHAR(255)",
+        "worst_metric": "VARCHAR(32)",
+    },
 )
 
 
-@asset(
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    io_manager_key="warehouse_io_manager",
+@daily_table_asset(
     group_name=GROUP,
-    kinds={"mysql", "polars"},
+    partition_expr="metric_date",
+    table=HEALTH_TABLE,
+    primary_key=["metric_date", "shop_no"],
     ins={
         # inspections are sparse: a score stays valid for qc_carry_days
         "store_daily_metrics": AssetIn(
@@ -66,8 +71,6 @@ HEALTH_TABLE = table_schema_from_polars(
             partition_mapping=TimeWindowPartitionMapping(start_offset=-HEALTH_CONFIG.qc_carry_days)
         ),
     },
-    metadata={"partition_expr": "metric_date", "dagster/column_schema": HEALTH_TABLE,
-              "primary_key": ["metric_date", "shop_no"]},
 )
 def store_health_scores(
     context: AssetExecutionContext, store_daily_metrics: pl.DataFrame, store_spc_control_limits: pl.DataFrame
@@ -76,8 +79,9 @@ def store_health_scores(
     start, end = business_dates(context.partition_time_window)
     scores = compute_health_scores(store_daily_metrics, store_spc_control_limits, HEALTH_CONFIG)
     scores = scores.filter(pl.col("metric_date").is_between(start, end)).select(list(HEALTH_SCHEMA))
-    context.add_output_metadata({"store_days": scores.height,
-                                 "grades": dict(scores.group_by("grade").len().sort("grade").iter_rows())})
+    context.add_output_metadata(
+        {"store_days": scores.height, "grades": dict(scores.group_by("grade").len().sort("grade").iter_rows())}
+    )
     return scores
 
 
@@ -94,20 +98,21 @@ PEERS_TABLE = table_schema_from_polars(
         "percentile": "0-100, higher is better",
         "days_in_week": "open days the value covers",
     },
-    string_types={"shop_no": "VARCHAR(16)", "shop_name": "VARCHAR(128)", "metric_name": "VARCHAR(32)",
-                  "better_when": "VARCHAR(8)"},
+    string_types={
+        "shop_no": "VARCHAR(16)",
+        "shop_name": "VARCHAR(128)",
+        "metric_name": "VARCHAR(32)",
+        "better_when": "VARCHAR(8)",
+    },
 )
 
 
-@asset(
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    io_manager_key="warehouse_io_manager",
+@daily_table_asset(
     group_name=GROUP,
-    kinds={"mysql", "polars"},
+    partition_expr="week_end",
+    table=PEERS_TABLE,
+    primary_key=["week_end", "shop_no", "metric_name"],
     ins={"store_daily_metrics": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-6))},
-    metadata={"partition_expr": "week_end", "dagster/column_schema": PEERS_TABLE,
-              "primary_key": ["week_end", "shop_no", "metric_name"]},
 )
 def store_peer_comparison(context: AssetExecutionContext, store_daily_metrics: pl.DataFrame) -> pl.DataFrame:
     """Per Monday-based week and KPI: each store's value, the peer median, its rank and percentile."""

@@ -5,13 +5,12 @@ their source per department and store-local business date, orphans included, wit
 the source contract excludes.
 """
 
-
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, asset
+from dagster import AssetExecutionContext, AssetIn
 
 from store_anomaly.io_managers.mysql import table_schema
 from store_anomaly.kpis.metrics import dept_time_zones, store_scope_days
-from store_anomaly.partitions import business_dates, daily_partitions, single_run
+from store_anomaly.partitions import business_dates, daily_table_asset
 from store_anomaly.resources import SourceDatabase
 from store_anomaly.settings import PlatformSettings
 from store_anomaly.sources import extracts
@@ -38,26 +37,22 @@ _KEY_COLUMNS = (
     ("business_date", "DATE", "store-local business date (orphans: default zone)", False),
 )
 
+
 def _counter(name: str, description: str) -> tuple[str, str, str, bool]:
     return (name, "BIGINT", description, False)
 
-def _asset_metadata(schema, primary_key: list[str]) -> dict:
-    return {"partition_expr": "business_date", "dagster/column_schema": schema, "primary_key": primary_key}
 
 def _date_scope(context: AssetExecutionContext, scope_days: pl.DataFrame, settings: PlatformSettings) -> DateScope:
     start, end = business_dates(context.partition_time_window)
     shops = scope_days.select("dept_id", "time_zone").unique()
     return DateScope(start, end, dept_time_zones(shops), settings.default_time_zone)
 
-def _source_asset(**kwargs):
-    return asset(
-        partitions_def=daily_partitions,
-        backfill_policy=single_run,
-        io_manager_key="warehouse_io_manager",
-        group_name=GROUP,
-        kinds={"mysql", "polars"},
-        **kwargs,
+
+def _source_asset(table, primary_key: list[str], **kwargs):
+    return daily_table_asset(
+        group_name=GROUP, partition_expr="business_date", table=table, primary_key=primary_key, **kwargs
     )
+
 
 OPSHOP_SCHEMA = table_schema(
     ("business_date", "DATE", "business date", False),
@@ -72,7 +67,8 @@ OPSHOP_SCHEMA = table_schema(
     ("scope_reason", "VARCHAR(32)", "in_scope, or why the store is not scored", False),
 )
 
-@_source_asset(metadata=_asset_metadata(OPSHOP_SCHEMA, ["business_date", "shop_no"]))
+
+@_source_asset(OPSHOP_SCHEMA, ["business_date", "shop_no"])
 def source_opshop_daily(
     context: AssetExecutionContext, opshop_source: SourceDatabase, settings: PlatformSettings
 ) -> pl.DataFrame:
@@ -81,10 +77,14 @@ def source_opshop_daily(
     shops = opshop_source.fetch_frame(SHOPS_SQL, None, SHOPS_SCHEMA)
     scope = store_scope_days(shops, start, end, settings.excluded_shop_numbers)
     context.add_output_metadata(
-        {"stores": shops.height, "in_scope_store_days": int(scope["in_scope"].sum()),
-         "scope_reasons": dict(scope.group_by("scope_reason").len().iter_rows())}
+        {
+            "stores": shops.height,
+            "in_scope_store_days": int(scope["in_scope"].sum()),
+            "scope_reasons": dict(scope.group_by("scope_reason").len().iter_rows()),
+        }
     )
     return scope
+
 
 SALES_TABLE = table_schema(
     *_KEY_COLUMNS,
@@ -100,8 +100,10 @@ SALES_TABLE = table_schema(
     _counter("source_rows", "all t_trade rows of the department and day"),
 )
 
+
 @_source_asset(
-    metadata=_asset_metadata(SALES_TABLE, ["business_date", "dept_id"]),
+    SALES_TABLE,
+    ["business_date", "dept_id"],
     ins={"source_opshop_daily": AssetIn()},
 )
 def source_sales_order_daily(
@@ -118,6 +120,7 @@ def source_sales_order_daily(
         pl.col("items_sold").fill_null(0)
     )
 
+
 PRODUCTION_TABLE = table_schema(
     *_KEY_COLUMNS,
     ("production_seconds_sum", "DOUBLE", "SUM(finish_time - start_time) of finished orders, seconds", False),
@@ -127,8 +130,10 @@ PRODUCTION_TABLE = table_schema(
     _counter("source_rows", "all t_production_order rows of the department and day"),
 )
 
+
 @_source_asset(
-    metadata=_asset_metadata(PRODUCTION_TABLE, ["business_date", "dept_id"]),
+    PRODUCTION_TABLE,
+    ["business_date", "dept_id"],
     ins={"source_opshop_daily": AssetIn()},
 )
 def source_opproduction_daily(
@@ -141,6 +146,7 @@ def source_opproduction_daily(
     scope = _date_scope(context, source_opshop_daily, settings)
     return opproduction_source.fetch_frame(extracts.production_sql(scope), scope.params(), extracts.PRODUCTION_SCHEMA)
 
+
 QUALITY_TABLE = table_schema(
     *_KEY_COLUMNS,
     ("qc_score", "DOUBLE", "AVG(score) of the day's inspections (NULL: none scored)"),
@@ -151,8 +157,10 @@ QUALITY_TABLE = table_schema(
     _counter("source_rows", "all t_task_form rows of the department and day"),
 )
 
+
 @_source_asset(
-    metadata=_asset_metadata(QUALITY_TABLE, ["business_date", "dept_id"]),
+    QUALITY_TABLE,
+    ["business_date", "dept_id"],
     ins={"source_opshop_daily": AssetIn()},
 )
 def source_opqualitycontrol_daily(
@@ -171,6 +179,7 @@ def source_opqualitycontrol_daily(
         pl.col("qc_inspections", "dq_null_qc_score", "expired_qty", "expiry_records", "source_rows").fill_null(0)
     )
 
+
 ATTENDANCE_TABLE = table_schema(
     *_KEY_COLUMNS,
     ("staff_hours", "DOUBLE", "SUM(clock_out - clock_in) of closed shifts of 0-16 h, hours", False),
@@ -181,8 +190,10 @@ ATTENDANCE_TABLE = table_schema(
     _counter("dq_nonpositive_shifts", "shifts of zero or negative length (excluded from hours)"),
 )
 
+
 @_source_asset(
-    metadata=_asset_metadata(ATTENDANCE_TABLE, ["business_date", "dept_id"]),
+    ATTENDANCE_TABLE,
+    ["business_date", "dept_id"],
     ins={"source_opshop_daily": AssetIn()},
 )
 def source_opempefficiency_daily(
@@ -196,6 +207,7 @@ def source_opempefficiency_daily(
     return opempefficiency_source.fetch_frame(
         extracts.attendance_sql(scope), scope.params(), extracts.ATTENDANCE_SCHEMA
     )
+
 
 SOURCE_ASSETS = [
     source_opshop_daily,

@@ -87,10 +87,9 @@ ITEMS_SCHEMA = {"dept_id": pl.Int64, "business_date": pl.Date, "items_sold": pl.
 
 
 def items_sql(scope: DateScope) -> str:
-    return (
-        _grouped("SUM(i.quantity)", "t_trade", "create_time", scope, join="JOIN t_trade_item i ON i.trade_id = t.id")
-        .replace("WHERE t.create_time", f"WHERE {VALID_TRADE} AND t.create_time")
-    )
+    return _grouped(
+        "SUM(i.quantity)", "t_trade", "create_time", scope, join="JOIN t_trade_item i ON i.trade_id = t.id"
+    ).replace("WHERE t.create_time", f"WHERE {VALID_TRADE} AND t.create_time")
 
 
 PRODUCTION_SCHEMA = {
