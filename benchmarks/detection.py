@@ -4,10 +4,16 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/detection.py            # the battery (seed 7)
     .venv/bin/python benchmarks/detection.py --seed 11 --replicates 20 --stable 300
+    .venv/bin/python benchmarks/detection.py --chain-seasonality 0 --chain-noise 0 --chain-events 0   # no chain
 
 Prints, per scenario and rule set, how many days pass from the onset to the first WARNING-or-worse flag on an
 affected metric (0 = flagged on the onset day), and for stable stores the false WARNING-or-worse flags per
 store-month (and CRITICAL ones). A new store opening mid-series is checked for silence in its first 28 days.
+
+Every store of the battery shares the chain's movements (`store_anomaly.spc.simulate.Chain`): an annual cycle of
++-6% with a random peak, a 2% common day-to-day wobble and about eight chain-wide weather/event days a year
+(dips of 15-40%, some rises of 10-25%), on top of each store's own cycle of up to +-4%. None of them is a store
+anomaly; the report counts the stable stores' flags on the chain-wide event days separately.
 """
 
 from __future__ import annotations
@@ -25,7 +31,13 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from store_anomaly.spc import SpcConfig, compute_anomaly_flags  # noqa: E402
-from store_anomaly.spc.simulate import Anomaly, StoreSpec, simulate_stores  # noqa: E402
+from store_anomaly.spc.simulate import (  # noqa: E402
+    Anomaly,
+    Chain,
+    StoreSpec,
+    random_chain,
+    simulate_stores,
+)
 
 SERIES_START = date(2024, 1, 1)
 SERIES_END = date(2025, 12, 31)
@@ -84,7 +96,8 @@ def build_battery(replicates: int, stable: int, seed: int) -> tuple[list[StoreSp
     return stores, truth
 
 
-def evaluate(flags: pl.DataFrame, stores: list[StoreSpec], truth: dict, rule_set: str) -> dict:
+def evaluate(flags: pl.DataFrame, stores: list[StoreSpec], truth: dict, rule_set: str,
+             chain: Chain | None = None) -> dict:
     serious = flags.filter(pl.col("severity").is_in(["WARNING", "CRITICAL"]))
     rows = []
     for shop, (sc, anomaly) in truth.items():
@@ -131,6 +144,9 @@ def evaluate(flags: pl.DataFrame, stores: list[StoreSpec], truth: dict, rule_set
         ).height
     fa["new_store_flags_first_28_days"] = quiet_violations
     fa["new_stores"] = len(new)
+    event_days = [d for d, _ in (chain.events if chain else ()) if SCORE_START <= d <= SERIES_END]
+    fa["event_days"] = len(event_days)
+    fa["flags_on_event_days"] = st.filter(pl.col("metric_date").is_in(event_days)).height
     return {"table": table, "false_alarms": fa}
 
 
@@ -160,12 +176,13 @@ def print_report(results: dict[str, dict], replicates: int) -> None:
         print("| " + " | ".join(cells) + " |")
     print("\n## Stable stores: false WARNING-or-worse flags")
     print("\n| rule set | store-months | flags per store-month | store-days flagged per store-month | CRITICAL flags "
-          "| flags in a new store's first 28 days |")
-    print("|---|---|---|---|---|---|")
+          "| flags on chain-wide event days | flags in a new store's first 28 days |")
+    print("|---|---|---|---|---|---|---|")
     for n in names:
         fa = results[n]["false_alarms"]
         print(f"| {n} | {fa['store_months']:.0f} | {fa['warning_plus_per_store_month']:.3f} | "
               f"{fa['store_days_per_store_month']:.3f} | {fa['critical']} | "
+              f"{fa['flags_on_event_days']} ({fa['event_days']} days) | "
               f"{fa['new_store_flags_first_28_days']} ({fa['new_stores']} stores) |")
     for n in names:
         fa = results[n]["false_alarms"]
@@ -179,22 +196,40 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--replicates", type=int, default=12)
     parser.add_argument("--stable", type=int, default=150)
-    parser.add_argument("--seasonality", type=float, default=0.04, help="max amplitude of the annual cycle")
-    parser.add_argument("--rule-sets", default="seed,default")
+    parser.add_argument("--seasonality", type=float, default=0.04,
+                        help="max amplitude of each store's own annual cycle")
+    parser.add_argument("--chain-seasonality", type=float, default=0.06,
+                        help="amplitude of the annual cycle shared by every store")
+    parser.add_argument("--chain-noise", type=float, default=0.02, help="shared day-to-day wobble (log sd)")
+    parser.add_argument("--chain-events", type=float, default=8.0, help="chain-wide weather/event days per year")
+    parser.add_argument("--rule-sets", default="seed,default",
+                        help="comma-separated: seed, default, default-nochain (the default without the chain "
+                             "adjustment)")
     args = parser.parse_args(argv)
     stores, truth = build_battery(args.replicates, args.stable, args.seed)
+    chain = random_chain(SERIES_START, SERIES_END, args.seed, seasonality=args.chain_seasonality,
+                         noise=args.chain_noise, events_per_year=args.chain_events)
     t0 = time.perf_counter()
-    metrics = simulate_stores(stores, SERIES_START, SERIES_END, seed=args.seed, seasonality=args.seasonality)
+    metrics = simulate_stores(stores, SERIES_START, SERIES_END, seed=args.seed, seasonality=args.seasonality,
+                              chain=chain)
     print(f"battery: {len(stores)} stores x {(SERIES_END - SERIES_START).days + 1} days "
           f"({metrics.height} rows), generated in {time.perf_counter() - t0:.1f} s; scored "
-          f"{SCORE_START} .. {SERIES_END}; seed {args.seed}")
+          f"{SCORE_START} .. {SERIES_END}; seed {args.seed}; chain: +-{chain.seasonality:g} annual cycle peaking on "
+          f"day {chain.peak_day_of_year}, {chain.noise:g} daily wobble, {len(chain.events)} event days")
     results = {}
     for name in args.rule_sets.split(","):
-        config = SpcConfig.seed() if name == "seed" else SpcConfig.default()
+        if name == "seed":
+            config = SpcConfig.seed()
+        elif name == "default":
+            config = SpcConfig.default()
+        elif name == "default-nochain":
+            config = SpcConfig.default(chain_relative=False)
+        else:
+            raise SystemExit(f"unknown rule set {name!r}")
         t0 = time.perf_counter()
         flags = compute_anomaly_flags(metrics, SCORE_START, SERIES_END, config)
         print(f"{name}: {flags.height} flags in {time.perf_counter() - t0:.1f} s")
-        results[name] = evaluate(flags, stores, truth, name)
+        results[name] = evaluate(flags, stores, truth, name, chain)
     print_report(results, args.replicates)
 
 

@@ -25,20 +25,25 @@ Limits (``LIMITS_SCHEMA``), one row per store x metric x day that has a baseline
 ``warmup_days`` old and the windows hold enough usable days; nothing is emitted before): metric_date, shop_no,
 metric_name, center_line, sigma, ucl, lcl, baseline_days (the contract columns), rule_set, observed_value,
 z_score, and for the default rule set center_days, scale, center_transformed, sigma_transformed,
-reference_value, cusum_shift_up/down, cusum_drift_up/down, drift_z, is_outlier. ucl/lcl are the WARNING limits
-(seed: +-3 sigma; default: +-4 sigma on the transformed scale, mapped back to metric units, so they are
-asymmetric for log-scale KPIs); sigma is in metric units (default: half the +-1 sigma band).
+reference_value, cusum_shift_up/down, cusum_drift_up/down, drift_z, is_outlier, chain_effect, chain_stores.
+ucl/lcl are the WARNING limits (seed: +-3 sigma; default: +-4 sigma on the transformed scale, mapped back to
+metric units, so they are asymmetric for log-scale KPIs); sigma is in metric units (default: half the +-1 sigma
+band). Default rule set: the centre line is the store's own expectation (earlier days) times the chain's movement
+that day (``chain_effect``, the same-day median residual of the other stores, on the transformed scale; null when
+fewer than ``chain_min_stores`` stores are in the day's cross-section, ``chain_stores``), so movements every store
+shares (season, weather, a city-wide event) are not store anomalies.
 
 Flags (``FLAGS_SCHEMA``), unique on (shop_no, metric_date, metric_name, rule): metric_date, shop_no,
 metric_name, rule, observed_value, expected_value, z_score, severity (INFO/WARNING/CRITICAL), direction
 (up/down), rule_set, detail (short human text).
 
 Determinism: the result for day D depends only on input rows dated in [D - lookback_days, D] (and the resets):
-every statistic is an order statistic of a bounded window or an exact integer sum, so computing a year in one
-call and any sub-range with its lookback give byte-identical rows for the shared days.
+every statistic is an order statistic of a bounded window, an exact integer sum, or a same-day cross-store median
+of such statistics, so computing a year in one call and any sub-range with its lookback give byte-identical rows
+for the shared days (given the same stores).
 
 Rule sets: ``seed`` (``store_anomaly.spc.seed``) and ``default`` (``store_anomaly.spc.robust``); CUSUM maths in
-``store_anomaly.spc.cusum``; asset-check helpers in ``store_anomaly.spc.checks``; a synthetic store generator
+``store_anomaly.spc.cusum``; the chain effect in ``store_anomaly.spc.chain``; asset-check helpers in ``store_anomaly.spc.checks``; a synthetic store generator
 for tests and benchmarks in ``store_anomaly.spc.simulate``. Documentation: docs/spc.md.
 """
 

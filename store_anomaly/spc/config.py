@@ -128,6 +128,16 @@ class SpcConfig:
         exactly the tabular CUSUM restarted that many days ago (deterministic, no look-ahead).
     cusum_clip: Z is winsorised at +-cusum_clip before entering a CUSUM (one outlier alone never makes a CUSUM
         signal; the point rule reports it).
+    chain_relative: score every store relative to the chain. Per metric and day, the chain effect is the median,
+        over the stores that have a baseline and trade that day (not closed, not a holiday), of their residual
+        y - expected on the transformed scale (a log ratio for log-scale KPIs); it is added to the expected
+        value (and, with the residuals against the drift reference, to the drift reference) of every store, so
+        movements shared by the whole chain (seasonality, weather, a city-wide event) are not store anomalies.
+        Same-day cross-section only: no later day is used.
+    chain_min_stores: the chain effect is applied only on days when at least this many stores are in the
+        cross-section; otherwise nothing is adjusted (a single store, a small pilot).
+    chain_leave_one_out: a store in the cross-section is compared with the median of the *other* stores, so its
+        own anomaly never moves its own reference.
     metric_specs: per-metric model, see `MetricSpec`.
     """
 
@@ -172,6 +182,9 @@ class SpcConfig:
     drift_lag_days: int = 14
     cusum_window_days: int = 56
     cusum_clip: float = 4.0
+    chain_relative: bool = True
+    chain_min_stores: int = 5
+    chain_leave_one_out: bool = True
     metric_specs: dict[str, MetricSpec] = field(default_factory=lambda: dict(DEFAULT_METRIC_SPECS))
 
     def __post_init__(self) -> None:
@@ -182,6 +195,8 @@ class SpcConfig:
             raise ValueError(f"unknown metrics {sorted(unknown)}; known: {METRICS}")
         if self.drift_lag_days < 0:
             raise ValueError("drift_lag_days must be >= 0")
+        if self.chain_min_stores < 3:
+            raise ValueError("chain_min_stores must be >= 3 (a median of fewer stores is not a chain)")
         if self.warmup_days < 1 or self.seed_window < 2:
             raise ValueError("warmup_days must be >= 1 and seed_window >= 2")
         if not 0.5 < self.scale_quantile < 1.0:
@@ -191,7 +206,7 @@ class SpcConfig:
             raise ValueError(f"metric_specs lacks {missing}")
 
     def __hash__(self) -> int:  # metric_specs is a dict; hash the rest
-        return hash((self.rule_set, self.metrics, self.warmup_days, self.drift_h, self.fast_h))
+        return hash((self.rule_set, self.metrics, self.warmup_days, self.drift_h, self.fast_h, self.chain_relative))
 
     @classmethod
     def seed(cls, **overrides: object) -> SpcConfig:
@@ -213,30 +228,47 @@ class SpcConfig:
         """How far back a weekday factor reaches (its own window plus the 6 earlier days it is centred with)."""
         return 7 * self.baseline_weeks + 6
 
-    def _center_span(self, drift: bool) -> int:
-        level = self.drift_lag_days + self.drift_level_days if drift else self.level_days
-        return max(level + self.factor_span_days, self.sparse_center_days + (self.drift_lag_days if drift else 0))
+    def _center_span(self, weekly: bool, drift: bool) -> int:
+        """How far back a centre line (drift: the drift reference) reaches over its (screened) input values."""
+        if weekly:
+            level = self.drift_lag_days + self.drift_level_days if drift else self.level_days
+            return level + self.factor_span_days
+        return self.drift_lag_days + self.drift_level_days if drift else self.sparse_center_days
+
+    def _outlier_span(self, weekly: bool) -> int:
+        """How far back the first-pass outlier decision of a day reaches (median centre + quantile spread)."""
+        return self._center_span(weekly, False) + self.scale_days
+
+    def _z_span(self, weekly: bool) -> int:
+        """How far back the Z of a day (its limits and CUSUM increments) reaches for one kind of metric.
+
+        Residual of day t: the centre (which reads screened values) + the screen. Chain effect of day t: the same
+        residual of the other stores on day t (and whether they have a centre and are past warm-up): no deeper.
+        Sigma: the previous sigma-window residuals, chain-adjusted. Drift Z: the lagged reference + the screen.
+        """
+        screen = self._outlier_span(weekly)
+        residual = self._center_span(weekly, False) + screen
+        sigma_days = self.scale_days if weekly else self.sparse_scale_days
+        return max(sigma_days + residual, self._center_span(weekly, True) + screen)
 
     @property
     def outlier_dependency_days(self) -> int:
-        """How far back the first-pass outlier decision of a day reaches."""
-        return self._center_span(False) + self.scale_days
+        """How far back the first-pass outlier decision of a day reaches (the deepest metric kind in use)."""
+        return max(self._outlier_span(self.metric_specs[m].weekly) for m in self.metrics)
 
     @property
     def z_dependency_days(self) -> int:
-        """How far back the Z of a day (its limits and CUSUM increments) reaches."""
-        d0 = self.outlier_dependency_days
-        center = self._center_span(False) + d0
-        drift_center = self._center_span(True) + d0
-        residual_window = max(self.scale_days, self.sparse_scale_days) + center
-        return max(residual_window, drift_center)
+        """How far back the Z of a day (its limits and CUSUM increments) reaches (the deepest metric in use)."""
+        return max(self._z_span(self.metric_specs[m].weekly) for m in self.metrics)
 
     @property
     def lookback_days(self) -> int:
         """Days before the first output day the computation needs (and uses; older rows are ignored).
 
         The result for day D depends only on input rows dated in [D - lookback_days, D], which is what makes a
-        run over any range byte-identical, on the shared days, to a run over any other range.
+        run over any range byte-identical, on the shared days, to a run over any other range. Default rule set:
+        the CUSUM window on top of the Z dependency, computed per kind of metric (weekly or sparse) so that the
+        sparse metrics' longer sigma window is not stacked on the weekly metrics' longer centre.
         """
         if self.rule_set == "seed":
             # rolling window + the WE rules look back at most 8 days on the Z series + warm-up cap

@@ -40,6 +40,8 @@ LIMITS_SCHEMA: dict[str, pl.DataType] = {
     "cusum_drift_down": pl.Float64(),
     "drift_z": pl.Float64(),
     "is_outlier": pl.Boolean(),
+    "chain_effect": pl.Float64(),
+    "chain_stores": pl.Int64(),
 }
 
 FLAGS_SCHEMA: dict[str, pl.DataType] = {

@@ -10,30 +10,38 @@ square root for small counts, identity for scores; see `MetricSpec`):
    `scale_days` residuals y - m0. A day with |y - m0| / s0 > `outlier_z` is an outlier and is kept out of every
    later baseline: the non-recursive form of "flagged days stay out of later baselines" (a spike, an outage or a
    glitch never blinds the chart, and the next similar incident is seen).
-3. Second pass, on screened days (efficient): expected e = mean level of the last `level_days` days + centred
-   weekday factor (same-weekday means over `baseline_weeks` weeks, minus their 7-day average: a week's factors
-   sum to zero, so their errors cancel over any 7 consecutive days). Sigma s = standard deviation of the previous
-   `scale_days` one-step-ahead residuals y - e (so it includes the baseline's own error), floored by the metric's
-   sigma floor, its Poisson noise (counts) and its granularity (one person, one shift). Z = (y - e) / s.
+3. Second pass, on screened days (efficient): the store's own expectation e0 = mean level of the last
+   `level_days` days + centred weekday factor (same-weekday means over `baseline_weeks` weeks, minus their 7-day
+   average: a week's factors sum to zero, so their errors cancel over any 7 consecutive days).
+   Chain effect c (`store_anomaly.spc.chain`): the same day's median of y - e0 over the other stores of the
+   cross-section (past warm-up, trading, not a holiday; at least `chain_min_stores` of them, else c = 0).
+   Expected value e = e0 + c (log scale: e0 x the chain's movement that day): what every store sees that day
+   (season, weather, a city-wide event) is not a store anomaly. Sigma s = standard deviation of the previous
+   `scale_days` chain-relative one-step-ahead residuals y - e (so it includes the baseline's own error and the
+   chain estimate's), floored by the metric's sigma floor, its Poisson noise (counts) and its granularity (one
+   person, one shift). Z = (y - e) / s.
 4. Rules (each flag names its rule and direction):
    - ``robust_z``: Shewhart individual chart on Z: |Z| > 3 INFO, > 4 WARNING, > 6 CRITICAL.
    - ``cusum_shift``: two-sided CUSUM of Z (k=1, h=4): a step of ~2 sigma or more within about two days.
    - ``cusum_drift``: CUSUM (k=0.75, h=6; CRITICAL above 18) of Z' = (y - e') / s against a reference e' whose
      level is the mean of `drift_level_days` days ending `drift_lag_days` ago, so a slow decline is measured
-     against where the store was, not against itself; watches the adverse side of each KPI only.
+     against where the store was, not against itself; watches the adverse side of each KPI only. e' carries its
+     own chain effect (the other stores' median of y - e0'), so the chain's seasonal slide over those weeks is
+     not a drift: a store drifts only relative to the chain.
    CUSUMs skip holidays and missing days and winsorise Z at +-`cusum_clip`.
 5. Never flagged: holidays and special days, missing values, a store's (or reset epoch's) first
    `warmup_days` days, days without a baseline. A closed day that is *not* a holiday is an outage: it is flagged
    (its volume KPIs are zero) and never used as a baseline.
 
-Every statistic is an order statistic of a bounded window or an exact integer sum, so day D depends only on rows
-in [D - lookback_days, D] and re-runs are byte-identical.
+Every statistic is an order statistic of a bounded window, an exact integer sum or a same-day cross-store median
+of those, so day D depends only on rows in [D - lookback_days, D] and re-runs are byte-identical.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from store_anomaly.spc.chain import add_chain_effect
 from store_anomaly.spc.config import MetricSpec, SpcConfig, normal_quantile
 from store_anomaly.spc.cusum import add_windowed_cusum
 
@@ -190,12 +198,30 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     # ---- second pass on screened data: centre, sigma, Z (means and standard deviation, exact sums) ------------
     df = _center_columns(df, "_yc", spec, config, False, "center_t")
     df = df.rename({"center_t_ref": "ref_t", "center_t_n": "center_days"})
-    df = df.with_columns((pl.col("_yc") - pl.col("center_t")).alias("_rc"))
+    # ---- chain effect: what every store sees that day (season, weather, a city-wide event) ---------------------
+    # cross-section: stores past warm-up with a centre line, trading (not closed, not a holiday) with a value
+    member = (pl.col("center_t").is_not_null() & (pl.col("age") >= config.warmup_days) & ~pl.col("is_closed")
+              & ~pl.col("is_special") & pl.col("y").is_not_null())
+    if config.chain_relative:
+        df = df.with_columns((pl.col("y") - pl.col("center_t")).alias("_r"), (pl.col("y") - pl.col("ref_t")).alias("_rr"))
+        df = add_chain_effect(df, "_r", member, config.chain_min_stores, config.chain_leave_one_out, "chain_t")
+        df = add_chain_effect(df, "_rr", member, config.chain_min_stores, config.chain_leave_one_out, "chain_ref_t")
+        df = df.drop("_r", "_rr", "chain_ref_t_n").rename({"chain_t_n": "chain_stores"})
+    else:
+        df = df.with_columns(pl.lit(None, pl.Float64).alias("chain_t"), pl.lit(None, pl.Float64).alias("chain_ref_t"),
+                             pl.lit(None, pl.Int64).alias("chain_stores"))
+    # the store's own expectation (earlier days) plus the chain's movement today
+    df = df.with_columns(
+        (pl.col("center_t") + pl.col("chain_t").fill_null(0.0)).alias("center_a"),
+        (pl.col("ref_t") + pl.col("chain_ref_t").fill_null(0.0)).alias("ref_a"),
+    )
+    # sigma: spread of the previous chain-relative one-step-ahead residuals (screened days)
+    df = df.with_columns((pl.col("_yc") - pl.col("center_a")).alias("_rc"))
     min_obs = config.scale_min_obs if spec.weekly else config.sparse_scale_min_obs
     scale_days = config.scale_days if spec.weekly else config.sparse_scale_days
     sd, n_res = _exact_std("_rc", scale_days, min_obs, GROUP)
     df = df.with_columns(
-        pl.when(sd.is_not_null()).then(pl.max_horizontal(sd, _sigma_floor(pl.col("center_t"), spec)))
+        pl.when(sd.is_not_null()).then(pl.max_horizontal(sd, _sigma_floor(pl.col("center_a"), spec)))
         .alias("sigma_t"),
         n_res.alias("baseline_days"),
     )
@@ -203,8 +229,8 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
         pl.col("center_t").is_not_null() & pl.col("sigma_t").is_not_null() & (pl.col("age") >= config.warmup_days)
     )
     df = df.with_columns(has_limits.alias("has_limits")).with_columns(
-        pl.when(pl.col("has_limits")).then((pl.col("y") - pl.col("center_t")) / pl.col("sigma_t")).alias("z"),
-        pl.when(pl.col("has_limits")).then((pl.col("y") - pl.col("ref_t")) / pl.col("sigma_t")).alias("z_ref"),
+        pl.when(pl.col("has_limits")).then((pl.col("y") - pl.col("center_a")) / pl.col("sigma_t")).alias("z"),
+        pl.when(pl.col("has_limits")).then((pl.col("y") - pl.col("ref_a")) / pl.col("sigma_t")).alias("z_ref"),
     )
     # CUSUM inputs: holidays (and special days) are skipped
     df = df.with_columns(
@@ -215,7 +241,7 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     df = add_windowed_cusum(df, "_zr", config.drift_k, config.cusum_window_days, GROUP, config.cusum_clip, "drift")
 
     wz = config.point_warning_z
-    e, s = pl.col("center_t"), pl.col("sigma_t")
+    e, s = pl.col("center_a"), pl.col("sigma_t")
     limits = df.filter(pl.col("has_limits")).select(
         "metric_date", "shop_no",
         pl.lit(metric).alias("metric_name"),
@@ -231,11 +257,13 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
         pl.lit(spec.scale).alias("scale"),
         e.alias("center_transformed"),
         s.alias("sigma_transformed"),
-        inverse(pl.col("ref_t"), spec).alias("reference_value"),
+        inverse(pl.col("ref_a"), spec).alias("reference_value"),
         pl.col("shift_up").alias("cusum_shift_up"), pl.col("shift_down").alias("cusum_shift_down"),
         pl.col("drift_up").alias("cusum_drift_up"), pl.col("drift_down").alias("cusum_drift_down"),
         pl.col("_zr").alias("drift_z"),
         pl.col("is_outlier"),
+        pl.col("chain_t").alias("chain_effect"),
+        pl.col("chain_stores").cast(pl.Int64),
     )
 
     scored = df.filter(
@@ -261,17 +289,28 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     az = z.abs()
     closed_note = pl.when(pl.col("is_closed")).then(pl.lit(" (store closed on a trading day)")).otherwise(pl.lit(""))
     basis = "expected (level x weekday factor)" if spec.weekly else "expected (recent mean)"
+
+    def chain_note(col: str) -> pl.Expr:
+        """`, chain -3.1%`: the chain's movement included in the expected value (log scale: in percent)."""
+        c = pl.col(col)
+        if spec.scale == "log":
+            text = pl.format(", chain {}%", ((c.exp() - 1.0) * 100).round(1))
+        else:
+            text = pl.format(f", chain {{}} ({spec.scale} units)", c.round(2))
+        return pl.when(c.is_not_null()).then(text).otherwise(pl.lit(""))
+
     emit(
         z > config.point_info_z, z < -config.point_info_z, "robust_z",
         pl.when(az > config.point_critical_z).then(pl.lit("CRITICAL"))
         .when(az > config.point_warning_z).then(pl.lit("WARNING")).otherwise(pl.lit("INFO")),
         inverse(e, spec), "z",
-        pl.format(f"robust Z {{}} vs {basis} {{}}{{}}", z.round(2), inverse(e, spec).round(2), closed_note),
+        pl.format(f"robust Z {{}} vs {basis} {{}}{{}}{{}}", z.round(2), inverse(e, spec).round(2),
+                  chain_note("chain_t"), closed_note),
     )
     # a CUSUM reports the side that signals (the larger one if, exceptionally, both do)
     for name, k, h, crit, exp_col, zcol in (
-        ("shift", config.fast_k, config.fast_h, None, "center_t", "z"),
-        ("drift", config.drift_k, config.drift_h, config.drift_critical_h, "ref_t", "z_ref"),
+        ("shift", config.fast_k, config.fast_h, None, "center_a", "z"),
+        ("drift", config.drift_k, config.drift_h, config.drift_critical_h, "ref_a", "z_ref"),
     ):
         up_c, dn_c = pl.col(f"{name}_up"), pl.col(f"{name}_down")
         stat = pl.max_horizontal(up_c, dn_c)
@@ -288,6 +327,7 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
             pl.when(stat > crit).then(pl.lit("CRITICAL")).otherwise(pl.lit("WARNING")))
         what = "sustained shift" if name == "shift" else f"drift vs reference lagged {config.drift_lag_days} d"
         emit(up_sig, dn_sig, f"cusum_{name}", sev, inverse(pl.col(exp_col), spec), zcol,
-             pl.format(f"CUSUM(k={k}) {{}} > h={h}: {what}", stat.round(2)))
+             pl.format(f"CUSUM(k={k}) {{}} > h={h}: {what}{{}}", stat.round(2),
+                       chain_note("chain_t" if name == "shift" else "chain_ref_t")))
     flags = pl.concat(candidates, how="vertical")
     return limits, flags

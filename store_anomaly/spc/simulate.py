@@ -7,6 +7,11 @@ items per order ~1.5; production times averaged over the day's drinks and slower
 staffing schedule of 8-12 people with call-outs and variable shift lengths; 1-2 QC inspections a week;
 Poisson waste counts. Everything is vectorised over stores x days (numpy), seeded, reproducible.
 
+`Chain` adds what every store of the chain shares (off by default): an annual cycle common to all stores (peak
+on a given day of the year), a common day-to-day wobble (the city's weather) and chain-wide event days (a
+snowstorm, a heat wave, a city-wide event) that multiply every store's traffic on that day. None of these is a
+store anomaly: a chain-relative rule set should flag none of them.
+
 `Anomaly` describes what is injected from `onset` on: a multiplicative effect on one driver (traffic, ticket,
 production time, staffing), either a step (`kind="step"`), a one-day spike (`"spike"`), a linear ramp to
 `size` over `ramp_days` (`"ramp"`), or a full-day outage (`"outage"`: no orders, flagged `is_closed`).
@@ -49,6 +54,46 @@ class Anomaly:
 
 
 @dataclass(frozen=True)
+class Chain:
+    """Traffic movements shared by every store (multiplicative, on top of each store's own).
+
+    seasonality: amplitude of the common annual cycle (0.06 = +-6%), peaking on `peak_day_of_year`.
+    noise: standard deviation of the common log-normal day-to-day wobble (weather), e.g. 0.02.
+    events: (day, traffic multiplier) pairs, e.g. (date(2025, 2, 6), 0.65) for a snowstorm.
+    """
+
+    seasonality: float = 0.0
+    peak_day_of_year: int = 15
+    noise: float = 0.0
+    events: tuple[tuple[date, float], ...] = ()
+
+    def traffic(self, days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The chain's traffic multiplier per day (`days`: an array of dates)."""
+        doy = np.array([d.timetuple().tm_yday for d in days])
+        mult = 1 + self.seasonality * np.cos(2 * np.pi * (doy - self.peak_day_of_year) / 365.25)
+        if self.noise > 0:
+            mult = mult * rng.lognormal(-self.noise**2 / 2, self.noise, len(days))
+        index = {d: i for i, d in enumerate(days)}
+        for day, factor in self.events:
+            if day in index:
+                mult[index[day]] *= factor
+        return mult
+
+
+def random_chain(start: date, end: date, seed: int, seasonality: float = 0.06, noise: float = 0.02,
+                 events_per_year: float = 8.0) -> Chain:
+    """A chain with a random seasonal peak and random weather/event days: mostly dips of 15-40% (storms, heat),
+    about one in five a rise of 10-25% (a city-wide event)."""
+    rng = np.random.default_rng([seed, 2024])
+    n_days = (end - start).days + 1
+    count = round(events_per_year * n_days / 365.25)
+    offsets = np.sort(rng.choice(n_days, size=count, replace=False)) if count else np.array([], dtype=int)
+    factors = np.where(rng.random(count) < 0.8, rng.uniform(0.60, 0.85, count), rng.uniform(1.10, 1.25, count))
+    events = tuple((start + timedelta(days=int(o)), float(round(f, 3))) for o, f in zip(offsets, factors))
+    return Chain(seasonality=seasonality, peak_day_of_year=int(rng.integers(1, 366)), noise=noise, events=events)
+
+
+@dataclass(frozen=True)
 class StoreSpec:
     shop_no: str
     first_day: date | None = None  # None: the start of the series
@@ -63,9 +108,11 @@ def _holidays(first: date, last: date) -> dict[date, str]:
 
 
 def simulate_stores(stores: list[StoreSpec], start: date, end: date, seed: int = 0,
-                    seasonality: float = 0.04) -> pl.DataFrame:
+                    seasonality: float = 0.04, chain: Chain | None = None) -> pl.DataFrame:
     """The wide `store_daily_metrics` frame of `stores` between start and end (one row per open-for-business
-    day from each store's first day; closed days are explicit rows with ``is_closed``)."""
+    day from each store's first day; closed days are explicit rows with ``is_closed``). `seasonality`: the
+    maximum amplitude of each store's own annual cycle (random amplitude and phase per store); `chain`: movements
+    shared by every store (none by default)."""
     rng = np.random.default_rng(seed)
     n_days = (end - start).days + 1
     n = len(stores)
@@ -122,43 +169,47 @@ def simulate_stores(stores: list[StoreSpec], start: date, end: date, seed: int =
             raise ValueError(a.kind)
         eff[a.driver][i] = mult
 
+    # independent random streams per driver: changing one (e.g. the chain's traffic) leaves the others' draws as
+    # they were (a Poisson draw consumes a variable number of uniforms, so one stream would shift everything)
+    r_traffic, r_ticket, r_prod, r_staff, r_qc, r_waste, r_chain = rng.spawn(7)
     # ---- traffic -------------------------------------------------------------------------------------------------
     season = 1 + season_amp[:, None] * np.sin(2 * np.pi * doy[None, :] / 365.25 + season_phase[:, None])
     shape = 1 / overdisp_cv**2
-    day_noise = rng.gamma(shape[:, None], 1 / shape[:, None], (n, n_days))
-    lam = base[:, None] * prof[:, wd] * season * dip[None, :] * day_noise * eff["traffic"]
+    day_noise = r_traffic.gamma(shape[:, None], 1 / shape[:, None], (n, n_days))
+    shared = (chain or Chain()).traffic(days, r_chain)[None, :]
+    lam = base[:, None] * prof[:, wd] * season * dip[None, :] * day_noise * eff["traffic"] * shared
     closed = (closed_hol[None, :] | outage) & alive
-    orders = np.where(closed, 0, rng.poisson(lam))
+    orders = np.where(closed, 0, r_traffic.poisson(lam))
     # ---- tickets -------------------------------------------------------------------------------------------------
     aov_wd = np.where(wd >= 5, 1.04, 1.0)[None, :]
     aov_mean = aov0[:, None] * aov_wd * eff["ticket"]
     safe = np.maximum(orders, 1)
-    aov = aov_mean * (1 + rng.normal(0, ticket_cv / np.sqrt(safe)))
+    aov = aov_mean * (1 + r_ticket.normal(0, ticket_cv / np.sqrt(safe)))
     revenue = np.where(orders > 0, np.round(aov * orders, 2), 0.0)
     aov_out = np.where(orders > 0, revenue / safe, np.nan)
-    items = orders + rng.poisson(0.5 * orders)
-    prod_count = rng.binomial(orders, 0.97)
+    items = orders + r_prod.poisson(0.5 * orders)
+    prod_count = r_prod.binomial(orders, 0.97)
     busy = lam / (base[:, None] * season)
-    prod_mean = prod0[:, None] * (1 + 0.12 * (busy - 1)) * eff["production"] * rng.lognormal(0, 0.03, (n, n_days))
-    prod_secs = np.where(prod_count > 0, prod_mean * (1 + rng.normal(0, 0.45 / np.sqrt(np.maximum(prod_count, 1)))),
+    prod_mean = prod0[:, None] * (1 + 0.12 * (busy - 1)) * eff["production"] * r_prod.lognormal(0, 0.03, (n, n_days))
+    prod_secs = np.where(prod_count > 0, prod_mean * (1 + r_prod.normal(0, 0.45 / np.sqrt(np.maximum(prod_count, 1)))),
                          np.nan)
     # ---- staffing ------------------------------------------------------------------------------------------------
     sched = hc_base[:, None] + np.where(wd >= 5, hc_weekend[:, None], 0)
     sched = np.round(sched * eff["staffing"]).astype(int)
-    callouts = rng.binomial(sched, 0.005)
-    extra = rng.binomial(1, 0.03, (n, n_days))
+    callouts = r_staff.binomial(sched, 0.005)
+    extra = r_staff.binomial(1, 0.03, (n, n_days))
     headcount = np.where(closed, 0, sched - callouts + extra)
     shift_mean = 7.5
     staff_hours = np.where(
         headcount > 0,
-        np.round(headcount * shift_mean + rng.normal(0, 0.9 * np.sqrt(np.maximum(headcount, 1))), 2), 0.0)
+        np.round(headcount * shift_mean + r_staff.normal(0, 0.9 * np.sqrt(np.maximum(headcount, 1))), 2), 0.0)
     staff_hours = np.maximum(staff_hours, 0.0)
     oplh = np.where(staff_hours > 0, orders / np.where(staff_hours > 0, staff_hours, 1), np.nan)
     # ---- quality -------------------------------------------------------------------------------------------------
-    inspected = rng.random((n, n_days)) < (1.5 / 7)
-    qc = np.where(inspected & ~closed, np.clip(np.round(qc0[:, None] + rng.normal(0, 3, (n, n_days)), 1), 0, 100),
+    inspected = r_qc.random((n, n_days)) < (1.5 / 7)
+    qc = np.where(inspected & ~closed, np.clip(np.round(qc0[:, None] + r_qc.normal(0, 3, (n, n_days)), 1), 0, 100),
                   np.nan)
-    waste = np.where(closed, 0, rng.poisson(waste0[:, None] * rng.gamma(4, 0.25, (n, n_days))))
+    waste = np.where(closed, 0, r_waste.poisson(waste0[:, None] * r_waste.gamma(4, 0.25, (n, n_days))))
 
     values = {
         "revenue": revenue, "order_count": orders, "aov": aov_out, "items_sold": items,

@@ -10,7 +10,7 @@ import pytest
 
 from store_anomaly.spc import SpcConfig, compute_spc
 from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
-from store_anomaly.spc.simulate import Anomaly, StoreSpec, simulate_stores
+from store_anomaly.spc.simulate import Anomaly, Chain, StoreSpec, simulate_stores
 from store_anomaly_tests.spc.helpers import frame_from_series, weekly_series
 
 SERIES_START = date(2024, 1, 1)
@@ -20,14 +20,17 @@ DEFAULT = SpcConfig.default()
 
 @pytest.fixture(scope="module")
 def battery() -> pl.DataFrame:
-    stores = [StoreSpec(f"S{i:02d}") for i in range(8)] + [
+    stores = [StoreSpec(f"S{i:02d}") for i in range(16)] + [
         StoreSpec("STEP", anomaly=Anomaly("traffic", "step", -0.30, date(2025, 5, 14))),
         StoreSpec("RAMP", anomaly=Anomaly("traffic", "ramp", -0.50, date(2025, 6, 2))),
         StoreSpec("AOV", anomaly=Anomaly("ticket", "step", 0.25, date(2025, 7, 9))),
         StoreSpec("OUT", anomaly=Anomaly("outage", "outage", -1.0, date(2025, 8, 13))),
         StoreSpec("NEW", first_day=date(2025, 6, 20)),
     ]
-    return simulate_stores(stores, SERIES_START, SERIES_END, seed=3)
+    # every store shares a +-6% season, a 2% daily wobble and a few weather days (none is a store anomaly)
+    chain = Chain(seasonality=0.06, peak_day_of_year=20, noise=0.02,
+                  events=((date(2025, 2, 12), 0.65), (date(2025, 7, 23), 0.75), (date(2025, 10, 8), 1.15)))
+    return simulate_stores(stores, SERIES_START, SERIES_END, seed=3, chain=chain)
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +52,12 @@ def test_outputs_are_well_formed(result) -> None:
 
 def test_stable_stores_are_quiet(result) -> None:
     stable = _serious(result.flags).filter(pl.col("shop_no").str.contains(r"^S\d\d$"))
-    months = 8 * 365 / 30.44
+    months = 16 * 365 / 30.44
     assert stable.height / months <= 0.5
     assert stable.filter(pl.col("severity") == "CRITICAL").height == 0
+    # the chain's weather days are not store anomalies
+    weather = [date(2025, 2, 12), date(2025, 7, 23), date(2025, 10, 8)]
+    assert stable.filter(pl.col("metric_date").is_in(weather)).height == 0
 
 
 def test_step_is_flagged_within_two_days(result) -> None:
