@@ -230,7 +230,26 @@ def main(argv: list[str] | None = None) -> None:
         flags = compute_anomaly_flags(metrics, SCORE_START, SERIES_END, config)
         print(f"{name}: {flags.height} flags in {time.perf_counter() - t0:.1f} s")
         results[name] = evaluate(flags, stores, truth, name, chain)
+        if name == "default":
+            default_flags = flags
     print_report(results, args.replicates)
+    if "default" in results:
+        print_alert_rate(default_flags, metrics, stores)
+
+
+def print_alert_rate(flags: pl.DataFrame, metrics: pl.DataFrame, stores: list[StoreSpec]) -> None:
+    """Alert episodes (what a person is asked to act on) opened per stable store-month, default rule set."""
+    from store_anomaly.alerts import AlertConfig, build_alerts
+
+    stable = [store.shop_no for store in stores if store.shop_no.startswith("S")]
+    t0 = time.perf_counter()
+    alerts = build_alerts(flags.filter(pl.col("shop_no").is_in(stable)),
+                          metrics.filter(pl.col("shop_no").is_in(stable)), None, AlertConfig(), as_of=SERIES_END)
+    months = len(stable) * ((SERIES_END - SCORE_START).days + 1) / 30.4375
+    print(f"\nalert episodes opened on stable stores (default rule set): {alerts.height} in {months:.0f} "
+          f"store-months = {alerts.height / months:.3f} per store-month "
+          f"({alerts.filter(pl.col('severity') == 'CRITICAL').height} CRITICAL; built in "
+          f"{time.perf_counter() - t0:.1f} s)")
 
 
 if __name__ == "__main__":
