@@ -28,16 +28,18 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-$(DAGSTER_HOME):
+# The instance the UI and the CLI share; an existing dagster.yaml (yours) is left alone.
+$(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\n' > $@
 
 demo-data: install
 	$(BIN)/store-anomaly demo-data --start $(DEMO_START) --end $(DEMO_END)
 
-backfill: install $(DAGSTER_HOME)
+backfill: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/store-anomaly backfill --start $(DEMO_START) --end $(DEMO_END)
 
-ui: install $(DAGSTER_HOME)
+ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 demo: demo-data backfill
