@@ -10,19 +10,10 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-METRICS: tuple[str, ...] = (
-    "revenue",
-    "order_count",
-    "aov",
-    "items_sold",
-    "avg_production_seconds",
-    "production_count",
-    "staff_hours",
-    "headcount",
-    "orders_per_labor_hour",
-    "qc_score",
-    "expired_qty",
-)
+from store_anomaly.kpis.metrics import KPI_COLUMNS
+
+# The KPIs scored: every KPI column of store_daily_metrics (the contract's metric_name values).
+METRICS: tuple[str, ...] = KPI_COLUMNS
 
 RuleSet = Literal["seed", "default"]
 Scale = Literal["log", "sqrt", "linear"]
