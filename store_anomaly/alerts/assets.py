@@ -7,7 +7,16 @@ alert nor loses what a person did.
 """
 
 import polars as pl
-from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetIn, AutomationCondition, Output, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AutomationCondition,
+    BackfillPolicy,
+    Output,
+    asset,
+)
 
 from store_anomaly.alerts.config import ALERT_SCHEMA, AlertConfig
 from store_anomaly.alerts.episodes import build_alerts
@@ -61,6 +70,8 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
     },
     metadata={"dagster/column_schema": ALERTS_TABLE_SCHEMA, "primary_key": ["alert_id"]},
     automation_condition=AutomationCondition.eager(),
+    # Rebuilt once per run whatever range the run covers, so it joins single-run range backfills.
+    backfill_policy=BackfillPolicy.single_run(),
     check_specs=[
         AssetCheckSpec(
             "one_open_alert_per_episode",
