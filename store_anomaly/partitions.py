@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from collections.abc import Sequence
 
-from dagster import BackfillPolicy, DailyPartitionsDefinition, TableSchema, TimeWindow, asset
+from dagster import BackfillPolicy, DailyPartitionsDefinition, FreshnessPolicy, TableSchema, TimeWindow, asset
 
 PARTITIONS_START_ENV_VAR = "STORE_ANOMALY_PARTITIONS_START"
 # Partitions close on the operations team's calendar: a day is complete at local midnight in New York.
@@ -19,6 +19,12 @@ DEFAULT_PARTITIONS_START = "2024-01-01"
 daily_partitions = DailyPartitionsDefinition(
     start_date=os.environ.get(PARTITIONS_START_ENV_VAR, DEFAULT_PARTITIONS_START),
     timezone=PARTITIONS_TIME_ZONE,
+)
+
+# The daily refresh starts at 07:00 New York: by 09:00 every warehouse table must have been refreshed since
+# 06:00, or the UI shows it as stale (and the lineage graph shows where the delay started).
+DAILY_FRESHNESS = FreshnessPolicy.cron(
+    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=3), timezone=PARTITIONS_TIME_ZONE
 )
 
 # One run computes a whole partition range: a year-long backfill is one vectorized pass, not 365 runs.
@@ -55,6 +61,7 @@ def daily_table_asset(
         io_manager_key="warehouse_io_manager",
         group_name=group_name,
         kinds={"mysql", "polars"},
+        freshness_policy=DAILY_FRESHNESS,
         metadata={"partition_expr": partition_expr, "dagster/column_schema": table, "primary_key": list(primary_key)},
         **kwargs,
     )

@@ -76,3 +76,13 @@ def test_sensor_requests_a_run_for_late_rows_of_a_materialized_day(platform_urls
 
     again = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=late.cursor, resources=resources))
     assert not again.run_requests  # the same rows never trigger twice
+
+
+def test_every_warehouse_table_must_be_fresh_by_nine_in_new_york():
+    graph = build_definitions().resolve_asset_graph()
+    computed = [key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
+    assert len(computed) == 12
+    for key in computed:
+        policy = graph.get(key).freshness_policy
+        assert policy is not None, key
+        assert (policy.deadline_cron, policy.timezone) == ("0 9 * * *", "America/New_York")

@@ -22,6 +22,7 @@ from store_anomaly.alerts.config import ALERT_SCHEMA, AlertConfig
 from store_anomaly.alerts.episodes import build_alerts
 from store_anomaly.alerts.state import current_alert_state
 from store_anomaly.io_managers.mysql import table_schema_from_polars
+from store_anomaly.partitions import DAILY_FRESHNESS
 from store_anomaly.resources import Warehouse
 
 ALERTS_TABLE_SCHEMA = table_schema_from_polars(
@@ -70,6 +71,7 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
     },
     metadata={"dagster/column_schema": ALERTS_TABLE_SCHEMA, "primary_key": ["alert_id"]},
     automation_condition=AutomationCondition.eager(),
+    freshness_policy=DAILY_FRESHNESS,
     # Rebuilt once per run whatever range the run covers, so it joins single-run range backfills.
     backfill_policy=BackfillPolicy.single_run(),
     check_specs=[

@@ -21,7 +21,7 @@ from dagster import (
 
 from store_anomaly.alerts.feedback import baseline_resets_from_alerts
 from store_anomaly.io_managers.mysql import table_schema_from_polars
-from store_anomaly.partitions import business_dates, daily_partitions, single_run
+from store_anomaly.partitions import DAILY_FRESHNESS, business_dates, daily_partitions, single_run
 from store_anomaly.resources import Warehouse
 from store_anomaly.spc import FLAGS_SCHEMA, LIMITS_SCHEMA, SpcConfig, compute_spc
 from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
@@ -78,6 +78,7 @@ def _out(table, key) -> AssetOut:
         io_manager_key="warehouse_io_manager",
         group_name=GROUP,
         kinds={"mysql", "polars"},
+        freshness_policy=DAILY_FRESHNESS,
         metadata={"partition_expr": "metric_date", "dagster/column_schema": table, "primary_key": list(key)},
     )
 
