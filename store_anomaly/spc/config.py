@@ -39,6 +39,10 @@ class MetricSpec:
     unit_floor / unit_size: granular metrics: sigma is never below `unit_floor` times the step of one unit of
         `unit_size` at the centre line (headcount moves by whole people, staff hours by whole shifts of ~8 h:
         one person or one shift more or less is never, by itself, an anomaly).
+    warning_z / critical_z: this metric's |Z| tiers of the ``robust_z`` rule, overriding
+        `SpcConfig.point_warning_z` / `point_critical_z` (None: the config's). Lower for KPIs whose residuals are
+        close to Gaussian and whose first-day shifts matter (ticket, production time); higher CRITICAL for
+        granular KPIs whose sigma sits at its unit floor (a Gaussian tail says nothing about whole people).
     """
 
     scale: Scale = "log"
@@ -52,6 +56,8 @@ class MetricSpec:
     drift_directions: Directions = "both"
     nonnegative: bool = True
     volume: bool = False
+    warning_z: float | None = None
+    critical_z: float | None = None
 
 
 DEFAULT_METRIC_SPECS: dict[str, MetricSpec] = {
@@ -62,8 +68,10 @@ DEFAULT_METRIC_SPECS: dict[str, MetricSpec] = {
     "avg_production_seconds": MetricSpec(scale="log", offset=1.0, drift_directions="up"),
     "production_count": MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True,
                                    drift_directions="down"),
-    "staff_hours": MetricSpec(scale="log", offset=1.0, unit_floor=0.5, unit_size=8.0),
-    "headcount": MetricSpec(scale="log", offset=1.0, unit_floor=0.6),
+    # granular KPIs, sigma usually at its unit floor: CRITICAL only beyond 8 (three call-outs of nine people are a
+    # -30% day, not an emergency); headcount WARNING from 3 (about two people off the expected roster)
+    "staff_hours": MetricSpec(scale="log", offset=1.0, unit_floor=0.5, unit_size=8.0, critical_z=8.0),
+    "headcount": MetricSpec(scale="log", offset=1.0, unit_floor=0.6, warning_z=3.0, critical_z=8.0),
     "orders_per_labor_hour": MetricSpec(scale="log", offset=0.1, volume=True, drift_directions="down"),
     "qc_score": MetricSpec(scale="linear", offset=0.0, weekly=False, sigma_floor=1.0, nonnegative=False,
                            drift_directions="down"),
@@ -170,7 +178,7 @@ class SpcConfig:
     drift_k: float = 0.75
     drift_h: float = 6.0
     drift_critical_h: float = 18.0
-    drift_lag_days: int = 14
+    drift_lag_days: int = 7
     cusum_window_days: int = 56
     cusum_clip: float = 4.0
     chain_relative: bool = True
@@ -266,12 +274,12 @@ class SpcConfig:
             return max(self.seed_window + 8, self.warmup_days)
         return max(self.cusum_window_days - 1 + self.z_dependency_days, self.warmup_days)
 
-    def severity_thresholds(self) -> dict[str, float]:
-        return {
-            "info": self.point_info_z,
-            "warning": self.point_warning_z,
-            "critical": self.point_critical_z,
-        }
+    def severity_thresholds(self, metric: str | None = None) -> dict[str, float]:
+        """|Z| tiers of the ``robust_z`` rule (of `metric`, with its `MetricSpec` overrides, when given)."""
+        spec = self.metric_specs.get(metric) if metric is not None else None
+        warning = spec.warning_z if spec is not None and spec.warning_z is not None else self.point_warning_z
+        critical = spec.critical_z if spec is not None and spec.critical_z is not None else self.point_critical_z
+        return {"info": min(self.point_info_z, warning), "warning": warning, "critical": max(critical, warning)}
 
 
 def normal_quantile(p: float) -> float:

@@ -21,7 +21,8 @@ square root for small counts, identity for scores; see `MetricSpec`):
    chain estimate's), floored by the metric's sigma floor, its Poisson noise (counts) and its granularity (one
    person, one shift). Z = (y - e) / s.
 4. Rules (each flag names its rule and direction):
-   - ``robust_z``: Shewhart individual chart on Z: |Z| > 3 INFO, > 4 WARNING, > 6 CRITICAL.
+   - ``robust_z``: Shewhart individual chart on Z: |Z| > 3 INFO, > 4 WARNING, > 6 CRITICAL (per-KPI tiers from
+     `MetricSpec.warning_z` / `critical_z`: headcount WARNING > 3, staffing CRITICAL > 8).
    - ``cusum_shift``: two-sided CUSUM of Z (k=1, h=4): a step of ~2 sigma or more within about two days.
    - ``cusum_drift``: CUSUM (k=0.75, h=6; CRITICAL above 18) of Z' = (y - e') / s against a reference e' whose
      level is the mean of `drift_level_days` days ending `drift_lag_days` ago, so a slow decline is measured
@@ -240,7 +241,8 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     df = add_windowed_cusum(df, "_zc", config.fast_k, config.cusum_window_days, GROUP, config.cusum_clip, "shift")
     df = add_windowed_cusum(df, "_zr", config.drift_k, config.cusum_window_days, GROUP, config.cusum_clip, "drift")
 
-    wz = config.point_warning_z
+    tiers = config.severity_thresholds(metric)
+    wz = tiers["warning"]
     e, s = pl.col("center_a"), pl.col("sigma_t")
     limits = df.filter(pl.col("has_limits")).select(
         "metric_date", "shop_no",
@@ -300,9 +302,9 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
         return pl.when(c.is_not_null()).then(text).otherwise(pl.lit(""))
 
     emit(
-        z > config.point_info_z, z < -config.point_info_z, "robust_z",
-        pl.when(az > config.point_critical_z).then(pl.lit("CRITICAL"))
-        .when(az > config.point_warning_z).then(pl.lit("WARNING")).otherwise(pl.lit("INFO")),
+        z > tiers["info"], z < -tiers["info"], "robust_z",
+        pl.when(az > tiers["critical"]).then(pl.lit("CRITICAL"))
+        .when(az > tiers["warning"]).then(pl.lit("WARNING")).otherwise(pl.lit("INFO")),
         inverse(e, spec), "z",
         pl.format(f"robust Z {{}} vs {basis} {{}}{{}}{{}}", z.round(2), inverse(e, spec).round(2),
                   chain_note("chain_t"), closed_note),

@@ -240,3 +240,56 @@ def test_empty_input() -> None:
     res = compute_spc(empty, date(2025, 1, 1), date(2025, 1, 31), DEFAULT)
     assert res.limits.height == 0 and res.flags.height == 0
     assert np.all([c in res.flags.columns for c in ("rule", "severity", "direction")])
+
+
+def _staffing_store(n: int, start: date) -> dict[str, np.ndarray]:
+    """A roster of 10 people (an eleventh on 3% of days, a call-out on 5%), shifts of ~7.5 h."""
+    rng = np.random.default_rng(21)
+    heads = 10 + (rng.random(n) < 0.03).astype(int) - (rng.random(n) < 0.05).astype(int)
+    hours = np.round(heads * 7.5 + rng.normal(0, 0.9 * np.sqrt(heads)), 2)
+    return {"headcount": heads.astype(float), "staff_hours": hours}
+
+
+def test_per_metric_point_tiers() -> None:
+    assert DEFAULT.severity_thresholds("headcount") == {"info": 3.0, "warning": 3.0, "critical": 8.0}
+    assert DEFAULT.severity_thresholds("staff_hours") == {"info": 3.0, "warning": 4.0, "critical": 8.0}
+    assert DEFAULT.severity_thresholds("revenue") == {"info": 3.0, "warning": 4.0, "critical": 6.0}
+    # the ucl / lcl of a metric are its own WARNING limits
+    start = date(2024, 1, 1)
+    n = 200
+    df = frame_from_series("US00007", start, _staffing_store(n, start))
+    lim = compute_spc(df, start + timedelta(days=150), start + timedelta(days=n - 1), DEFAULT).limits
+    hc = lim.filter(pl.col("metric_name") == "headcount").row(0, named=True)
+    assert hc["ucl"] == pytest.approx(np.exp(hc["center_transformed"] + 3.0 * hc["sigma_transformed"]) - 1.0)
+
+
+def test_two_people_short_is_a_warning_and_three_call_outs_are_not_critical() -> None:
+    start = date(2024, 1, 1)
+    n = 260
+    values = _staffing_store(n, start)
+    day_two, day_three = 200, 230
+    for day, missing in ((day_two, 2), (day_three, 3)):  # two people short; three call-outs (-30% of the hours)
+        values["headcount"][day] = 10 - missing
+        values["staff_hours"][day] = round((10 - missing) * 7.5, 2)
+    revenue = weekly_series(n, 3000, 0.04, 4, start)
+    closed = [False] * n
+    closed[243] = True  # an outage on a trading day: still CRITICAL on the sales KPIs
+    revenue[243] = 0.0
+    values["headcount"][243] = 0.0
+    values["staff_hours"][243] = 0.0
+    df = frame_from_series("US00008", start, {**values, "revenue": revenue}, closed=closed)
+    res = compute_spc(df, start + timedelta(days=150), start + timedelta(days=n - 1), DEFAULT)
+    f = res.flags.filter(pl.col("rule") == "robust_z")
+
+    def sev(day: int, metric: str) -> list[str]:
+        return f.filter(pl.col("metric_date") == start + timedelta(days=day), pl.col("metric_name") == metric)[
+            "severity"].to_list()
+
+    assert sev(day_two, "headcount") == ["WARNING"]
+    assert sev(day_three, "headcount") == ["WARNING"] and sev(day_three, "staff_hours") == ["WARNING"]
+    assert sev(243, "revenue") == ["CRITICAL"]
+    assert sev(243, "headcount") == ["CRITICAL"]  # nobody at work is beyond 8 sigma
+    # stable days of the same roster: no WARNING on staffing KPIs beyond the two injected days and the outage
+    staffing = _serious(res.flags).filter(pl.col("metric_name").is_in(["headcount", "staff_hours"]))
+    injected = {start + timedelta(days=d) for d in (day_two, day_three, 243)}
+    assert set(staffing["metric_date"].to_list()) <= injected
