@@ -67,8 +67,19 @@ class MySQLUrl:
         auth = self.user + (":***" if self.password else "")
         return f"mysql://{auth}@{self.host}:{self.port}/{self.database}"
 
-    def connect(self, *, database: bool = True, autocommit: bool = False, read_only: bool = False, **kwargs):
-        """Opens a pymysql connection; `read_only` makes every transaction of the session read-only."""
+    def connect(
+        self,
+        *,
+        database: bool = True,
+        autocommit: bool = False,
+        read_only: bool = False,
+        local_infile: bool = False,
+        **kwargs,
+    ):
+        """Opens a pymysql connection; `read_only` makes every transaction of the session read-only.
+
+        `local_infile` lets the server read client files (LOAD DATA LOCAL): only for the warehouse writer, never
+        for a source, which could otherwise ask the client for any file it can read."""
         connection = pymysql.connect(
             host=self.host,
             port=self.port,
@@ -78,7 +89,7 @@ class MySQLUrl:
             autocommit=autocommit,
             charset="utf8mb4",
             connect_timeout=10,
-            local_infile=True,
+            local_infile=local_infile,
             **kwargs,
         )
         if read_only:

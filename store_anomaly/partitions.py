@@ -7,7 +7,16 @@ from datetime import date, timedelta
 
 from collections.abc import Sequence
 
-from dagster import BackfillPolicy, DailyPartitionsDefinition, FreshnessPolicy, TableSchema, TimeWindow, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    FreshnessPolicy,
+    TableSchema,
+    TimeWindow,
+    asset,
+)
 
 PARTITIONS_START_ENV_VAR = "STORE_ANOMALY_PARTITIONS_START"
 # Partitions close on the operations team's calendar: a day is complete at local midnight in New York.
@@ -65,3 +74,24 @@ def daily_table_asset(
         metadata={"partition_expr": partition_expr, "dagster/column_schema": table, "primary_key": list(primary_key)},
         **kwargs,
     )
+
+
+class UpstreamNotMaterializedError(RuntimeError):
+    """An input partition of the run was never materialized: computing would replace rows with nothing."""
+
+
+def require_materialized(context: AssetExecutionContext, *upstream_assets: str) -> None:
+    """Fails before any write when an upstream asset lacks one of the run's business dates.
+
+    The IO manager loads a missing partition as no rows; replacing a stored partition with what those no rows
+    produce would silently delete it. Lookback days before the run's range are not required.
+    """
+    wanted = set(context.partition_keys)
+    for upstream in upstream_assets:
+        missing = sorted(wanted - set(context.instance.get_materialized_partitions(AssetKey(upstream))))
+        if missing:
+            raise UpstreamNotMaterializedError(
+                f"{upstream} is not materialized for {len(missing)} of the run's {len(wanted)} business dates "
+                f"({missing[0]} .. {missing[-1]}): materialize it for those dates first, or run every asset, "
+                f"e.g. store-anomaly backfill --start {missing[0]} --end {missing[-1]}"
+            )

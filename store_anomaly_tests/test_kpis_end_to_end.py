@@ -9,10 +9,12 @@ from datetime import date, datetime
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from store_anomaly.mysql_url import MySQLUrl
-from store_anomaly.runner import run_backfill
+from store_anomaly.definitions import build_definitions
+from store_anomaly.runner import partition_range_tags, root_causes, run_backfill
+from store_anomaly.sources.local_time import is_valid_time_zone
 from store_anomaly_tests.source_rows import create_all_source_tables, insert_rows
 
 pytestmark = pytest.mark.mysql
@@ -267,3 +269,24 @@ def test_every_asset_check_passes(materialized):
         (e.check_name, e.metadata) for e in evaluations if not e.passed and e.check_name != "excluded_rows_surfaced"
     ]
     assert not failed
+
+
+def test_a_downstream_run_without_its_inputs_fails_and_keeps_the_stored_rows(materialized):
+    urls, result = materialized
+    before = read_table(urls["warehouse"], "SELECT * FROM store_daily_metrics ORDER BY metric_date, shop_no")
+    job = build_definitions().resolve_implicit_global_asset_job_def()
+    only_metrics = job.execute_in_process(
+        instance=result.dagster_run and DagsterInstance.ephemeral(),
+        asset_selection=[AssetKey("store_daily_metrics")],
+        tags=partition_range_tags(date(2025, 10, 31), date(2025, 11, 1)),
+        raise_on_error=False,
+    )
+    assert not only_metrics.success
+    assert any("source_opshop_daily is not materialized" in m for m in root_causes(only_metrics))
+    after = read_table(urls["warehouse"], "SELECT * FROM store_daily_metrics ORDER BY metric_date, shop_no")
+    assert after.equals(before)
+
+
+def test_time_zones_polars_cannot_use_are_invalid():
+    assert is_valid_time_zone("America/Los_Angeles") and is_valid_time_zone("Asia/Kolkata")
+    assert not any(is_valid_time_zone(name) for name in ("localtime", "Factory", "posixrules", "Mars/Olympus", ""))

@@ -33,6 +33,7 @@ READINGS = table_schema(
 class ReadingsConfig(Config):
     value: float = 1.0
     duplicate_last_row: bool = False
+    overlong_note_shop: bool = False
 
 
 @asset(
@@ -45,6 +46,8 @@ def readings(context, config: ReadingsConfig) -> pl.DataFrame:
     days = pl.date_range(window.start.date(), window.end.date() - timedelta(days=1), "1d", eager=True)
     frame = pl.DataFrame({"day": days}).join(pl.DataFrame({"shop_no": ["US00001", "US00002"]}), how="cross")
     frame = frame.with_columns(value=pl.lit(config.value), note=pl.lit('quote " comma, newline\nand \\N'))
+    if config.overlong_note_shop:  # too long for VARCHAR(16): must fail, never be truncated
+        frame = frame.with_columns(shop_no=pl.lit("US" + "9" * 30))
     if config.duplicate_last_row:
         frame = pl.concat([frame, frame.tail(1)])  # violates the primary key at the very end of the write
     return frame
@@ -104,6 +107,15 @@ def test_a_failed_write_leaves_the_previous_partitions_intact(fresh_database, us
         value=5.0,
         duplicate_last_row=True,
     )
+    assert not failed.success
+    assert stored(fresh_database).equals(before)
+
+
+@pytest.mark.parametrize("use_load_data", [True, False], ids=["load-data", "multi-row-insert"])
+def test_a_value_that_does_not_fit_fails_instead_of_being_truncated(fresh_database, use_load_data):
+    assert run(fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 1), use_load_data, value=1.0).success
+    before = stored(fresh_database)
+    failed = run(fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 1), use_load_data, overlong_note_shop=True)
     assert not failed.success
     assert stored(fresh_database).equals(before)
 

@@ -86,7 +86,8 @@ def build_late_rows_sensor(job):
         default_status=DefaultSensorStatus.RUNNING,
         description=(
             "Watches the fact sources for rows inserted since the last look (by primary key) whose business date "
-            "is already materialized, and requests one run per contiguous range of those dates."
+            "is already materialized, and requests one run from the first such date to the latest materialized "
+            "one (later days' baselines depend on it)."
         ),
     )
     def late_source_rows_sensor(
@@ -129,11 +130,13 @@ def build_late_rows_sensor(job):
             return SensorResult(
                 skip_reason=SkipReason("new rows only for days not yet materialized"), cursor=cursor_value
             )
-        requests = [
-            RunRequest(run_key=f"late-rows-{start}-{end}-{cursor_value}", tags=partition_range_tags(start, end))
-            for start, end in contiguous_ranges(late)
-        ]
-        context.log.info(f"late rows touch {len(late)} materialized business dates: {contiguous_ranges(late)}")
-        return SensorResult(run_requests=requests, cursor=cursor_value)
+        # Later days depend on the changed ones (SPC baselines, weekly peers, carried QC scores): one run
+        # re-computes from the first touched day to the latest materialized day.
+        start, end = min(late), max(materialized)
+        context.log.info(
+            f"late rows touch materialized business dates {contiguous_ranges(late)}; re-running {start}..{end}"
+        )
+        request = RunRequest(run_key=f"late-rows-{start}-{end}-{cursor_value}", tags=partition_range_tags(start, end))
+        return SensorResult(run_requests=[request], cursor=cursor_value)
 
     return late_source_rows_sensor

@@ -32,8 +32,8 @@ from dagster import (
     TableColumn,
     TableColumnConstraints,
     TableSchema,
+    TimeWindow,
 )
-from dagster._core.definitions.partitions.utils import TimeWindow
 from dagster._core.storage.db_io_manager import (
     DbClient,
     DbIOManager,
@@ -155,7 +155,7 @@ class MySQLClient(DbClient):
     @contextmanager
     def connect(context: OutputContext | InputContext, table_slice: TableSlice) -> Iterator[Any]:
         url = MySQLUrl.parse(context.resource_config["url"], name="warehouse")
-        with transaction(url.connect(database=False)) as connection:
+        with transaction(url.connect(database=False, local_infile=True)) as connection:
             yield connection
 
     @staticmethod
@@ -217,9 +217,17 @@ def _bulk_insert_load_data(cursor, table: str, frame: pl.DataFrame) -> None:
             f"LINES TERMINATED BY '\\n' ({columns})",
             (path,),
         )
-        if cursor.rowcount != frame.height:
+        loaded = cursor.rowcount
+        # LOAD DATA LOCAL turns conversion errors (truncated text, clamped numbers) into warnings: refuse them.
+        cursor.execute("SHOW COUNT(*) WARNINGS")
+        warnings = cursor.fetchone()[0]
+        if warnings:
+            cursor.execute("SHOW WARNINGS LIMIT 3")
+            examples = "; ".join(str(row[2]) for row in cursor.fetchall())
+            raise WarehouseSchemaError(f"LOAD DATA into {table} raised {warnings} warnings: {examples}")
+        if loaded != frame.height:
             raise WarehouseSchemaError(
-                f"LOAD DATA into {table} stored {cursor.rowcount} of {frame.height} rows "
+                f"LOAD DATA into {table} stored {loaded} of {frame.height} rows "
                 "(rows rejected as duplicates or malformed)"
             )
     finally:

@@ -12,7 +12,7 @@ from store_anomaly.kpis.metrics import (
 from store_anomaly.kpis.metrics import (
     excluded_source_rows as compute_excluded_source_rows,
 )
-from store_anomaly.partitions import business_dates, daily_table_asset
+from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
 from store_anomaly.settings import PlatformSettings
 
 GROUP = "kpis"
@@ -53,7 +53,14 @@ STORE_DAILY_METRICS_TABLE = table_schema(
     ("qc_inspections", "BIGINT", "scored inspections", False),
     ("shift_count", "BIGINT", "shifts clocked in", False),
     *((name, "BIGINT", description, False) for name, description in _DQ_DESCRIPTIONS.items()),
-    ("dq_excluded_rows", "BIGINT", "all source rows the KPI rules excluded for this store and day", False),
+    (
+        "dq_excluded_rows",
+        "BIGINT",
+        "invalid source rows the KPI rules excluded (NULL, negative or unknown-status trades, unfinished or "
+        "negative production, open, over-long or zero shifts); refunds, cancellations and unscored inspections "
+        "are counted in their own columns",
+        False,
+    ),
 )
 assert [c.name for c in STORE_DAILY_METRICS_TABLE.columns if c.name.startswith("dq_")][:-1] == list(DQ_COLUMNS)
 
@@ -93,6 +100,7 @@ def store_daily_metrics(
     source_opempefficiency_daily: pl.DataFrame,
 ) -> pl.DataFrame:
     """Daily KPIs per in-scope store, exactly as the source contract defines them, closed days explicit."""
+    require_materialized(context, *_SOURCE_INS)
     start, end = business_dates(context.partition_time_window)
     metrics = build_store_daily_metrics(
         source_opshop_daily,
@@ -132,6 +140,7 @@ def excluded_source_rows(
     source_opempefficiency_daily: pl.DataFrame,
 ) -> pl.DataFrame:
     """Source rows no in-scope store owns (orphan departments, test kitchens, stores not yet open), counted."""
+    require_materialized(context, *_SOURCE_INS)
 
     def rows(frame: pl.DataFrame, count: pl.Expr, amount: pl.Expr | None = None) -> pl.DataFrame:
         return frame.select(

@@ -165,7 +165,9 @@ def excluded_rows_surfaced(context: AssetCheckExecutionContext, warehouse: Wareh
     sums = ", ".join(f"COALESCE(SUM({column}), 0)" for column in DQ_COLUMNS)
     counters = warehouse.fetch_frame(
         f"SELECT {sums}, COALESCE(SUM(dq_excluded_rows), 0), "
-        "COALESCE(SUM(order_count + production_count + shift_count + dq_excluded_rows), 0) "
+        # every source row once: counted trades and production, all shifts, and the invalid trades and production
+        "COALESCE(SUM(order_count + production_count + shift_count + dq_null_pay_money + dq_negative_pay_money "
+        "+ dq_unknown_status_trades + dq_unfinished_production + dq_negative_production_duration), 0) "
         "FROM store_daily_metrics WHERE metric_date BETWEEN %s AND %s",
         (start, end),
         {**{column: pl.Int64 for column in DQ_COLUMNS}, "excluded": pl.Int64, "rows": pl.Int64},

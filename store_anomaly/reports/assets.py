@@ -10,7 +10,7 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, TimeWindowPartitionMapping
 
 from store_anomaly.io_managers.mysql import table_schema_from_polars
-from store_anomaly.partitions import business_dates, daily_table_asset
+from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
 from store_anomaly.reports.health import HealthConfig, compute_health_scores
 from store_anomaly.reports.peers import PEER_SCHEMA, compute_peer_comparison
 
@@ -76,6 +76,7 @@ def store_health_scores(
     context: AssetExecutionContext, store_daily_metrics: pl.DataFrame, store_spc_control_limits: pl.DataFrame
 ) -> pl.DataFrame:
     """A daily 0-100 health score and grade per store, from how far each dimension sits from its baselines."""
+    require_materialized(context, "store_daily_metrics", "store_spc_control_limits")
     start, end = business_dates(context.partition_time_window)
     scores = compute_health_scores(store_daily_metrics, store_spc_control_limits, HEALTH_CONFIG)
     scores = scores.filter(pl.col("metric_date").is_between(start, end)).select(list(HEALTH_SCHEMA))
@@ -116,6 +117,7 @@ PEERS_TABLE = table_schema_from_polars(
 )
 def store_peer_comparison(context: AssetExecutionContext, store_daily_metrics: pl.DataFrame) -> pl.DataFrame:
     """Per Monday-based week and KPI: each store's value, the peer median, its rank and percentile."""
+    require_materialized(context, "store_daily_metrics")
     start, end = business_dates(context.partition_time_window)
     first_sunday = start + timedelta(days=(6 - start.weekday()) % 7)
     if first_sunday > end:

@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, AssetIn
 
 from store_anomaly.io_managers.mysql import table_schema
 from store_anomaly.kpis.metrics import dept_time_zones, store_scope_days
-from store_anomaly.partitions import business_dates, daily_table_asset
+from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
 from store_anomaly.resources import SourceDatabase
 from store_anomaly.settings import PlatformSettings
 from store_anomaly.sources import extracts
@@ -43,6 +43,7 @@ def _counter(name: str, description: str) -> tuple[str, str, str, bool]:
 
 
 def _date_scope(context: AssetExecutionContext, scope_days: pl.DataFrame, settings: PlatformSettings) -> DateScope:
+    require_materialized(context, "source_opshop_daily")
     start, end = business_dates(context.partition_time_window)
     shops = scope_days.select("dept_id", "time_zone").unique()
     return DateScope(start, end, dept_time_zones(shops), settings.default_time_zone)

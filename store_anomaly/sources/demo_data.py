@@ -833,7 +833,7 @@ def generate_demo_sources(
         with url.connect() as connection:
             demo_loading.prepare_tables(connection, source, recreate=recreate)
     for source, frames in tables.items():
-        with urls[source].connect() as connection:
+        with urls[source].connect(local_infile=True) as connection:  # the demo writes its own sources
             for table, frame in frames.items():
                 demo_loading.load_frame(connection, table, frame)
         log.info("demo %s loaded into %s", source, urls[source].redacted())

@@ -20,8 +20,15 @@ from dagster import (
 )
 
 from store_anomaly.alerts.feedback import baseline_resets_from_alerts
+from store_anomaly.alerts.state import current_alert_state
 from store_anomaly.io_managers.mysql import table_schema_from_polars
-from store_anomaly.partitions import DAILY_FRESHNESS, business_dates, daily_partitions, single_run
+from store_anomaly.partitions import (
+    DAILY_FRESHNESS,
+    business_dates,
+    daily_partitions,
+    require_materialized,
+    single_run,
+)
 from store_anomaly.resources import Warehouse
 from store_anomaly.spc import FLAGS_SCHEMA, LIMITS_SCHEMA, SpcConfig, compute_spc
 from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
@@ -58,9 +65,16 @@ _DESCRIPTIONS = {
     "direction": "up or down",
     "detail": "what the rule saw, in words",
 }
-_STRING_TYPES = {"shop_no": "VARCHAR(16)", "metric_name": "VARCHAR(32)", "rule": "VARCHAR(32)",
-                 "severity": "VARCHAR(8)", "direction": "VARCHAR(4)", "rule_set": "VARCHAR(16)",
-                 "scale": "VARCHAR(8)", "detail": "TEXT"}
+_STRING_TYPES = {
+    "shop_no": "VARCHAR(16)",
+    "metric_name": "VARCHAR(32)",
+    "rule": "VARCHAR(32)",
+    "severity": "VARCHAR(8)",
+    "direction": "VARCHAR(4)",
+    "rule_set": "VARCHAR(16)",
+    "scale": "VARCHAR(8)",
+    "detail": "TEXT",
+}
 
 
 def _table(schema: dict[str, pl.DataType], key: tuple[str, ...]):
@@ -84,70 +98,102 @@ def _out(table, key) -> AssetOut:
 
 
 def load_baseline_resets(warehouse: Warehouse) -> pl.DataFrame | None:
-    """Baselines operators declared a 'new normal' (acknowledged alerts labelled new-normal)."""
+    """Baselines operators declared a 'new normal' (alerts acknowledged with that label, from the log)."""
     if not warehouse.table_exists("store_anomaly_alerts"):
         return None
-    alerts = warehouse.fetch_frame(
-        "SELECT alert_id, shop_no, metric_name, metric_names, opened_on, change_started_on, ack_label, "
-        "acknowledged_at FROM store_anomaly_alerts WHERE ack_label = 'new-normal'",
-        None,
-        {"alert_id": pl.String, "shop_no": pl.String, "metric_name": pl.String, "metric_names": pl.String,
-         "opened_on": pl.Date, "change_started_on": pl.Date, "ack_label": pl.String,
-         "acknowledged_at": pl.Datetime("us")},
-    )
-    return baseline_resets_from_alerts(alerts) if alerts.height else None
+    with warehouse.connect() as connection:
+        alerts = current_alert_state(connection)
+    new_normal = alerts.filter(pl.col("ack_label") == "new-normal")
+    return baseline_resets_from_alerts(new_normal) if new_normal.height else None
 
 
 @multi_asset(
-    outs={"store_spc_control_limits": _out(LIMITS_TABLE, LIMITS_KEY), "store_anomaly_flags": _out(FLAGS_TABLE, FLAGS_KEY)},
+    outs={
+        "store_spc_control_limits": _out(LIMITS_TABLE, LIMITS_KEY),
+        "store_anomaly_flags": _out(FLAGS_TABLE, FLAGS_KEY),
+    },
     ins={
-        "store_daily_metrics": AssetIn(
-            partition_mapping=TimeWindowPartitionMapping(start_offset=-CONFIG.lookback_days)
-        )
+        "store_daily_metrics": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-CONFIG.lookback_days))
     },
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     check_specs=[
-        AssetCheckSpec("limits_well_formed", asset="store_spc_control_limits",
-                       description="lcl <= center_line <= ucl, sigma >= 0 on every row"),
-        AssetCheckSpec("no_flag_without_baseline", asset="store_anomaly_flags",
-                       description="every flag has control limits for its store, metric and day"),
-        AssetCheckSpec("no_flag_in_first_28_days", asset="store_anomaly_flags",
-                       description=f"no flag inside a store's first {CONFIG.warmup_days} in-scope days"),
-        AssetCheckSpec("flags_well_formed", asset="store_anomaly_flags",
-                       description="known severities and directions, unique per store, day, metric and rule"),
+        AssetCheckSpec(
+            "limits_well_formed",
+            asset="store_spc_control_limits",
+            description="lcl <= center_line <= ucl, sigma >= 0 on every row",
+        ),
+        AssetCheckSpec(
+            "no_flag_without_baseline",
+            asset="store_anomaly_flags",
+            description="every flag has control limits for its store, metric and day",
+        ),
+        AssetCheckSpec(
+            "no_flag_in_first_28_days",
+            asset="store_anomaly_flags",
+            description=f"no flag inside a store's first {CONFIG.warmup_days} in-scope days",
+        ),
+        AssetCheckSpec(
+            "flags_well_formed",
+            asset="store_anomaly_flags",
+            description="known severities and directions, unique per store, day, metric and rule",
+        ),
     ],
 )
 def spc(context: AssetExecutionContext, warehouse: Warehouse, store_daily_metrics: pl.DataFrame):
     """Control limits in force for each store, metric and day (from earlier days only) and the flags they raise."""
+    require_materialized(context, "store_daily_metrics")
     start, end = business_dates(context.partition_time_window)
     resets = load_baseline_resets(warehouse)
     result = compute_spc(store_daily_metrics, start, end, CONFIG, resets)
     limits, flags = result.limits, result.flags
 
-    yield Output(limits, output_name="store_spc_control_limits",
-                 metadata={"rule_set": CONFIG.rule_set, "lookback_days": CONFIG.lookback_days})
+    yield Output(
+        limits,
+        output_name="store_spc_control_limits",
+        metadata={"rule_set": CONFIG.rule_set, "lookback_days": CONFIG.lookback_days},
+    )
     serious = flags.filter(pl.col("severity") != "INFO")
-    yield Output(flags, output_name="store_anomaly_flags", metadata={
-        "rule_set": CONFIG.rule_set,
-        "warning_or_worse": serious.height,
-        "stores_flagged": serious["shop_no"].n_unique(),
-        "baseline_resets": 0 if resets is None else resets.height,
-    })
+    yield Output(
+        flags,
+        output_name="store_anomaly_flags",
+        metadata={
+            "rule_set": CONFIG.rule_set,
+            "warning_or_worse": serious.height,
+            "stores_flagged": serious["shop_no"].n_unique(),
+            "baseline_resets": 0 if resets is None else resets.height,
+        },
+    )
 
     bad_limits = malformed_limits(limits)
-    yield AssetCheckResult(check_name="limits_well_formed", asset_key="store_spc_control_limits",
-                           passed=bad_limits.is_empty(), metadata={"malformed_rows": bad_limits.height})
+    yield AssetCheckResult(
+        check_name="limits_well_formed",
+        asset_key="store_spc_control_limits",
+        passed=bad_limits.is_empty(),
+        metadata={"malformed_rows": bad_limits.height},
+    )
     orphans = flags_without_baseline(flags, limits)
-    yield AssetCheckResult(check_name="no_flag_without_baseline", asset_key="store_anomaly_flags",
-                           passed=orphans.is_empty(), metadata={"flags_without_baseline": orphans.height})
+    yield AssetCheckResult(
+        check_name="no_flag_without_baseline",
+        asset_key="store_anomaly_flags",
+        passed=orphans.is_empty(),
+        metadata={"flags_without_baseline": orphans.height},
+    )
     first_days = store_daily_metrics.group_by("shop_no").agg(first_date=pl.col("metric_date").min())
     early = flags_in_warmup(flags, first_days, CONFIG.warmup_days)
-    yield AssetCheckResult(check_name="no_flag_in_first_28_days", asset_key="store_anomaly_flags",
-                           passed=early.is_empty(), metadata={"early_flags": early.height})
+    yield AssetCheckResult(
+        check_name="no_flag_in_first_28_days",
+        asset_key="store_anomaly_flags",
+        passed=early.is_empty(),
+        metadata={"early_flags": early.height},
+    )
     invalid = invalid_flags(flags)
-    yield AssetCheckResult(check_name="flags_well_formed", asset_key="store_anomaly_flags",
-                           passed=invalid.is_empty(), metadata={"invalid_flags": invalid.height})
+    yield AssetCheckResult(
+        check_name="flags_well_formed",
+        asset_key="store_anomaly_flags",
+        passed=invalid.is_empty(),
+        metadata={"invalid_flags": invalid.height},
+    )
 
 
 SPC_ASSETS = [spc]
