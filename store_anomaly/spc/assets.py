@@ -64,6 +64,8 @@ _DESCRIPTIONS = {
     "severity": "INFO, WARNING or CRITICAL",
     "direction": "up or down",
     "detail": "what the rule saw, in words",
+    "chain_effect": "the chain's movement that day (other stores' median residual, transformed scale)",
+    "chain_adjusted_center": "centre line moved by the chain's same-day movement: what the flags compare with",
 }
 _STRING_TYPES = {
     "shop_no": "VARCHAR(16)",

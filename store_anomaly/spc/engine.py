@@ -42,6 +42,7 @@ LIMITS_SCHEMA: dict[str, pl.DataType] = {
     "is_outlier": pl.Boolean(),
     "chain_effect": pl.Float64(),
     "chain_stores": pl.Int64(),
+    "chain_adjusted_center": pl.Float64(),
 }
 
 FLAGS_SCHEMA: dict[str, pl.DataType] = {

@@ -243,7 +243,10 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
 
     tiers = config.severity_thresholds(metric)
     wz = tiers["warning"]
-    e, s = pl.col("center_a"), pl.col("sigma_t")
+    # The published limits are the store's own, from earlier days only (the warehouse contract); the day's
+    # chain movement, which uses the other stores' same-day values, is published beside them and is what the
+    # flags' expected value includes.
+    e, s = pl.col("center_t"), pl.col("sigma_t")
     limits = df.filter(pl.col("has_limits")).select(
         "metric_date", "shop_no",
         pl.lit(metric).alias("metric_name"),
@@ -266,6 +269,7 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
         pl.col("is_outlier"),
         pl.col("chain_t").alias("chain_effect"),
         pl.col("chain_stores").cast(pl.Int64),
+        inverse(pl.col("center_a"), spec).alias("chain_adjusted_center"),
     )
 
     scored = df.filter(

@@ -107,3 +107,26 @@ def test_small_chains_are_not_adjusted(dips) -> None:
     assert a.limits["chain_effect"].null_count() == a.limits.height
     assert a.flags.equals(b.flags)
     assert a.limits.drop("chain_effect", "chain_stores").equals(b.limits.drop("chain_effect", "chain_stores"))
+
+
+def test_published_limits_use_only_earlier_days_even_with_the_chain_effect(dips) -> None:
+    """The warehouse contract: the limits of a day come from earlier days only. Doubling every *other* store's
+    values on day D moves the chain effect and the chain-adjusted centre, never S03's published limits."""
+    metrics, _, day = dips
+    shocked = metrics.with_columns(
+        pl.when((pl.col("metric_date") == day) & (pl.col("shop_no") != "S03"))
+        .then(pl.col("revenue") * 2)
+        .otherwise(pl.col("revenue"))
+        .alias("revenue")
+    )
+    published = ["center_line", "sigma", "ucl", "lcl", "baseline_days"]
+
+    def limits_of(frame: pl.DataFrame) -> pl.DataFrame:
+        return compute_spc(frame, day, day, DEFAULT).limits.filter(
+            (pl.col("shop_no") == "S03") & (pl.col("metric_name") == "revenue")
+        )
+
+    before, after = limits_of(metrics), limits_of(shocked)
+    assert before.height == 1
+    assert before.select(published).equals(after.select(published))
+    assert before["chain_adjusted_center"][0] != after["chain_adjusted_center"][0]
