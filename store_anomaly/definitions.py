@@ -1,6 +1,13 @@
 """The Dagster code location: every asset, check, job, schedule, sensor and resource of the platform."""
 
-from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    EnvVar,
+    define_asset_job,
+)
 
 from store_anomaly.alerts.assets import ALERT_ASSETS
 from store_anomaly.alerts.sensors import alert_notifications_sensor
@@ -49,6 +56,12 @@ def build_definitions() -> Definitions:
             build_late_rows_sensor(daily_refresh_job),
             alert_notifications_sensor,
             *build_run_log_sensors(STEP_OF_ASSET),
+            # Dagster's default automation sensor starts stopped; this one evaluates the alerts' condition.
+            AutomationConditionSensorDefinition(
+                "alerts_automation_sensor",
+                target=AssetSelection.assets("store_anomaly_alerts"),
+                default_status=DefaultSensorStatus.RUNNING,
+            ),
         ],
         resources=build_resources(),
     )

@@ -4,7 +4,13 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import DagsterInstance, build_schedule_context, build_sensor_context
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    build_schedule_context,
+    build_sensor_context,
+    evaluate_automation_conditions,
+)
 
 from store_anomaly.automation.refresh import contiguous_ranges, daily_refresh_range
 from store_anomaly.definitions import build_definitions
@@ -86,3 +92,23 @@ def test_every_warehouse_table_must_be_fresh_by_nine_in_new_york():
         policy = graph.get(key).freshness_policy
         assert policy is not None, key
         assert (policy.deadline_cron, policy.timezone) == ("0 9 * * *", "America/New_York")
+
+
+@pytest.mark.mysql
+def test_alerts_are_rebuilt_when_flags_change_outside_the_refresh_job(platform_urls):
+    build_sources(platform_urls)
+    instance = DagsterInstance.ephemeral()
+    assert run_backfill(START, END, instance=instance).success
+    defs = build_definitions()
+    settled = evaluate_automation_conditions(defs=defs, instance=instance)
+    assert settled.total_requested == 0  # just rebuilt by the refresh run
+
+    # Someone re-materializes one partition of the SPC assets from the UI.
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process(
+        instance=instance,
+        asset_selection=[AssetKey("store_spc_control_limits"), AssetKey("store_anomaly_flags")],
+        partition_key=END.isoformat(),
+    ).success
+    after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=settled.cursor)
+    assert after.get_requested_partitions(AssetKey("store_anomaly_alerts")) == {None}

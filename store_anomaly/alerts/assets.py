@@ -70,7 +70,9 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
         "store_daily_metrics": AssetIn(),
     },
     metadata={"dagster/column_schema": ALERTS_TABLE_SCHEMA, "primary_key": ["alert_id"]},
-    automation_condition=AutomationCondition.eager(),
+    # Rebuilt when flags or metrics change outside the refresh job (a partition materialized in the UI). Days
+    # before the history starts are never materialized; they must not hold the rebuild back.
+    automation_condition=AutomationCondition.eager().without(~AutomationCondition.any_deps_missing()),
     freshness_policy=DAILY_FRESHNESS,
     # Rebuilt once per run whatever range the run covers, so it joins single-run range backfills.
     backfill_policy=BackfillPolicy.single_run(),
