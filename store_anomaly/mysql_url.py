@@ -1,16 +1,18 @@
 """Parsing and connecting with `mysql://user:password@host:port/database` URLs.
 
 Every database the platform touches is named by one such URL, taken from the environment, so hosts and
-credentials never appear in code. Passwords are URL-encoded in the URL and never printed: use `redact`.
+credentials never appear in code. Passwords are URL-encoded in the URL and never printed: use
+`MySQLUrl.redacted`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
+import polars as pl
 import pymysql
 import pymysql.cursors
 
@@ -114,9 +116,29 @@ def transaction(connection) -> Iterator:
         connection.close()
 
 
-def redact(url: str) -> str:
-    """Masks the password of a URL for messages; returns a placeholder for unparsable input."""
-    try:
-        return MySQLUrl.parse(url).redacted()
-    except MySQLUrlError:
-        return "<unparsable URL>"
+def query_frame(cursor, sql: str, params, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """Runs one query and returns its rows as a frame of the given dtypes (columns in SELECT order).
+
+    The driver hands DECIMAL as Decimal and TINYINT as int: every column is cast to its declared dtype."""
+    cursor.execute(sql, params)
+    rows = cursor.fetchall()
+    if not rows:
+        return pl.DataFrame(schema=dict(schema))
+    return pl.DataFrame(rows, schema=list(schema), orient="row", infer_schema_length=None).select(
+        pl.col(name).cast(dtype) for name, dtype in schema.items()
+    )
+
+
+def table_exists(cursor, table: str, database: str | None = None) -> bool:
+    """Whether `table` exists in `database` (default: the connection's current database)."""
+    if database is None:
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
+            (table,),
+        )
+    else:
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            (database, table),
+        )
+    return cursor.fetchone()[0] > 0

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
-
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 from dagster import (
     AssetExecutionContext,

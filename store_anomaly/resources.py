@@ -17,7 +17,7 @@ from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
 from store_anomaly.config import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
-from store_anomaly.mysql_url import MySQLUrl, MySQLUrlError, transaction
+from store_anomaly.mysql_url import MySQLUrl, MySQLUrlError, query_frame, table_exists, transaction
 from store_anomaly.sources.schema import REQUIRED_COLUMNS
 
 
@@ -61,14 +61,7 @@ class MySQLDatabase(ConfigurableResource):
     ) -> pl.DataFrame:
         """Runs one query and returns its rows as a frame of the given dtypes (columns in SELECT order)."""
         with self.connect() as connection, connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        names = list(schema)
-        if not rows:
-            return pl.DataFrame(schema=schema)
-        return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None).select(
-            pl.col(name).cast(dtype) for name, dtype in schema.items()
-        )
+            return query_frame(cursor, sql, params, schema)
 
 
 class SourceDatabase(MySQLDatabase):
@@ -125,11 +118,7 @@ class Warehouse(MySQLDatabase):
 
     def table_exists(self, table: str) -> bool:
         with self.connect() as connection, connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
-                (table,),
-            )
-            return cursor.fetchone()[0] > 0
+            return table_exists(cursor, table)
 
 
 def source_resources() -> dict[str, SourceDatabase]:

@@ -18,11 +18,11 @@ from store_anomaly.config import SOURCE_ENV_VARS
 from store_anomaly.mysql_url import MySQLUrl
 from store_anomaly.sources import demo_loading
 from store_anomaly.sources.demo_data import build_demo_tables, demo_stores, generate_demo_sources
-from store_anomaly.sources.schema import SOURCE_DDL, table_names
+from store_anomaly.sources.schema import SOURCE_DDL, table_name_of
 
 NEW_YORK = ZoneInfo("America/New_York")
 OCTOBER_START, OCTOBER_END = date(2025, 10, 1), date(2025, 10, 14)
-TABLE_SOURCE = {table_names(ddl): source for source, statements in SOURCE_DDL.items() for ddl in statements}
+TABLE_SOURCE = {table_name_of(ddl): source for source, statements in SOURCE_DDL.items() for ddl in statements}
 DEPT_TABLES = ("t_trade", "t_production_order", "t_task_form", "t_expiry_management", "t_attendance")
 TEST_KITCHEN = 9
 

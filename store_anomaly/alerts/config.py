@@ -19,7 +19,6 @@ import polars as pl
 
 from store_anomaly.kpis.metrics import KPI_COLUMNS  # noqa: F401  (re-exported for the alert modules)
 
-
 KPI_DIRECTION: dict[str, int] = {
     "revenue": 1,
     "order_count": 1,

@@ -13,6 +13,7 @@ import polars as pl
 
 from store_anomaly.alerts.config import ALERT_SCHEMA, SEVERITY_RANK
 from store_anomaly.alerts.feedback import AckInput
+from store_anomaly.mysql_url import query_frame, table_exists
 
 ALERTS_TABLE = "store_anomaly_alerts"
 ACKS_TABLE = "store_anomaly_alert_acks"
@@ -44,27 +45,10 @@ def ensure_state_tables(connection) -> None:
     connection.commit()
 
 
-def _table_exists(cursor, table: str) -> bool:
-    cursor.execute(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s", (table,)
-    )
-    return cursor.fetchone()[0] > 0
-
-
-def _frame(cursor, sql: str, schema: dict[str, pl.DataType], params=None) -> pl.DataFrame:
-    cursor.execute(sql, params)
-    rows = cursor.fetchall()
-    if not rows:
-        return pl.DataFrame(schema=schema)
-    return pl.DataFrame(rows, schema=list(schema), orient="row", infer_schema_length=None).select(
-        pl.col(name).cast(dtype) for name, dtype in schema.items()
-    )
-
-
 def read_alerts(connection) -> pl.DataFrame:
     """The alerts table as stored (empty frame of the alert schema when it does not exist yet)."""
     with connection.cursor() as cursor:
-        if not _table_exists(cursor, ALERTS_TABLE):
+        if not table_exists(cursor, ALERTS_TABLE):
             return pl.DataFrame(schema=ALERT_SCHEMA)
         cursor.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s",
@@ -72,16 +56,17 @@ def read_alerts(connection) -> pl.DataFrame:
         )
         present = {row[0] for row in cursor.fetchall()}
         schema = {name: dtype for name, dtype in ALERT_SCHEMA.items() if name in present}
-        return _frame(cursor, f"SELECT {', '.join(schema)} FROM {ALERTS_TABLE}", schema)
+        return query_frame(cursor, f"SELECT {', '.join(schema)} FROM {ALERTS_TABLE}", None, schema)
 
 
 def latest_acks(connection) -> pl.DataFrame:
     with connection.cursor() as cursor:
-        if not _table_exists(cursor, ACKS_TABLE):
+        if not table_exists(cursor, ACKS_TABLE):
             return pl.DataFrame(schema={"alert_id": pl.String})
-        acks = _frame(
+        acks = query_frame(
             cursor,
             f"SELECT alert_id, acknowledged_by, acknowledged_at, ack_label, ack_note FROM {ACKS_TABLE} ORDER BY id",
+            None,
             {
                 "alert_id": pl.String,
                 "acknowledged_by": pl.String,
@@ -96,11 +81,12 @@ def latest_acks(connection) -> pl.DataFrame:
 def notified_severities(connection) -> pl.DataFrame:
     """alert_id -> the highest severity already delivered."""
     with connection.cursor() as cursor:
-        if not _table_exists(cursor, NOTIFICATIONS_TABLE):
+        if not table_exists(cursor, NOTIFICATIONS_TABLE):
             return pl.DataFrame(schema={"alert_id": pl.String, "notified_severity": pl.String})
-        sent = _frame(
+        sent = query_frame(
             cursor,
             f"SELECT alert_id, severity FROM {NOTIFICATIONS_TABLE}",
+            None,
             {"alert_id": pl.String, "severity": pl.String},
         )
     rank = pl.col("severity").replace_strict(SEVERITY_RANK, default=-1)

@@ -43,7 +43,7 @@ from dagster._core.storage.db_io_manager import (
 )
 from pydantic import Field
 
-from store_anomaly.mysql_url import MySQLUrl, transaction
+from store_anomaly.mysql_url import MySQLUrl, query_frame, table_exists, transaction
 
 COLUMN_SCHEMA_KEY = "dagster/column_schema"
 PRIMARY_KEY_KEY = "primary_key"
@@ -300,30 +300,13 @@ class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
             return pl.DataFrame(schema=schema)
         table = f"{quote_identifier(table_slice.schema)}.{quote_identifier(table_slice.table)}"
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                (table_slice.schema, table_slice.table),
-            )
-            if cursor.fetchone()[0] == 0:
+            if not table_exists(cursor, table_slice.table, table_slice.schema):
                 return pl.DataFrame(schema=schema)
-            cursor.execute(f"SELECT {columns} FROM {table}{where}", params)
-            rows = cursor.fetchall()
-        return read_rows(rows, schema)
+            return query_frame(cursor, f"SELECT {columns} FROM {table}{where}", params, schema)
 
     @property
     def supported_types(self) -> Sequence[type[object]]:
         return [pl.DataFrame]
-
-
-def read_rows(rows: Sequence[tuple], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    """Builds a frame of the declared dtypes from driver rows (DECIMAL arrives as Decimal, TINYINT as int)."""
-    names = list(schema)
-    raw = (
-        pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
-        if rows
-        else pl.DataFrame(schema={name: pl.Null for name in names})
-    )
-    return raw.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
 
 
 class MySQLIOManager(ConfigurableIOManagerFactory):

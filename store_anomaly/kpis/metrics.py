@@ -48,18 +48,6 @@ DQ_COLUMNS: tuple[str, ...] = (
 SHOP_STATUS_ACTIVE, SHOP_STATUS_NOT_YET_OPEN, SHOP_STATUS_CLOSED = 1, 2, 3
 SHOP_TYPE_RETAIL = 1
 
-SCOPE_REASONS = (
-    "in_scope",
-    "test_store",
-    "not_yet_open",
-    "closed",
-    "inactive_status",
-    "no_dept_mapping",
-    "excluded_by_config",
-    "invalid_time_zone",
-    "before_open_date",
-)
-
 
 def store_scope_days(shops: pl.DataFrame, start: date, end: date, excluded_shops: Iterable[str] = ()) -> pl.DataFrame:
     """Every store of the master x every business date in [start, end], with whether it is scored and why not.

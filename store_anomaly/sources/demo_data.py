@@ -35,7 +35,7 @@ import polars as pl
 from store_anomaly.config import SOURCE_ENV_VARS
 from store_anomaly.mysql_url import MySQLUrl
 from store_anomaly.sources import demo_loading
-from store_anomaly.sources.schema import SOURCE_DDL, table_names
+from store_anomaly.sources.schema import SOURCE_DDL, table_name_of
 
 log = logging.getLogger(__name__)
 
@@ -798,7 +798,7 @@ class DemoSummary:
             f"({self.total_rows:,} rows in {self.elapsed_seconds:.1f} s):"
         ]
         for source, statements in SOURCE_DDL.items():
-            for table in map(table_names, statements):
+            for table in map(table_name_of, statements):
                 lines.append(f"  {source:<17} {table:<20} {self.row_counts.get(table, 0):>10,}")
         return lines
 

@@ -15,7 +15,7 @@ import polars as pl
 import pymysql
 
 from store_anomaly.mysql_url import MySQLUrl
-from store_anomaly.sources.schema import SOURCE_DDL, create_source_tables, table_names
+from store_anomaly.sources.schema import SOURCE_DDL, create_source_tables, table_name_of
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def prepare_tables(connection, source: str, *, recreate: bool) -> None:
         cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
         existing = {name.lower() for (name,) in cursor.fetchall()}
         for ddl in SOURCE_DDL[source]:
-            table = table_names(ddl)
+            table = table_name_of(ddl)
             if table.lower() not in existing:
                 cursor.execute(ddl)
                 continue

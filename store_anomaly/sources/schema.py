@@ -77,7 +77,7 @@ REQUIRED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def table_names(ddl: str) -> str:
+def table_name_of(ddl: str) -> str:
     """The table name of one CREATE TABLE statement."""
     return ddl.split("CREATE TABLE", 1)[1].split("(", 1)[0].strip().strip("`")
 
@@ -87,6 +87,6 @@ def create_source_tables(connection, source: str, *, drop_existing: bool = False
     with connection.cursor() as cursor:
         for ddl in SOURCE_DDL[source]:
             if drop_existing:
-                cursor.execute(f"DROP TABLE IF EXISTS `{table_names(ddl)}`")
+                cursor.execute(f"DROP TABLE IF EXISTS `{table_name_of(ddl)}`")
             cursor.execute(ddl)
     connection.commit()
