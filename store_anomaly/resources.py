@@ -17,7 +17,7 @@ from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
 from store_anomaly.config import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
-from store_anomaly.mysql_url import MySQLUrl, MySQLUrlError, query_frame, table_exists, transaction
+from store_anomaly.mysql_url import MySQLUrl, MySQLUrlError, query_frame, transaction
 from store_anomaly.sources.schema import REQUIRED_COLUMNS
 
 
@@ -115,10 +115,6 @@ class Warehouse(MySQLDatabase):
         url = self.parsed_url
         with url.connect(database=False, autocommit=True) as connection, connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4")
-
-    def table_exists(self, table: str) -> bool:
-        with self.connect() as connection, connection.cursor() as cursor:
-            return table_exists(cursor, table)
 
 
 def source_resources() -> dict[str, SourceDatabase]:

@@ -101,8 +101,6 @@ def _out(table, key) -> AssetOut:
 
 def load_baseline_resets(warehouse: Warehouse) -> pl.DataFrame | None:
     """Baselines operators declared a 'new normal' (alerts acknowledged with that label, from the log)."""
-    if not warehouse.table_exists("store_anomaly_alerts"):
-        return None
     with warehouse.connect() as connection:
         alerts = current_alert_state(connection)
     new_normal = alerts.filter(pl.col("ack_label") == "new-normal")
