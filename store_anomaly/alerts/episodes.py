@@ -120,9 +120,7 @@ def _normalize_flags(flags: pl.DataFrame, config: AlertConfig, as_of: date) -> p
             pl.col("metric_name").replace_strict(order, default=99, return_dtype=pl.Int64).alias("metric_order"),
             pl.col("z_score").abs().fill_null(0.0).alias("abs_z"),
         )
-        .filter(
-            (pl.col("sev_rank") >= SEVERITY_RANK[config.min_open_severity]) & (pl.col("metric_date") <= as_of)
-        )
+        .filter((pl.col("sev_rank") >= SEVERITY_RANK[config.min_open_severity]) & (pl.col("metric_date") <= as_of))
     )
 
 
@@ -150,8 +148,9 @@ def _flag_days(flags: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig) 
             )
         )
         .with_columns(
-            (pl.col("stores_flagged") / pl.max_horizontal(pl.col("stores_reporting"), pl.col("stores_flagged")))
-            .alias("chain_share")
+            (pl.col("stores_flagged") / pl.max_horizontal(pl.col("stores_reporting"), pl.col("stores_flagged"))).alias(
+                "chain_share"
+            )
         )
         .with_columns(
             (
@@ -213,28 +212,24 @@ def _episodes(flags: pl.DataFrame, days: pl.DataFrame, config: AlertConfig, as_o
     strongest = headline_flags.group_by("episode_uid").agg(
         pl.col("direction").sort_by("sev_rank", "abs_z").last().alias("direction"),
     )
-    first_flag = (
-        headline_flags.sort("episode_uid", "metric_date", "sev_rank", "abs_z", descending=[False, False, True, True])
-        .group_by("episode_uid", maintain_order=True)
-        .agg(
-            pl.col("metric_date").first().alias("first_flag_on"),
-            pl.col("rule").first().alias("first_rule"),
-            pl.col("observed_value").first().alias("first_observed"),
-            pl.col("expected_value").first().alias("baseline_value"),
-            pl.col("z_score").first().alias("first_z"),
+
+    def edge_flag(latest: bool, names: tuple[str, str, str, str, str]) -> pl.DataFrame:
+        """The headline metric's first (or latest) flag of each episode, its strongest on that day."""
+        return (
+            headline_flags.sort(
+                "episode_uid", "metric_date", "sev_rank", "abs_z", descending=[False, latest, True, True]
+            )
+            .group_by("episode_uid", maintain_order=True)
+            .agg(
+                pl.col(column).first().alias(name)
+                for column, name in zip(
+                    ("metric_date", "rule", "observed_value", "expected_value", "z_score"), names, strict=True
+                )
+            )
         )
-    )
-    last_flag = (
-        headline_flags.sort("episode_uid", "metric_date", "sev_rank", "abs_z", descending=[False, True, True, True])
-        .group_by("episode_uid", maintain_order=True)
-        .agg(
-            pl.col("metric_date").first().alias("last_flag_on"),
-            pl.col("rule").first().alias("last_rule"),
-            pl.col("observed_value").first().alias("last_observed"),
-            pl.col("expected_value").first().alias("last_expected"),
-            pl.col("z_score").first().alias("last_z"),
-        )
-    )
+
+    first_flag = edge_flag(False, ("first_flag_on", "first_rule", "first_observed", "baseline_value", "first_z"))
+    last_flag = edge_flag(True, ("last_flag_on", "last_rule", "last_observed", "last_expected", "last_z"))
     n_quiet = config.resolve_after_quiet_days
     episodes = (
         spans.join(headline, on="episode_uid", how="left")
@@ -376,9 +371,9 @@ def _cannibalization(
         .join(up_days, on=["key", "shop_no"], how="left")
         .join(first_day, on="shop_no", how="left")
         .with_columns(
-            pl.col("first_day").is_between(pl.col("before_from") + pl.duration(days=1), pl.col("after_to")).alias(
-                "new_store"
-            ),
+            pl.col("first_day")
+            .is_between(pl.col("before_from") + pl.duration(days=1), pl.col("after_to"))
+            .alias("new_store"),
             pl.col("median_pct").fill_null(0.0),
             pl.col("up_days").fill_null(0),
         )
@@ -504,7 +499,10 @@ def _match_existing(new: pl.DataFrame, existing: pl.DataFrame, config: AlertConf
         _has_human_state().alias("old_has_state"),
     )
     exact = new.join(old, left_on="computed_id", right_on="old_id", how="inner").select(
-        "episode_uid", pl.col("computed_id").alias("old_id"), "old_has_state", pl.lit(True).alias("exact"),
+        "episode_uid",
+        pl.col("computed_id").alias("old_id"),
+        "old_has_state",
+        pl.lit(True).alias("exact"),
         pl.lit(0, dtype=pl.Int64).alias("overlap_days"),
     )
     tol = pl.duration(days=config.match_tolerance_days)
@@ -519,10 +517,7 @@ def _match_existing(new: pl.DataFrame, existing: pl.DataFrame, config: AlertConf
             "old_id",
             "old_has_state",
             pl.lit(False).alias("exact"),
-            (
-                pl.min_horizontal("last_seen_on", "old_last_seen_on")
-                - pl.max_horizontal("opened_on", "old_opened_on")
-            )
+            (pl.min_horizontal("last_seen_on", "old_last_seen_on") - pl.max_horizontal("opened_on", "old_opened_on"))
             .dt.total_days()
             .alias("overlap_days"),
         )
