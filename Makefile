@@ -13,6 +13,13 @@ export STORE_ANOMALY_OPPRODUCTION_URL ?= $(MYSQL_SERVER)/demo_opproduction
 export STORE_ANOMALY_OPQUALITYCONTROL_URL ?= $(MYSQL_SERVER)/demo_opqualitycontrol
 export STORE_ANOMALY_OPEMPEFFICIENCY_URL ?= $(MYSQL_SERVER)/demo_opempefficiency
 export STORE_ANOMALY_WAREHOUSE_URL ?= $(MYSQL_SERVER)/store_anomaly
+# Where `demo-data` writes: its own variables, never the ones above, so real sources are never overwritten.
+# It refuses any database holding tables it did not create.
+export STORE_ANOMALY_DEMO_OPSHOP_URL ?= $(MYSQL_SERVER)/demo_opshop
+export STORE_ANOMALY_DEMO_SALESORDER_URL ?= $(MYSQL_SERVER)/demo_sales_order
+export STORE_ANOMALY_DEMO_OPPRODUCTION_URL ?= $(MYSQL_SERVER)/demo_opproduction
+export STORE_ANOMALY_DEMO_OPQUALITYCONTROL_URL ?= $(MYSQL_SERVER)/demo_opqualitycontrol
+export STORE_ANOMALY_DEMO_OPEMPEFFICIENCY_URL ?= $(MYSQL_SERVER)/demo_opempefficiency
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 DEMO_START ?= 2025-03-24

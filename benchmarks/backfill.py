@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/backfill.py [--start 2025-03-24] [--end 2026-02-15] [--stores 10] [--generate]
 
-Reads the demo sources from the contract's variables (default: the demo databases on the local server),
+Reads the demo sources (the demo generator's variables, default: the demo databases on the local server),
 writes into a scratch warehouse `store_anomaly_benchmark` (dropped first) and a temporary Dagster instance,
 and prints: the backfill's wall seconds and peak memory, rows written per table, and the seconds of the
 source aggregation queries alone, run once each for the same range, so the platform's overhead is a ratio.
@@ -19,7 +19,7 @@ import tempfile
 import time
 from datetime import date
 
-from store_anomaly.config import DEMO_END, DEMO_START, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR, source_urls_from_env
+from store_anomaly.config import DEMO_END, DEMO_START, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR, demo_source_urls_from_env
 from store_anomaly.mysql_url import MySQLUrl
 
 BENCHMARK_WAREHOUSE = "store_anomaly_benchmark"
@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--generate", action="store_true", help="(re)generate the demo sources first")
     args = parser.parse_args()
 
-    urls = source_urls_from_env(demo_defaults=True)
+    urls = demo_source_urls_from_env()  # the demo databases; the platform reads them below
     for source, variable in SOURCE_ENV_VARS.items():
         os.environ[variable] = urls[source]
     if args.generate:

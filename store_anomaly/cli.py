@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 
-from store_anomaly.config import DEMO_END, DEMO_START, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR, source_urls_from_env
+from store_anomaly.config import DEMO_END, DEMO_START, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR, demo_source_urls_from_env
 
 
 class CliError(Exception):
@@ -42,14 +42,18 @@ def _require_env(*variables: str) -> None:
 
 def cmd_demo_data(args: argparse.Namespace) -> None:
     from store_anomaly.sources.demo_data import generate_demo_sources
+    from store_anomaly.sources.demo_loading import NotADemoDatabaseError
 
     if args.end < args.start:
         raise CliError(f"--end {args.end} is before --start {args.start}")
     if args.stores < 1:
         raise CliError("--stores must be at least 1")
-    summary = generate_demo_sources(
-        source_urls_from_env(demo_defaults=True), start=args.start, end=args.end, stores=args.stores, seed=args.seed
-    )
+    try:
+        summary = generate_demo_sources(
+            demo_source_urls_from_env(), start=args.start, end=args.end, stores=args.stores, seed=args.seed
+        )
+    except NotADemoDatabaseError as error:
+        raise CliError(str(error)) from None
     print(summary)
 
 
@@ -154,7 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="store-anomaly", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo-data", help="write the five demo source databases")
+    demo = commands.add_parser(
+        "demo-data",
+        help="write the five demo source databases (STORE_ANOMALY_DEMO_*_URL, default demo_* on the local server); "
+        "refuses any database holding tables it did not create",
+    )
     demo.add_argument("--stores", type=int, default=10, help="rows of t_shop (default 10: the chain's list)")
     demo.add_argument("--start", type=_date, default=date.fromisoformat(DEMO_START))
     demo.add_argument("--end", type=_date, default=date.fromisoformat(DEMO_END))

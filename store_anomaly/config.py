@@ -13,6 +13,16 @@ SOURCE_ENV_VARS: dict[str, str] = {
 }
 WAREHOUSE_ENV_VAR = "STORE_ANOMALY_WAREHOUSE_URL"
 
+# The demo generator's own variables: it never reads the platform's source variables above, so a shell set
+# up for real sources cannot point it at them by accident.
+DEMO_SOURCE_ENV_VARS: dict[str, str] = {
+    "opshop": "STORE_ANOMALY_DEMO_OPSHOP_URL",
+    "sales_order": "STORE_ANOMALY_DEMO_SALESORDER_URL",
+    "opproduction": "STORE_ANOMALY_DEMO_OPPRODUCTION_URL",
+    "opqualitycontrol": "STORE_ANOMALY_DEMO_OPQUALITYCONTROL_URL",
+    "opempefficiency": "STORE_ANOMALY_DEMO_OPEMPEFFICIENCY_URL",
+}
+
 DEMO_DATABASES: dict[str, str] = {
     "opshop": "demo_opshop",
     "sales_order": "demo_sales_order",
@@ -27,15 +37,21 @@ DEMO_START = "2025-03-24"
 DEMO_END = "2026-02-15"
 
 
-def source_urls_from_env(*, demo_defaults: bool = False) -> dict[str, str]:
-    """The five source URLs from the environment; with `demo_defaults`, unset ones fall back to the demo
-    databases on the local server."""
+def source_urls_from_env() -> dict[str, str]:
+    """The five source URLs the platform reads, from the contract's variables."""
     urls = {}
     for source, variable in SOURCE_ENV_VARS.items():
         url = os.environ.get(variable)
         if not url:
-            if not demo_defaults:
-                raise KeyError(f"{variable} is not set: it must hold the {source} source's mysql:// URL")
-            url = f"{DEMO_SERVER}/{DEMO_DATABASES[source]}"
+            raise KeyError(f"{variable} is not set: it must hold the {source} source's mysql:// URL")
         urls[source] = url
     return urls
+
+
+def demo_source_urls_from_env() -> dict[str, str]:
+    """The five databases the demo generator writes: its own variables, unset ones the demo databases on the
+    local server. Never the platform's source variables."""
+    return {
+        source: os.environ.get(variable) or f"{DEMO_SERVER}/{DEMO_DATABASES[source]}"
+        for source, variable in DEMO_SOURCE_ENV_VARS.items()
+    }

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, RunsFilter
 
-from store_anomaly.config import SOURCE_ENV_VARS
+from store_anomaly.config import DEMO_SOURCE_ENV_VARS, SOURCE_ENV_VARS
 from store_anomaly.mysql_url import MySQLUrl
 from store_anomaly.runner import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from store_anomaly_tests.source_rows import create_all_source_tables
@@ -25,6 +25,8 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def test_demo_data_then_backfill_is_one_recorded_run(platform_urls, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    for source, variable in DEMO_SOURCE_ENV_VARS.items():
+        monkeypatch.setenv(variable, platform_urls[source])
     generated = cli("demo-data", "--stores", "4", "--start", "2025-10-01", "--end", "2025-10-10")
     assert generated.returncode == 0, generated.stderr
 
@@ -83,3 +85,33 @@ def test_unset_variables_and_bad_dates_are_clear_errors(tmp_path):
     assert too_early.returncode == 1 and "STORE_ANOMALY_PARTITIONS_START=2019-01-01" in too_early.stderr
     not_a_date = cli("backfill", "--start", "yesterday", "--end", "2025-10-02", env=env)
     assert not_a_date.returncode == 2 and "YYYY-MM-DD" in not_a_date.stderr
+
+
+def test_demo_data_never_writes_where_the_platform_reads(platform_urls, fresh_databases):
+    """The platform's source variables point at real sources; demo-data has its own and leaves them alone,
+    and refuses, naming the variable, when its own point at a database it did not create."""
+    real = MySQLUrl.parse(platform_urls["sales_order"])
+    create_all_source_tables(platform_urls)
+    with real.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("INSERT INTO t_trade VALUES (1, 'T1', 10, 5.0, 1, '2025-10-01 12:00:00')")
+        connection.commit()
+    demo = {source: fresh_databases.create(f"demo_{source}") for source in DEMO_SOURCE_ENV_VARS}
+    env = {**os.environ, **{variable: demo[source] for source, variable in DEMO_SOURCE_ENV_VARS.items()}}
+
+    generated = cli("demo-data", "--stores", "2", "--start", "2025-10-01", "--end", "2025-10-02", env=env)
+    assert generated.returncode == 0, generated.stderr
+    with real.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM t_trade")
+        assert cursor.fetchone() == (1,)
+    with MySQLUrl.parse(demo["sales_order"]).connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) > 100 FROM t_trade")
+        assert cursor.fetchone() == (1,)
+
+    env[DEMO_SOURCE_ENV_VARS["sales_order"]] = platform_urls["sales_order"]
+    refused = cli("demo-data", "--stores", "2", "--start", "2025-10-01", "--end", "2025-10-02", env=env)
+    assert refused.returncode == 1
+    assert "STORE_ANOMALY_DEMO_SALESORDER_URL" in refused.stderr and "did not create" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    with real.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM t_trade")
+        assert cursor.fetchone() == (1,)

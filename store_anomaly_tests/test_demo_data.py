@@ -275,3 +275,40 @@ def test_rejects_bad_arguments():
         build_demo_tables(OCTOBER_END, OCTOBER_START)
     with pytest.raises(ValueError, match="at least 1"):
         build_demo_tables(OCTOBER_START, OCTOBER_END, stores=0)
+
+
+@pytest.mark.mysql
+def test_refuses_a_database_holding_tables_it_did_not_create(platform_urls):
+    """A copy of real sources: contract tables with rows, created by someone else. Nothing is touched."""
+    urls = sources_of(platform_urls)
+    query(urls["sales_order"], SOURCE_DDL["sales_order"][0])
+    query(
+        urls["sales_order"],
+        "INSERT INTO t_trade VALUES (1, 'T1', 10, 5.0, 1, '2025-10-01 12:00:00'), "
+        "(2, 'T2', 10, 7.5, 1, '2025-10-01 13:00:00')",
+    )
+    with pytest.raises(demo_loading.NotADemoDatabaseError) as refused:
+        generate_demo_sources(urls, start=OCTOBER_START, end=OCTOBER_END, stores=2)
+
+    message = str(refused.value)
+    assert "sales_order" in message and "STORE_ANOMALY_DEMO_SALESORDER_URL" in message and "t_trade" in message
+    assert query(urls["sales_order"], "SELECT COUNT(*), SUM(pay_money) FROM t_trade")[0] == (2, 12.5)
+    # Refused before anything was written anywhere: the other (empty) databases were not claimed either.
+    for source in ("opshop", "opproduction", "opqualitycontrol", "opempefficiency"):
+        assert query(urls[source], "SHOW TABLES") == []
+
+
+@pytest.mark.mysql
+def test_reruns_over_its_own_databases_but_not_over_tables_added_to_them(platform_urls):
+    urls = sources_of(platform_urls)
+    window = dict(start=date(2025, 10, 6), end=date(2025, 10, 7), stores=2)
+    generate_demo_sources(urls, **window)
+    first = table_checksums(urls)
+    generate_demo_sources(urls, **window)  # its own databases: replaced, same contents
+    assert table_checksums(urls) == first
+    assert query(urls["opshop"], f"SELECT source FROM `{demo_loading.DEMO_MARKER_TABLE}`") == [("opshop",)]
+
+    query(urls["opproduction"], "CREATE TABLE t_unrelated (id INT PRIMARY KEY)")
+    with pytest.raises(demo_loading.NotADemoDatabaseError, match="t_unrelated"):
+        generate_demo_sources(urls, **window)
+    assert table_checksums(urls) == first

@@ -32,7 +32,7 @@ import holidays
 import numpy as np
 import polars as pl
 
-from store_anomaly.config import SOURCE_ENV_VARS
+from store_anomaly.config import DEMO_SOURCE_ENV_VARS, SOURCE_ENV_VARS
 from store_anomaly.mysql_url import MySQLUrl
 from store_anomaly.sources import demo_loading
 from store_anomaly.sources.schema import SOURCE_DDL, table_name_of
@@ -818,8 +818,10 @@ def generate_demo_sources(
     """Generates the demo history and loads it into the five source databases.
 
     `source_urls` maps each source name of `SOURCE_ENV_VARS` to its mysql:// URL; missing databases are
-    created. With `recreate` the contract tables are dropped and created anew; without it they must be
-    empty (or absent). `start` and `end` are inclusive store-local business dates.
+    created. Only databases the generator created (or found empty) are written: one holding any table it
+    did not make raises `NotADemoDatabaseError` before anything is written anywhere. With `recreate` the
+    contract tables are dropped and created anew; without it they must be empty (or absent). `start` and
+    `end` are inclusive store-local business dates.
     """
     missing = [source for source in SOURCE_ENV_VARS if source not in source_urls]
     if missing:
@@ -827,9 +829,22 @@ def generate_demo_sources(
     began = time.perf_counter()
     tables = build_demo_tables(start, end, stores=stores, seed=seed)
     urls = {source: MySQLUrl.parse(source_urls[source], name=source) for source in tables}
+    refusals = [
+        f"  {source}: database `{url.database}` ({DEMO_SOURCE_ENV_VARS[source]}) holds {', '.join(foreign)}"
+        for source, url in urls.items()
+        if (foreign := demo_loading.foreign_tables(url, source))
+    ]
+    if refusals:
+        raise demo_loading.NotADemoDatabaseError(
+            "refusing to write demo data into databases holding tables the demo generator did not create:\n"
+            + "\n".join(refusals)
+            + "\nNothing was written. Point those variables at new or empty databases (unset, they name the "
+            "demo_* databases on the local server); a demo database made before this safeguard is dropped "
+            "with DROP DATABASE and made anew."
+        )
     # Every source is made ready before any is loaded, so a refusal (tables not empty) leaves no half demo.
     for source, url in urls.items():
-        demo_loading.ensure_database(url)
+        demo_loading.claim_demo_database(url, source)
         with url.connect() as connection:
             demo_loading.prepare_tables(connection, source, recreate=recreate)
     for source, frames in tables.items():

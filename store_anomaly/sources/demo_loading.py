@@ -27,14 +27,45 @@ DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_FORMAT = "%Y-%m-%d"
 
 
+# A table the generator creates in every database it writes, before anything else: it is how a later run
+# knows the database is a demo database and not, say, a copy of real sources.
+DEMO_MARKER_TABLE = "store_anomaly_demo_database"
+
+
 class DemoTablesNotEmptyError(RuntimeError):
     """Demo rows would be appended to tables that already hold rows, mixing two data sets."""
 
 
-def ensure_database(url: MySQLUrl) -> None:
-    """Creates the URL's database when it does not exist yet."""
+class NotADemoDatabaseError(RuntimeError):
+    """The demo generator was pointed at a database holding tables it did not create."""
+
+
+def foreign_tables(url: MySQLUrl, source: str) -> list[str]:
+    """Tables of the URL's database that the demo generator did not make, sorted (none when it is absent).
+
+    A database with the marker table is the generator's own: only tables outside the contract are foreign
+    there. Without the marker every table is foreign; an empty database has none and may be claimed.
+    """
+    with url.connect(database=False) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (url.database,))
+        tables = {name for (name,) in cursor.fetchall()}
+    if DEMO_MARKER_TABLE not in tables:
+        return sorted(tables)
+    own = {table_name_of(ddl) for ddl in SOURCE_DDL[source]} | {DEMO_MARKER_TABLE}
+    return sorted(table for table in tables if table not in own)
+
+
+def claim_demo_database(url: MySQLUrl, source: str) -> None:
+    """Creates the URL's database when absent and marks it as the demo's `source` database."""
     with url.connect(database=False, autocommit=True) as connection, connection.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4")
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS `{url.database}`.`{DEMO_MARKER_TABLE}` "
+            "(source VARCHAR(32) NOT NULL PRIMARY KEY, created_at DATETIME NOT NULL) ENGINE=InnoDB"
+        )
+        cursor.execute(
+            f"INSERT IGNORE INTO `{url.database}`.`{DEMO_MARKER_TABLE}` VALUES (%s, UTC_TIMESTAMP())", (source,)
+        )
 
 
 def prepare_tables(connection, source: str, *, recreate: bool) -> None:
