@@ -58,10 +58,10 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
 
 
 def cmd_backfill(args: argparse.Namespace) -> None:
-    from dagster import DagsterInstance
+    from dagster import AssetCheckSeverity, DagsterInstance
 
     from store_anomaly.partitions import partition_range_problem
-    from store_anomaly.runner import root_causes, run_backfill
+    from store_anomaly.runner import root_causes, run_backfill, run_log_errors
 
     if args.end < args.start:
         raise CliError(f"--end {args.end} is before --start {args.start}")
@@ -74,14 +74,32 @@ def cmd_backfill(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     result = run_backfill(args.start, args.end, instance=DagsterInstance.get(), raise_on_error=False)
     seconds = time.perf_counter() - started
+    # A run log that could not be written was logged (before this point): the last line is the run's outcome.
+    run_log_error = run_log_errors.pop(result.run_id, None)
     if not result.success:
         raise CliError(f"backfill run {result.run_id} failed:\n" + "\n".join(f"  {m}" for m in root_causes(result)))
     checks = result.get_asset_check_evaluations()
-    failed_checks = [f"{e.asset_key.to_user_string()}.{e.check_name}" for e in checks if not e.passed]
+    failed = [e for e in checks if not e.passed]
+    for evaluation in failed:
+        # A failed non-blocking check does not fail the run, but it is news: say which and what it found.
+        level = "ERROR" if evaluation.severity == AssetCheckSeverity.ERROR else "WARN"
+        metadata = {key: value.value for key, value in evaluation.metadata.items()}
+        print(
+            f"check not passed ({level}): {evaluation.asset_key.to_user_string()}.{evaluation.check_name} "
+            f"{_one_line(metadata)}",
+            file=sys.stderr,
+        )
     print(
         f"backfill {args.start}..{args.end}: run {result.run_id} succeeded in {seconds:.1f} s; "
-        f"{len(checks)} asset checks, {len(failed_checks)} not passed {failed_checks if failed_checks else ''}"
+        f"{len(checks)} asset checks, {len(failed)} not passed"
+        + (f": {', '.join(e.check_name for e in failed)}" if failed else "")
     )
+    if run_log_error:
+        raise CliError(f"backfill run {result.run_id} succeeded, but {run_log_error}")
+
+
+def _one_line(value) -> str:
+    return " ".join(str(value).split())
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
@@ -207,10 +225,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"store-anomaly {args.command}: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # the last line of defence: one clear line, not a traceback
-        from store_anomaly.resources import SourceUnavailableError
+        from store_anomaly.mysql_url import DatabaseUnavailableError, MySQLUrlError
 
-        kind = "source" if isinstance(error, SourceUnavailableError) else type(error).__name__
-        print(f"store-anomaly {args.command}: {kind}: {error}", file=sys.stderr)
+        # These messages already start with the database they are about (a source or the warehouse).
+        named = isinstance(error, DatabaseUnavailableError | MySQLUrlError)
+        prefix = "" if named else f"{type(error).__name__}: "
+        print(f"store-anomaly {args.command}: {prefix}{error}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,24 +1,189 @@
-"""Parsing and connecting with `mysql://user:password@host:port/database` URLs.
+"""Parsing and connecting with `mysql://user:password@host:port/database[?ssl_ca=...]` URLs.
 
 Every database the platform touches is named by one such URL, taken from the environment, so hosts and
 credentials never appear in code. Passwords are URL-encoded in the URL and never printed: use
-`MySQLUrl.redacted`.
+`MySQLUrl.redacted`. TLS is asked for with query parameters (`TLS_PARAMETERS`).
+
+Every session has connect, read and write timeouts and a lock-wait timeout (`SessionTimeouts`, from the
+`STORE_ANOMALY_*_TIMEOUT_SECONDS` variables), so a server that never answers or a held lock ends in an error
+instead of a hang. `LOAD DATA LOCAL` is allowed only for the one file the client is loading
+(`allow_local_file`): pymysql would otherwise send whatever file the server asks for.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import polars as pl
 import pymysql
 import pymysql.cursors
+from pymysql.connections import Connection, LoadLocalPacketWrapper, MySQLResult
+
+# URL query parameters passed to the driver's TLS options; a boolean one takes true/false (also 1/0).
+TLS_PARAMETERS = ("ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity")
+_BOOLEAN_TLS_PARAMETERS = ("ssl_verify_cert", "ssl_verify_identity")
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+CONNECT_TIMEOUT_ENV_VAR = "STORE_ANOMALY_CONNECT_TIMEOUT_SECONDS"
+READ_TIMEOUT_ENV_VAR = "STORE_ANOMALY_READ_TIMEOUT_SECONDS"
+WRITE_TIMEOUT_ENV_VAR = "STORE_ANOMALY_WRITE_TIMEOUT_SECONDS"
+LOCK_WAIT_TIMEOUT_ENV_VAR = "STORE_ANOMALY_LOCK_WAIT_TIMEOUT_SECONDS"
+
+# MySQL error codes of a wait that ended: a lock wait, a lost (timed-out) read, a refused or timed-out connect.
+LOCK_WAIT_TIMEOUT_CODE = 1205
+LOST_CONNECTION_CODES = (2013, 2006)
+CANNOT_CONNECT_CODE = 2003
 
 
 class MySQLUrlError(ValueError):
     """A URL that is not of the form mysql://user:password@host:port/database."""
+
+
+@dataclass(frozen=True)
+class SessionTimeouts:
+    """How long a session waits, in seconds: for the connection, for each answer, for each write, for a lock.
+
+    The read timeout bounds the longest query: a year's backfill aggregates run well under the default."""
+
+    connect: float = 10
+    read: float = 900
+    write: float = 300
+    lock_wait: int = 60
+
+    @classmethod
+    def from_env(cls) -> SessionTimeouts:
+        values = {}
+        for name, variable in (
+            ("connect", CONNECT_TIMEOUT_ENV_VAR),
+            ("read", READ_TIMEOUT_ENV_VAR),
+            ("write", WRITE_TIMEOUT_ENV_VAR),
+            ("lock_wait", LOCK_WAIT_TIMEOUT_ENV_VAR),
+        ):
+            text = os.environ.get(variable, "").strip()
+            if not text:
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                raise MySQLUrlError(f"{variable}={text!r} is not a number of seconds") from None
+            if value <= 0:
+                raise MySQLUrlError(f"{variable}={text!r}: a timeout must be positive")
+            values[name] = max(1, round(value)) if name == "lock_wait" else value
+        return cls(**values)
+
+    def describe_wait(self, error: pymysql.err.MySQLError, seconds: float | None = None) -> str | None:
+        """Which timeout ended a wait, and after how long, or None when the error is not a timeout."""
+        code = error.args[0] if error.args else None
+        text = str(error.args[-1]) if error.args else ""
+        took = f" after {seconds:.1f} s" if seconds is not None else ""
+        if code == LOCK_WAIT_TIMEOUT_CODE:
+            return f"lock wait ended{took} (limit {self.lock_wait} s, {LOCK_WAIT_TIMEOUT_ENV_VAR})"
+        if code in LOST_CONNECTION_CODES and "timed out" in text:
+            return f"no answer from the server{took} (limit {self.read:g} s, {READ_TIMEOUT_ENV_VAR})"
+        if code == CANNOT_CONNECT_CODE and "timed out" in text:
+            return (
+                f"no connection or handshake{took} (limits {self.connect:g} s, {CONNECT_TIMEOUT_ENV_VAR}, and "
+                f"{self.read:g} s, {READ_TIMEOUT_ENV_VAR})"
+            )
+        return None
+
+
+def tables_of(sql: str) -> list[str]:
+    """The tables a statement names after FROM, JOIN or INTO, for messages ("waited for a lock on t_trade")."""
+    names = re.findall(
+        r"\b(?:FROM|JOIN|INTO|UPDATE)\s+`?([A-Za-z_][\w$]*)`?(?:\.`?([A-Za-z_][\w$]*)`?)?", sql, re.IGNORECASE
+    )
+    seen: list[str] = []
+    for first, second in names:
+        name = second or first
+        if name.lower() not in ("information_schema", "dual") and name not in seen:
+            seen.append(name)
+    return seen
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """A database cannot be reached, answered with an error, or kept a session waiting too long; the message
+    names the database, its environment variable, and what to do."""
+
+
+def url_advice(env_var: str) -> str:
+    where = f"the URL in {env_var}" if env_var else "its URL"
+    return f"check {where} (mysql://user:password@host:port/database)"
+
+
+def database_error(
+    name: str,
+    env_var: str,
+    where: str,
+    error: pymysql.err.MySQLError,
+    *,
+    doing: str,
+    seconds: float | None = None,
+    timeouts: SessionTimeouts | None = None,
+) -> DatabaseUnavailableError:
+    """One message for a failed session: which database and variable, what it was doing, which wait ended."""
+    wait = (timeouts or SessionTimeouts.from_env()).describe_wait(error, seconds)
+    detail = wait or (str(error.args[-1]) if error.args else str(error))
+    code = f" [MySQL {error.args[0]}]" if error.args and isinstance(error.args[0], int) and not wait else ""
+    return DatabaseUnavailableError(f"{name}: {doing} at {where}: {detail}{code}; {url_advice(env_var)}")
+
+
+class LocalFileRefusedError(pymysql.err.MySQLError):
+    """The server asked for a local file other than the one being loaded. Not an OperationalError: no caller
+    may mistake it for "local infile disabled" and quietly fall back."""
+
+
+class _GuardedResult(MySQLResult):
+    def _read_load_local_packet(self, first_packet):
+        connection: GuardedConnection = self.connection
+        requested = LoadLocalPacketWrapper(first_packet).filename
+        if isinstance(requested, bytes):
+            requested = requested.decode("utf-8", "replace")
+        if connection.allowed_local_file is None or requested != connection.allowed_local_file:
+            # Answer with an empty file (the protocol's "no data"), then refuse.
+            connection.write_packet(b"")
+            connection._read_packet()  # the server's answer to the empty file, OK or error
+            raise LocalFileRefusedError(
+                f"the server at {connection.host}:{connection.port} asked for local file {requested!r}, which "
+                "this client is not loading: refused (a rogue or intercepted endpoint?)",
+            )
+        super()._read_load_local_packet(first_packet)
+
+
+class GuardedConnection(Connection):
+    """A pymysql connection that sends a local file only when the client itself is loading that file."""
+
+    allowed_local_file: str | None = None
+
+    def _read_query_result(self, unbuffered=False):
+        self._result = None
+        result = _GuardedResult(self)
+        if unbuffered:
+            result.init_unbuffered_query()
+        else:
+            result.read()
+        self._result = result
+        if result.server_status is not None:
+            self.server_status = result.server_status
+        return result.affected_rows
+
+
+@contextmanager
+def allow_local_file(connection, path: str) -> Iterator[None]:
+    """Lets the server read exactly `path` (LOAD DATA LOCAL INFILE of that file) for the block's duration."""
+    if not isinstance(connection, GuardedConnection):
+        raise TypeError("LOAD DATA LOCAL needs a connection opened by MySQLUrl.connect(local_infile=True)")
+    connection.allowed_local_file = str(path)
+    try:
+        yield
+    finally:
+        connection.allowed_local_file = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +193,8 @@ class MySQLUrl:
     user: str
     password: str
     database: str
+    # TLS query parameters, in URL order (see TLS_PARAMETERS)
+    options: tuple[tuple[str, str], ...] = field(default=())
 
     @classmethod
     def parse(cls, url: str, *, name: str = "database") -> MySQLUrl:
@@ -47,27 +214,46 @@ class MySQLUrl:
             port = parts.port or 3306
         except ValueError as error:
             raise MySQLUrlError(f"{name}: the URL's port is not a number ({error})") from None
+        options = tuple(parse_qsl(parts.query, keep_blank_values=True))
+        unknown = [key for key, _ in options if key not in TLS_PARAMETERS]
+        if unknown:
+            raise MySQLUrlError(f"{name}: unknown URL parameter(s) {unknown}; supported: {', '.join(TLS_PARAMETERS)}")
+        for key, value in options:
+            if key in _BOOLEAN_TLS_PARAMETERS and value.lower() not in _TRUE + _FALSE:
+                raise MySQLUrlError(f"{name}: URL parameter {key}={value!r} must be true or false")
+            if key not in _BOOLEAN_TLS_PARAMETERS and not os.path.isfile(value):
+                raise MySQLUrlError(f"{name}: URL parameter {key}={value!r} is not a readable file")
         return cls(
             host=parts.hostname or "127.0.0.1",
             port=port,
             user=unquote(parts.username or "root"),
             password=unquote(parts.password or ""),
             database=unquote(database),
+            options=options,
         )
 
     def with_database(self, database: str) -> MySQLUrl:
-        return MySQLUrl(self.host, self.port, self.user, self.password, database)
+        return MySQLUrl(self.host, self.port, self.user, self.password, database, self.options)
+
+    def _query(self) -> str:
+        return ("?" + urlencode(self.options, safe="/")) if self.options else ""
 
     def to_url(self) -> str:
         auth = quote(self.user, safe="")
         if self.password:
             auth += ":" + quote(self.password, safe="")
-        return f"mysql://{auth}@{self.host}:{self.port}/{quote(self.database, safe='')}"
+        return f"mysql://{auth}@{self.host}:{self.port}/{quote(self.database, safe='')}{self._query()}"
 
     def redacted(self) -> str:
         """The URL with its password masked, safe to log."""
         auth = self.user + (":***" if self.password else "")
-        return f"mysql://{auth}@{self.host}:{self.port}/{self.database}"
+        return f"mysql://{auth}@{self.host}:{self.port}/{self.database}{self._query()}"
+
+    def tls_options(self) -> dict:
+        """The driver's TLS keyword arguments from the URL's query parameters (none: plain connection)."""
+        return {
+            key: (value.lower() in _TRUE) if key in _BOOLEAN_TLS_PARAMETERS else value for key, value in self.options
+        }
 
     def connect(
         self,
@@ -76,13 +262,15 @@ class MySQLUrl:
         autocommit: bool = False,
         read_only: bool = False,
         local_infile: bool = False,
+        timeouts: SessionTimeouts | None = None,
         **kwargs,
     ):
         """Opens a pymysql connection; `read_only` makes every transaction of the session read-only.
 
-        `local_infile` lets the server read client files (LOAD DATA LOCAL): only for the warehouse writer, never
-        for a source, which could otherwise ask the client for any file it can read."""
-        connection = pymysql.connect(
+        `local_infile` enables LOAD DATA LOCAL for files named with `allow_local_file` only: for the warehouse
+        writer and the demo loader, never for a source. `timeouts` defaults to `SessionTimeouts.from_env()`."""
+        timeouts = timeouts or SessionTimeouts.from_env()
+        connection = GuardedConnection(
             host=self.host,
             port=self.port,
             user=self.user,
@@ -90,16 +278,26 @@ class MySQLUrl:
             database=self.database if database else None,
             autocommit=autocommit,
             charset="utf8mb4",
-            connect_timeout=10,
+            connect_timeout=timeouts.connect,
+            read_timeout=timeouts.read,
+            write_timeout=timeouts.write,
             local_infile=local_infile,
+            **self.tls_options(),
             **kwargs,
         )
-        if read_only:
-            with connection.cursor() as cursor:
-                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        if any(self.tls_options().values()) and not isinstance(connection._sock, ssl.SSLSocket):
+            # Older drivers fall back to plain text when the server offers no TLS: never, when the URL asks for it.
+            connection.close()
+            raise pymysql.err.OperationalError(2026, "TLS was asked for in the URL but the server does not offer it")
         with connection.cursor() as cursor:
+            if read_only:
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
             # Sessions speak UTC: DATETIME columns hold UTC and no server-side conversion may apply.
-            cursor.execute("SET time_zone = '+00:00'")
+            # Row locks (InnoDB) and table/metadata locks (LOCK TABLES, DDL) wait at most the lock-wait timeout.
+            cursor.execute(
+                "SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = %s, SESSION lock_wait_timeout = %s",
+                (timeouts.lock_wait, timeouts.lock_wait),
+            )
         return connection
 
 

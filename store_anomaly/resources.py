@@ -7,6 +7,7 @@ code, config or logs; messages show URLs with the password masked. Source sessio
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,12 +18,23 @@ from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
 from store_anomaly.config import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
-from store_anomaly.mysql_url import MySQLUrl, MySQLUrlError, query_frame, transaction
+from store_anomaly.mysql_url import (
+    DatabaseUnavailableError,
+    MySQLUrl,
+    MySQLUrlError,
+    SessionTimeouts,
+    database_error,
+    query_frame,
+    tables_of,
+    transaction,
+    url_advice,
+)
 from store_anomaly.sources.schema import REQUIRED_COLUMNS
 
 
-class SourceUnavailableError(RuntimeError):
-    """A source cannot be reached or lacks a contract table or column; the message says which and what to do."""
+class SourceUnavailableError(DatabaseUnavailableError):
+    """A source or the warehouse cannot be reached, lacks a contract table or column, or kept a session waiting
+    beyond its timeout; the message names the database, its variable and what to do."""
 
 
 class MySQLDatabase(ConfigurableResource):
@@ -34,8 +46,7 @@ class MySQLDatabase(ConfigurableResource):
     read_only: bool = Field(default=True, description="make every transaction of the session read-only")
 
     def _advice(self) -> str:
-        where = f"the URL in {self.env_var}" if self.env_var else "its URL"
-        return f"check {where} (mysql://user:password@host:port/database)"
+        return url_advice(self.env_var)
 
     @property
     def parsed_url(self) -> MySQLUrl:
@@ -44,24 +55,50 @@ class MySQLDatabase(ConfigurableResource):
         except MySQLUrlError as error:
             raise SourceUnavailableError(f"{error}; {self._advice()}") from None
 
+    def _error(self, error: pymysql.err.MySQLError, doing: str, began: float) -> SourceUnavailableError:
+        wrapped = database_error(
+            self.name,
+            self.env_var,
+            self.parsed_url.redacted(),
+            error,
+            doing=doing,
+            seconds=time.perf_counter() - began,
+            timeouts=SessionTimeouts.from_env(),
+        )
+        return SourceUnavailableError(str(wrapped))
+
     @contextmanager
-    def connect(self) -> Iterator[Any]:
+    def connect(self, *, database: bool = True) -> Iterator[Any]:
+        """An open session (read-only for a source); a driver error inside the block is re-raised naming the
+        database and its variable."""
         url = self.parsed_url
+        began = time.perf_counter()
         try:
-            connection = url.connect(read_only=self.read_only)
+            connection = url.connect(read_only=self.read_only, database=database)
         except pymysql.err.MySQLError as error:
-            raise SourceUnavailableError(
-                f"{self.name}: cannot connect to {url.redacted()}: {error.args[-1]}; {self._advice()}"
-            ) from None
-        with transaction(connection):
-            yield connection
+            raise self._error(error, "cannot connect", began) from None
+        try:
+            with transaction(connection):
+                yield connection
+        except pymysql.err.MySQLError as error:
+            raise self._error(error, "query failed", began) from error
 
     def fetch_frame(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None, schema: Mapping[str, Any]
     ) -> pl.DataFrame:
         """Runs one query and returns its rows as a frame of the given dtypes (columns in SELECT order)."""
         with self.connect() as connection, connection.cursor() as cursor:
-            return query_frame(cursor, sql, params, schema)
+            began = time.perf_counter()
+            try:
+                return query_frame(cursor, sql, params, schema)
+            except pymysql.err.MySQLError as error:
+                tables = ", ".join(tables_of(sql)) or "the database"
+                raise self._error(error, f"reading {tables}", began) from error
+
+    def check_reachable(self) -> None:
+        """Connects and asks the server one question, so a wrong host, port or password fails at run start."""
+        with self.connect(database=False) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
 
 
 class SourceDatabase(MySQLDatabase):
@@ -99,9 +136,13 @@ class SourceDatabase(MySQLDatabase):
 
 
 class Warehouse(MySQLDatabase):
-    """The warehouse database, for what the IO manager does not do: checks, alert state, the run log."""
+    """The warehouse database, for what the IO manager does not do: checks, alert state, the run log. Like the
+    sources, it is checked at run start, so a wrong URL fails the run before any source work."""
 
     read_only: bool = False
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.check_reachable()
 
     @classmethod
     def from_env(cls) -> "Warehouse":
@@ -112,9 +153,8 @@ class Warehouse(MySQLDatabase):
         return cls(name="warehouse", url=url, env_var=WAREHOUSE_ENV_VAR)
 
     def ensure_database(self) -> None:
-        url = self.parsed_url
-        with url.connect(database=False, autocommit=True) as connection, connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4")
+        with self.connect(database=False) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{self.parsed_url.database}` CHARACTER SET utf8mb4")
 
 
 def source_resources() -> dict[str, SourceDatabase]:

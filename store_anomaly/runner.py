@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from dagster import DagsterInstance, ExecuteInProcessResult
+
+log = logging.getLogger(__name__)
 
 ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -36,10 +39,20 @@ def run_backfill(
         raise_on_error=False,
     )
     # No daemon watches an in-process run: log it here (the run-status sensors would write the same rows).
-    record_run_log(instance, result.run_id, Warehouse.from_env(), STEP_OF_ASSET)
+    # A run log that cannot be written (the warehouse is the usual cause of both) never hides the run's own
+    # outcome: it is reported beside it.
+    try:
+        record_run_log(instance, result.run_id, Warehouse.from_env(), STEP_OF_ASSET)
+    except Exception as error:
+        run_log_errors[result.run_id] = f"the run log of run {result.run_id} was not written: {error}"
+        log.warning(run_log_errors[result.run_id])
     if raise_on_error and not result.success:
         raise RunFailedError(result)
     return result
+
+
+# Why the run log of a run could not be written, by run id (for the CLI, which reports it beside the run's cause).
+run_log_errors: dict[str, str] = {}
 
 
 class RunFailedError(RuntimeError):

@@ -9,12 +9,15 @@ Public API
 
 `format_alerts(alerts, *, width=None) -> str`
     A plain-text table (id, store, metric, severity, status, opened, last seen, ack, headline), one line
-    per alert, or "No alerts." when empty.
+    per alert, or "No alerts." when empty. Control and format characters (escape sequences, bidi overrides,
+    newlines) in any cell, e.g. a shop name from the store master, are shown as '?': text from the sources
+    never drives the terminal.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import polars as pl
 
@@ -44,6 +47,11 @@ def select_alerts(alerts: pl.DataFrame, *, open_only: bool = False, shop_no: str
     )
 
 
+def printable(text: object) -> str:
+    """`text` with every control or format character (Unicode category C*) replaced by '?'."""
+    return "".join("?" if unicodedata.category(char).startswith("C") else char for char in str(text))
+
+
 def _headline(row: dict) -> str:
     description = row.get("description") or ""
     return description.split(". ")[0][:100]
@@ -60,16 +68,19 @@ def format_alerts(alerts: pl.DataFrame, *, width: int | None = None) -> str:
         if row.get("acknowledged"):
             ack = f"{row.get('acknowledged_by') or 'yes'}" + (f" ({row['ack_label']})" if row.get("ack_label") else "")
         rows.append(
-            (
-                row["alert_id"],
-                row["shop_no"],
-                row["metric_name"],
-                row["severity"],
-                row["status"],
-                str(row["opened_on"]),
-                str(row["last_seen_on"]),
-                ack,
-                _headline(row),
+            tuple(
+                printable(cell)
+                for cell in (
+                    row["alert_id"],
+                    row["shop_no"],
+                    row["metric_name"],
+                    row["severity"],
+                    row["status"],
+                    str(row["opened_on"]),
+                    str(row["last_seen_on"]),
+                    ack,
+                    _headline(row),
+                )
             )
         )
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(header) - 1)]

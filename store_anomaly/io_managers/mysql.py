@@ -10,13 +10,17 @@ wires them into a `DbIOManager`. On top of that machinery this module adds what 
 - Handing an output for a partition range deletes exactly those partitions and inserts the new rows in one
   InnoDB transaction: a failure anywhere leaves the previous rows in place.
 - Writes are bulk: `LOAD DATA LOCAL INFILE` from a CSV written by polars, or multi-row INSERTs in chunks where
-  the server refuses local infile.
+  the server refuses local infile. The connection sends only the CSV being loaded, whatever file the server
+  names (`allow_local_file`).
+- The warehouse is reached at run start (`create_io_manager`), and every driver error names the warehouse and
+  `STORE_ANOMALY_WAREHOUSE_URL`.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -43,7 +47,18 @@ from dagster._core.storage.db_io_manager import (
 )
 from pydantic import Field
 
-from store_anomaly.mysql_url import MySQLUrl, query_frame, table_exists, transaction
+from store_anomaly.config import WAREHOUSE_ENV_VAR
+from store_anomaly.mysql_url import (
+    DatabaseUnavailableError,
+    MySQLUrl,
+    MySQLUrlError,
+    allow_local_file,
+    database_error,
+    query_frame,
+    table_exists,
+    transaction,
+    url_advice,
+)
 
 COLUMN_SCHEMA_KEY = "dagster/column_schema"
 PRIMARY_KEY_KEY = "primary_key"
@@ -148,15 +163,32 @@ def partition_where_clause(partitions: Sequence[TablePartitionDimension] | None)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def warehouse_url(text: str) -> MySQLUrl:
+    try:
+        return MySQLUrl.parse(text, name="warehouse")
+    except MySQLUrlError as error:
+        raise DatabaseUnavailableError(f"{error}; {url_advice(WAREHOUSE_ENV_VAR)}") from None
+
+
 class MySQLClient(DbClient):
     """Connections and table-slice operations for a MySQL warehouse (a MySQL schema is a database)."""
 
     @staticmethod
     @contextmanager
     def connect(context: OutputContext | InputContext, table_slice: TableSlice) -> Iterator[Any]:
-        url = MySQLUrl.parse(context.resource_config["url"], name="warehouse")
-        with transaction(url.connect(database=False, local_infile=True)) as connection:
-            yield connection
+        url = warehouse_url(context.resource_config["url"])
+        began = time.perf_counter()
+        doing = f"cannot connect (table {table_slice.table})"
+        try:
+            connection = url.connect(database=False, local_infile=True)
+            doing = f"writing or reading table {table_slice.table}"
+            with transaction(connection):
+                yield connection
+        except pymysql.err.MySQLError as error:
+            seconds = time.perf_counter() - began
+            raise database_error(
+                "warehouse", WAREHOUSE_ENV_VAR, url.redacted(), error, doing=doing, seconds=seconds
+            ) from error
 
     @staticmethod
     def ensure_schema_exists(context: OutputContext, table_slice: TableSlice, connection) -> None:
@@ -211,12 +243,13 @@ def _bulk_insert_load_data(cursor, table: str, frame: pl.DataFrame) -> None:
             date_format="%Y-%m-%d",
         )
         columns = ", ".join(quote_identifier(c) for c in frame.columns)
-        cursor.execute(
-            f"LOAD DATA LOCAL INFILE %s INTO TABLE {table} CHARACTER SET utf8mb4 "
-            "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
-            f"LINES TERMINATED BY '\\n' ({columns})",
-            (path,),
-        )
+        with allow_local_file(cursor.connection, path):
+            cursor.execute(
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE {table} CHARACTER SET utf8mb4 "
+                "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+                f"LINES TERMINATED BY '\\n' ({columns})",
+                (path,),
+            )
         loaded = cursor.rowcount
         # LOAD DATA LOCAL turns conversion errors (truncated text, clamped numbers) into warnings: refuse them.
         cursor.execute("SHOW COUNT(*) WARNINGS")
@@ -320,7 +353,21 @@ class MySQLIOManager(ConfigurableIOManagerFactory):
     use_load_data: bool = Field(default=True, description="bulk-load with LOAD DATA LOCAL INFILE when allowed")
 
     def create_io_manager(self, context) -> DbIOManager:
-        database = MySQLUrl.parse(self.url, name="warehouse").database
+        url = warehouse_url(self.url)
+        database = url.database
+        # Reach the warehouse now, at run start, so a wrong host, port or password fails before any source work.
+        began = time.perf_counter()
+        try:
+            url.connect(database=False).close()
+        except pymysql.err.MySQLError as error:
+            raise database_error(
+                "warehouse",
+                WAREHOUSE_ENV_VAR,
+                url.redacted(),
+                error,
+                doing="cannot connect",
+                seconds=time.perf_counter() - began,
+            ) from None
         return DbIOManager(
             type_handlers=[MySQLPolarsTypeHandler(use_load_data=self.use_load_data)],
             db_client=MySQLClient(),

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pymysql
 
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.mysql_url import MySQLUrl, allow_local_file
 from store_anomaly.sources.schema import SOURCE_DDL, create_source_tables, table_name_of
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def load_with_local_infile(connection, table: str, frame: pl.DataFrame) -> None:
             datetime_format=DATETIME_FORMAT,
             date_format=DATE_FORMAT,
         )
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor, allow_local_file(connection, str(path)):
             cursor.execute(
                 f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table}` CHARACTER SET utf8mb4 "
                 "FIELDS TERMINATED BY '\\t' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' "
