@@ -134,3 +134,16 @@ def test_listing_filters_and_formats():
     assert text.splitlines()[0].startswith("ID")
     assert IDS[0] in text and "maria (confirmed)" in text and "down 18% since about 2025-10-06" in text
     assert format_alerts(alerts.head(0)) == "No alerts."
+
+
+def test_listing_never_passes_control_characters_to_the_terminal():
+    # A shop name from the store master reaches the description; escape sequences, a carriage return and a
+    # bidi override must not reach the terminal.
+    alerts = _alerts().with_columns(
+        pl.lit("Revenue at \x1b[2J\x1b[31mFAKE \rsto\u202ere\x07. More.").alias("description")
+    )
+    text = format_alerts(alerts)
+    assert not any(ord(char) < 32 and char != "\n" for char in text)
+    assert "\u202e" not in text and "\x7f" not in text
+    assert "Revenue at ?[2J?[31mFAKE ?sto?re?" in text
+    assert len(text.splitlines()) == alerts.height + 1
