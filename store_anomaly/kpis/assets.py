@@ -30,6 +30,10 @@ _DQ_DESCRIPTIONS = {
     "dq_overlong_shifts": "shifts over 16 h, excluded from staff_hours",
     "dq_nonpositive_shifts": "shifts of zero or negative length, excluded from staff_hours",
     "dq_null_qc_score": "inspections without a score, excluded from qc_score",
+    "dq_implausible_pay_money": "completed trades above STORE_ANOMALY_MAX_PAY_MONEY, excluded",
+    "dq_nonpositive_item_quantity": "items of counted trades with quantity <= 0, excluded from items_sold",
+    "dq_overlong_production": "production orders longer than STORE_ANOMALY_MAX_PRODUCTION_SECONDS, excluded",
+    "dq_implausible_qc_score": "inspections scored outside STORE_ANOMALY_QC_SCORE_MIN..MAX, excluded from qc_score",
 }
 
 STORE_DAILY_METRICS_TABLE = table_schema(
@@ -56,9 +60,9 @@ STORE_DAILY_METRICS_TABLE = table_schema(
     (
         "dq_excluded_rows",
         "BIGINT",
-        "invalid source rows the KPI rules excluded (NULL, negative or unknown-status trades, unfinished or "
-        "negative production, open, over-long or zero shifts); refunds, cancellations and unscored inspections "
-        "are counted in their own columns",
+        "invalid source rows the KPI rules excluded (NULL, negative, implausible or unknown-status trades, "
+        "unfinished, negative or over-long production, open, over-long or zero shifts); refunds, cancellations, "
+        "unscored or implausible inspections and items are counted in their own columns",
         False,
     ),
 )

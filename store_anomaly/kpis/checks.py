@@ -3,17 +3,27 @@
 They read what landed in the warehouse (not the in-memory frame), so they also catch a broken write.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from store_anomaly.kpis.assets import store_daily_metrics
-from store_anomaly.kpis.metrics import DQ_COLUMNS, KPI_COLUMNS, dept_time_zones
+from store_anomaly.kpis.metrics import DQ_COLUMNS, KPI_COLUMNS
 from store_anomaly.partitions import business_dates, daily_partitions
 from store_anomaly.resources import SourceDatabase, Warehouse
 from store_anomaly.settings import PlatformSettings
-from store_anomaly.sources.extracts import VALID_TRADE, DateScope, source_row_totals_sql
+from store_anomaly.sources.assets import date_scope
+from store_anomaly.sources.extracts import (
+    DATED_TABLES,
+    UNATTRIBUTABLE_SCHEMA,
+    orphan_items_sql,
+    source_row_totals_sql,
+    unattributable_params,
+    unattributable_sql,
+    valid_trade_sql,
+)
+from store_anomaly.sources.local_time import utc_window
 
 # Share of a range's source rows that the KPI rules may exclude before the check warns.
 EXCLUDED_SHARE_WARNING = 0.05
@@ -95,15 +105,15 @@ def revenue_reconciles_with_source(
     settings: PlatformSettings,
 ) -> AssetCheckResult:
     start, end = _range(context)
-    zones = warehouse.fetch_frame(
-        "SELECT DISTINCT dept_id, time_zone FROM source_opshop_daily WHERE business_date BETWEEN %s AND %s "
-        "AND dept_id IS NOT NULL",
+    shops = warehouse.fetch_frame(
+        "SELECT DISTINCT dept_id, time_zone, other_dept_ids FROM source_opshop_daily "
+        "WHERE business_date BETWEEN %s AND %s AND dept_id IS NOT NULL",
         (start, end),
-        {"dept_id": pl.Int64, "time_zone": pl.String},
+        {"dept_id": pl.Int64, "time_zone": pl.String, "other_dept_ids": pl.String},
     )
-    scope = DateScope(start, end, dept_time_zones(zones), settings.default_time_zone)
+    scope = date_scope(start, end, shops, settings)
     source = sales_order_source.fetch_frame(
-        source_row_totals_sql("t_trade", "create_time", VALID_TRADE, scope, value="t.pay_money"),
+        source_row_totals_sql("t_trade", "create_time", valid_trade_sql(scope.bounds), scope, value="t.pay_money"),
         scope.params(),
         {"dept_id": pl.Int64, "revenue": pl.Float64, "orders": pl.Int64},
     )
@@ -167,7 +177,8 @@ def excluded_rows_surfaced(context: AssetCheckExecutionContext, warehouse: Wareh
         f"SELECT {sums}, COALESCE(SUM(dq_excluded_rows), 0), "
         # every source row once: counted trades and production, all shifts, and the invalid trades and production
         "COALESCE(SUM(order_count + production_count + shift_count + dq_null_pay_money + dq_negative_pay_money "
-        "+ dq_unknown_status_trades + dq_unfinished_production + dq_negative_production_duration), 0) "
+        "+ dq_unknown_status_trades + dq_implausible_pay_money + dq_unfinished_production "
+        "+ dq_negative_production_duration + dq_overlong_production), 0) "
         "FROM store_daily_metrics WHERE metric_date BETWEEN %s AND %s",
         (start, end),
         {**{column: pl.Int64 for column in DQ_COLUMNS}, "excluded": pl.Int64, "rows": pl.Int64},
@@ -191,10 +202,72 @@ def excluded_rows_surfaced(context: AssetCheckExecutionContext, warehouse: Wareh
     )
 
 
+@_partitioned_check(
+    description=(
+        "Counts the source rows no partition can hold (a NULL dept_id, dated after tomorrow or before the first "
+        "partition, items whose trade does not exist) and the store-master rows read defensively (names cut to "
+        "128 characters, zero open dates, stores with several t_shop_dept rows). They never fail the run; the "
+        "check warns, naming each source table and column."
+    )
+)
+def source_rows_no_partition_can_hold(
+    context: AssetCheckExecutionContext,
+    warehouse: Warehouse,
+    sales_order_source: SourceDatabase,
+    opproduction_source: SourceDatabase,
+    opqualitycontrol_source: SourceDatabase,
+    opempefficiency_source: SourceDatabase,
+) -> AssetCheckResult:
+    start, end = _range(context)
+    first_partition = daily_partitions.start.date()
+    today = datetime.now(UTC).date()
+    sources = {
+        "sales_order": sales_order_source,
+        "opproduction": opproduction_source,
+        "opqualitycontrol": opqualitycontrol_source,
+        "opempefficiency": opempefficiency_source,
+    }
+    counts: dict[str, int] = {}
+    for source, table, timestamp in DATED_TABLES:
+        null_dept, future, old = (
+            sources[source]
+            .fetch_frame(
+                unattributable_sql(table, timestamp),
+                unattributable_params(start, end, first_partition, today),
+                UNATTRIBUTABLE_SCHEMA,
+            )
+            .row(0)
+        )
+        counts[f"{source}.{table}.dept_id is NULL"] = null_dept
+        counts[f"{source}.{table}.{timestamp} after tomorrow ({today})"] = future
+        counts[f"{source}.{table}.{timestamp} before the first partition ({first_partition})"] = old
+    counts["sales_order.t_trade_item.trade_id has no t_trade"] = sales_order_source.fetch_frame(
+        orphan_items_sql(), list(utc_window(start, end)) * 2, {"items": pl.Int64}
+    ).item()
+    master = warehouse.fetch_frame(
+        "SELECT COUNT(DISTINCT CASE WHEN shop_name_truncated THEN shop_no END), "
+        "COUNT(DISTINCT CASE WHEN open_date_zero THEN shop_no END), "
+        "COUNT(DISTINCT CASE WHEN other_dept_ids IS NOT NULL THEN shop_no END) "
+        "FROM source_opshop_daily WHERE business_date BETWEEN %s AND %s",
+        (start, end),
+        {"truncated": pl.Int64, "zero_dates": pl.Int64, "several_depts": pl.Int64},
+    ).row(0)
+    counts["opshop.t_shop.shop_name longer than 128 characters (cut)"] = master[0]
+    counts["opshop.t_shop.open_date zero date (read as NULL)"] = master[1]
+    counts["opshop.t_shop_dept.shop_no several rows (rows kept under the first dept_id)"] = master[2]
+    found = {name: count for name, count in counts.items() if count}
+    return AssetCheckResult(
+        passed=not found,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"rows_by_table_and_column": found, "total": sum(found.values())},
+    )
+
+
 KPI_CHECKS = [
     unique_store_days,
     no_negative_kpis,
     every_in_scope_store_present,
     revenue_reconciles_with_source,
     excluded_rows_surfaced,
+    source_rows_no_partition_can_hold,
 ]

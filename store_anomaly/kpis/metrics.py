@@ -43,6 +43,24 @@ DQ_COLUMNS: tuple[str, ...] = (
     "dq_overlong_shifts",
     "dq_nonpositive_shifts",
     "dq_null_qc_score",
+    "dq_implausible_pay_money",
+    "dq_nonpositive_item_quantity",
+    "dq_overlong_production",
+    "dq_implausible_qc_score",
+)
+# The counters of source rows the KPI rules excluded as invalid (refunds, cancellations, unscored or implausible
+# inspections and items are counted in their own columns: they are not rows of the excluded-share denominator).
+EXCLUDED_ROW_COLUMNS: tuple[str, ...] = (
+    "dq_null_pay_money",
+    "dq_negative_pay_money",
+    "dq_unknown_status_trades",
+    "dq_implausible_pay_money",
+    "dq_unfinished_production",
+    "dq_negative_production_duration",
+    "dq_overlong_production",
+    "dq_open_shifts",
+    "dq_overlong_shifts",
+    "dq_nonpositive_shifts",
 )
 
 SHOP_STATUS_ACTIVE, SHOP_STATUS_NOT_YET_OPEN, SHOP_STATUS_CLOSED = 1, 2, 3
@@ -53,10 +71,22 @@ def store_scope_days(shops: pl.DataFrame, start: date, end: date, excluded_shops
     """Every store of the master x every business date in [start, end], with whether it is scored and why not.
 
     `shops` has shop_no, dept_id (null without a t_shop_dept row), shop_name, status, shop_type, time_zone,
-    open_date. A store is in scope when active, retail, mapped to a department, not excluded by
+    open_date, and optionally other_dept_ids, shop_name_truncated, open_date_zero (carried through). A store
+    is in scope when active, retail, mapped to a department, not excluded by
     configuration, with a valid time zone, on or after its open date.
     """
     excluded = sorted(set(excluded_shops))
+    shops = shops.with_columns(
+        *(
+            pl.lit(default, dtype).alias(name)
+            for name, dtype, default in (
+                ("other_dept_ids", pl.String, None),
+                ("shop_name_truncated", pl.Boolean, False),
+                ("open_date_zero", pl.Boolean, False),
+            )
+            if name not in shops.columns
+        )
+    )
     dates = pl.DataFrame({"business_date": pl.date_range(start, end, "1d", eager=True)})
     valid_zones = {zone: is_valid_time_zone(zone) for zone in shops["time_zone"].unique().to_list()}
     reason = (
@@ -93,9 +123,26 @@ def store_scope_days(shops: pl.DataFrame, start: date, end: date, excluded_shops
             "open_date",
             "in_scope",
             "scope_reason",
+            "other_dept_ids",
+            "shop_name_truncated",
+            "open_date_zero",
         )
         .sort("business_date", "shop_no")
     )
+
+
+def dept_aliases(shops: pl.DataFrame) -> dict[int, int]:
+    """Further department -> the store's first department, for stores with several t_shop_dept rows."""
+    if "other_dept_ids" not in shops.columns:
+        return {}
+    pairs = (
+        shops.filter(pl.col("other_dept_ids").is_not_null() & pl.col("dept_id").is_not_null())
+        .select("dept_id", alias=pl.col("other_dept_ids").str.split(","))
+        .explode("alias")
+        .select(pl.col("alias").str.strip_chars().cast(pl.Int64), "dept_id")
+        .unique()
+    )
+    return dict(pairs.iter_rows())
 
 
 def dept_time_zones(shops: pl.DataFrame) -> dict[int, str]:
@@ -158,16 +205,7 @@ def build_store_daily_metrics(
                 pl.col("order_count") / pl.col("staff_hours")
             ),
             is_closed=pl.col("order_count") == 0,
-            dq_excluded_rows=pl.sum_horizontal(
-                "dq_null_pay_money",
-                "dq_negative_pay_money",
-                "dq_unknown_status_trades",
-                "dq_unfinished_production",
-                "dq_negative_production_duration",
-                "dq_open_shifts",
-                "dq_overlong_shifts",
-                "dq_nonpositive_shifts",
-            ),
+            dq_excluded_rows=pl.sum_horizontal(*EXCLUDED_ROW_COLUMNS),
         )
         .rename({"business_date": "metric_date"})
         .select(

@@ -3,13 +3,17 @@
 `source_opshop_daily` decides which store is scored on which day (and why not); the four others aggregate
 their source per department and store-local business date, orphans included, with the counts of the rows
 the source contract excludes.
+
+The store master is read defensively, in SQL: a shop name longer than the contract's 128 characters is cut to
+128 (and flagged), a MySQL zero date reads as NULL (and is flagged), and a store with two t_shop_dept rows
+keeps its first dept_id with the others listed in `other_dept_ids`, whose rows the extracts count under it.
 """
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn
 
 from store_anomaly.io_managers.mysql import table_schema
-from store_anomaly.kpis.metrics import dept_time_zones, store_scope_days
+from store_anomaly.kpis.metrics import dept_aliases, dept_time_zones, store_scope_days
 from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
 from store_anomaly.resources import SourceDatabase
 from store_anomaly.settings import PlatformSettings
@@ -18,9 +22,16 @@ from store_anomaly.sources.extracts import DateScope
 
 GROUP = "sources"
 
-SHOPS_SQL = """
-    SELECT s.shop_no, d.dept_id, s.shop_name, s.status, s.shop_type, s.time_zone, s.open_date
+SHOP_NAME_LENGTH = 128
+_ZERO_DATE = "(MONTH(s.open_date) = 0 OR DAYOFMONTH(s.open_date) = 0)"
+SHOPS_SQL = f"""
+    SELECT s.shop_no, MIN(d.dept_id), LEFT(s.shop_name, {SHOP_NAME_LENGTH}), s.status, s.shop_type, s.time_zone,
+           CASE WHEN {_ZERO_DATE} THEN NULL ELSE s.open_date END,
+           NULLIF(SUBSTRING(GROUP_CONCAT(d.dept_id ORDER BY d.dept_id), LENGTH(MIN(d.dept_id)) + 2), ''),
+           CHAR_LENGTH(s.shop_name) > {SHOP_NAME_LENGTH},
+           COALESCE({_ZERO_DATE}, FALSE)
     FROM t_shop s LEFT JOIN t_shop_dept d ON d.shop_no = s.shop_no
+    GROUP BY s.id, s.shop_no, s.shop_name, s.status, s.shop_type, s.time_zone, s.open_date
 """
 SHOPS_SCHEMA = {
     "shop_no": pl.String,
@@ -30,6 +41,9 @@ SHOPS_SCHEMA = {
     "shop_type": pl.Int64,
     "time_zone": pl.String,
     "open_date": pl.Date,
+    "other_dept_ids": pl.String,
+    "shop_name_truncated": pl.Boolean,
+    "open_date_zero": pl.Boolean,
 }
 
 _KEY_COLUMNS = (
@@ -42,11 +56,22 @@ def _counter(name: str, description: str) -> tuple[str, str, str, bool]:
     return (name, "BIGINT", description, False)
 
 
+def date_scope(start, end, shops: pl.DataFrame, settings: PlatformSettings) -> DateScope:
+    """The extracts' scope from store rows (dept_id, time_zone, other_dept_ids) and the settings."""
+    return DateScope(
+        start,
+        end,
+        dept_time_zones(shops.select("dept_id", "time_zone").unique()),
+        settings.default_time_zone,
+        dept_aliases(shops),
+        settings.bounds,
+    )
+
+
 def _date_scope(context: AssetExecutionContext, scope_days: pl.DataFrame, settings: PlatformSettings) -> DateScope:
     require_materialized(context, "source_opshop_daily")
     start, end = business_dates(context.partition_time_window)
-    shops = scope_days.select("dept_id", "time_zone").unique()
-    return DateScope(start, end, dept_time_zones(shops), settings.default_time_zone)
+    return date_scope(start, end, scope_days, settings)
 
 
 def _source_asset(table, primary_key: list[str], **kwargs):
@@ -63,9 +88,12 @@ OPSHOP_SCHEMA = table_schema(
     ("status", "TINYINT", "1 active, 2 not yet open, 3 closed"),
     ("shop_type", "TINYINT", "1 retail store, 9 test kitchen"),
     ("time_zone", "VARCHAR(64)", "IANA zone of the store's business day"),
-    ("open_date", "DATE", "opening date"),
+    ("open_date", "DATE", "opening date (NULL also for a MySQL zero date, see open_date_zero)"),
     ("in_scope", "BOOLEAN", "scored on this date", False),
     ("scope_reason", "VARCHAR(32)", "in_scope, or why the store is not scored", False),
+    ("other_dept_ids", "VARCHAR(255)", "further t_shop_dept rows of the store, whose rows count under dept_id"),
+    ("shop_name_truncated", "BOOLEAN", f"the source's shop_name was longer than {SHOP_NAME_LENGTH} characters"),
+    ("open_date_zero", "BOOLEAN", "the source's open_date was a MySQL zero date, read as NULL"),
 )
 
 
@@ -82,6 +110,9 @@ def source_opshop_daily(
             "stores": shops.height,
             "in_scope_store_days": int(scope["in_scope"].sum()),
             "scope_reasons": dict(scope.group_by("scope_reason").len().iter_rows()),
+            "shop_names_truncated": int(shops["shop_name_truncated"].sum()),
+            "open_dates_zero": int(shops["open_date_zero"].sum()),
+            "stores_with_several_depts": int(shops["other_dept_ids"].is_not_null().sum()),
         }
     )
     return scope
@@ -99,6 +130,8 @@ SALES_TABLE = table_schema(
     _counter("dq_unknown_status_trades", "trades with a status outside 1-3 (excluded)"),
     _counter("dq_large_pay_money", f"counted trades above ${extracts.LARGE_PAY_MONEY_USD} (kept, suspicious)"),
     _counter("source_rows", "all t_trade rows of the department and day"),
+    _counter("dq_implausible_pay_money", "completed trades above the plausibility bound (excluded)"),
+    _counter("dq_nonpositive_item_quantity", "items of counted trades with quantity <= 0 (excluded)"),
 )
 
 
@@ -118,7 +151,7 @@ def source_sales_order_daily(
     sales = sales_order_source.fetch_frame(extracts.sales_sql(scope), scope.params(), extracts.SALES_SCHEMA)
     items = sales_order_source.fetch_frame(extracts.items_sql(scope), scope.params(), extracts.ITEMS_SCHEMA)
     return sales.join(items, on=["dept_id", "business_date"], how="left").with_columns(
-        pl.col("items_sold").fill_null(0)
+        pl.col("items_sold", "dq_nonpositive_item_quantity").fill_null(0)
     )
 
 
@@ -129,6 +162,7 @@ PRODUCTION_TABLE = table_schema(
     _counter("dq_unfinished_production", "production orders with no finish_time (excluded)"),
     _counter("dq_negative_production_duration", "production orders finishing before they start (excluded)"),
     _counter("source_rows", "all t_production_order rows of the department and day"),
+    _counter("dq_overlong_production", "production orders longer than the plausibility bound (excluded)"),
 )
 
 
@@ -156,6 +190,7 @@ QUALITY_TABLE = table_schema(
     ("expired_qty", "BIGINT", "SUM(expired_qty) of expiry records", False),
     _counter("expiry_records", "t_expiry_management rows"),
     _counter("source_rows", "all t_task_form rows of the department and day"),
+    _counter("dq_implausible_qc_score", "inspections scored outside the plausible range (excluded from qc_score)"),
 )
 
 
@@ -177,7 +212,14 @@ def source_opqualitycontrol_daily(
     )
     expiry = opqualitycontrol_source.fetch_frame(extracts.expiry_sql(scope), scope.params(), extracts.EXPIRY_SCHEMA)
     return inspections.join(expiry, on=["dept_id", "business_date"], how="full", coalesce=True).with_columns(
-        pl.col("qc_inspections", "dq_null_qc_score", "expired_qty", "expiry_records", "source_rows").fill_null(0)
+        pl.col(
+            "qc_inspections",
+            "dq_null_qc_score",
+            "dq_implausible_qc_score",
+            "expired_qty",
+            "expiry_records",
+            "source_rows",
+        ).fill_null(0)
     )
 
 

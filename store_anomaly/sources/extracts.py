@@ -1,15 +1,17 @@
 """Aggregation queries pushed down to the sources: raw rows never leave a source database.
 
 Every query groups one source's rows by department and store-local business date (see `local_time`) and
-counts, beside each KPI input, the rows the source contract excludes, so nothing is dropped silently. Rows
-of every department are returned, orphans included: the scope decision is made later, against the store
-master, where it can be counted.
+counts, beside each KPI input, the rows the source contract excludes (its rules and its plausibility bounds),
+so nothing is dropped silently. Rows of every department are returned, orphans included: the scope decision
+is made later, against the store master, where it can be counted. A store with two `t_shop_dept` rows has its
+second department's rows grouped under its first (`DateScope.dept_aliases`), in SQL. Rows with a NULL
+`dept_id` belong to no department: `unattributable_sql` counts them, with the other rows no partition can hold.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -22,17 +24,40 @@ MAX_SHIFT_HOURS = 16
 
 
 @dataclass(frozen=True)
+class PlausibilityBounds:
+    """The source contract's plausibility bounds (configurable, see `PlatformSettings`): rows beyond them are
+    excluded from the KPIs and counted. A `t_trade_item` with quantity <= 0 is always implausible."""
+
+    max_pay_money: float = 10_000
+    max_production_seconds: float = 7_200
+    qc_score_min: float = 0
+    qc_score_max: float = 100
+
+
+@dataclass(frozen=True)
 class DateScope:
-    """What every extract needs: the business dates and each department's time zone."""
+    """What every extract needs: the business dates, each department's time zone, the departments whose rows
+    count under another (a store's second t_shop_dept row), and the plausibility bounds."""
 
     start: date
     end: date
     dept_time_zones: dict[int, str]
     default_time_zone: str
+    dept_aliases: dict[int, int] = field(default_factory=dict)
+    bounds: PlausibilityBounds = field(default_factory=PlausibilityBounds)
 
-    def local_date(self, timestamp_sql: str, dept_sql: str = "dept_id") -> str:
+    def dept(self, dept_sql: str = "t.dept_id") -> str:
+        """The department a row counts under: its own, or its store's first one."""
+        if not self.dept_aliases:
+            return dept_sql
+        whens = " ".join(f"WHEN {int(alias)} THEN {int(dept)}" for alias, dept in sorted(self.dept_aliases.items()))
+        return f"(CASE {dept_sql} {whens} ELSE {dept_sql} END)"
+
+    def local_date(self, timestamp_sql: str, dept_sql: str = "t.dept_id") -> str:
         utc_from, utc_to = utc_window(self.start, self.end)
-        return local_date_sql(timestamp_sql, dept_sql, self.dept_time_zones, self.default_time_zone, utc_from, utc_to)
+        return local_date_sql(
+            timestamp_sql, self.dept(dept_sql), self.dept_time_zones, self.default_time_zone, utc_from, utc_to
+        )
 
     def params(self) -> list:
         """Parameters of `window_sql`: the UTC bounds of the rows to scan, then the business-date bounds."""
@@ -40,16 +65,25 @@ class DateScope:
         return [utc_from, utc_to, self.start, self.end]
 
 
-def _grouped(select: str, table: str, timestamp: str, scope: DateScope, join: str = "") -> str:
-    """SELECT ... grouped by department and business date, scanning only the UTC window (index on time)."""
+def _grouped(select: str, table: str, timestamp: str, scope: DateScope, join: str = "", condition: str = "TRUE") -> str:
+    """SELECT ... grouped by department and business date, scanning only the UTC window (index on time).
+
+    Rows without a department are left to `unattributable_sql`: grouped here they would have no key."""
     return (
-        f"SELECT t.dept_id, {scope.local_date('t.' + timestamp, 't.dept_id')} AS business_date, {select} "
-        f"FROM {table} t {join} WHERE t.{timestamp} >= %s AND t.{timestamp} < %s "
-        "GROUP BY t.dept_id, business_date HAVING business_date BETWEEN %s AND %s"
+        f"SELECT {scope.dept()} AS dept, {scope.local_date('t.' + timestamp)} AS business_date, {select} "
+        f"FROM {table} t {join} WHERE {condition} AND t.dept_id IS NOT NULL "
+        f"AND t.{timestamp} >= %s AND t.{timestamp} < %s "
+        "GROUP BY dept, business_date HAVING business_date BETWEEN %s AND %s"
     )
 
 
-VALID_TRADE = "(t.trade_status = 1 AND t.pay_money IS NOT NULL AND t.pay_money >= 0)"
+def valid_trade_sql(bounds: PlausibilityBounds) -> str:
+    """A trade counted in revenue: completed, with a plausible, non-negative amount."""
+    return (
+        "(t.trade_status = 1 AND t.pay_money IS NOT NULL AND t.pay_money >= 0 "
+        f"AND t.pay_money <= {float(bounds.max_pay_money)!r})"
+    )
+
 
 SALES_SCHEMA = {
     "dept_id": pl.Int64,
@@ -62,20 +96,23 @@ SALES_SCHEMA = {
     "dq_cancelled_trades": pl.Int64,
     "dq_unknown_status_trades": pl.Int64,
     "dq_large_pay_money": pl.Int64,
+    "dq_implausible_pay_money": pl.Int64,
     "source_rows": pl.Int64,
 }
 
 
 def sales_sql(scope: DateScope) -> str:
+    valid = valid_trade_sql(scope.bounds)
     return _grouped(
-        f"""SUM(CASE WHEN {VALID_TRADE} THEN t.pay_money ELSE 0 END),
-            SUM({VALID_TRADE}),
+        f"""SUM(CASE WHEN {valid} THEN t.pay_money ELSE 0 END),
+            SUM({valid}),
             SUM(t.trade_status = 1 AND t.pay_money IS NULL),
             SUM(t.trade_status = 1 AND t.pay_money < 0),
             SUM(t.trade_status = 2),
             SUM(t.trade_status = 3),
             SUM(t.trade_status NOT IN (1, 2, 3)),
-            SUM({VALID_TRADE} AND t.pay_money > {LARGE_PAY_MONEY_USD}),
+            SUM({valid} AND t.pay_money > {LARGE_PAY_MONEY_USD}),
+            SUM(t.trade_status = 1 AND t.pay_money > {float(scope.bounds.max_pay_money)!r}),
             COUNT(*)""",
         "t_trade",
         "create_time",
@@ -83,13 +120,23 @@ def sales_sql(scope: DateScope) -> str:
     )
 
 
-ITEMS_SCHEMA = {"dept_id": pl.Int64, "business_date": pl.Date, "items_sold": pl.Int64}
+ITEMS_SCHEMA = {
+    "dept_id": pl.Int64,
+    "business_date": pl.Date,
+    "items_sold": pl.Int64,
+    "dq_nonpositive_item_quantity": pl.Int64,
+}
 
 
 def items_sql(scope: DateScope) -> str:
     return _grouped(
-        "SUM(i.quantity)", "t_trade", "create_time", scope, join="JOIN t_trade_item i ON i.trade_id = t.id"
-    ).replace("WHERE t.create_time", f"WHERE {VALID_TRADE} AND t.create_time")
+        "SUM(CASE WHEN i.quantity > 0 THEN i.quantity ELSE 0 END), SUM(i.quantity <= 0)",
+        "t_trade",
+        "create_time",
+        scope,
+        join="JOIN t_trade_item i ON i.trade_id = t.id",
+        condition=valid_trade_sql(scope.bounds),
+    )
 
 
 PRODUCTION_SCHEMA = {
@@ -99,18 +146,22 @@ PRODUCTION_SCHEMA = {
     "production_count": pl.Int64,
     "dq_unfinished_production": pl.Int64,
     "dq_negative_production_duration": pl.Int64,
+    "dq_overlong_production": pl.Int64,
     "source_rows": pl.Int64,
 }
 
-_VALID_PRODUCTION = "(t.finish_time IS NOT NULL AND t.finish_time >= t.start_time)"
+_PRODUCTION_SECONDS = "TIMESTAMPDIFF(SECOND, t.start_time, t.finish_time)"
 
 
 def production_sql(scope: DateScope) -> str:
+    longest = float(scope.bounds.max_production_seconds)
+    valid = f"(t.finish_time IS NOT NULL AND t.finish_time >= t.start_time AND {_PRODUCTION_SECONDS} <= {longest!r})"
     return _grouped(
-        f"""SUM(CASE WHEN {_VALID_PRODUCTION} THEN TIMESTAMPDIFF(SECOND, t.start_time, t.finish_time) ELSE 0 END),
-            SUM({_VALID_PRODUCTION}),
+        f"""SUM(CASE WHEN {valid} THEN {_PRODUCTION_SECONDS} ELSE 0 END),
+            SUM({valid}),
             SUM(t.finish_time IS NULL),
             SUM(t.finish_time < t.start_time),
+            SUM({_PRODUCTION_SECONDS} > {longest!r}),
             COUNT(*)""",
         "t_production_order",
         "start_time",
@@ -154,12 +205,20 @@ INSPECTIONS_SCHEMA = {
     "qc_score": pl.Float64,
     "qc_inspections": pl.Int64,
     "dq_null_qc_score": pl.Int64,
+    "dq_implausible_qc_score": pl.Int64,
     "source_rows": pl.Int64,
 }
 
 
 def inspections_sql(scope: DateScope) -> str:
-    return _grouped("AVG(t.score), COUNT(t.score), SUM(t.score IS NULL), COUNT(*)", "t_task_form", "task_time", scope)
+    plausible = f"t.score BETWEEN {float(scope.bounds.qc_score_min)!r} AND {float(scope.bounds.qc_score_max)!r}"
+    return _grouped(
+        f"""AVG(CASE WHEN {plausible} THEN t.score END), SUM({plausible}), SUM(t.score IS NULL),
+            SUM(NOT ({plausible})), COUNT(*)""",
+        "t_task_form",
+        "task_time",
+        scope,
+    )
 
 
 EXPIRY_SCHEMA = {"dept_id": pl.Int64, "business_date": pl.Date, "expired_qty": pl.Int64, "expiry_records": pl.Int64}
@@ -172,7 +231,56 @@ def expiry_sql(scope: DateScope) -> str:
 def source_row_totals_sql(table: str, timestamp: str, condition: str, scope: DateScope, value: str = "0") -> str:
     """Totals of `value` and of rows over the window, per department: the independent side of reconciliation."""
     return (
-        f"SELECT t.dept_id, COALESCE(SUM({value}), 0), COUNT(*) FROM {table} t "
-        f"WHERE {condition} AND t.{timestamp} >= %s AND t.{timestamp} < %s "
-        f"AND {scope.local_date('t.' + timestamp, 't.dept_id')} BETWEEN %s AND %s GROUP BY t.dept_id"
+        f"SELECT {scope.dept()} AS dept, COALESCE(SUM({value}), 0), COUNT(*) FROM {table} t "
+        f"WHERE {condition} AND t.dept_id IS NOT NULL AND t.{timestamp} >= %s AND t.{timestamp} < %s "
+        f"AND {scope.local_date('t.' + timestamp)} BETWEEN %s AND %s GROUP BY dept"
+    )
+
+
+# Every dated source table: (source, table, timestamp column).
+DATED_TABLES: tuple[tuple[str, str, str], ...] = (
+    ("sales_order", "t_trade", "create_time"),
+    ("opproduction", "t_production_order", "start_time"),
+    ("opqualitycontrol", "t_task_form", "task_time"),
+    ("opqualitycontrol", "t_expiry_management", "record_time"),
+    ("opempefficiency", "t_attendance", "clock_in"),
+)
+UNATTRIBUTABLE_SCHEMA = {
+    "null_dept_id": pl.Int64,
+    "dated_after_tomorrow": pl.Int64,
+    "dated_before_partitions": pl.Int64,
+}
+
+
+def unattributable_sql(table: str, timestamp: str) -> str:
+    """Rows of a dated table that no partition of this run can hold: a NULL dept_id within the run's UTC window,
+    a timestamp after tomorrow (in any zone), or one before the first partition (the 1970s, zero dates).
+
+    Parameters: `unattributable_params`. Each part is an index range on the timestamp, so the cost follows the
+    rows counted, not the table."""
+    return (
+        f"SELECT COALESCE(SUM(t.dept_id IS NULL AND t.{timestamp} >= %s AND t.{timestamp} < %s), 0), "
+        f"COALESCE(SUM(t.{timestamp} >= %s), 0), COALESCE(SUM(t.{timestamp} < %s), 0) FROM {table} t "
+        f"WHERE (t.{timestamp} >= %s AND t.{timestamp} < %s) OR t.{timestamp} >= %s OR t.{timestamp} < %s"
+    )
+
+
+def unattributable_params(start: date, end: date, first_partition: date, today: date) -> list:
+    """Rows before the first partition are counted by the run that starts there (once, not by every run)."""
+    utc_from, utc_to = utc_window(start, end)
+    after_tomorrow = utc_window(today + timedelta(days=1), today + timedelta(days=1))[1]
+    # NULL: "t.ts < NULL" holds for no row, zero dates included
+    before = utc_window(first_partition, first_partition)[0] if start <= first_partition else None
+    return [utc_from, utc_to, after_tomorrow, before, utc_from, utc_to, after_tomorrow, before]
+
+
+def orphan_items_sql() -> str:
+    """`t_trade_item` rows whose trade does not exist, among the item ids of the run's trades' id range and
+    beyond the newest trade (index ranges on trade_id). Parameters: the UTC window (twice)."""
+    trade_ids = "SELECT {0}(id) FROM t_trade WHERE create_time >= %s AND create_time < %s"
+    return (
+        "SELECT COUNT(*) FROM t_trade_item i WHERE "
+        f"(i.trade_id BETWEEN ({trade_ids.format('MIN')}) AND ({trade_ids.format('MAX')}) "
+        "OR i.trade_id > (SELECT COALESCE(MAX(id), 0) FROM t_trade)) "
+        "AND NOT EXISTS (SELECT 1 FROM t_trade t WHERE t.id = i.trade_id)"
     )
