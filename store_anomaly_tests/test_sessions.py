@@ -27,6 +27,7 @@ from store_anomaly.mysql_url import (
     LocalFileRefusedError,
     MySQLUrl,
     MySQLUrlError,
+    SessionTimeouts,
 )
 from store_anomaly.resources import SourceDatabase, SourceUnavailableError, Warehouse
 from store_anomaly_tests.conftest import TEST_SERVER_URL
@@ -294,3 +295,16 @@ def test_tls_comes_from_url_parameters_and_is_never_silently_dropped(tmp_path):
         MySQLUrl.parse(f"{server.to_url()}?ssl_ca={tmp_path}/missing.pem")
     with pytest.raises(MySQLUrlError, match="must be true or false"):
         MySQLUrl.parse(f"{server.to_url()}?ssl_verify_cert=maybe")
+
+
+def test_timeouts_come_from_the_environment_with_sane_defaults(monkeypatch):
+    assert SessionTimeouts.from_env() == SessionTimeouts(connect=10, read=900, write=300, lock_wait=60)
+    monkeypatch.setenv(READ_TIMEOUT_ENV_VAR, "30")
+    monkeypatch.setenv(LOCK_WAIT_TIMEOUT_ENV_VAR, "2.4")
+    assert SessionTimeouts.from_env() == SessionTimeouts(read=30, lock_wait=2)
+    monkeypatch.setenv(READ_TIMEOUT_ENV_VAR, "soon")
+    with pytest.raises(MySQLUrlError, match=f"{READ_TIMEOUT_ENV_VAR}='soon' is not a number"):
+        SessionTimeouts.from_env()
+    monkeypatch.setenv(READ_TIMEOUT_ENV_VAR, "0")
+    with pytest.raises(MySQLUrlError, match="must be positive"):
+        SessionTimeouts.from_env()
