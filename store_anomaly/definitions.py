@@ -6,13 +6,12 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     EnvVar,
-    define_asset_job,
 )
 
 from store_anomaly.alerts.assets import ALERT_ASSETS
 from store_anomaly.alerts.sensors import alert_notifications_sensor
-from store_anomaly.automation.refresh import build_daily_refresh_schedule, build_late_rows_sensor
-from store_anomaly.automation.run_log import RUN_LOG_SPEC, build_run_log_sensors
+from store_anomaly.automation.refresh import daily_refresh_job, daily_refresh_schedule, late_source_rows_sensor
+from store_anomaly.automation.run_log import RUN_LOG_SENSORS, RUN_LOG_SPEC
 from store_anomaly.config import WAREHOUSE_ENV_VAR
 from store_anomaly.io_managers.mysql import MySQLIOManager
 from store_anomaly.kpis.assets import KPI_ASSETS
@@ -25,14 +24,12 @@ from store_anomaly.spc.assets import SPC_ASSETS
 
 ALL_ASSETS = [*SOURCE_ASSETS, *KPI_ASSETS, *SPC_ASSETS, *ALERT_ASSETS, *REPORT_ASSETS]
 ALL_CHECKS = [*KPI_CHECKS]
-# Which step (op) computes each asset: the run log reports step durations and failures per asset.
-STEP_OF_ASSET = {key.to_user_string(): assets_def.node_def.name for assets_def in ALL_ASSETS for key in assets_def.keys}
 
-# Every warehouse asset for a range of business dates, as one run.
-daily_refresh_job = define_asset_job(
-    "daily_refresh_job",
-    selection=AssetSelection.assets(*ALL_ASSETS),
-    description="Materializes every warehouse asset for a range of business dates in one run.",
+# Dagster's default automation sensor starts stopped; this one evaluates the alerts' condition.
+alerts_automation_sensor = AutomationConditionSensorDefinition(
+    "alerts_automation_sensor",
+    target=AssetSelection.assets("store_anomaly_alerts"),
+    default_status=DefaultSensorStatus.RUNNING,
 )
 
 
@@ -51,18 +48,8 @@ def build_definitions() -> Definitions:
         assets=[*ALL_ASSETS, RUN_LOG_SPEC],
         asset_checks=ALL_CHECKS,
         jobs=[daily_refresh_job],
-        schedules=[build_daily_refresh_schedule(daily_refresh_job)],
-        sensors=[
-            build_late_rows_sensor(daily_refresh_job),
-            alert_notifications_sensor,
-            *build_run_log_sensors(STEP_OF_ASSET),
-            # Dagster's default automation sensor starts stopped; this one evaluates the alerts' condition.
-            AutomationConditionSensorDefinition(
-                "alerts_automation_sensor",
-                target=AssetSelection.assets("store_anomaly_alerts"),
-                default_status=DefaultSensorStatus.RUNNING,
-            ),
-        ],
+        schedules=[daily_refresh_schedule],
+        sensors=[late_source_rows_sensor, alert_notifications_sensor, *RUN_LOG_SENSORS, alerts_automation_sensor],
         resources=build_resources(),
     )
 

@@ -1,4 +1,5 @@
-"""The business-date partitions every warehouse asset shares, and the range a run covers."""
+"""The business-date partitions every warehouse asset shares, and the range a run covers (with the run tags
+that carry a range)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ DAILY_FRESHNESS = FreshnessPolicy.cron(
 
 # One run computes a whole partition range: a year-long backfill is one vectorized pass, not 365 runs.
 single_run = BackfillPolicy.single_run()
+
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def partition_range_tags(start: date, end: date) -> dict[str, str]:
+    """The run tags with which Dagster runs one single-run backfill over [start, end]."""
+    return {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}
 
 
 def partition_range_problem(start: date, end: date) -> str | None:

@@ -7,15 +7,12 @@ from datetime import date
 
 from dagster import DagsterInstance, ExecuteInProcessResult
 
+from store_anomaly.automation.run_log import record_run_log, root_message
+from store_anomaly.definitions import build_definitions
+from store_anomaly.partitions import partition_range_tags
+from store_anomaly.resources import Warehouse
+
 log = logging.getLogger(__name__)
-
-ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
-def partition_range_tags(start: date, end: date) -> dict[str, str]:
-    """The run tags with which Dagster runs one single-run backfill over [start, end]."""
-    return {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}
 
 
 def run_backfill(
@@ -23,10 +20,6 @@ def run_backfill(
 ) -> ExecuteInProcessResult:
     """Runs `daily_refresh_job` for business dates [start, end] as one run in `instance` (default: the one in
     DAGSTER_HOME), in process, so a year is one vectorized pass per asset."""
-    from store_anomaly.automation.run_log import record_run_log
-    from store_anomaly.definitions import STEP_OF_ASSET, build_definitions
-    from store_anomaly.resources import Warehouse
-
     if end < start:
         raise ValueError(f"the range ends ({end}) before it starts ({start})")
     instance = instance or DagsterInstance.get()
@@ -42,7 +35,7 @@ def run_backfill(
     # A run log that cannot be written (the warehouse is the usual cause of both) never hides the run's own
     # outcome: it is reported beside it.
     try:
-        record_run_log(instance, result.run_id, Warehouse.from_env(), STEP_OF_ASSET)
+        record_run_log(instance, result.run_id, Warehouse.from_env())
     except Exception as error:
         run_log_errors[result.run_id] = f"the run log of run {result.run_id} was not written: {error}"
         log.warning(run_log_errors[result.run_id])
@@ -65,9 +58,7 @@ def root_causes(result: ExecuteInProcessResult) -> list[str]:
     """The innermost error message of every failure event of a run, deduplicated: what the user must fix."""
     messages: list[str] = []
     for event in result.all_events:
-        error = getattr(event.event_specific_data, "error", None)
-        while error is not None and (error.cause or error.context):
-            error = error.cause or error.context
-        if error is not None and error.message.strip() not in messages:
-            messages.append(error.message.strip())
+        message = root_message(getattr(event.event_specific_data, "error", None))
+        if message is not None and message not in messages:
+            messages.append(message)
     return messages

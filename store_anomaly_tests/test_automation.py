@@ -14,8 +14,9 @@ from dagster import (
 
 from store_anomaly.automation.refresh import contiguous_ranges, daily_refresh_range
 from store_anomaly.definitions import build_definitions
+from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from store_anomaly.resources import source_resources
-from store_anomaly.runner import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, run_backfill
+from store_anomaly.runner import run_backfill
 from store_anomaly_tests.source_rows import insert_rows
 from store_anomaly_tests.test_kpis_end_to_end import END, START, build_sources
 

@@ -17,7 +17,7 @@ from dagster import (
 
 from store_anomaly.io_managers.mysql import MySQLIOManager, table_schema
 from store_anomaly.mysql_url import MySQLUrl
-from store_anomaly.runner import partition_range_tags
+from store_anomaly.partitions import partition_range_tags
 
 pytestmark = pytest.mark.mysql
 

@@ -4,7 +4,6 @@ Written by run-status sensors for runs the daemon sees (UI, schedule, sensors) a
 in-process backfill; rows are keyed on (run_id, asset), so a run logged by both is logged once.
 """
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import polars as pl
@@ -22,8 +21,8 @@ from dagster import (
 )
 
 from store_anomaly.io_managers.mysql import ensure_table, table_schema
+from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from store_anomaly.resources import Warehouse
-from store_anomaly.runner import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 RUN_LOG_TABLE = "store_anomaly_run_log"
 RUN_LOG_COLUMNS = table_schema(
@@ -47,21 +46,24 @@ RUN_LOG_SPEC = AssetSpec(
 )
 
 
-def _root_message(error) -> str | None:
+def root_message(error) -> str | None:
+    """The innermost message of a Dagster error chain (cause or context): what the user must fix."""
     while error is not None and (error.cause or error.context):
         error = error.cause or error.context
     return error.message.strip() if error is not None else None
 
 
-def run_log_rows(instance: DagsterInstance, run_id: str, step_of_asset: Mapping[str, str]) -> pl.DataFrame:
+def run_log_rows(instance: DagsterInstance, run_id: str) -> pl.DataFrame:
     """The run log rows of one finished run, from its event log."""
     run = instance.get_run_by_id(run_id)
     events = [record.dagster_event for record in instance.all_logs(run_id) if record.dagster_event]
-    planned = {
-        e.asset_key.to_user_string()
+    # Each planned materialization names the step (op) that computes the asset.
+    step_of_asset = {
+        e.asset_key.to_user_string(): e.step_key
         for e in events
         if e.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED and e.asset_key
     }
+    planned = set(step_of_asset)
     rows_written: dict[str, int] = {}
     materialized: set[str] = set()
     for event in events:
@@ -72,13 +74,13 @@ def run_log_rows(instance: DagsterInstance, run_id: str, step_of_asset: Mapping[
             if count is not None:  # one event per partition, each carrying the whole range's count
                 rows_written[asset] = int(count.value)
     failures = {
-        e.step_key: _root_message(e.step_failure_data.error)
+        e.step_key: root_message(e.step_failure_data.error)
         for e in events
         if e.event_type == DagsterEventType.STEP_FAILURE
     }
     # A run can fail outside any step (a source unreachable at resource start-up): its first error explains it.
     run_failure = next(
-        (message for e in events if (message := _root_message(getattr(e.event_specific_data, "error", None)))), None
+        (message for e in events if (message := root_message(getattr(e.event_specific_data, "error", None)))), None
     )
     durations = {
         stat.step_key: (stat.end_time - stat.start_time) if stat.end_time and stat.start_time else None
@@ -128,11 +130,9 @@ def run_log_rows(instance: DagsterInstance, run_id: str, step_of_asset: Mapping[
     return pl.DataFrame(rows, schema=schema).with_columns(pl.col("partition_start", "partition_end").str.to_date())
 
 
-def record_run_log(
-    instance: DagsterInstance, run_id: str, warehouse: Warehouse, step_of_asset: Mapping[str, str]
-) -> int:
+def record_run_log(instance: DagsterInstance, run_id: str, warehouse: Warehouse) -> int:
     """Writes (or rewrites) the run's rows and reports the run log asset as materialized."""
-    rows = run_log_rows(instance, run_id, step_of_asset)
+    rows = run_log_rows(instance, run_id)
     if rows.is_empty():
         return 0
     warehouse.ensure_database()
@@ -155,20 +155,21 @@ def record_run_log(
     return rows.height
 
 
-def build_run_log_sensors(step_of_asset: Mapping[str, str]):
-    @run_status_sensor(
-        run_status=DagsterRunStatus.SUCCESS,
-        default_status=DefaultSensorStatus.RUNNING,
-        description="Writes store_anomaly_run_log rows for every successful run.",
-    )
-    def run_log_on_success(context: RunStatusSensorContext, warehouse: Warehouse) -> None:
-        record_run_log(context.instance, context.dagster_run.run_id, warehouse, step_of_asset)
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Writes store_anomaly_run_log rows for every successful run.",
+)
+def run_log_on_success(context: RunStatusSensorContext, warehouse: Warehouse) -> None:
+    record_run_log(context.instance, context.dagster_run.run_id, warehouse)
 
-    @run_failure_sensor(
-        default_status=DefaultSensorStatus.RUNNING,
-        description="Writes store_anomaly_run_log rows, with the error, for every failed run.",
-    )
-    def run_log_on_failure(context, warehouse: Warehouse) -> None:
-        record_run_log(context.instance, context.dagster_run.run_id, warehouse, step_of_asset)
 
-    return [run_log_on_success, run_log_on_failure]
+@run_failure_sensor(
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Writes store_anomaly_run_log rows, with the error, for every failed run.",
+)
+def run_log_on_failure(context, warehouse: Warehouse) -> None:
+    record_run_log(context.instance, context.dagster_run.run_id, warehouse)
+
+
+RUN_LOG_SENSORS = [run_log_on_success, run_log_on_failure]
