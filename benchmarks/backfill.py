@@ -29,7 +29,7 @@ def source_query_floor(urls: dict[str, str], start: date, end: date) -> float:
     """Seconds of the extract queries alone (store master read, then each source's aggregations)."""
     import polars as pl
 
-    from store_anomaly.kpis.metrics import dept_time_zones
+    from store_anomaly.sources.scope import dept_time_zones
     from store_anomaly.sources import extracts
     from store_anomaly.sources.assets import SHOPS_SCHEMA, SHOPS_SQL
 

@@ -8,6 +8,7 @@ from dagster import (
     EnvVar,
 )
 
+from store_anomaly.ack_log import ACK_LOG_SPEC
 from store_anomaly.alerts.assets import ALERT_ASSETS
 from store_anomaly.alerts.sensors import alert_notifications_sensor
 from store_anomaly.automation.refresh import daily_refresh_job, daily_refresh_schedule, late_source_rows_sensor
@@ -45,7 +46,7 @@ def build_resources() -> dict:
 def build_definitions() -> Definitions:
     """The code location, with settings read from the environment now."""
     return Definitions(
-        assets=[*ALL_ASSETS, RUN_LOG_SPEC],
+        assets=[*ALL_ASSETS, ACK_LOG_SPEC, RUN_LOG_SPEC],
         asset_checks=ALL_CHECKS,
         jobs=[daily_refresh_job],
         schedules=[daily_refresh_schedule],

@@ -10,7 +10,6 @@ from store_anomaly.alerts.feedback import (
     AckError,
     AckInput,
     apply_ack,
-    baseline_resets_from_alerts,
     rule_feedback_counts,
     validate_ack,
 )
@@ -32,7 +31,6 @@ __all__ = [
     "AlertConfig",
     "NotificationResult",
     "apply_ack",
-    "baseline_resets_from_alerts",
     "build_alerts",
     "format_alerts",
     "mark_notified",

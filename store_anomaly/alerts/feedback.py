@@ -1,4 +1,6 @@
-"""Human feedback on alerts: acknowledgement input, new-normal baseline resets, per-rule label counts (pure).
+"""Human feedback on alerts: acknowledgement input and per-rule label counts (pure).
+
+The baseline resets that new-normal labels ask for are SPC's input: `store_anomaly.spc.resets`.
 
 Public API
 ----------
@@ -19,13 +21,6 @@ Public API
     (`now`, default the current UTC time, stored naive UTC), and ack_note / ack_label when given (a re-ack
     without them keeps the earlier ones). Raises AckError for an unknown id.
 
-`baseline_resets_from_alerts(alerts) -> pl.DataFrame[shop_no, metric_name, reset_date, alert_id,
-    acknowledged_at]`
-    One row per metric of every alert labelled new-normal (`metric_names` exploded, or `metric_name`).
-    reset_date = `change_started_on` (the day the new level began, per the change-point estimate), or
-    `opened_on` when there is none. The SPC engine restarts the store x metric baseline from the latest
-    reset_date on or before the day it scores. Sorted, duplicates removed.
-
 `rule_feedback_counts(alerts, flags=None) -> pl.DataFrame[rule, labelled_alerts, confirmed, expected,
     false_alarm, new_normal, noise_share]`
     For every rule, how many labelled alerts it contributed to and their labels; noise_share =
@@ -43,6 +38,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from store_anomaly.alerts.config import ACK_LABELS, SEVERITY_RANK
+from store_anomaly.spc.resets import metric_list
 
 _ALERT_ID = re.compile(r"^A-[0-9a-f]{10}$")
 
@@ -137,46 +133,6 @@ def apply_ack(alerts: pl.DataFrame, ack: AckInput, *, now: datetime | None = Non
     )
 
 
-RESET_SCHEMA = {
-    "shop_no": pl.String,
-    "metric_name": pl.String,
-    "reset_date": pl.Date,
-    "alert_id": pl.String,
-    "acknowledged_at": pl.Datetime("us"),
-}
-
-
-def _metric_list() -> pl.Expr:
-    return pl.coalesce(pl.col("metric_names"), pl.col("metric_name")).str.split(",")
-
-
-def baseline_resets_from_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
-    """Baseline restarts asked for by new-normal labels; see the module docstring."""
-    if alerts is None or alerts.is_empty() or "ack_label" not in alerts.columns:
-        return pl.DataFrame(schema=RESET_SCHEMA)
-    frame = alerts
-    optional = (("metric_names", pl.String), ("change_started_on", pl.Date), ("acknowledged_at", pl.Datetime("us")))
-    for name, dtype in optional:
-        if name not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
-    return (
-        frame.filter(pl.col("ack_label") == "new-normal")
-        .select(
-            "shop_no",
-            _metric_list().alias("metric_name"),
-            pl.coalesce("change_started_on", "opened_on").cast(pl.Date).alias("reset_date"),
-            "alert_id",
-            pl.col("acknowledged_at").cast(pl.Datetime("us")),
-        )
-        .explode("metric_name")
-        .with_columns(pl.col("metric_name").str.strip_chars())
-        .filter(pl.col("metric_name") != "")
-        .unique(["shop_no", "metric_name", "reset_date"], keep="first")
-        .sort("shop_no", "metric_name", "reset_date")
-        .cast(RESET_SCHEMA)
-    )
-
-
 FEEDBACK_SCHEMA = {
     "rule": pl.String,
     "labelled_alerts": pl.Int64,
@@ -199,7 +155,7 @@ def rule_feedback_counts(alerts: pl.DataFrame, flags: pl.DataFrame | None = None
         return pl.DataFrame(schema=FEEDBACK_SCHEMA)
     if flags is not None:
         episode_metrics = labelled.select(
-            "alert_id", "shop_no", "opened_on", "last_seen_on", "ack_label", _metric_list().alias("metric_name")
+            "alert_id", "shop_no", "opened_on", "last_seen_on", "ack_label", metric_list().alias("metric_name")
         ).explode("metric_name")
         contributions = (
             episode_metrics.join(

@@ -11,23 +11,22 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from store_anomaly.ack_log import (
+    ACKS_DDL,
+    ACKS_TABLE,
+    ALERTS_TABLE,
+    latest_acks,
+    overlay_acks,
+    read_present_columns,
+)
 from store_anomaly.alerts.config import ALERT_SCHEMA, SEVERITY_RANK
 from store_anomaly.alerts.feedback import AckInput
 from store_anomaly.mysql_url import query_frame, table_exists
 
-ALERTS_TABLE = "store_anomaly_alerts"
-ACKS_TABLE = "store_anomaly_alert_acks"
 NOTIFICATIONS_TABLE = "store_anomaly_alert_notifications"
 
 STATE_DDL = (
-    f"""CREATE TABLE IF NOT EXISTS {ACKS_TABLE} (
-        id BIGINT AUTO_INCREMENT PRIMARY KEY,
-        alert_id VARCHAR(16) NOT NULL,
-        acknowledged_by VARCHAR(64) NOT NULL,
-        acknowledged_at DATETIME(6) NOT NULL,
-        ack_label VARCHAR(16) NULL,
-        ack_note TEXT NULL,
-        KEY (alert_id)) ENGINE=InnoDB""",
+    ACKS_DDL,
     f"""CREATE TABLE IF NOT EXISTS {NOTIFICATIONS_TABLE} (
         id BIGINT AUTO_INCREMENT PRIMARY KEY,
         alert_id VARCHAR(16) NOT NULL,
@@ -47,35 +46,7 @@ def ensure_state_tables(connection) -> None:
 
 def read_alerts(connection) -> pl.DataFrame:
     """The alerts table as stored (empty frame of the alert schema when it does not exist yet)."""
-    with connection.cursor() as cursor:
-        if not table_exists(cursor, ALERTS_TABLE):
-            return pl.DataFrame(schema=ALERT_SCHEMA)
-        cursor.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s",
-            (ALERTS_TABLE,),
-        )
-        present = {row[0] for row in cursor.fetchall()}
-        schema = {name: dtype for name, dtype in ALERT_SCHEMA.items() if name in present}
-        return query_frame(cursor, f"SELECT {', '.join(schema)} FROM {ALERTS_TABLE}", None, schema)
-
-
-def latest_acks(connection) -> pl.DataFrame:
-    with connection.cursor() as cursor:
-        if not table_exists(cursor, ACKS_TABLE):
-            return pl.DataFrame(schema={"alert_id": pl.String})
-        acks = query_frame(
-            cursor,
-            f"SELECT alert_id, acknowledged_by, acknowledged_at, ack_label, ack_note FROM {ACKS_TABLE} ORDER BY id",
-            None,
-            {
-                "alert_id": pl.String,
-                "acknowledged_by": pl.String,
-                "acknowledged_at": pl.Datetime("us"),
-                "ack_label": pl.String,
-                "ack_note": pl.String,
-            },
-        )
-    return acks.group_by("alert_id").last().with_columns(acknowledged=pl.lit(True))
+    return read_present_columns(connection, ALERTS_TABLE, ALERT_SCHEMA)
 
 
 def notified_severities(connection) -> pl.DataFrame:
@@ -95,14 +66,7 @@ def notified_severities(connection) -> pl.DataFrame:
 
 def overlay_human_state(alerts: pl.DataFrame, acks: pl.DataFrame, notified: pl.DataFrame) -> pl.DataFrame:
     """Alerts with acknowledgement and notification columns taken from the logs where the logs know more."""
-    ack_columns = ["acknowledged", "acknowledged_by", "acknowledged_at", "ack_label", "ack_note"]
-    out = alerts
-    if acks.height:
-        out = (
-            out.join(acks.select("alert_id", *ack_columns), on="alert_id", how="left", suffix="_log")
-            .with_columns(pl.coalesce(f"{c}_log", c).alias(c) for c in ack_columns)
-            .drop(f"{c}_log" for c in ack_columns)
-        )
+    out = overlay_acks(alerts, acks)
     if notified.height:
         out = (
             out.join(notified, on="alert_id", how="left", suffix="_log")

@@ -19,8 +19,7 @@ from dagster import (
     multi_asset,
 )
 
-from store_anomaly.alerts.feedback import baseline_resets_from_alerts
-from store_anomaly.alerts.state import current_alert_state
+from store_anomaly.ack_log import ACKS_TABLE
 from store_anomaly.io_managers.mysql import table_schema_from_polars
 from store_anomaly.partitions import (
     DAILY_FRESHNESS,
@@ -32,6 +31,7 @@ from store_anomaly.partitions import (
 from store_anomaly.resources import Warehouse
 from store_anomaly.spc import FLAGS_SCHEMA, LIMITS_SCHEMA, SpcConfig, compute_spc
 from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
+from store_anomaly.spc.resets import load_baseline_resets
 
 RULE_SET_ENV_VAR = "STORE_ANOMALY_RULE_SET"
 GROUP = "spc"
@@ -99,14 +99,6 @@ def _out(table, key) -> AssetOut:
     )
 
 
-def load_baseline_resets(warehouse: Warehouse) -> pl.DataFrame | None:
-    """Baselines operators declared a 'new normal' (alerts acknowledged with that label, from the log)."""
-    with warehouse.connect() as connection:
-        alerts = current_alert_state(connection)
-    new_normal = alerts.filter(pl.col("ack_label") == "new-normal")
-    return baseline_resets_from_alerts(new_normal) if new_normal.height else None
-
-
 @multi_asset(
     outs={
         "store_spc_control_limits": _out(LIMITS_TABLE, LIMITS_KEY),
@@ -115,6 +107,8 @@ def load_baseline_resets(warehouse: Warehouse) -> pl.DataFrame | None:
     ins={
         "store_daily_metrics": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-CONFIG.lookback_days))
     },
+    # Operators' new-normal acknowledgements restart baselines: the feedback loop from the alerts.
+    deps=[ACKS_TABLE],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     check_specs=[
@@ -144,7 +138,8 @@ def spc(context: AssetExecutionContext, warehouse: Warehouse, store_daily_metric
     """Control limits in force for each store, metric and day (from earlier days only) and the flags they raise."""
     require_materialized(context, "store_daily_metrics")
     start, end = business_dates(context.partition_time_window)
-    resets = load_baseline_resets(warehouse)
+    with warehouse.connect() as connection:
+        resets = load_baseline_resets(connection)
     result = compute_spc(store_daily_metrics, start, end, CONFIG, resets)
     limits, flags = result.limits, result.flags
 

@@ -10,13 +10,13 @@ import pytest
 from store_anomaly.alerts import (
     AckError,
     apply_ack,
-    baseline_resets_from_alerts,
     format_alerts,
     rule_feedback_counts,
     select_alerts,
     validate_ack,
 )
 from store_anomaly.alerts.config import ALERT_SCHEMA
+from store_anomaly.spc.resets import baseline_resets_from_alerts
 from store_anomaly_tests.alerts.synthetic import flag, flags_frame
 
 IDS = ["A-0000000001", "A-0000000002", "A-0000000003"]

@@ -1,0 +1,84 @@
+"""The acknowledgement log `store_anomaly_alert_acks`: what operators said about each alert, append-only.
+
+Written by `store-anomaly ack`; overlaid on the rebuilt alerts table, and read by SPC, where a 'new-normal'
+label restarts a baseline. It sits below both readers, so SPC reads it without importing the alerts package,
+and it is declared as an asset of its own, so that feedback loop into SPC shows in the lineage graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+from dagster import AssetSpec
+
+from store_anomaly.mysql_url import query_frame, table_exists
+
+# The alerts the log refers to by alert_id (the table the alerts asset rebuilds).
+ALERTS_TABLE = "store_anomaly_alerts"
+ACKS_TABLE = "store_anomaly_alert_acks"
+ACK_COLUMNS: tuple[str, ...] = ("acknowledged", "acknowledged_by", "acknowledged_at", "ack_label", "ack_note")
+
+ACKS_DDL = f"""CREATE TABLE IF NOT EXISTS {ACKS_TABLE} (
+        id BIGINT AUTO_INCREMENT PRIMARY KEY,
+        alert_id VARCHAR(16) NOT NULL,
+        acknowledged_by VARCHAR(64) NOT NULL,
+        acknowledged_at DATETIME(6) NOT NULL,
+        ack_label VARCHAR(16) NULL,
+        ack_note TEXT NULL,
+        KEY (alert_id)) ENGINE=InnoDB"""
+
+ACK_LOG_SPEC = AssetSpec(
+    ACKS_TABLE,
+    group_name="alerts",
+    kinds={"mysql"},
+    description=(
+        "Append-only log of alert acknowledgements (who, when, label, note), written by `store-anomaly ack`. "
+        "A 'new-normal' label restarts the store's SPC baseline for the alert's metrics."
+    ),
+)
+
+
+def read_present_columns(connection, table: str, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """The columns of `schema` that `table` has, as stored (an empty frame of `schema` without the table)."""
+    with connection.cursor() as cursor:
+        if not table_exists(cursor, table):
+            return pl.DataFrame(schema=dict(schema))
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s",
+            (table,),
+        )
+        present = {row[0] for row in cursor.fetchall()}
+        wanted = {name: dtype for name, dtype in schema.items() if name in present}
+        return query_frame(cursor, f"SELECT {', '.join(wanted)} FROM {table}", None, wanted)
+
+
+def latest_acks(connection) -> pl.DataFrame:
+    """alert_id -> its latest acknowledgement in the log (acknowledged is True)."""
+    with connection.cursor() as cursor:
+        if not table_exists(cursor, ACKS_TABLE):
+            return pl.DataFrame(schema={"alert_id": pl.String})
+        acks = query_frame(
+            cursor,
+            f"SELECT alert_id, acknowledged_by, acknowledged_at, ack_label, ack_note FROM {ACKS_TABLE} ORDER BY id",
+            None,
+            {
+                "alert_id": pl.String,
+                "acknowledged_by": pl.String,
+                "acknowledged_at": pl.Datetime("us"),
+                "ack_label": pl.String,
+                "ack_note": pl.String,
+            },
+        )
+    return acks.group_by("alert_id").last().with_columns(acknowledged=pl.lit(True))
+
+
+def overlay_acks(alerts: pl.DataFrame, acks: pl.DataFrame) -> pl.DataFrame:
+    """Alerts with the acknowledgement columns taken from the log where the log knows more."""
+    if not acks.height:
+        return alerts
+    return (
+        alerts.join(acks.select("alert_id", *ACK_COLUMNS), on="alert_id", how="left", suffix="_log")
+        .with_columns(pl.coalesce(f"{c}_log", c).alias(c) for c in ACK_COLUMNS)
+        .drop(f"{c}_log" for c in ACK_COLUMNS)
+    )

@@ -1,0 +1,80 @@
+"""Baseline restarts that operators asked for by labelling an alert 'new-normal'.
+
+`baseline_resets_from_alerts(alerts) -> pl.DataFrame[shop_no, metric_name, reset_date, alert_id,
+    acknowledged_at]`
+    One row per metric of every alert labelled new-normal (`metric_names` exploded, or `metric_name`).
+    reset_date = `change_started_on` (the day the new level began, per the change-point estimate), or
+    `opened_on` when there is none. The SPC engine restarts the store x metric baseline from the latest
+    reset_date on or before the day it scores. Sorted, duplicates removed.
+
+`load_baseline_resets(connection)` reads them from the acknowledgement log and the alerts it refers to.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from store_anomaly.ack_log import ALERTS_TABLE, latest_acks, overlay_acks, read_present_columns
+
+# The alert columns a reset needs (the acknowledgement columns included), with their stored types.
+ACKNOWLEDGED_ALERT_SCHEMA: dict[str, pl.DataType] = {
+    "alert_id": pl.String(),
+    "shop_no": pl.String(),
+    "metric_name": pl.String(),
+    "metric_names": pl.String(),
+    "opened_on": pl.Date(),
+    "change_started_on": pl.Date(),
+    "acknowledged": pl.Boolean(),
+    "acknowledged_by": pl.String(),
+    "acknowledged_at": pl.Datetime("us"),
+    "ack_note": pl.String(),
+    "ack_label": pl.String(),
+}
+
+RESET_SCHEMA = {
+    "shop_no": pl.String,
+    "metric_name": pl.String,
+    "reset_date": pl.Date,
+    "alert_id": pl.String,
+    "acknowledged_at": pl.Datetime("us"),
+}
+
+
+def metric_list() -> pl.Expr:
+    """An alert's metrics as a list: `metric_names` split on commas, or its headline `metric_name`."""
+    return pl.coalesce(pl.col("metric_names"), pl.col("metric_name")).str.split(",")
+
+
+def baseline_resets_from_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
+    """Baseline restarts asked for by new-normal labels; see the module docstring."""
+    if alerts is None or alerts.is_empty() or "ack_label" not in alerts.columns:
+        return pl.DataFrame(schema=RESET_SCHEMA)
+    frame = alerts
+    optional = (("metric_names", pl.String), ("change_started_on", pl.Date), ("acknowledged_at", pl.Datetime("us")))
+    for name, dtype in optional:
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    return (
+        frame.filter(pl.col("ack_label") == "new-normal")
+        .select(
+            "shop_no",
+            metric_list().alias("metric_name"),
+            pl.coalesce("change_started_on", "opened_on").cast(pl.Date).alias("reset_date"),
+            "alert_id",
+            pl.col("acknowledged_at").cast(pl.Datetime("us")),
+        )
+        .explode("metric_name")
+        .with_columns(pl.col("metric_name").str.strip_chars())
+        .filter(pl.col("metric_name") != "")
+        .unique(["shop_no", "metric_name", "reset_date"], keep="first")
+        .sort("shop_no", "metric_name", "reset_date")
+        .cast(RESET_SCHEMA)
+    )
+
+
+def load_baseline_resets(connection) -> pl.DataFrame | None:
+    """Baselines operators declared a 'new normal' (alerts acknowledged with that label, from the log)."""
+    stored = read_present_columns(connection, ALERTS_TABLE, ACKNOWLEDGED_ALERT_SCHEMA)
+    alerts = overlay_acks(stored, latest_acks(connection))
+    new_normal = alerts.filter(pl.col("ack_label") == "new-normal")
+    return baseline_resets_from_alerts(new_normal) if new_normal.height else None
