@@ -19,8 +19,8 @@ import tempfile
 import time
 from datetime import date
 
-from store_anomaly.config import DEMO_END, DEMO_START, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR, demo_source_urls_from_env
 from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.settings import DEMO_END, DEMO_START, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR, demo_source_urls_from_env
 
 BENCHMARK_WAREHOUSE = "store_anomaly_benchmark"
 
@@ -29,9 +29,9 @@ def source_query_floor(urls: dict[str, str], start: date, end: date) -> float:
     """Seconds of the extract queries alone (store master read, then each source's aggregations)."""
     import polars as pl
 
-    from store_anomaly.sources.scope import dept_time_zones
     from store_anomaly.sources import extracts
     from store_anomaly.sources.assets import SHOPS_SCHEMA, SHOPS_SQL
+    from store_anomaly.sources.scope import dept_time_zones
 
     started = time.perf_counter()
     with MySQLUrl.parse(urls["opshop"]).connect(read_only=True) as connection, connection.cursor() as cursor:

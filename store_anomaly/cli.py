@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 
-from store_anomaly.config import DEMO_END, DEMO_START, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR, demo_source_urls_from_env
+from store_anomaly.settings import DEMO_END, DEMO_START, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR, demo_source_urls_from_env
 
 
 class CliError(Exception):

@@ -13,13 +13,12 @@ from store_anomaly.alerts.assets import ALERT_ASSETS
 from store_anomaly.alerts.sensors import alert_notifications_sensor
 from store_anomaly.automation.refresh import daily_refresh_job, daily_refresh_schedule, late_source_rows_sensor
 from store_anomaly.automation.run_log import RUN_LOG_SENSORS, RUN_LOG_SPEC
-from store_anomaly.config import WAREHOUSE_ENV_VAR
 from store_anomaly.io_managers.mysql import MySQLIOManager
 from store_anomaly.kpis.assets import KPI_ASSETS
 from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.reports.assets import REPORT_ASSETS
-from store_anomaly.resources import source_resources, warehouse_resource
-from store_anomaly.settings import PlatformSettings
+from store_anomaly.resources import PlatformSettings, source_resources, warehouse_resource
+from store_anomaly.settings import WAREHOUSE_ENV_VAR
 from store_anomaly.sources.assets import SOURCE_ASSETS
 from store_anomaly.spc.assets import SPC_ASSETS
 

@@ -25,15 +25,18 @@ import pymysql
 import pymysql.cursors
 from pymysql.connections import Connection, LoadLocalPacketWrapper, MySQLResult
 
+from store_anomaly.settings import (
+    CONNECT_TIMEOUT_ENV_VAR,
+    LOCK_WAIT_TIMEOUT_ENV_VAR,
+    READ_TIMEOUT_ENV_VAR,
+    WRITE_TIMEOUT_ENV_VAR,
+)
+
 # URL query parameters passed to the driver's TLS options; a boolean one takes true/false (also 1/0).
 TLS_PARAMETERS = ("ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity")
 _BOOLEAN_TLS_PARAMETERS = ("ssl_verify_cert", "ssl_verify_identity")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
-CONNECT_TIMEOUT_ENV_VAR = "STORE_ANOMALY_CONNECT_TIMEOUT_SECONDS"
-READ_TIMEOUT_ENV_VAR = "STORE_ANOMALY_READ_TIMEOUT_SECONDS"
-WRITE_TIMEOUT_ENV_VAR = "STORE_ANOMALY_WRITE_TIMEOUT_SECONDS"
-LOCK_WAIT_TIMEOUT_ENV_VAR = "STORE_ANOMALY_LOCK_WAIT_TIMEOUT_SECONDS"
 
 # MySQL error codes of a wait that ended: a lock wait, a lost (timed-out) read, a refused or timed-out connect.
 LOCK_WAIT_TIMEOUT_CODE = 1205

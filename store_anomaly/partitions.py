@@ -18,12 +18,10 @@ from dagster import (
     asset,
 )
 
-PARTITIONS_START_ENV_VAR = "STORE_ANOMALY_PARTITIONS_START"
+from store_anomaly.settings import DEFAULT_PARTITIONS_START, PARTITIONS_START_ENV_VAR
+
 # Partitions close on the operations team's calendar: a day is complete at local midnight in New York.
 PARTITIONS_TIME_ZONE = "America/New_York"
-
-# Early enough for the history a chain usually has; set the variable for older history.
-DEFAULT_PARTITIONS_START = "2024-01-01"
 
 daily_partitions = DailyPartitionsDefinition(
     start_date=os.environ.get(PARTITIONS_START_ENV_VAR, DEFAULT_PARTITIONS_START),

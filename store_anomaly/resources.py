@@ -1,6 +1,6 @@
-"""Dagster resources: the five read-only source databases and the warehouse.
+"""Dagster resources: the five read-only source databases, the warehouse, and the platform settings.
 
-URLs come from the environment through `EnvVar` (see `store_anomaly.config`), so credentials never appear in
+URLs come from the environment through `EnvVar` (see `store_anomaly.settings`), so credentials never appear in
 code, config or logs; messages show URLs with the password masked. Source sessions are read-only.
 """
 
@@ -17,7 +17,6 @@ import pymysql
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
-from store_anomaly.config import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.mysql_url import (
     DatabaseUnavailableError,
     MySQLUrl,
@@ -29,6 +28,18 @@ from store_anomaly.mysql_url import (
     transaction,
     url_advice,
 )
+from store_anomaly.settings import (
+    EXCLUDED_SHOPS_ENV_VAR,
+    MAX_PAY_MONEY_ENV_VAR,
+    MAX_PRODUCTION_SECONDS_ENV_VAR,
+    QC_SCORE_MAX_ENV_VAR,
+    QC_SCORE_MIN_ENV_VAR,
+    SOURCE_ENV_VARS,
+    WAREHOUSE_ENV_VAR,
+    SettingsError,
+    number_from_env,
+)
+from store_anomaly.sources.extracts import PlausibilityBounds
 from store_anomaly.sources.schema import REQUIRED_COLUMNS
 
 
@@ -145,7 +156,7 @@ class Warehouse(MySQLDatabase):
         self.check_reachable()
 
     @classmethod
-    def from_env(cls) -> "Warehouse":
+    def from_env(cls) -> Warehouse:
         """The warehouse named by STORE_ANOMALY_WAREHOUSE_URL, for code outside a Dagster run (CLI, sensors)."""
         url = os.environ.get(WAREHOUSE_ENV_VAR)
         if not url:
@@ -167,3 +178,48 @@ def source_resources() -> dict[str, SourceDatabase]:
 
 def warehouse_resource() -> Warehouse:
     return Warehouse(name="warehouse", url=EnvVar(WAREHOUSE_ENV_VAR), env_var=WAREHOUSE_ENV_VAR)
+
+
+class PlatformSettings(ConfigurableResource):
+    """Scope and calendar settings shared by the assets."""
+
+    excluded_shops: str = Field(default="", description="comma-separated shop_no values never scored")
+    default_time_zone: str = Field(
+        default="America/New_York", description="zone for dating rows of departments no store owns (orphans)"
+    )
+    holiday_country: str = Field(default="US", description="country of the public-holiday calendar")
+    holiday_subdivision: str = Field(default="NY", description="subdivision of the public-holiday calendar")
+    max_pay_money: float = Field(default=10_000, description="a trade above this many USD is implausible")
+    max_production_seconds: float = Field(
+        default=7_200, description="a production order longer than this is implausible (default 2 hours)"
+    )
+    qc_score_min: float = Field(default=0, description="lowest plausible QC score")
+    qc_score_max: float = Field(default=100, description="highest plausible QC score")
+
+    @property
+    def bounds(self) -> PlausibilityBounds:
+        return PlausibilityBounds(
+            max_pay_money=self.max_pay_money,
+            max_production_seconds=self.max_production_seconds,
+            qc_score_min=self.qc_score_min,
+            qc_score_max=self.qc_score_max,
+        )
+
+    @property
+    def excluded_shop_numbers(self) -> set[str]:
+        return {shop.strip() for shop in self.excluded_shops.replace(";", ",").split(",") if shop.strip()}
+
+    @classmethod
+    def from_env(cls) -> PlatformSettings:
+        settings = cls(
+            excluded_shops=os.environ.get(EXCLUDED_SHOPS_ENV_VAR, ""),
+            max_pay_money=number_from_env(MAX_PAY_MONEY_ENV_VAR, 10_000),
+            max_production_seconds=number_from_env(MAX_PRODUCTION_SECONDS_ENV_VAR, 7_200),
+            qc_score_min=number_from_env(QC_SCORE_MIN_ENV_VAR, 0),
+            qc_score_max=number_from_env(QC_SCORE_MAX_ENV_VAR, 100),
+        )
+        if settings.max_pay_money <= 0 or settings.max_production_seconds <= 0:
+            raise SettingsError(f"{MAX_PAY_MONEY_ENV_VAR} and {MAX_PRODUCTION_SECONDS_ENV_VAR} must be positive")
+        if settings.qc_score_min > settings.qc_score_max:
+            raise SettingsError(f"{QC_SCORE_MIN_ENV_VAR} is above {QC_SCORE_MAX_ENV_VAR}")
+        return settings

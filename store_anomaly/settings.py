@@ -1,28 +1,93 @@
-"""Platform settings that are not secrets: scope exclusions, calendars and plausibility bounds, from the
-environment."""
+"""Every environment variable the platform reads (all named STORE_ANOMALY_*), their defaults, and the demo's.
+
+Secrets (the database URLs) reach Dagster resources through `EnvVar`, so they never appear in code, config or
+logs; the other settings are read where they are used, by the names defined here.
+"""
 
 from __future__ import annotations
 
 import os
 
-from dagster import ConfigurableResource
-from pydantic import Field
+# mysql:// URLs of the five read-only sources, by source name.
+SOURCE_ENV_VARS: dict[str, str] = {
+    "opshop": "STORE_ANOMALY_OPSHOP_URL",
+    "sales_order": "STORE_ANOMALY_SALESORDER_URL",
+    "opproduction": "STORE_ANOMALY_OPPRODUCTION_URL",
+    "opqualitycontrol": "STORE_ANOMALY_OPQUALITYCONTROL_URL",
+    "opempefficiency": "STORE_ANOMALY_OPEMPEFFICIENCY_URL",
+}
+# mysql:// URL of the warehouse the platform writes.
+WAREHOUSE_ENV_VAR = "STORE_ANOMALY_WAREHOUSE_URL"
 
-from store_anomaly.sources.extracts import PlausibilityBounds
+# The demo generator's own variables: it never reads the platform's source variables above, so a shell set
+# up for real sources cannot point it at them by accident.
+DEMO_SOURCE_ENV_VARS: dict[str, str] = {
+    "opshop": "STORE_ANOMALY_DEMO_OPSHOP_URL",
+    "sales_order": "STORE_ANOMALY_DEMO_SALESORDER_URL",
+    "opproduction": "STORE_ANOMALY_DEMO_OPPRODUCTION_URL",
+    "opqualitycontrol": "STORE_ANOMALY_DEMO_OPQUALITYCONTROL_URL",
+    "opempefficiency": "STORE_ANOMALY_DEMO_OPEMPEFFICIENCY_URL",
+}
 
+# First business date of the partitions; early enough for the history a chain usually has.
+PARTITIONS_START_ENV_VAR = "STORE_ANOMALY_PARTITIONS_START"
+DEFAULT_PARTITIONS_START = "2024-01-01"
+
+# Comma-separated shop_no values never scored.
 EXCLUDED_SHOPS_ENV_VAR = "STORE_ANOMALY_EXCLUDED_SHOPS"
+
 # The source contract's plausibility bounds: rows beyond them are excluded from the KPIs and counted.
 MAX_PAY_MONEY_ENV_VAR = "STORE_ANOMALY_MAX_PAY_MONEY"
 MAX_PRODUCTION_SECONDS_ENV_VAR = "STORE_ANOMALY_MAX_PRODUCTION_SECONDS"
 QC_SCORE_MIN_ENV_VAR = "STORE_ANOMALY_QC_SCORE_MIN"
 QC_SCORE_MAX_ENV_VAR = "STORE_ANOMALY_QC_SCORE_MAX"
 
+# Session limits (seconds) of every MySQL connection: a server that never answers or a held lock ends in an
+# error naming the wait, never in a hang.
+CONNECT_TIMEOUT_ENV_VAR = "STORE_ANOMALY_CONNECT_TIMEOUT_SECONDS"
+READ_TIMEOUT_ENV_VAR = "STORE_ANOMALY_READ_TIMEOUT_SECONDS"
+WRITE_TIMEOUT_ENV_VAR = "STORE_ANOMALY_WRITE_TIMEOUT_SECONDS"
+LOCK_WAIT_TIMEOUT_ENV_VAR = "STORE_ANOMALY_LOCK_WAIT_TIMEOUT_SECONDS"
+
+# SPC rule set in force: `default` or `seed`.
+RULE_SET_ENV_VAR = "STORE_ANOMALY_RULE_SET"
+DEFAULT_RULE_SET = "default"
+
+# Apprise URLs alerts are sent to (comma and/or whitespace separated).
+NOTIFY_URLS_ENV_VAR = "STORE_ANOMALY_NOTIFY_URLS"
+
+# The server the test suite creates its databases on.
+TEST_MYSQL_URL_ENV_VAR = "STORE_ANOMALY_TEST_MYSQL_URL"
+
+DEMO_DATABASES: dict[str, str] = {
+    "opshop": "demo_opshop",
+    "sales_order": "demo_sales_order",
+    "opproduction": "demo_opproduction",
+    "opqualitycontrol": "demo_opqualitycontrol",
+    "opempefficiency": "demo_opempefficiency",
+}
+DEMO_WAREHOUSE_DATABASE = "store_anomaly"
+DEMO_SERVER = "mysql://root@127.0.0.1:3306"
+
+DEMO_START = "2025-03-24"
+DEMO_END = "2026-02-15"
+
+
+def demo_source_urls_from_env() -> dict[str, str]:
+    """The five databases the demo generator writes: its own variables, unset ones the demo databases on the
+    local server. Never the platform's source variables."""
+    return {
+        source: os.environ.get(variable) or f"{DEMO_SERVER}/{DEMO_DATABASES[source]}"
+        for source, variable in DEMO_SOURCE_ENV_VARS.items()
+    }
+
 
 class SettingsError(ValueError):
     """A setting variable holds something unusable; the message names the variable."""
 
 
-def _number_from_env(variable: str, default: float) -> float:
+def number_from_env(variable: str, default: float) -> float:
+    """The number in `variable`, `default` when unset or blank; SettingsError naming the variable otherwise."""
     text = os.environ.get(variable, "").strip()
     if not text:
         return default
@@ -30,48 +95,3 @@ def _number_from_env(variable: str, default: float) -> float:
         return float(text)
     except ValueError:
         raise SettingsError(f"{variable}={text!r} is not a number") from None
-
-
-class PlatformSettings(ConfigurableResource):
-    """Scope and calendar settings shared by the assets."""
-
-    excluded_shops: str = Field(default="", description="comma-separated shop_no values never scored")
-    default_time_zone: str = Field(
-        default="America/New_York", description="zone for dating rows of departments no store owns (orphans)"
-    )
-    holiday_country: str = Field(default="US", description="country of the public-holiday calendar")
-    holiday_subdivision: str = Field(default="NY", description="subdivision of the public-holiday calendar")
-    max_pay_money: float = Field(default=10_000, description="a trade above this many USD is implausible")
-    max_production_seconds: float = Field(
-        default=7_200, description="a production order longer than this is implausible (default 2 hours)"
-    )
-    qc_score_min: float = Field(default=0, description="lowest plausible QC score")
-    qc_score_max: float = Field(default=100, description="highest plausible QC score")
-
-    @property
-    def bounds(self) -> PlausibilityBounds:
-        return PlausibilityBounds(
-            max_pay_money=self.max_pay_money,
-            max_production_seconds=self.max_production_seconds,
-            qc_score_min=self.qc_score_min,
-            qc_score_max=self.qc_score_max,
-        )
-
-    @property
-    def excluded_shop_numbers(self) -> set[str]:
-        return {shop.strip() for shop in self.excluded_shops.replace(";", ",").split(",") if shop.strip()}
-
-    @classmethod
-    def from_env(cls) -> PlatformSettings:
-        settings = cls(
-            excluded_shops=os.environ.get(EXCLUDED_SHOPS_ENV_VAR, ""),
-            max_pay_money=_number_from_env(MAX_PAY_MONEY_ENV_VAR, 10_000),
-            max_production_seconds=_number_from_env(MAX_PRODUCTION_SECONDS_ENV_VAR, 7_200),
-            qc_score_min=_number_from_env(QC_SCORE_MIN_ENV_VAR, 0),
-            qc_score_max=_number_from_env(QC_SCORE_MAX_ENV_VAR, 100),
-        )
-        if settings.max_pay_money <= 0 or settings.max_production_seconds <= 0:
-            raise SettingsError(f"{MAX_PAY_MONEY_ENV_VAR} and {MAX_PRODUCTION_SECONDS_ENV_VAR} must be positive")
-        if settings.qc_score_min > settings.qc_score_max:
-            raise SettingsError(f"{QC_SCORE_MIN_ENV_VAR} is above {QC_SCORE_MAX_ENV_VAR}")
-        return settings

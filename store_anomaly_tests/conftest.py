@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from store_anomaly.config import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.settings import SOURCE_ENV_VARS, TEST_MYSQL_URL_ENV_VAR, WAREHOUSE_ENV_VAR
 
-TEST_SERVER_URL = os.environ.get("STORE_ANOMALY_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+TEST_SERVER_URL = os.environ.get(TEST_MYSQL_URL_ENV_VAR, "mysql://root@127.0.0.1:3306/test")
 
 
 def _server() -> MySQLUrl:
@@ -63,7 +63,7 @@ def fresh_database(fresh_databases: FreshDatabases) -> str:
 def platform_urls(fresh_databases: FreshDatabases, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Five empty source databases and an empty warehouse, their URLs exported in the contract's variables.
 
-    Keys are the source names of `store_anomaly.config.SOURCE_ENV_VARS` plus "warehouse".
+    Keys are the source names of `store_anomaly.settings.SOURCE_ENV_VARS` plus "warehouse".
     """
     urls = {source: fresh_databases.create(source) for source in SOURCE_ENV_VARS}
     urls["warehouse"] = fresh_databases.create("warehouse")

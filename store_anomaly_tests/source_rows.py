@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from store_anomaly.config import SOURCE_ENV_VARS
 from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.sources.schema import SOURCE_DDL, create_source_tables, table_name_of
 
 SOURCE_OF_TABLE = {table_name_of(ddl): source for source, ddls in SOURCE_DDL.items() for ddl in ddls}

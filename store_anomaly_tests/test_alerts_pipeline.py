@@ -13,7 +13,7 @@ from dagster import DagsterInstance, build_sensor_context
 from store_anomaly.alerts.feedback import validate_ack
 from store_anomaly.alerts.sensors import NotificationDeliveryError, alert_notifications_sensor
 from store_anomaly.alerts.state import current_alert_state, record_ack
-from store_anomaly.config import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
+from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.resources import Warehouse
 from store_anomaly.runner import run_backfill
 from store_anomaly.sources.demo_data import generate_demo_sources

@@ -4,6 +4,7 @@ form no cycle, including imports hidden inside functions."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import store_anomaly
@@ -112,3 +113,14 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
     source = tmp_path / "probe.py"
     source.write_text("def later():\n    from store_anomaly.definitions import defs\n")
     assert imported_modules(source, package_modules()) == {"store_anomaly.definitions"}
+
+
+def test_environment_variables_are_named_only_in_settings():
+    elsewhere = sorted(
+        f"{name}: {node.value}"
+        for name, path in package_modules().items()
+        if name != "store_anomaly.settings"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"STORE_ANOMALY_\w+", node.value)
+    )
+    assert not elsewhere, "name these variables in store_anomaly/settings.py:\n" + "\n".join(elsewhere)

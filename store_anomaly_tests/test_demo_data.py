@@ -14,7 +14,7 @@ import polars as pl
 import pymysql
 import pytest
 
-from store_anomaly.config import SOURCE_ENV_VARS
+from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.mysql_url import MySQLUrl
 from store_anomaly.sources import demo_loading
 from store_anomaly.sources.demo_data import build_demo_tables, demo_stores, generate_demo_sources

@@ -19,17 +19,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from store_anomaly.config import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.io_managers.mysql import bulk_insert
 from store_anomaly.mysql_url import (
-    LOCK_WAIT_TIMEOUT_ENV_VAR,
-    READ_TIMEOUT_ENV_VAR,
     LocalFileRefusedError,
     MySQLUrl,
     MySQLUrlError,
     SessionTimeouts,
 )
 from store_anomaly.resources import SourceDatabase, SourceUnavailableError, Warehouse
+from store_anomaly.settings import LOCK_WAIT_TIMEOUT_ENV_VAR, READ_TIMEOUT_ENV_VAR, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly_tests.conftest import TEST_SERVER_URL
 from store_anomaly_tests.source_rows import create_all_source_tables
 

@@ -15,7 +15,6 @@ from store_anomaly.alerts.feedback import (
 )
 from store_anomaly.alerts.listing import format_alerts, select_alerts
 from store_anomaly.alerts.notify import (
-    NOTIFY_URLS_ENV_VAR,
     NotificationResult,
     mark_notified,
     select_for_notification,
@@ -25,7 +24,6 @@ from store_anomaly.alerts.notify import (
 
 __all__ = [
     "ALERT_SCHEMA",
-    "NOTIFY_URLS_ENV_VAR",
     "AckError",
     "AckInput",
     "AlertConfig",

@@ -2,10 +2,9 @@
 
 Public API
 ----------
-`NOTIFY_URLS_ENV_VAR` = "STORE_ANOMALY_NOTIFY_URLS"
-
 `urls_from_env(environ=None) -> list[str]`
-    The apprise URLs in that variable, separated by commas and/or whitespace (empty list when unset).
+    The apprise URLs in STORE_ANOMALY_NOTIFY_URLS (`settings.NOTIFY_URLS_ENV_VAR`), separated by commas
+    and/or whitespace (empty list when unset).
 
 `select_for_notification(alerts) -> pl.DataFrame`
     The alerts to send: status 'open', not stale, severity WARNING or CRITICAL, and severity above
@@ -45,8 +44,7 @@ import polars as pl
 
 from store_anomaly.alerts.config import SEVERITY_RANK
 from store_anomaly.alerts.describe import label
-
-NOTIFY_URLS_ENV_VAR = "STORE_ANOMALY_NOTIFY_URLS"
+from store_anomaly.settings import NOTIFY_URLS_ENV_VAR
 
 
 def urls_from_env(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -7,9 +7,10 @@ the tick fails, visibly in the UI, and the next tick retries it.
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
-from store_anomaly.alerts.notify import NOTIFY_URLS_ENV_VAR, send_notifications, urls_from_env
+from store_anomaly.alerts.notify import send_notifications, urls_from_env
 from store_anomaly.alerts.state import current_alert_state, record_notifications
 from store_anomaly.resources import Warehouse
+from store_anomaly.settings import NOTIFY_URLS_ENV_VAR
 
 
 class NotificationDeliveryError(RuntimeError):

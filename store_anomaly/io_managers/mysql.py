@@ -47,7 +47,6 @@ from dagster._core.storage.db_io_manager import (
 )
 from pydantic import Field
 
-from store_anomaly.config import WAREHOUSE_ENV_VAR
 from store_anomaly.mysql_url import (
     DatabaseUnavailableError,
     MySQLUrl,
@@ -59,6 +58,7 @@ from store_anomaly.mysql_url import (
     transaction,
     url_advice,
 )
+from store_anomaly.settings import WAREHOUSE_ENV_VAR
 
 COLUMN_SCHEMA_KEY = "dagster/column_schema"
 PRIMARY_KEY_KEY = "primary_key"

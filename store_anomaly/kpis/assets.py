@@ -13,7 +13,7 @@ from store_anomaly.kpis.metrics import (
     excluded_source_rows as compute_excluded_source_rows,
 )
 from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
-from store_anomaly.settings import PlatformSettings
+from store_anomaly.resources import PlatformSettings
 
 GROUP = "kpis"
 

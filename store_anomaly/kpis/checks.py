@@ -11,8 +11,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from store_anomaly.kpis.assets import store_daily_metrics
 from store_anomaly.kpis.metrics import DQ_COLUMNS, KPI_COLUMNS
 from store_anomaly.partitions import business_dates, daily_partitions
-from store_anomaly.resources import SourceDatabase, Warehouse
-from store_anomaly.settings import PlatformSettings
+from store_anomaly.resources import PlatformSettings, SourceDatabase, Warehouse
 from store_anomaly.sources.assets import date_scope
 from store_anomaly.sources.extracts import (
     DATED_TABLES,

@@ -14,8 +14,7 @@ from dagster import AssetExecutionContext, AssetIn
 
 from store_anomaly.io_managers.mysql import table_schema
 from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
-from store_anomaly.resources import SourceDatabase
-from store_anomaly.settings import PlatformSettings
+from store_anomaly.resources import PlatformSettings, SourceDatabase
 from store_anomaly.sources import extracts
 from store_anomaly.sources.extracts import DateScope
 from store_anomaly.sources.scope import dept_aliases, dept_time_zones, store_scope_days

@@ -32,8 +32,8 @@ import holidays
 import numpy as np
 import polars as pl
 
-from store_anomaly.config import DEMO_SOURCE_ENV_VARS, SOURCE_ENV_VARS
 from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.settings import DEMO_SOURCE_ENV_VARS, SOURCE_ENV_VARS
 from store_anomaly.sources import demo_loading
 from store_anomaly.sources.schema import SOURCE_DDL, table_name_of
 

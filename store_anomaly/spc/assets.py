@@ -29,17 +29,17 @@ from store_anomaly.partitions import (
     single_run,
 )
 from store_anomaly.resources import Warehouse
+from store_anomaly.settings import DEFAULT_RULE_SET, RULE_SET_ENV_VAR
 from store_anomaly.spc import FLAGS_SCHEMA, LIMITS_SCHEMA, SpcConfig, compute_spc
 from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
 from store_anomaly.spc.resets import load_baseline_resets
 
-RULE_SET_ENV_VAR = "STORE_ANOMALY_RULE_SET"
 GROUP = "spc"
 
 
 def spc_config() -> SpcConfig:
     """The rule set in force: `default` unless STORE_ANOMALY_RULE_SET says `seed`."""
-    rule_set = os.environ.get(RULE_SET_ENV_VAR, "default")
+    rule_set = os.environ.get(RULE_SET_ENV_VAR, DEFAULT_RULE_SET)
     if rule_set not in ("default", "seed"):
         raise ValueError(f"{RULE_SET_ENV_VAR}={rule_set!r}: expected 'default' or 'seed'")
     return SpcConfig.default() if rule_set == "default" else SpcConfig.seed()
