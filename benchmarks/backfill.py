@@ -19,7 +19,7 @@ import tempfile
 import time
 from datetime import date
 
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.mysql import MySQLUrl
 from store_anomaly.settings import DEMO_END, DEMO_START, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR, demo_source_urls_from_env
 
 BENCHMARK_WAREHOUSE = "store_anomaly_benchmark"

@@ -29,7 +29,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from store_anomaly.mysql_url import MySQLUrl  # noqa: E402
+from store_anomaly.mysql import MySQLUrl  # noqa: E402
 from store_anomaly.spc import METRICS, SpcConfig, compute_spc  # noqa: E402
 
 URL_ENV_VAR = "STORE_ANOMALY_WAREHOUSE_URL"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import polars as pl
 from dagster import AssetSpec
 
-from store_anomaly.mysql_url import query_frame, table_exists
+from store_anomaly.mysql import query_frame, table_exists
 
 # The alerts the log refers to by alert_id (the table the alerts asset rebuilds).
 ALERTS_TABLE = "store_anomaly_alerts"

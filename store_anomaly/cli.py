@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"store-anomaly {args.command}: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # the last line of defence: one clear line, not a traceback
-        from store_anomaly.mysql_url import DatabaseUnavailableError, MySQLUrlError
+        from store_anomaly.mysql import DatabaseUnavailableError, MySQLUrlError
 
         # These messages already start with the database they are about (a source or the warehouse).
         named = isinstance(error, DatabaseUnavailableError | MySQLUrlError)

@@ -1,11 +1,19 @@
-"""The Dagster code location: every asset, check, job, schedule, sensor and resource of the platform."""
+"""The Dagster code location: every asset, check, job, schedule, sensor and resource of the platform.
+
+What every warehouse table shares is applied here once: the MySQL IO manager stores every computed asset
+(bound as the default `io_manager`), and every computed asset carries the same freshness policy.
+"""
+
+from datetime import timedelta
 
 from dagster import (
     AssetSelection,
+    AssetSpec,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     Definitions,
     EnvVar,
+    FreshnessPolicy,
 )
 
 from store_anomaly.ack_log import ACK_LOG_SPEC
@@ -16,6 +24,7 @@ from store_anomaly.automation.run_log import RUN_LOG_SENSORS, RUN_LOG_SPEC
 from store_anomaly.io_managers.mysql import MySQLIOManager
 from store_anomaly.kpis.assets import KPI_ASSETS
 from store_anomaly.kpis.checks import KPI_CHECKS
+from store_anomaly.partitions import PARTITIONS_TIME_ZONE
 from store_anomaly.reports.assets import REPORT_ASSETS
 from store_anomaly.resources import PlatformSettings, source_resources, warehouse_resource
 from store_anomaly.settings import WAREHOUSE_ENV_VAR
@@ -24,6 +33,14 @@ from store_anomaly.spc.assets import SPC_ASSETS
 
 ALL_ASSETS = [*SOURCE_ASSETS, *KPI_ASSETS, *SPC_ASSETS, *ALERT_ASSETS, *REPORT_ASSETS]
 ALL_CHECKS = [*KPI_CHECKS]
+# Logs written outside runs: declared for the lineage graph, never materialized by a job.
+EXTERNAL_ASSETS = [ACK_LOG_SPEC, RUN_LOG_SPEC]
+
+# The daily refresh starts at 07:00 New York: by 09:00 every warehouse table must have been refreshed since
+# 06:00, or the UI shows it as stale (and the lineage graph shows where the delay started).
+DAILY_FRESHNESS = FreshnessPolicy.cron(
+    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=3), timezone=PARTITIONS_TIME_ZONE
+)
 
 # Dagster's default automation sensor starts stopped; this one evaluates the alerts' condition.
 alerts_automation_sensor = AutomationConditionSensorDefinition(
@@ -37,21 +54,25 @@ def build_resources() -> dict:
     return {
         **source_resources(),
         "warehouse": warehouse_resource(),
-        "warehouse_io_manager": MySQLIOManager(url=EnvVar(WAREHOUSE_ENV_VAR)),
+        "io_manager": MySQLIOManager(url=EnvVar(WAREHOUSE_ENV_VAR)),
         "settings": PlatformSettings.from_env(),
     }
+
+
+def with_daily_freshness(spec: AssetSpec) -> AssetSpec:
+    return spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
 
 
 def build_definitions() -> Definitions:
     """The code location, with settings read from the environment now."""
     return Definitions(
-        assets=[*ALL_ASSETS, ACK_LOG_SPEC, RUN_LOG_SPEC],
+        assets=[*ALL_ASSETS, *EXTERNAL_ASSETS],
         asset_checks=ALL_CHECKS,
         jobs=[daily_refresh_job],
         schedules=[daily_refresh_schedule],
         sensors=[late_source_rows_sensor, alert_notifications_sensor, *RUN_LOG_SENSORS, alerts_automation_sensor],
         resources=build_resources(),
-    )
+    ).map_resolved_asset_specs(func=with_daily_freshness, selection=AssetSelection.assets(*ALL_ASSETS))
 
 
 defs = build_definitions()

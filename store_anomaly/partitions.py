@@ -12,7 +12,6 @@ from dagster import (
     AssetKey,
     BackfillPolicy,
     DailyPartitionsDefinition,
-    FreshnessPolicy,
     TableSchema,
     TimeWindow,
     asset,
@@ -26,12 +25,6 @@ PARTITIONS_TIME_ZONE = "America/New_York"
 daily_partitions = DailyPartitionsDefinition(
     start_date=os.environ.get(PARTITIONS_START_ENV_VAR, DEFAULT_PARTITIONS_START),
     timezone=PARTITIONS_TIME_ZONE,
-)
-
-# The daily refresh starts at 07:00 New York: by 09:00 every warehouse table must have been refreshed since
-# 06:00, or the UI shows it as stale (and the lineage graph shows where the delay started).
-DAILY_FRESHNESS = FreshnessPolicy.cron(
-    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=3), timezone=PARTITIONS_TIME_ZONE
 )
 
 # One run computes a whole partition range: a year-long backfill is one vectorized pass, not 365 runs.
@@ -69,14 +62,13 @@ def daily_table_asset(
     *, group_name: str, partition_expr: str, table: TableSchema, primary_key: Sequence[str], **kwargs
 ):
     """`@asset` for a daily-partitioned warehouse table: single-run backfills, stored by the MySQL IO manager
-    with the declared columns and primary key, partitions replaced on `partition_expr`."""
+    (bound in the definitions) with the declared columns and primary key, partitions replaced on
+    `partition_expr`."""
     return asset(
         partitions_def=daily_partitions,
         backfill_policy=single_run,
-        io_manager_key="warehouse_io_manager",
         group_name=group_name,
         kinds={"mysql", "polars"},
-        freshness_policy=DAILY_FRESHNESS,
         metadata={"partition_expr": partition_expr, "dagster/column_schema": table, "primary_key": list(primary_key)},
         **kwargs,
     )

@@ -17,11 +17,13 @@ import pymysql
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
-from store_anomaly.mysql_url import (
+from store_anomaly.holiday_calendar import DEFAULT_HOLIDAY_COUNTRY, DEFAULT_HOLIDAY_SUBDIVISION
+from store_anomaly.mysql import (
     DatabaseUnavailableError,
     MySQLUrl,
     MySQLUrlError,
     SessionTimeouts,
+    create_database,
     database_error,
     query_frame,
     tables_of,
@@ -164,8 +166,8 @@ class Warehouse(MySQLDatabase):
         return cls(name="warehouse", url=url, env_var=WAREHOUSE_ENV_VAR)
 
     def ensure_database(self) -> None:
-        with self.connect(database=False) as connection, connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{self.parsed_url.database}` CHARACTER SET utf8mb4")
+        with self.connect(database=False) as connection:
+            create_database(connection, self.parsed_url.database)
 
 
 def source_resources() -> dict[str, SourceDatabase]:
@@ -187,8 +189,10 @@ class PlatformSettings(ConfigurableResource):
     default_time_zone: str = Field(
         default="America/New_York", description="zone for dating rows of departments no store owns (orphans)"
     )
-    holiday_country: str = Field(default="US", description="country of the public-holiday calendar")
-    holiday_subdivision: str = Field(default="NY", description="subdivision of the public-holiday calendar")
+    holiday_country: str = Field(default=DEFAULT_HOLIDAY_COUNTRY, description="country of the public-holiday calendar")
+    holiday_subdivision: str = Field(
+        default=DEFAULT_HOLIDAY_SUBDIVISION, description="subdivision of the public-holiday calendar"
+    )
     max_pay_money: float = Field(default=10_000, description="a trade above this many USD is implausible")
     max_production_seconds: float = Field(
         default=7_200, description="a production order longer than this is implausible (default 2 hours)"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.mysql import MySQLUrl
 from store_anomaly.settings import SOURCE_ENV_VARS, TEST_MYSQL_URL_ENV_VAR, WAREHOUSE_ENV_VAR
 
 TEST_SERVER_URL = os.environ.get(TEST_MYSQL_URL_ENV_VAR, "mysql://root@127.0.0.1:3306/test")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.mysql import MySQLUrl
 from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.sources.schema import SOURCE_DDL, create_source_tables, table_name_of
 

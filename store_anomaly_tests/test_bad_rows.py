@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.mysql import MySQLUrl
 from store_anomaly.settings import MAX_PAY_MONEY_ENV_VAR, PARTITIONS_START_ENV_VAR
 from store_anomaly_tests.source_rows import create_all_source_tables, insert_rows
 

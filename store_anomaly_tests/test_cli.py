@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, RunsFilter
 
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from store_anomaly.settings import DEMO_SOURCE_ENV_VARS, SOURCE_ENV_VARS
 from store_anomaly_tests.source_rows import create_all_source_tables

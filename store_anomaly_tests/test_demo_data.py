@@ -7,15 +7,16 @@ only. All use short ranges, so the whole file runs in seconds.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import polars as pl
 import pymysql
 import pytest
 
+from store_anomaly import mysql
+from store_anomaly.mysql import MySQLUrl
 from store_anomaly.settings import SOURCE_ENV_VARS
-from store_anomaly.mysql_url import MySQLUrl
 from store_anomaly.sources import demo_loading
 from store_anomaly.sources.demo_data import build_demo_tables, demo_stores, generate_demo_sources
 from store_anomaly.sources.schema import SOURCE_DDL, table_name_of
@@ -52,7 +53,7 @@ def dept_ids(urls: dict[str, str], *shop_nos: str) -> str:
 
 
 def as_new_york(utc_naive: datetime) -> datetime:
-    return utc_naive.replace(tzinfo=timezone.utc).astimezone(NEW_YORK)
+    return utc_naive.replace(tzinfo=UTC).astimezone(NEW_YORK)
 
 
 def new_york_time(column: str) -> pl.Expr:
@@ -90,7 +91,7 @@ def test_same_seed_gives_identical_tables(platform_urls, fresh_databases):
     with server.connect(database=False, autocommit=True) as connection, connection.cursor() as cursor:
         for url in second.values():
             cursor.execute(f"DROP DATABASE `{MySQLUrl.parse(url).database}`")
-    window = dict(start=date(2025, 10, 1), end=date(2025, 10, 5), stores=10)
+    window = {"start": date(2025, 10, 1), "end": date(2025, 10, 5), "stores": 10}
 
     generate_demo_sources(first, seed=7, **window)
     generate_demo_sources(second, seed=7, **window)
@@ -176,7 +177,7 @@ def test_timestamps_are_utc_and_follow_daylight_saving_time(platform_urls):
 @pytest.mark.mysql
 def test_without_recreate_every_table_must_be_empty(platform_urls):
     urls = sources_of(platform_urls)
-    window = dict(start=date(2025, 10, 6), end=date(2025, 10, 7), stores=2)
+    window = {"start": date(2025, 10, 6), "end": date(2025, 10, 7), "stores": 2}
 
     summary = generate_demo_sources(urls, recreate=False, **window)
     assert count_rows(urls, "t_trade") == summary.row_counts["t_trade"] > 0
@@ -195,16 +196,16 @@ def test_without_recreate_every_table_must_be_empty(platform_urls):
 
 @pytest.mark.mysql
 def test_insert_fallback_loads_the_same_rows(platform_urls, fresh_databases, monkeypatch):
-    window = dict(start=date(2025, 10, 6), end=date(2025, 10, 8), stores=10)
+    window = {"start": date(2025, 10, 6), "end": date(2025, 10, 8), "stores": 10}
     generate_demo_sources(sources_of(platform_urls), **window)
 
     refused_tables = []
 
-    def refuse_local_infile(_connection, table: str, _frame: pl.DataFrame) -> None:
-        refused_tables.append(table)
+    def refuse_local_infile(_cursor, table: str, _frame: pl.DataFrame) -> None:
+        refused_tables.append(table.strip("`"))
         raise pymysql.err.OperationalError(1148, "The used command is not allowed with this MariaDB version")
 
-    monkeypatch.setattr(demo_loading, "load_with_local_infile", refuse_local_infile)
+    monkeypatch.setattr(mysql, "load_data_local_infile", refuse_local_infile)
     inserted = {source: fresh_databases.create(f"insert_{source}") for source in SOURCE_ENV_VARS}
     generate_demo_sources(inserted, **window)
 

@@ -12,7 +12,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from store_anomaly.definitions import build_definitions
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import partition_range_tags
 from store_anomaly.runner import root_causes, run_backfill
 from store_anomaly.sources.local_time import is_valid_time_zone

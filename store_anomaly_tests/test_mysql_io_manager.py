@@ -15,9 +15,10 @@ from dagster import (
     materialize,
 )
 
-from store_anomaly.io_managers.mysql import MySQLIOManager, table_schema
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.io_managers.mysql import MySQLIOManager
+from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import partition_range_tags
+from store_anomaly.table_schemas import table_schema
 
 pytestmark = pytest.mark.mysql
 

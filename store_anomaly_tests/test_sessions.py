@@ -19,12 +19,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from store_anomaly.io_managers.mysql import bulk_insert
-from store_anomaly.mysql_url import (
+from store_anomaly.mysql import (
     LocalFileRefusedError,
     MySQLUrl,
     MySQLUrlError,
     SessionTimeouts,
+    bulk_load,
 )
 from store_anomaly.resources import SourceDatabase, SourceUnavailableError, Warehouse
 from store_anomaly.settings import LOCK_WAIT_TIMEOUT_ENV_VAR, READ_TIMEOUT_ENV_VAR, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
@@ -260,7 +260,7 @@ def test_a_rogue_warehouse_endpoint_cannot_read_another_local_file(fresh_databas
                 cursor.execute("CREATE TABLE readings (day DATE, value DOUBLE)")
             frame = pl.DataFrame({"day": [None], "value": [1.5]}, schema={"day": pl.Date, "value": pl.Float64})
             with pytest.raises(LocalFileRefusedError, match="credentials.txt"):
-                bulk_insert(connection, "readings", frame)
+                bulk_load(connection, "readings", frame)
             connection.rollback()
     finally:
         proxy.close()

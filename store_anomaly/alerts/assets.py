@@ -21,9 +21,8 @@ from dagster import (
 from store_anomaly.alerts.config import ALERT_SCHEMA, AlertConfig
 from store_anomaly.alerts.episodes import build_alerts
 from store_anomaly.alerts.state import current_alert_state
-from store_anomaly.io_managers.mysql import table_schema_from_polars
-from store_anomaly.partitions import DAILY_FRESHNESS
 from store_anomaly.resources import Warehouse
+from store_anomaly.table_schemas import table_schema_from_polars
 
 ALERTS_TABLE_SCHEMA = table_schema_from_polars(
     ALERT_SCHEMA,
@@ -62,7 +61,6 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
 
 
 @asset(
-    io_manager_key="warehouse_io_manager",
     group_name="alerts",
     kinds={"mysql", "polars"},
     ins={
@@ -73,7 +71,6 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
     # Rebuilt when flags or metrics change outside the refresh job (a partition materialized in the UI). Days
     # before the history starts are never materialized; they must not hold the rebuild back.
     automation_condition=AutomationCondition.eager().without(~AutomationCondition.any_deps_missing()),
-    freshness_policy=DAILY_FRESHNESS,
     # Rebuilt once per run whatever range the run covers, so it joins single-run range backfills.
     backfill_policy=BackfillPolicy.single_run(),
     check_specs=[

@@ -21,7 +21,7 @@ from store_anomaly.ack_log import (
 )
 from store_anomaly.alerts.config import ALERT_SCHEMA, SEVERITY_RANK
 from store_anomaly.alerts.feedback import AckInput
-from store_anomaly.mysql_url import query_frame, table_exists
+from store_anomaly.mysql import query_frame, table_exists
 
 NOTIFICATIONS_TABLE = "store_anomaly_alert_notifications"
 

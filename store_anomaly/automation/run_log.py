@@ -20,9 +20,10 @@ from dagster import (
     run_status_sensor,
 )
 
-from store_anomaly.io_managers.mysql import ensure_table, table_schema
+from store_anomaly.mysql import ensure_table
 from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from store_anomaly.resources import Warehouse
+from store_anomaly.table_schemas import table_schema
 
 RUN_LOG_TABLE = "store_anomaly_run_log"
 RUN_LOG_COLUMNS = table_schema(

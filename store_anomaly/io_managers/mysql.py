@@ -9,17 +9,17 @@ wires them into a `DbIOManager`. On top of that machinery this module adds what 
   added, *before* the write transaction starts, because MySQL DDL commits implicitly.
 - Handing an output for a partition range deletes exactly those partitions and inserts the new rows in one
   InnoDB transaction: a failure anywhere leaves the previous rows in place.
-- Writes are bulk: `LOAD DATA LOCAL INFILE` from a CSV written by polars, or multi-row INSERTs in chunks where
-  the server refuses local infile. The connection sends only the CSV being loaded, whatever file the server
-  names (`allow_local_file`).
+- Writes are bulk (`store_anomaly.mysql.bulk_load`): `LOAD DATA LOCAL INFILE` from a CSV written by polars,
+  or multi-row INSERTs in chunks where the server refuses local infile. The connection sends only the CSV
+  being loaded, whatever file the server names (`allow_local_file`).
 - The warehouse is reached at run start (`create_io_manager`), and every driver error names the warehouse and
   `STORE_ANOMALY_WAREHOUSE_URL`.
+
+Tables are declared with the builders of `store_anomaly.table_schemas`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,7 +34,6 @@ from dagster import (
     MetadataValue,
     OutputContext,
     TableColumn,
-    TableColumnConstraints,
     TableSchema,
     TimeWindow,
 )
@@ -47,48 +46,29 @@ from dagster._core.storage.db_io_manager import (
 )
 from pydantic import Field
 
-from store_anomaly.mysql_url import (
+from store_anomaly.mysql import (
     DatabaseUnavailableError,
     MySQLUrl,
     MySQLUrlError,
-    allow_local_file,
+    bulk_load,
+    create_database,
     database_error,
+    ensure_table,
     query_frame,
+    quote_identifier,
     table_exists,
     transaction,
     url_advice,
 )
 from store_anomaly.settings import WAREHOUSE_ENV_VAR
+from store_anomaly.table_schemas import polars_schema
 
 COLUMN_SCHEMA_KEY = "dagster/column_schema"
 PRIMARY_KEY_KEY = "primary_key"
-INSERT_CHUNK_ROWS = 5_000
-# MySQL error codes meaning "LOAD DATA LOCAL is disabled" on the server or the client.
-LOCAL_INFILE_REFUSED = {1148, 3948, 4166, 2068}
 
 
 class WarehouseSchemaError(RuntimeError):
     """An output does not match the table declared for its asset."""
-
-
-def quote_identifier(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def polars_dtype_for_mysql_type(mysql_type: str) -> pl.DataType:
-    """The polars dtype a warehouse column of this declared MySQL type loads as."""
-    base = mysql_type.strip().upper().split("(")[0].split()[0]
-    if base in ("TINYINT", "SMALLINT", "MEDIUMINT", "INT", "INTEGER", "BIGINT"):
-        return pl.Boolean() if mysql_type.strip().upper() == "TINYINT(1)" else pl.Int64()
-    if base in ("BOOLEAN", "BOOL"):
-        return pl.Boolean()
-    if base in ("DOUBLE", "FLOAT", "DECIMAL", "NUMERIC", "REAL"):
-        return pl.Float64()
-    if base == "DATE":
-        return pl.Date()
-    if base in ("DATETIME", "TIMESTAMP"):
-        return pl.Datetime("us")
-    return pl.String()
 
 
 def declared_columns(metadata: Mapping[str, Any] | None) -> Sequence[TableColumn]:
@@ -101,39 +81,6 @@ def declared_columns(metadata: Mapping[str, Any] | None) -> Sequence[TableColumn
             "be created with proper types"
         )
     return schema.columns
-
-
-def polars_schema(columns: Sequence[TableColumn]) -> dict[str, pl.DataType]:
-    return {column.name: polars_dtype_for_mysql_type(column.type) for column in columns}
-
-
-def _column_ddl(column: TableColumn) -> str:
-    null = "NULL" if column.constraints.nullable else "NOT NULL"
-    return f"{quote_identifier(column.name)} {column.type} {null}"
-
-
-def ensure_table(
-    connection, database: str, table: str, columns: Sequence[TableColumn], primary_key: Sequence[str]
-) -> None:
-    """Creates the table as declared, or adds the declared columns it lacks, and commits (DDL would anyway)."""
-    qualified = f"{quote_identifier(database)}.{quote_identifier(table)}"
-    body = [_column_ddl(column) for column in columns]
-    if primary_key:
-        body.append(f"PRIMARY KEY ({', '.join(quote_identifier(c) for c in primary_key)})")
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS {qualified} (\n  " + ",\n  ".join(body) + "\n) ENGINE=InnoDB")
-        cursor.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-            (database, table),
-        )
-        existing = {row[0] for row in cursor.fetchall()}
-        for column in columns:
-            if column.name not in existing:
-                # Additive schema evolution only: the warehouse contract never drops or renames columns.
-                cursor.execute(
-                    f"ALTER TABLE {qualified} ADD COLUMN {_column_ddl(column).replace(' NOT NULL', ' NULL')}"
-                )
-    connection.commit()
 
 
 def _time_window_bounds(partition: TablePartitionDimension) -> tuple[date, date]:
@@ -196,10 +143,7 @@ class MySQLClient(DbClient):
 
         Runs before the delete-and-insert transaction: DDL would commit it implicitly.
         """
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE DATABASE IF NOT EXISTS {quote_identifier(table_slice.schema)} CHARACTER SET utf8mb4"
-            )
+        create_database(connection, table_slice.schema)
         ensure_table(
             connection,
             table_slice.schema,
@@ -228,68 +172,6 @@ class MySQLClient(DbClient):
         return f"{table_slice.schema}.{table_slice.table}"
 
 
-def _bulk_insert_load_data(cursor, table: str, frame: pl.DataFrame) -> None:
-    """`LOAD DATA LOCAL INFILE` from a CSV written by polars: the fastest bulk path into MySQL."""
-    csv_ready = frame.with_columns(pl.col(pl.Boolean).cast(pl.Int8))
-    fd, path = tempfile.mkstemp(suffix=".csv", prefix="store_anomaly_load_")
-    os.close(fd)
-    try:
-        csv_ready.write_csv(
-            path,
-            include_header=False,
-            null_value="NULL",
-            quote_style="non_numeric",
-            datetime_format="%Y-%m-%d %H:%M:%S%.6f",
-            date_format="%Y-%m-%d",
-        )
-        columns = ", ".join(quote_identifier(c) for c in frame.columns)
-        with allow_local_file(cursor.connection, path):
-            cursor.execute(
-                f"LOAD DATA LOCAL INFILE %s INTO TABLE {table} CHARACTER SET utf8mb4 "
-                "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
-                f"LINES TERMINATED BY '\\n' ({columns})",
-                (path,),
-            )
-        loaded = cursor.rowcount
-        # LOAD DATA LOCAL turns conversion errors (truncated text, clamped numbers) into warnings: refuse them.
-        cursor.execute("SHOW COUNT(*) WARNINGS")
-        warnings = cursor.fetchone()[0]
-        if warnings:
-            cursor.execute("SHOW WARNINGS LIMIT 3")
-            examples = "; ".join(str(row[2]) for row in cursor.fetchall())
-            raise WarehouseSchemaError(f"LOAD DATA into {table} raised {warnings} warnings: {examples}")
-        if loaded != frame.height:
-            raise WarehouseSchemaError(
-                f"LOAD DATA into {table} stored {loaded} of {frame.height} rows "
-                "(rows rejected as duplicates or malformed)"
-            )
-    finally:
-        os.unlink(path)
-
-
-def _bulk_insert_executemany(cursor, table: str, frame: pl.DataFrame) -> None:
-    """Multi-row INSERTs in chunks (pymysql folds executemany into one statement per chunk)."""
-    columns = ", ".join(quote_identifier(c) for c in frame.columns)
-    statement = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * frame.width)})"
-    for chunk in frame.iter_slices(INSERT_CHUNK_ROWS):
-        cursor.executemany(statement, chunk.rows())
-
-
-def bulk_insert(connection, table: str, frame: pl.DataFrame, *, use_load_data: bool = True) -> None:
-    """Inserts every row of `frame` into `table` within the connection's open transaction."""
-    if frame.is_empty():
-        return
-    with connection.cursor() as cursor:
-        if use_load_data:
-            try:
-                _bulk_insert_load_data(cursor, table, frame)
-                return
-            except pymysql.err.OperationalError as error:
-                if error.args[0] not in LOCAL_INFILE_REFUSED:
-                    raise
-        _bulk_insert_executemany(cursor, table, frame)
-
-
 def conform_to_declared_columns(frame: pl.DataFrame, columns: Sequence[TableColumn], table: str) -> pl.DataFrame:
     """Orders and casts the frame's columns as declared; a missing declared column is written as NULL unless
     it is NOT NULL, and an undeclared column is an error (it would be silently lost)."""
@@ -316,7 +198,7 @@ class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
         columns = declared_columns(context.definition_metadata)
         table = f"{quote_identifier(table_slice.schema)}.{quote_identifier(table_slice.table)}"
         frame = conform_to_declared_columns(obj, columns, table_slice.table)
-        bulk_insert(connection, table, frame, use_load_data=self._use_load_data)
+        bulk_load(connection, table, frame, use_load_data=self._use_load_data)
         return {
             "dagster/row_count": frame.height,
             "table": MetadataValue.text(f"{table_slice.schema}.{table_slice.table}"),
@@ -376,49 +258,3 @@ class MySQLIOManager(ConfigurableIOManagerFactory):
             io_manager_name="MySQLIOManager",
             default_load_type=pl.DataFrame,
         )
-
-
-def table_schema(*columns: tuple[str, str, str] | tuple[str, str, str, bool]) -> TableSchema:
-    """A `TableSchema` from (name, MySQL type, description[, nullable]) tuples: the warehouse table's DDL and
-    its documentation in the UI at once."""
-    return TableSchema(
-        columns=[
-            TableColumn(
-                name=spec[0],
-                type=spec[1],
-                description=spec[2],
-                constraints=TableColumnConstraints(nullable=spec[3] if len(spec) > 3 else True),
-            )
-            for spec in columns
-        ]
-    )
-
-
-_MYSQL_TYPE_OF_POLARS = {
-    pl.Date(): "DATE",
-    pl.Datetime("us"): "DATETIME(6)",
-    pl.Float64(): "DOUBLE",
-    pl.Int64(): "BIGINT",
-    pl.Boolean(): "BOOLEAN",
-}
-
-
-def table_schema_from_polars(
-    schema: Mapping[str, pl.DataType],
-    key: Sequence[str],
-    descriptions: Mapping[str, str],
-    string_types: Mapping[str, str],
-) -> TableSchema:
-    """A `TableSchema` for a frame schema: key columns NOT NULL, strings `VARCHAR(64)` unless `string_types`
-    says otherwise (e.g. TEXT for prose)."""
-    return table_schema(
-        *(
-            (
-                name,
-                string_types.get(name, "VARCHAR(64)") if dtype == pl.String() else _MYSQL_TYPE_OF_POLARS[dtype],
-                descriptions.get(name, name.replace("_", " ")),
-                name not in key,
-            )
-            for name, dtype in schema.items()
-        )
-    )

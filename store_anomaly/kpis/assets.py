@@ -3,17 +3,17 @@
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn
 
-from store_anomaly.io_managers.mysql import table_schema
+from store_anomaly.holiday_calendar import holiday_frame
 from store_anomaly.kpis.metrics import (
     DQ_COLUMNS,
     build_store_daily_metrics,
-    holiday_calendar,
 )
 from store_anomaly.kpis.metrics import (
     excluded_source_rows as compute_excluded_source_rows,
 )
 from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
 from store_anomaly.resources import PlatformSettings
+from store_anomaly.table_schemas import table_schema
 
 GROUP = "kpis"
 
@@ -60,9 +60,11 @@ STORE_DAILY_METRICS_TABLE = table_schema(
     (
         "dq_excluded_rows",
         "BIGINT",
-        "invalid source rows the KPI rules excluded (NULL, negative, implausible or unknown-status trades, "
-        "unfinished, negative or over-long production, open, over-long or zero shifts); refunds, cancellations, "
-        "unscored or implausible inspections and items are counted in their own columns",
+        (
+            "invalid source rows the KPI rules excluded (NULL, negative, implausible or unknown-status trades, "
+            "unfinished, negative or over-long production, open, over-long or zero shifts); refunds, "
+            "cancellations, unscored or implausible inspections and items are counted in their own columns"
+        ),
         False,
     ),
 )
@@ -114,7 +116,7 @@ def store_daily_metrics(
             "attendance": source_opempefficiency_daily,
             "quality": source_opqualitycontrol_daily.drop("source_rows", "expiry_records"),
         },
-        holiday_calendar(start, end, settings.holiday_country, settings.holiday_subdivision),
+        holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision),
     )
     context.add_output_metadata(
         {

@@ -8,9 +8,7 @@ department and business date.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
 
-import holidays
 import polars as pl
 
 KPI_COLUMNS: tuple[str, ...] = (
@@ -60,16 +58,6 @@ EXCLUDED_ROW_COLUMNS: tuple[str, ...] = (
     "dq_overlong_shifts",
     "dq_nonpositive_shifts",
 )
-
-def holiday_calendar(start: date, end: date, country: str = "US", subdiv: str | None = "NY") -> pl.DataFrame:
-    """Public holidays between start and end: business_date, holiday_name."""
-    calendar = holidays.country_holidays(country, subdiv=subdiv, years=range(start.year, end.year + 1))
-    days = sorted((day, name) for day, name in calendar.items() if start <= day <= end)
-    return pl.DataFrame(
-        {"business_date": [d for d, _ in days], "holiday_name": [n for _, n in days]},
-        schema={"business_date": pl.Date, "holiday_name": pl.String},
-    )
-
 
 def _counts_zero(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
     present = [c for c in columns if c in frame.columns]

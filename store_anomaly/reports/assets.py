@@ -9,10 +9,10 @@ from datetime import timedelta
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, TimeWindowPartitionMapping
 
-from store_anomaly.io_managers.mysql import table_schema_from_polars
 from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
 from store_anomaly.reports.health import HealthConfig, compute_health_scores
 from store_anomaly.reports.peers import PEER_SCHEMA, compute_peer_comparison
+from store_anomaly.table_schemas import table_schema_from_polars
 
 GROUP = "reports"
 HEALTH_CONFIG = HealthConfig()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.mysql import MySQLUrl
 
 UI_URL = "http://127.0.0.1:3000"
 

@@ -12,12 +12,12 @@ keeps its first dept_id with the others listed in `other_dept_ids`, whose rows t
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn
 
-from store_anomaly.io_managers.mysql import table_schema
 from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
 from store_anomaly.resources import PlatformSettings, SourceDatabase
 from store_anomaly.sources import extracts
 from store_anomaly.sources.extracts import DateScope
 from store_anomaly.sources.scope import dept_aliases, dept_time_zones, store_scope_days
+from store_anomaly.table_schemas import table_schema
 
 GROUP = "sources"
 

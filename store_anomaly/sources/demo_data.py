@@ -32,7 +32,7 @@ import holidays
 import numpy as np
 import polars as pl
 
-from store_anomaly.mysql_url import MySQLUrl
+from store_anomaly.mysql import MySQLUrl
 from store_anomaly.settings import DEMO_SOURCE_ENV_VARS, SOURCE_ENV_VARS
 from store_anomaly.sources import demo_loading
 from store_anomaly.sources.schema import SOURCE_DDL, table_name_of
@@ -794,8 +794,10 @@ class DemoSummary:
 
     def lines(self) -> list[str]:
         lines = [
-            f"Demo sources for {self.stores} stores, business dates {self.start} to {self.end} "
-            f"({self.total_rows:,} rows in {self.elapsed_seconds:.1f} s):"
+            (
+                f"Demo sources for {self.stores} stores, business dates {self.start} to {self.end} "
+                f"({self.total_rows:,} rows in {self.elapsed_seconds:.1f} s):"
+            )
         ]
         for source, statements in SOURCE_DDL.items():
             for table in map(table_name_of, statements):

@@ -1,31 +1,16 @@
-"""Bulk loading of generated demo tables into the MySQL source databases.
+"""Loading generated demo tables into the MySQL source databases.
 
-Each table goes in with one `LOAD DATA LOCAL INFILE` of a temporary tab-separated file written by polars:
-one round trip per table instead of one per row, which is what keeps the demo history under a minute.
-Servers (or clients) that refuse LOCAL INFILE get chunked multi-row INSERTs instead.
+Each table goes in with one bulk load (`store_anomaly.mysql.bulk_load`: LOAD DATA LOCAL INFILE, or chunked
+multi-row INSERTs where the server refuses it): one round trip per table instead of one per row, which is
+what keeps the demo history under a minute.
 """
 
 from __future__ import annotations
 
-import logging
-import tempfile
-from pathlib import Path
-
 import polars as pl
-import pymysql
 
-from store_anomaly.mysql_url import MySQLUrl, allow_local_file
+from store_anomaly.mysql import MySQLUrl, bulk_load, create_database, quote_identifier
 from store_anomaly.sources.schema import SOURCE_DDL, create_source_tables, table_name_of
-
-log = logging.getLogger(__name__)
-
-# Error codes meaning "LOCAL INFILE is disabled": MariaDB/MySQL 5.x (1148), MySQL 8 server (3948) and
-# client (2068) side. Anything else is a real failure and must surface.
-LOCAL_INFILE_REFUSED_CODES = frozenset({1148, 2068, 3948})
-INSERT_CHUNK_ROWS = 5_000
-DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-DATE_FORMAT = "%Y-%m-%d"
-
 
 # A table the generator creates in every database it writes, before anything else: it is how a later run
 # knows the database is a demo database and not, say, a copy of real sources.
@@ -58,7 +43,7 @@ def foreign_tables(url: MySQLUrl, source: str) -> list[str]:
 def claim_demo_database(url: MySQLUrl, source: str) -> None:
     """Creates the URL's database when absent and marks it as the demo's `source` database."""
     with url.connect(database=False, autocommit=True) as connection, connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4")
+        create_database(connection, url.database)
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS `{url.database}`.`{DEMO_MARKER_TABLE}` "
             "(source VARCHAR(32) NOT NULL PRIMARY KEY, created_at DATETIME NOT NULL) ENGINE=InnoDB"
@@ -96,47 +81,5 @@ def prepare_tables(connection, source: str, *, recreate: bool) -> None:
 
 def load_frame(connection, table: str, frame: pl.DataFrame) -> None:
     """Loads all rows of `frame` into `table` (columns matched by name) and commits."""
-    if frame.is_empty():
-        return
-    try:
-        load_with_local_infile(connection, table, frame)
-    except pymysql.err.MySQLError as error:
-        if not error.args or error.args[0] not in LOCAL_INFILE_REFUSED_CODES:
-            raise
-        connection.rollback()
-        log.warning("LOAD DATA LOCAL INFILE refused (%s); loading %s with multi-row INSERTs", error, table)
-        load_with_inserts(connection, table, frame)
+    bulk_load(connection, quote_identifier(table), frame)
     connection.commit()
-
-
-def load_with_local_infile(connection, table: str, frame: pl.DataFrame) -> None:
-    columns = ", ".join(f"`{column}`" for column in frame.columns)
-    with tempfile.TemporaryDirectory(prefix="demo_load_") as directory:
-        path = Path(directory) / f"{table}.tsv"
-        # \N is LOAD DATA's NULL; strings needing quotes get polars' "..." with doubled inner quotes, which
-        # is exactly what OPTIONALLY ENCLOSED BY '"' reads back.
-        frame.write_csv(
-            path,
-            separator="\t",
-            include_header=False,
-            null_value=r"\N",
-            datetime_format=DATETIME_FORMAT,
-            date_format=DATE_FORMAT,
-        )
-        with connection.cursor() as cursor, allow_local_file(connection, str(path)):
-            cursor.execute(
-                f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table}` CHARACTER SET utf8mb4 "
-                "FIELDS TERMINATED BY '\\t' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' "
-                f"({columns})",
-                (str(path),),
-            )
-
-
-def load_with_inserts(connection, table: str, frame: pl.DataFrame) -> None:
-    columns = ", ".join(f"`{column}`" for column in frame.columns)
-    placeholders = ", ".join(["%s"] * frame.width)
-    statement = f"INSERT INTO `{table}` ({columns}) VALUES ({placeholders})"
-    with connection.cursor() as cursor:
-        # pymysql turns executemany of a plain INSERT ... VALUES into multi-row INSERT statements.
-        for chunk in frame.iter_slices(INSERT_CHUNK_ROWS):
-            cursor.executemany(statement, chunk.rows())

@@ -20,9 +20,7 @@ from dagster import (
 )
 
 from store_anomaly.ack_log import ACKS_TABLE
-from store_anomaly.io_managers.mysql import table_schema_from_polars
 from store_anomaly.partitions import (
-    DAILY_FRESHNESS,
     business_dates,
     daily_partitions,
     require_materialized,
@@ -33,6 +31,7 @@ from store_anomaly.settings import DEFAULT_RULE_SET, RULE_SET_ENV_VAR
 from store_anomaly.spc import FLAGS_SCHEMA, LIMITS_SCHEMA, SpcConfig, compute_spc
 from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
 from store_anomaly.spc.resets import load_baseline_resets
+from store_anomaly.table_schemas import table_schema_from_polars
 
 GROUP = "spc"
 
@@ -91,10 +90,8 @@ FLAGS_TABLE = _table(FLAGS_SCHEMA, FLAGS_KEY)
 
 def _out(table, key) -> AssetOut:
     return AssetOut(
-        io_manager_key="warehouse_io_manager",
         group_name=GROUP,
         kinds={"mysql", "polars"},
-        freshness_policy=DAILY_FRESHNESS,
         metadata={"partition_expr": "metric_date", "dagster/column_schema": table, "primary_key": list(key)},
     )
 

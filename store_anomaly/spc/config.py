@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from store_anomaly.holiday_calendar import DEFAULT_HOLIDAY_COUNTRY, DEFAULT_HOLIDAY_SUBDIVISION
 from store_anomaly.kpis.metrics import KPI_COLUMNS
 
 # The KPIs scored: every KPI column of store_daily_metrics (the contract's metric_name values).
@@ -143,8 +144,8 @@ class SpcConfig:
     rule_set: RuleSet = "default"
     metrics: tuple[str, ...] = METRICS
     warmup_days: int = 28
-    holiday_country: str = "US"
-    holiday_subdiv: str | None = "NY"
+    holiday_country: str = DEFAULT_HOLIDAY_COUNTRY
+    holiday_subdiv: str | None = DEFAULT_HOLIDAY_SUBDIVISION
     extra_special_days: tuple[str, ...] = ("12-24", "12-31")
 
     # seed rule set

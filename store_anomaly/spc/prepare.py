@@ -11,27 +11,18 @@ Cleaning (dirty rows never break a run, and never make a result depend on row or
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import lru_cache
 
 import polars as pl
 
+from store_anomaly.holiday_calendar import public_holidays
 from store_anomaly.spc.config import SpcConfig
 
 KEY_COLUMNS = ("metric_date", "shop_no")
 
 
-@lru_cache(maxsize=64)
-def _calendar(country: str, subdiv: str | None, first_year: int, last_year: int) -> tuple[date, ...]:
-    import holidays
-
-    years = list(range(first_year, last_year + 1))
-    return tuple(sorted(holidays.country_holidays(country, subdiv=subdiv, years=years).keys()))
-
-
 def special_days(config: SpcConfig, first: date, last: date) -> pl.Series:
     """Public holidays of the configured calendar plus `extra_special_days`, between first and last."""
-    days = set(d for d in _calendar(config.holiday_country, config.holiday_subdiv, first.year, last.year)
-               if first <= d <= last)
+    days = set(public_holidays(first, last, config.holiday_country, config.holiday_subdiv))
     for year in range(first.year, last.year + 1):
         for md in config.extra_special_days:
             month, day = (int(part) for part in md.split("-"))

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from store_anomaly.holiday_calendar import public_holidays
 from store_anomaly.spc.config import METRICS
 
 WEEKDAY_PROFILE = np.array([0.93, 0.95, 0.97, 1.00, 1.07, 1.16, 0.92])  # Mon..Sun
@@ -100,13 +101,6 @@ class StoreSpec:
     anomaly: Anomaly | None = None
 
 
-def _holidays(first: date, last: date) -> dict[date, str]:
-    import holidays
-
-    cal = holidays.country_holidays("US", subdiv="NY", years=range(first.year, last.year + 1))
-    return {d: n for d, n in cal.items() if first <= d <= last}
-
-
 def simulate_stores(stores: list[StoreSpec], start: date, end: date, seed: int = 0,
                     seasonality: float = 0.04, chain: Chain | None = None) -> pl.DataFrame:
     """The wide `store_daily_metrics` frame of `stores` between start and end (one row per open-for-business
@@ -118,7 +112,7 @@ def simulate_stores(stores: list[StoreSpec], start: date, end: date, seed: int =
     n = len(stores)
     days = np.array([start + timedelta(days=i) for i in range(n_days)])
     wd = np.array([d.weekday() for d in days])
-    hol = _holidays(start, end)
+    hol = public_holidays(start, end)
     holiday_name = np.array([hol.get(d) for d in days], dtype=object)
     closed_hol = np.array([hol.get(d) in CLOSED_HOLIDAYS for d in days])
     dip = np.ones(n_days)

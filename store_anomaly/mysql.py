@@ -1,4 +1,7 @@
-"""Parsing and connecting with `mysql://user:password@host:port/database[?ssl_ca=...]` URLs.
+"""The MySQL toolkit: URLs, connections, transactions, queries, DDL and bulk loads, used by every module
+that talks to MySQL (resources, the IO manager, the demo loader, the alert logs).
+
+Databases are named by `mysql://user:password@host:port/database[?ssl_ca=...]` URLs.
 
 Every database the platform touches is named by one such URL, taken from the environment, so hosts and
 credentials never appear in code. Passwords are URL-encoded in the URL and never printed: use
@@ -15,9 +18,11 @@ from __future__ import annotations
 import os
 import re
 import ssl
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import polars as pl
@@ -31,6 +36,11 @@ from store_anomaly.settings import (
     READ_TIMEOUT_ENV_VAR,
     WRITE_TIMEOUT_ENV_VAR,
 )
+
+# Error codes meaning "LOAD DATA LOCAL is disabled": MariaDB/MySQL 5.x server (1148), MySQL 8 server (3948),
+# client side (2068), MariaDB's "not allowed" (4166). Anything else is a real failure and must surface.
+LOCAL_INFILE_REFUSED = frozenset({1148, 2068, 3948, 4166})
+INSERT_CHUNK_ROWS = 5_000
 
 # URL query parameters passed to the driver's TLS options; a boolean one takes true/false (also 1/0).
 TLS_PARAMETERS = ("ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity")
@@ -343,3 +353,129 @@ def table_exists(cursor, table: str, database: str | None = None) -> bool:
             (database, table),
         )
     return cursor.fetchone()[0] > 0
+
+
+def quote_identifier(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def create_database(connection, database: str) -> None:
+    """CREATE DATABASE IF NOT EXISTS on an open server connection (DDL: it commits implicitly)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)} CHARACTER SET utf8mb4")
+
+
+def ensure_database(url: MySQLUrl) -> None:
+    """Creates the URL's database when it does not exist yet."""
+    with url.connect(database=False, autocommit=True) as connection:
+        create_database(connection, url.database)
+
+
+class ColumnDeclaration(Protocol):
+    """What a table declaration needs of a column (Dagster's `TableColumn` has it)."""
+
+    name: str
+    type: str
+
+    @property
+    def constraints(self) -> Any: ...
+
+
+def _column_ddl(column: ColumnDeclaration) -> str:
+    null = "NULL" if column.constraints.nullable else "NOT NULL"
+    return f"{quote_identifier(column.name)} {column.type} {null}"
+
+
+def ensure_table(
+    connection, database: str, table: str, columns: Sequence[ColumnDeclaration], primary_key: Sequence[str]
+) -> None:
+    """Creates the table as declared, or adds the declared columns it lacks, and commits (DDL would anyway)."""
+    qualified = f"{quote_identifier(database)}.{quote_identifier(table)}"
+    body = [_column_ddl(column) for column in columns]
+    if primary_key:
+        body.append(f"PRIMARY KEY ({', '.join(quote_identifier(c) for c in primary_key)})")
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {qualified} (\n  " + ",\n  ".join(body) + "\n) ENGINE=InnoDB")
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (database, table),
+        )
+        existing = {row[0] for row in cursor.fetchall()}
+        for column in columns:
+            if column.name not in existing:
+                # Additive schema evolution only: the warehouse contract never drops or renames columns.
+                cursor.execute(
+                    f"ALTER TABLE {qualified} ADD COLUMN {_column_ddl(column).replace(' NOT NULL', ' NULL')}"
+                )
+    connection.commit()
+
+
+class BulkLoadError(RuntimeError):
+    """A bulk load would store other values or fewer rows than the frame holds."""
+
+
+def load_data_local_infile(cursor, table: str, frame: pl.DataFrame) -> None:
+    """`LOAD DATA LOCAL INFILE` from a CSV written by polars: the fastest bulk path into MySQL.
+
+    The CSV dialect: comma-separated, strings always quoted (so a string "NULL" stays a string), the unquoted
+    word NULL for nulls, no escape character (polars doubles inner quotes), booleans as 0/1."""
+    csv_ready = frame.with_columns(pl.col(pl.Boolean).cast(pl.Int8))
+    fd, path = tempfile.mkstemp(suffix=".csv", prefix="store_anomaly_load_")
+    os.close(fd)
+    try:
+        csv_ready.write_csv(
+            path,
+            include_header=False,
+            null_value="NULL",
+            quote_style="non_numeric",
+            datetime_format="%Y-%m-%d %H:%M:%S%.6f",
+            date_format="%Y-%m-%d",
+        )
+        columns = ", ".join(quote_identifier(c) for c in frame.columns)
+        with allow_local_file(cursor.connection, path):
+            cursor.execute(
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE {table} CHARACTER SET utf8mb4 "
+                "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+                f"LINES TERMINATED BY '\\n' ({columns})",
+                (path,),
+            )
+        loaded = cursor.rowcount
+        # LOAD DATA LOCAL turns conversion errors (truncated text, clamped numbers) into warnings: refuse them.
+        cursor.execute("SHOW COUNT(*) WARNINGS")
+        warnings = cursor.fetchone()[0]
+        if warnings:
+            cursor.execute("SHOW WARNINGS LIMIT 3")
+            examples = "; ".join(str(row[2]) for row in cursor.fetchall())
+            raise BulkLoadError(f"LOAD DATA into {table} raised {warnings} warnings: {examples}")
+        if loaded != frame.height:
+            raise BulkLoadError(
+                f"LOAD DATA into {table} stored {loaded} of {frame.height} rows "
+                "(rows rejected as duplicates or malformed)"
+            )
+    finally:
+        os.unlink(path)
+
+
+def multi_row_inserts(cursor, table: str, frame: pl.DataFrame) -> None:
+    """Multi-row INSERTs in chunks (pymysql folds executemany into one statement per chunk)."""
+    columns = ", ".join(quote_identifier(c) for c in frame.columns)
+    statement = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * frame.width)})"
+    for chunk in frame.iter_slices(INSERT_CHUNK_ROWS):
+        cursor.executemany(statement, chunk.rows())
+
+
+def bulk_load(connection, table: str, frame: pl.DataFrame, *, use_load_data: bool = True) -> None:
+    """Inserts every row of `frame` into `table` (a quoted name, columns matched by name) within the
+    connection's open transaction: LOAD DATA LOCAL INFILE, or multi-row INSERTs where the server or the
+    connection refuses local infile (open it with `local_infile=True` to allow it)."""
+    if frame.is_empty():
+        return
+    with connection.cursor() as cursor:
+        if use_load_data:
+            try:
+                load_data_local_infile(cursor, table, frame)
+                return
+            except pymysql.err.OperationalError as error:
+                if error.args[0] not in LOCAL_INFILE_REFUSED:
+                    raise
+        multi_row_inserts(cursor, table, frame)
