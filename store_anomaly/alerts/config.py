@@ -1,11 +1,9 @@
 """Configuration and shared vocabulary of the alert layer (pure: no Dagster, no I/O).
 
 `AlertConfig` is one frozen dataclass; every field has a documented default, and `docs/alerts.md` lists them
-all. The module also holds the KPI vocabulary shared by the alert and report code:
+all. The module also holds the alert vocabulary (the KPIs themselves are in `store_anomaly.kpis.catalog`):
 
-* `KPI_COLUMNS`: the KPI columns of `store_daily_metrics` (the contract's `metric_name` values).
-* `KPI_DIRECTION`: which way is good for a KPI: `+1` higher is better, `-1` lower is better, `0` both
-  directions are a problem (staffing: too few hours hurts service, too many hurts cost).
+* `KPI_COLUMNS`: the KPI columns of `store_daily_metrics`, from the catalog.
 * `SEVERITY_RANK` / `SEVERITY_BY_RANK`: INFO < WARNING < CRITICAL as 0 < 1 < 2.
 * `DEFAULT_METRIC_GROUPS`: the related-metric families that form one alert episode per store.
 * `ALERT_SCHEMA`: the column names and polars types of the `store_anomaly_alerts` frame.
@@ -17,21 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from store_anomaly.kpis.metrics import KPI_COLUMNS  # noqa: F401  (re-exported for the alert modules)
-
-KPI_DIRECTION: dict[str, int] = {
-    "revenue": 1,
-    "order_count": 1,
-    "aov": 1,
-    "items_sold": 1,
-    "avg_production_seconds": -1,
-    "production_count": 1,
-    "staff_hours": 0,
-    "headcount": 0,
-    "orders_per_labor_hour": 1,
-    "qc_score": 1,
-    "expired_qty": -1,
-}
+from store_anomaly.kpis.catalog import KPI_COLUMNS  # noqa: F401  (re-exported for the alert modules)
 
 SEVERITY_RANK: dict[str, int] = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
 SEVERITY_BY_RANK: dict[int, str] = {rank: name for name, rank in SEVERITY_RANK.items()}

@@ -1,12 +1,9 @@
 """The words of an alert: `description` and `recommended_action`, written for the operations team (pure).
 
+KPI labels, value formats and the data-quality counters come from the catalog (`store_anomaly.kpis.catalog`).
+
 Public functions
 ----------------
-`dq_counter_columns(columns: Iterable[str]) -> list[str]`
-    The data-quality counter columns of `store_daily_metrics`: any column named `dq_*` or `*_excluded`, or
-    `<prefix>_..._count` with prefix null, negative, open, orphan, invalid, over, overlong, excluded, bad,
-    missing, duplicate (KPI columns such as `order_count` never match).
-
 `describe_episodes(episodes: pl.DataFrame, context: dict[str, pl.DataFrame], config: AlertConfig)
     -> pl.DataFrame[episode_uid, description, recommended_action]`
     Called by `episodes.build_alerts`; text is built per episode (a few hundred rows), the evidence in
@@ -34,27 +31,13 @@ Description anatomy (one paragraph, sentences in this order)
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from datetime import date
 
 import polars as pl
 
 from store_anomaly.alerts.config import AlertConfig
-
-METRIC_LABELS: dict[str, str] = {
-    "revenue": "Revenue",
-    "order_count": "Orders",
-    "aov": "Average order value",
-    "items_sold": "Items sold",
-    "avg_production_seconds": "Drink production time",
-    "production_count": "Drinks produced",
-    "staff_hours": "Staff hours",
-    "headcount": "Headcount",
-    "orders_per_labor_hour": "Orders per labour hour",
-    "qc_score": "QC inspection score",
-    "expired_qty": "Expired quantity",
-}
+from store_anomaly.kpis.catalog import format_value as fmt_value
+from store_anomaly.kpis.catalog import kpi_label as label
 
 _RELATED_ORDER = (
     "revenue",
@@ -69,53 +52,6 @@ _RELATED_ORDER = (
     "qc_score",
     "expired_qty",
 )
-
-_DQ_PREFIXES = (
-    "null",
-    "negative",
-    "open",
-    "orphan",
-    "invalid",
-    "over",
-    "overlong",
-    "excluded",
-    "bad",
-    "missing",
-    "duplicate",
-)
-_DQ_PATTERN = re.compile(rf"^(dq_.+|.+_excluded|({'|'.join(_DQ_PREFIXES)})_.*_?count)$")
-
-
-# Totals of other counters: naming them beside their parts would count the same rows twice.
-_DQ_TOTALS = ("dq_excluded_rows",)
-
-
-def dq_counter_columns(columns: Iterable[str]) -> list[str]:
-    """Data-quality counter columns among `columns` (see the module docstring)."""
-    return [c for c in columns if _DQ_PATTERN.match(c) and c not in METRIC_LABELS and c not in _DQ_TOTALS]
-
-
-def label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric.replace("_", " ").capitalize())
-
-
-def fmt_value(metric: str, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if metric == "revenue":
-        return f"${value:,.0f}"
-    if metric == "aov":
-        return f"${value:,.2f}"
-    if metric == "avg_production_seconds":
-        return f"{value:,.0f}s"
-    if metric == "staff_hours":
-        return f"{value:,.1f}h"
-    if metric in ("orders_per_labor_hour", "qc_score", "headcount"):
-        return f"{value:,.1f}"
-    if abs(value) >= 100 or float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
-
 
 def fmt_pct(pct: float | None) -> str:
     if pct is None:

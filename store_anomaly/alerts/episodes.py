@@ -11,7 +11,7 @@ Public function
     * flags: `store_anomaly_flags` (metric_date, shop_no, metric_name, rule, observed_value, expected_value,
       z_score, severity, direction; other columns ignored). Flags of every rule set count.
     * metrics: wide `store_daily_metrics` (metric_date, shop_no, shop_name, the KPI columns, is_closed,
-      holiday_name, and any data-quality counters; see `describe.dq_counter_columns`).
+      holiday_name, and any data-quality counters; see `kpis.catalog.dq_counter_columns`).
 
 Episode rules
 -------------
@@ -74,7 +74,8 @@ from store_anomaly.alerts.config import (
     AlertConfig,
     empty_alerts,
 )
-from store_anomaly.alerts.describe import describe_episodes, dq_counter_columns
+from store_anomaly.alerts.describe import describe_episodes
+from store_anomaly.kpis.catalog import dq_counter_columns
 
 # intermediate columns of the episode frame that must never be mistaken for columns added to the table
 _INTERNAL_COLUMNS = ("episode_uid", "computed_id", "matched_alert_id")

@@ -4,10 +4,8 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn
 
 from store_anomaly.holiday_calendar import holiday_frame
-from store_anomaly.kpis.metrics import (
-    DQ_COLUMNS,
-    build_store_daily_metrics,
-)
+from store_anomaly.kpis.catalog import DQ_COUNTERS, DQ_EXCLUDED_TOTAL, KPIS
+from store_anomaly.kpis.metrics import build_store_daily_metrics
 from store_anomaly.kpis.metrics import (
     excluded_source_rows as compute_excluded_source_rows,
 )
@@ -17,58 +15,18 @@ from store_anomaly.table_schemas import table_schema
 
 GROUP = "kpis"
 
-_DQ_DESCRIPTIONS = {
-    "dq_null_pay_money": "completed trades with NULL pay_money, excluded",
-    "dq_negative_pay_money": "completed trades with negative pay_money, excluded",
-    "dq_refunded_trades": "refunded trades, excluded",
-    "dq_cancelled_trades": "cancelled trades, excluded",
-    "dq_unknown_status_trades": "trades with an unknown status, excluded",
-    "dq_large_pay_money": "counted trades with a suspiciously large amount (kept)",
-    "dq_unfinished_production": "production orders with no finish_time, excluded",
-    "dq_negative_production_duration": "production orders finishing before they start, excluded",
-    "dq_open_shifts": "shifts with no clock_out, excluded from staff_hours",
-    "dq_overlong_shifts": "shifts over 16 h, excluded from staff_hours",
-    "dq_nonpositive_shifts": "shifts of zero or negative length, excluded from staff_hours",
-    "dq_null_qc_score": "inspections without a score, excluded from qc_score",
-    "dq_implausible_pay_money": "completed trades above STORE_ANOMALY_MAX_PAY_MONEY, excluded",
-    "dq_nonpositive_item_quantity": "items of counted trades with quantity <= 0, excluded from items_sold",
-    "dq_overlong_production": "production orders longer than STORE_ANOMALY_MAX_PRODUCTION_SECONDS, excluded",
-    "dq_implausible_qc_score": "inspections scored outside STORE_ANOMALY_QC_SCORE_MIN..MAX, excluded from qc_score",
-}
-
 STORE_DAILY_METRICS_TABLE = table_schema(
     ("metric_date", "DATE", "store-local business date", False),
     ("shop_no", "VARCHAR(16)", "store number", False),
     ("dept_id", "BIGINT", "department id", False),
     ("shop_name", "VARCHAR(128)", "store name"),
-    ("revenue", "DECIMAL(16,4)", "USD of completed trades with pay_money >= 0", False),
-    ("order_count", "BIGINT", "completed trades with pay_money >= 0", False),
-    ("aov", "DOUBLE", "revenue / order_count (NULL without orders)"),
-    ("items_sold", "BIGINT", "items of the counted trades", False),
-    ("avg_production_seconds", "DOUBLE", "mean drink production time, seconds (NULL without production)"),
-    ("production_count", "BIGINT", "finished production orders", False),
-    ("staff_hours", "DOUBLE", "hours of closed shifts of 0-16 h", False),
-    ("headcount", "BIGINT", "distinct employees who clocked in", False),
-    ("orders_per_labor_hour", "DOUBLE", "order_count / staff_hours (NULL without hours)"),
-    ("qc_score", "DOUBLE", "mean inspection score (NULL on days without inspection)"),
-    ("expired_qty", "BIGINT", "expired quantity recorded", False),
+    *((kpi.column, kpi.mysql_type, kpi.description, kpi.nullable) for kpi in KPIS),
     ("is_closed", "BOOLEAN", "the store took no order that day (closure, outage or missing data)", False),
     ("holiday_name", "VARCHAR(128)", "public holiday of the calendar, if any"),
     ("qc_inspections", "BIGINT", "scored inspections", False),
     ("shift_count", "BIGINT", "shifts clocked in", False),
-    *((name, "BIGINT", description, False) for name, description in _DQ_DESCRIPTIONS.items()),
-    (
-        "dq_excluded_rows",
-        "BIGINT",
-        (
-            "invalid source rows the KPI rules excluded (NULL, negative, implausible or unknown-status trades, "
-            "unfinished, negative or over-long production, open, over-long or zero shifts); refunds, "
-            "cancellations, unscored or implausible inspections and items are counted in their own columns"
-        ),
-        False,
-    ),
+    *((counter.column, "BIGINT", counter.description, False) for counter in (*DQ_COUNTERS, DQ_EXCLUDED_TOTAL)),
 )
-assert [c.name for c in STORE_DAILY_METRICS_TABLE.columns if c.name.startswith("dq_")][:-1] == list(DQ_COLUMNS)
 
 EXCLUDED_SOURCE_ROWS_TABLE = table_schema(
     ("business_date", "DATE", "business date of the rows", False),

@@ -9,7 +9,7 @@ import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from store_anomaly.kpis.assets import store_daily_metrics
-from store_anomaly.kpis.metrics import DQ_COLUMNS, KPI_COLUMNS
+from store_anomaly.kpis.catalog import DQ_COLUMNS, KPI_COLUMNS
 from store_anomaly.partitions import business_dates, daily_partitions
 from store_anomaly.resources import PlatformSettings, SourceDatabase, Warehouse
 from store_anomaly.sources.assets import date_scope

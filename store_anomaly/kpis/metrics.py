@@ -11,53 +11,8 @@ from collections.abc import Iterable, Mapping
 
 import polars as pl
 
-KPI_COLUMNS: tuple[str, ...] = (
-    "revenue",
-    "order_count",
-    "aov",
-    "items_sold",
-    "avg_production_seconds",
-    "production_count",
-    "staff_hours",
-    "headcount",
-    "orders_per_labor_hour",
-    "qc_score",
-    "expired_qty",
-)
+from store_anomaly.kpis.catalog import DQ_COLUMNS, EXCLUDED_ROW_COLUMNS, KPI_COLUMNS
 
-# Data-quality counters carried into store_daily_metrics: rows excluded from (or suspicious within) a KPI.
-DQ_COLUMNS: tuple[str, ...] = (
-    "dq_null_pay_money",
-    "dq_negative_pay_money",
-    "dq_refunded_trades",
-    "dq_cancelled_trades",
-    "dq_unknown_status_trades",
-    "dq_large_pay_money",
-    "dq_unfinished_production",
-    "dq_negative_production_duration",
-    "dq_open_shifts",
-    "dq_overlong_shifts",
-    "dq_nonpositive_shifts",
-    "dq_null_qc_score",
-    "dq_implausible_pay_money",
-    "dq_nonpositive_item_quantity",
-    "dq_overlong_production",
-    "dq_implausible_qc_score",
-)
-# The counters of source rows the KPI rules excluded as invalid (refunds, cancellations, unscored or implausible
-# inspections and items are counted in their own columns: they are not rows of the excluded-share denominator).
-EXCLUDED_ROW_COLUMNS: tuple[str, ...] = (
-    "dq_null_pay_money",
-    "dq_negative_pay_money",
-    "dq_unknown_status_trades",
-    "dq_implausible_pay_money",
-    "dq_unfinished_production",
-    "dq_negative_production_duration",
-    "dq_overlong_production",
-    "dq_open_shifts",
-    "dq_overlong_shifts",
-    "dq_nonpositive_shifts",
-)
 
 def _counts_zero(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
     present = [c for c in columns if c in frame.columns]

@@ -44,7 +44,10 @@ from datetime import timedelta
 
 import polars as pl
 
-from store_anomaly.alerts.config import KPI_DIRECTION
+from store_anomaly.kpis.catalog import KPIS
+
+# Which way is good for each KPI (+1 higher, -1 lower, 0 neither), from the catalog.
+KPI_DIRECTION: dict[str, int] = {kpi.column: kpi.direction for kpi in KPIS}
 
 DEFAULT_DIMENSIONS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
     ("sales", 0.40, ("revenue", "order_count", "aov")),

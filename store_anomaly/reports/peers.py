@@ -32,7 +32,10 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from store_anomaly.alerts.config import KPI_DIRECTION
+from store_anomaly.kpis.catalog import KPIS
+
+# Which way is good for each KPI (+1 higher, -1 lower, 0 neither), from the catalog.
+KPI_DIRECTION: dict[str, int] = {kpi.column: kpi.direction for kpi in KPIS}
 
 SUM_METRICS = ("revenue", "order_count", "items_sold", "production_count", "expired_qty", "staff_hours")
 MEAN_METRICS = ("headcount", "qc_score")

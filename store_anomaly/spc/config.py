@@ -11,74 +11,14 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from store_anomaly.holiday_calendar import DEFAULT_HOLIDAY_COUNTRY, DEFAULT_HOLIDAY_SUBDIVISION
-from store_anomaly.kpis.metrics import KPI_COLUMNS
+from store_anomaly.kpis.catalog import KPI_COLUMNS, KPIS, MetricSpec
 
 # The KPIs scored: every KPI column of store_daily_metrics (the contract's metric_name values).
 METRICS: tuple[str, ...] = KPI_COLUMNS
 
 RuleSet = Literal["seed", "default"]
-Scale = Literal["log", "sqrt", "linear"]
-Directions = Literal["both", "up", "down"]
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """How the default rule set models one KPI.
-
-    scale: the variance-stabilising transform the statistics are computed on. ``log`` (value + offset) for
-        proportional effects (a 20% drop weighs the same in a small and a big store), ``sqrt`` (Anscombe,
-        value + 3/8) for small Poisson-like counts, ``linear`` for bounded scores.
-    offset: added before ``log`` so that a zero (an outage) stays finite.
-    weekly: the centre line is the median of the same weekday over the last `baseline_weeks` weeks; otherwise the
-        median of the last `sparse_center_days` days (sparse or weekday-free metrics).
-    directions: which deviations are flagged at all (``up`` for waste, ``both`` for everything else).
-    drift_directions: which side the slow ``cusum_drift`` rule watches: the adverse one (a slow *decline* of
-        sales, a slow *rise* of production time or waste); sudden shifts are caught either way by the others.
-    sigma_floor: minimum sigma in transformed units (log: a fraction, 0.02 = 2%); keeps near-constant series
-        from turning tiny wiggles into huge Z.
-    poisson_floor: sigma is never below the Poisson noise of a count at the centre line.
-    unit_floor / unit_size: granular metrics: sigma is never below `unit_floor` times the step of one unit of
-        `unit_size` at the centre line (headcount moves by whole people, staff hours by whole shifts of ~8 h:
-        one person or one shift more or less is never, by itself, an anomaly).
-    warning_z / critical_z: this metric's |Z| tiers of the ``robust_z`` rule, overriding
-        `SpcConfig.point_warning_z` / `point_critical_z` (None: the config's). Lower for KPIs whose residuals are
-        close to Gaussian and whose first-day shifts matter (ticket, production time); higher CRITICAL for
-        granular KPIs whose sigma sits at its unit floor (a Gaussian tail says nothing about whole people).
-    """
-
-    scale: Scale = "log"
-    offset: float = 1.0
-    weekly: bool = True
-    directions: Directions = "both"
-    sigma_floor: float = 0.02
-    poisson_floor: bool = False
-    unit_floor: float = 0.0
-    unit_size: float = 1.0
-    drift_directions: Directions = "both"
-    nonnegative: bool = True
-    volume: bool = False
-    warning_z: float | None = None
-    critical_z: float | None = None
-
-
-DEFAULT_METRIC_SPECS: dict[str, MetricSpec] = {
-    "revenue": MetricSpec(scale="log", offset=1.0, volume=True, drift_directions="down"),
-    "order_count": MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down"),
-    "aov": MetricSpec(scale="log", offset=0.01, drift_directions="down"),
-    "items_sold": MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down"),
-    "avg_production_seconds": MetricSpec(scale="log", offset=1.0, drift_directions="up"),
-    "production_count": MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True,
-                                   drift_directions="down"),
-    # granular KPIs, sigma usually at its unit floor: CRITICAL only beyond 8 (three call-outs of nine people are a
-    # -30% day, not an emergency); headcount WARNING from 3 (about two people off the expected roster)
-    "staff_hours": MetricSpec(scale="log", offset=1.0, unit_floor=0.5, unit_size=8.0, critical_z=8.0),
-    "headcount": MetricSpec(scale="log", offset=1.0, unit_floor=0.6, warning_z=3.0, critical_z=8.0),
-    "orders_per_labor_hour": MetricSpec(scale="log", offset=0.1, volume=True, drift_directions="down"),
-    "qc_score": MetricSpec(scale="linear", offset=0.0, weekly=False, sigma_floor=1.0, nonnegative=False,
-                           drift_directions="down"),
-    "expired_qty": MetricSpec(scale="sqrt", offset=0.375, weekly=False, directions="up", sigma_floor=0.5,
-                              poisson_floor=True, drift_directions="up"),
-}
+# How the default rule set models each KPI: the `spc` field of its catalog record.
+DEFAULT_METRIC_SPECS: dict[str, MetricSpec] = {kpi.column: kpi.spc for kpi in KPIS}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,205 @@
+"""The catalog of KPIs and data-quality counters of `store_daily_metrics`: one record per column, read by every
+stage (the warehouse table, SPC models, alert texts, health scores, peer comparison) instead of copies.
+
+Add a field to `Kpi` or `DqCounter` (a translated label, say) and every reader can use it; add a KPI by adding a
+record (and its SQL in `sources/extracts.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+Scale = Literal["log", "sqrt", "linear"]
+Directions = Literal["both", "up", "down"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How the default rule set models one KPI.
+
+    scale: the variance-stabilising transform the statistics are computed on. ``log`` (value + offset) for
+        proportional effects (a 20% drop weighs the same in a small and a big store), ``sqrt`` (Anscombe,
+        value + 3/8) for small Poisson-like counts, ``linear`` for bounded scores.
+    offset: added before ``log`` so that a zero (an outage) stays finite.
+    weekly: the centre line is the median of the same weekday over the last `baseline_weeks` weeks; otherwise the
+        median of the last `sparse_center_days` days (sparse or weekday-free metrics).
+    directions: which deviations are flagged at all (``up`` for waste, ``both`` for everything else).
+    drift_directions: which side the slow ``cusum_drift`` rule watches: the adverse one (a slow *decline* of
+        sales, a slow *rise* of production time or waste); sudden shifts are caught either way by the others.
+    sigma_floor: minimum sigma in transformed units (log: a fraction, 0.02 = 2%); keeps near-constant series
+        from turning tiny wiggles into huge Z.
+    poisson_floor: sigma is never below the Poisson noise of a count at the centre line.
+    unit_floor / unit_size: granular metrics: sigma is never below `unit_floor` times the step of one unit of
+        `unit_size` at the centre line (headcount moves by whole people, staff hours by whole shifts of ~8 h:
+        one person or one shift more or less is never, by itself, an anomaly).
+    warning_z / critical_z: this metric's |Z| tiers of the ``robust_z`` rule, overriding
+        `SpcConfig.point_warning_z` / `point_critical_z` (None: the config's). Lower for KPIs whose residuals are
+        close to Gaussian and whose first-day shifts matter (ticket, production time); higher CRITICAL for
+        granular KPIs whose sigma sits at its unit floor (a Gaussian tail says nothing about whole people).
+    """
+
+    scale: Scale = "log"
+    offset: float = 1.0
+    weekly: bool = True
+    directions: Directions = "both"
+    sigma_floor: float = 0.02
+    poisson_floor: bool = False
+    unit_floor: float = 0.0
+    unit_size: float = 1.0
+    drift_directions: Directions = "both"
+    nonnegative: bool = True
+    volume: bool = False
+    warning_z: float | None = None
+    critical_z: float | None = None
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI column of `store_daily_metrics` (a `metric_name` of the contract).
+
+    direction: which way is good: +1 higher is better, -1 lower is better, 0 neither (staffing).
+    value_format: how a value is written in texts (`str.format` with one argument); None: whole numbers at
+        100 and above or when integral, two decimals otherwise.
+    spc: how the default SPC rule set models it.
+    """
+
+    column: str
+    label: str
+    unit: str
+    direction: int
+    mysql_type: str
+    nullable: bool
+    description: str
+    spc: MetricSpec = field(default_factory=MetricSpec)
+    value_format: str | None = None
+
+    def format_value(self, value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        if self.value_format is not None:
+            return self.value_format.format(value)
+        return generic_format(value)
+
+
+def generic_format(value: float) -> str:
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("revenue", "Revenue", "USD", 1, "DECIMAL(16,4)", False, "USD of completed trades with pay_money >= 0",
+        spc=MetricSpec(scale="log", offset=1.0, volume=True, drift_directions="down"), value_format="${:,.0f}"),
+    Kpi("order_count", "Orders", "orders", 1, "BIGINT", False, "completed trades with pay_money >= 0",
+        spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down")),
+    Kpi("aov", "Average order value", "USD", 1, "DOUBLE", True, "revenue / order_count (NULL without orders)",
+        spc=MetricSpec(scale="log", offset=0.01, drift_directions="down"), value_format="${:,.2f}"),
+    Kpi("items_sold", "Items sold", "items", 1, "BIGINT", False, "items of the counted trades",
+        spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down")),
+    Kpi("avg_production_seconds", "Drink production time", "seconds", -1, "DOUBLE", True,
+        "mean drink production time, seconds (NULL without production)",
+        spc=MetricSpec(scale="log", offset=1.0, drift_directions="up"), value_format="{:,.0f}s"),
+    Kpi("production_count", "Drinks produced", "drinks", 1, "BIGINT", False, "finished production orders",
+        spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down")),
+    # Granular KPIs, sigma usually at its unit floor: CRITICAL only beyond 8 (three call-outs of nine people are
+    # a -30% day, not an emergency); headcount WARNING from 3 (about two people off the expected roster).
+    Kpi("staff_hours", "Staff hours", "hours", 0, "DOUBLE", False, "hours of closed shifts of 0-16 h",
+        spc=MetricSpec(scale="log", offset=1.0, unit_floor=0.5, unit_size=8.0, critical_z=8.0),
+        value_format="{:,.1f}h"),
+    Kpi("headcount", "Headcount", "people", 0, "BIGINT", False, "distinct employees who clocked in",
+        spc=MetricSpec(scale="log", offset=1.0, unit_floor=0.6, warning_z=3.0, critical_z=8.0),
+        value_format="{:,.1f}"),
+    Kpi("orders_per_labor_hour", "Orders per labour hour", "orders per hour", 1, "DOUBLE", True,
+        "order_count / staff_hours (NULL without hours)",
+        spc=MetricSpec(scale="log", offset=0.1, volume=True, drift_directions="down"), value_format="{:,.1f}"),
+    Kpi("qc_score", "QC inspection score", "points", 1, "DOUBLE", True,
+        "mean inspection score (NULL on days without inspection)",
+        spc=MetricSpec(scale="linear", offset=0.0, weekly=False, sigma_floor=1.0, nonnegative=False,
+                       drift_directions="down"),
+        value_format="{:,.1f}"),
+    Kpi("expired_qty", "Expired quantity", "units", -1, "BIGINT", False, "expired quantity recorded",
+        spc=MetricSpec(scale="sqrt", offset=0.375, weekly=False, directions="up", sigma_floor=0.5,
+                       poisson_floor=True, drift_directions="up")),
+)
+KPI_BY_COLUMN: dict[str, Kpi] = {kpi.column: kpi for kpi in KPIS}
+KPI_COLUMNS: tuple[str, ...] = tuple(KPI_BY_COLUMN)
+
+
+@dataclass(frozen=True)
+class DqCounter:
+    """One data-quality counter of `store_daily_metrics`: source rows excluded from a KPI, or kept but
+    suspicious, per store and day.
+
+    invalid_rows: the rows are invalid and part of `dq_excluded_rows` (the excluded-share numerator); refunds,
+    cancellations, unscored or implausible inspections and items are counted in their own columns only.
+    """
+
+    column: str
+    description: str
+    invalid_rows: bool = False
+
+
+DQ_COUNTERS: tuple[DqCounter, ...] = (
+    DqCounter("dq_null_pay_money", "completed trades with NULL pay_money, excluded", invalid_rows=True),
+    DqCounter("dq_negative_pay_money", "completed trades with negative pay_money, excluded", invalid_rows=True),
+    DqCounter("dq_refunded_trades", "refunded trades, excluded"),
+    DqCounter("dq_cancelled_trades", "cancelled trades, excluded"),
+    DqCounter("dq_unknown_status_trades", "trades with an unknown status, excluded", invalid_rows=True),
+    DqCounter("dq_large_pay_money", "counted trades with a suspiciously large amount (kept)"),
+    DqCounter("dq_unfinished_production", "production orders with no finish_time, excluded", invalid_rows=True),
+    DqCounter(
+        "dq_negative_production_duration",
+        "production orders finishing before they start, excluded",
+        invalid_rows=True,
+    ),
+    DqCounter("dq_open_shifts", "shifts with no clock_out, excluded from staff_hours", invalid_rows=True),
+    DqCounter("dq_overlong_shifts", "shifts over 16 h, excluded from staff_hours", invalid_rows=True),
+    DqCounter(
+        "dq_nonpositive_shifts", "shifts of zero or negative length, excluded from staff_hours", invalid_rows=True
+    ),
+    DqCounter("dq_null_qc_score", "inspections without a score, excluded from qc_score"),
+    DqCounter(
+        "dq_implausible_pay_money", "completed trades above STORE_ANOMALY_MAX_PAY_MONEY, excluded", invalid_rows=True
+    ),
+    DqCounter("dq_nonpositive_item_quantity", "items of counted trades with quantity <= 0, excluded from items_sold"),
+    DqCounter(
+        "dq_overlong_production",
+        "production orders longer than STORE_ANOMALY_MAX_PRODUCTION_SECONDS, excluded",
+        invalid_rows=True,
+    ),
+    DqCounter(
+        "dq_implausible_qc_score", "inspections scored outside STORE_ANOMALY_QC_SCORE_MIN..MAX, excluded from qc_score"
+    ),
+)
+DQ_COLUMNS: tuple[str, ...] = tuple(counter.column for counter in DQ_COUNTERS)
+# The counters of source rows the KPI rules excluded as invalid: what `dq_excluded_rows` adds up.
+EXCLUDED_ROW_COLUMNS: tuple[str, ...] = tuple(counter.column for counter in DQ_COUNTERS if counter.invalid_rows)
+
+# The total of the invalid rows among the counters: never named beside its parts (the rows would count twice).
+DQ_EXCLUDED_TOTAL = DqCounter(
+    "dq_excluded_rows",
+    "invalid source rows the KPI rules excluded (NULL, negative, implausible or unknown-status trades, "
+    "unfinished, negative or over-long production, open, over-long or zero shifts); refunds, "
+    "cancellations, unscored or implausible inspections and items are counted in their own columns",
+)
+
+
+def dq_counter_columns(columns: Iterable[str]) -> list[str]:
+    """The data-quality counters among `columns`, in their order (the total left out)."""
+    return [column for column in columns if column in DQ_COLUMNS]
+
+
+def kpi_label(column: str) -> str:
+    """The KPI's label; any other column's name in words."""
+    kpi = KPI_BY_COLUMN.get(column)
+    return kpi.label if kpi is not None else column.replace("_", " ").capitalize()
+
+
+def format_value(column: str, value: float | None) -> str:
+    """A value of the column as texts write it (units included)."""
+    kpi = KPI_BY_COLUMN.get(column)
+    if kpi is not None:
+        return kpi.format_value(value)
+    return "n/a" if value is None else generic_format(value)
