@@ -20,20 +20,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from store_anomaly.mysql import MySQLUrl
+from store_anomaly.settings import DEMO_SERVER, DEMO_WAREHOUSE_DATABASE, WAREHOUSE_ENV_VAR
+from store_anomaly.spc import METRICS, SpcConfig, compute_spc
 
-from store_anomaly.mysql import MySQLUrl  # noqa: E402
-from store_anomaly.spc import METRICS, SpcConfig, compute_spc  # noqa: E402
-
-URL_ENV_VAR = "STORE_ANOMALY_WAREHOUSE_URL"
-DEFAULT_URL = "mysql://root@127.0.0.1:3306/store_anomaly"
+DEFAULT_URL = f"{DEMO_SERVER}/{DEMO_WAREHOUSE_DATABASE}"
 FLAGSHIP = "US00001"
 DESTINATION = "US00004"  # gains part of the flagship's customers: not a stable store
 SLIDE_START = date(2025, 10, 3)
@@ -42,7 +38,7 @@ SERIOUS = ("WARNING", "CRITICAL")
 
 def load_metrics(url: str) -> pl.DataFrame:
     columns = ["metric_date", "shop_no", *METRICS, "is_closed", "holiday_name"]
-    conn = MySQLUrl.parse(url, name=URL_ENV_VAR).connect(read_only=True)
+    conn = MySQLUrl.parse(url, name=WAREHOUSE_ENV_VAR).connect(read_only=True)
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT {', '.join(columns)} FROM store_daily_metrics")
@@ -113,12 +109,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rule-sets", default="default",
                         help="comma-separated: default, default-nochain (without the chain adjustment), seed")
     args = parser.parse_args(argv)
-    url = os.environ.get(URL_ENV_VAR, DEFAULT_URL)
+    url = os.environ.get(WAREHOUSE_ENV_VAR, DEFAULT_URL)
     t0 = time.perf_counter()
     metrics = load_metrics(url)
     print(f"store_daily_metrics: {metrics.height} rows, {metrics['shop_no'].n_unique()} stores, "
           f"{metrics['metric_date'].min()} .. {metrics['metric_date'].max()} (loaded in "
-          f"{time.perf_counter() - t0:.1f} s from {MySQLUrl.parse(url, name=URL_ENV_VAR).redacted()})")
+          f"{time.perf_counter() - t0:.1f} s from {MySQLUrl.parse(url, name=WAREHOUSE_ENV_VAR).redacted()})")
     configs = {"default": SpcConfig.default(), "default-nochain": SpcConfig.default(chain_relative=False),
                "seed": SpcConfig.seed()}
     for name in args.rule_sets.split(","):

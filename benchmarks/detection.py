@@ -19,19 +19,15 @@ anomaly; the report counts the stable stores' flags on the chain-wide event days
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from store_anomaly.spc import SpcConfig, compute_anomaly_flags  # noqa: E402
-from store_anomaly.spc.simulate import (  # noqa: E402
+from store_anomaly.spc import SpcConfig, compute_anomaly_flags
+from store_anomaly.spc.simulate import (
     Anomaly,
     Chain,
     StoreSpec,

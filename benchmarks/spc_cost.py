@@ -19,9 +19,6 @@ import subprocess
 import sys
 import time
 from datetime import date, timedelta
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def run_one(rule_set: str, stores: int, days: int) -> dict:

@@ -199,10 +199,8 @@ class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
         table = f"{quote_identifier(table_slice.schema)}.{quote_identifier(table_slice.table)}"
         frame = conform_to_declared_columns(obj, columns, table_slice.table)
         bulk_load(connection, table, frame, use_load_data=self._use_load_data)
-        return {
-            "dagster/row_count": frame.height,
-            "table": MetadataValue.text(f"{table_slice.schema}.{table_slice.table}"),
-        }
+        # DbIOManager adds the table name (dagster/table_name) itself.
+        return {"dagster/row_count": frame.height}
 
     def load_input(self, context: InputContext, table_slice: TableSlice, connection) -> pl.DataFrame:
         upstream_metadata = context.upstream_output.definition_metadata if context.upstream_output else {}

@@ -10,7 +10,6 @@ API
 days before the first output day the computation needs (rows older than that are ignored).
 
 ``compute_spc(metrics, start, end, config, baseline_resets=None) -> SpcResult(limits, flags)``
-``compute_control_limits(...) -> pl.DataFrame`` (= ``compute_spc(...).limits``)
 ``compute_anomaly_flags(...) -> pl.DataFrame`` (= ``compute_spc(...).flags``)
 
 - ``metrics``: wide ``store_daily_metrics`` rows (metric_date Date, shop_no String, the KPI columns, is_closed,
@@ -54,7 +53,6 @@ from store_anomaly.spc.engine import (
     SEVERITIES,
     SpcResult,
     compute_anomaly_flags,
-    compute_control_limits,
     compute_spc,
 )
 
@@ -67,6 +65,5 @@ __all__ = [
     "SpcConfig",
     "SpcResult",
     "compute_anomaly_flags",
-    "compute_control_limits",
     "compute_spc",
 ]

@@ -6,7 +6,6 @@ The meaning of each parameter and how to tune it is in ``docs/spc.md`` (section 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -145,9 +144,6 @@ class SpcConfig:
         if missing:
             raise ValueError(f"metric_specs lacks {missing}")
 
-    def __hash__(self) -> int:  # metric_specs is a dict; hash the rest
-        return hash((self.rule_set, self.metrics, self.warmup_days, self.drift_h, self.fast_h, self.chain_relative))
-
     @classmethod
     def seed(cls, **overrides: object) -> SpcConfig:
         """The seeds' rule set: 28-day mean/std, Z tiers, Western Electric rules 1-5, rate of change."""
@@ -222,26 +218,3 @@ class SpcConfig:
         critical = spec.critical_z if spec is not None and spec.critical_z is not None else self.point_critical_z
         return {"info": min(self.point_info_z, warning), "warning": warning, "critical": max(critical, warning)}
 
-
-def normal_quantile(p: float) -> float:
-    """Phi^-1(p) (Acklam's rational approximation, |error| < 1.2e-9); avoids a scipy dependency."""
-    if not 0.0 < p < 1.0:
-        raise ValueError("p must be in (0, 1)")
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02,
-         -3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01,
-         -1.328068155288572e01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00,
-         4.374664141464968e00, 2.938163982698783e00)
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
-    plow = 0.02425
-    if p < plow:
-        q = math.sqrt(-2 * math.log(p))
-        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
-            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
-    if p > 1 - plow:
-        return -normal_quantile(1 - p)
-    q = p - 0.5
-    r = q * q
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (
-        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)

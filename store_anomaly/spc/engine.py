@@ -114,17 +114,6 @@ def compute_spc(
     return SpcResult(limits=limits, flags=flags)
 
 
-def compute_control_limits(
-    metrics: pl.DataFrame,
-    start: date,
-    end: date,
-    config: SpcConfig,
-    baseline_resets: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    """`store_spc_control_limits` rows for [start, end] (see `compute_spc`)."""
-    return compute_spc(metrics, start, end, config, baseline_resets).limits
-
-
 def compute_anomaly_flags(
     metrics: pl.DataFrame,
     start: date,

@@ -40,10 +40,12 @@ of those, so day D depends only on rows in [D - lookback_days, D] and re-runs ar
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import polars as pl
 
 from store_anomaly.spc.chain import add_chain_effect
-from store_anomaly.spc.config import MetricSpec, SpcConfig, normal_quantile
+from store_anomaly.spc.config import MetricSpec, SpcConfig
 from store_anomaly.spc.cusum import add_windowed_cusum
 
 GROUP = ["sid", "epoch_start"]
@@ -166,7 +168,7 @@ def _spread(residuals: str, spec: MetricSpec, config: SpcConfig) -> pl.Expr:
     r = pl.col(residuals).shift(1)
     hi = r.rolling_quantile(p, "linear", config.scale_days, min_samples=min_obs)
     lo = r.rolling_quantile(1 - p, "linear", config.scale_days, min_samples=min_obs)
-    return ((hi - lo) / (2 * normal_quantile(p))).over(GROUP)
+    return ((hi - lo) / (2 * NormalDist().inv_cdf(p))).over(GROUP)
 
 
 def _both(a: str, b: str) -> str:
