@@ -9,14 +9,12 @@ from store_anomaly.alerts.episodes import build_alerts
 from store_anomaly.alerts.feedback import (
     AckError,
     AckInput,
-    apply_ack,
     rule_feedback_counts,
     validate_ack,
 )
 from store_anomaly.alerts.listing import format_alerts, select_alerts
 from store_anomaly.alerts.notify import (
     NotificationResult,
-    mark_notified,
     select_for_notification,
     send_notifications,
     urls_from_env,
@@ -28,10 +26,8 @@ __all__ = [
     "AckInput",
     "AlertConfig",
     "NotificationResult",
-    "apply_ack",
     "build_alerts",
     "format_alerts",
-    "mark_notified",
     "rule_feedback_counts",
     "select_alerts",
     "select_for_notification",

@@ -16,11 +16,6 @@ Public API
     given), non-empty `by` (max 64 characters), label one of ACK_LABELS (case-insensitive, '_' accepted for
     '-'), note max 2000 characters (blank = none).
 
-`apply_ack(alerts, ack, *, now=None) -> pl.DataFrame`
-    The alerts frame with that one alert acknowledged: acknowledged=True, acknowledged_by, acknowledged_at
-    (`now`, default the current UTC time, stored naive UTC), and ack_note / ack_label when given (a re-ack
-    without them keeps the earlier ones). Raises AckError for an unknown id.
-
 `rule_feedback_counts(alerts, flags=None) -> pl.DataFrame[rule, labelled_alerts, confirmed, expected,
     false_alarm, new_normal, noise_share]`
     For every rule, how many labelled alerts it contributed to and their labels; noise_share =
@@ -33,7 +28,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import polars as pl
 
@@ -100,37 +94,6 @@ def validate_ack(
     if clean_note is not None and len(clean_note) > 2000:
         raise AckError("--note is too long (2000 characters at most)")
     return AckInput(alert_id=clean_id, by=who, label=normalize_label(label), note=clean_note)
-
-
-def apply_ack(alerts: pl.DataFrame, ack: AckInput, *, now: datetime | None = None) -> pl.DataFrame:
-    """The alerts frame with one alert acknowledged; see the module docstring."""
-    validate_alert_id(ack.alert_id, alerts)
-    stamp = now or datetime.now(UTC)
-    if stamp.tzinfo is not None:  # stored as naive UTC
-        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-    frame = alerts
-    for name, dtype in (("ack_label", pl.String), ("ack_note", pl.String), ("acknowledged_by", pl.String)):
-        if name not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
-    if "acknowledged_at" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.Datetime("us")).alias("acknowledged_at"))
-    target = pl.col("alert_id") == ack.alert_id
-    return frame.with_columns(
-        pl.when(target).then(pl.lit(True)).otherwise(pl.col("acknowledged").cast(pl.Boolean)).alias("acknowledged"),
-        pl.when(target).then(pl.lit(ack.by)).otherwise(pl.col("acknowledged_by")).alias("acknowledged_by"),
-        pl.when(target)
-        .then(pl.lit(stamp, dtype=pl.Datetime("us")))
-        .otherwise(pl.col("acknowledged_at").cast(pl.Datetime("us")))
-        .alias("acknowledged_at"),
-        pl.when(target & pl.lit(ack.note is not None))
-        .then(pl.lit(ack.note, dtype=pl.String))
-        .otherwise(pl.col("ack_note"))
-        .alias("ack_note"),
-        pl.when(target & pl.lit(ack.label is not None))
-        .then(pl.lit(ack.label, dtype=pl.String))
-        .otherwise(pl.col("ack_label"))
-        .alias("ack_label"),
-    )
 
 
 FEEDBACK_SCHEMA = {

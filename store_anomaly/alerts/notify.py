@@ -13,30 +13,27 @@ Public API
 
 `notification_message(alert: dict) -> tuple[str, str]`: (title, body) of one alert row.
 
-`send_notifications(alerts, urls, *, attempts=3, backoff_seconds=1.0, sleep=time.sleep) -> NotificationResult`
-    Sends every selected alert to every URL, each URL separately, retrying a failed URL up to `attempts`
-    times in all, waiting backoff_seconds * 2**(attempt-1) between tries. Raises ValueError when there is
-    something to send and no URL.
+`send_notifications(alerts, urls) -> NotificationResult`
+    Sends every selected alert to every URL, each URL separately, once: a failed URL is not retried here
+    (the sensor's next tick retries it, and a wait inside a tick would risk its timeout). Raises ValueError
+    when there is something to send and no URL.
 
-`NotificationResult.outcomes`: one `DeliveryOutcome(alert_id, severity, delivered, attempts, failed_targets,
-    reason)` per selected alert. `delivered` is True when at least one URL accepted it: the alert then
+`NotificationResult.outcomes`: one `DeliveryOutcome(alert_id, severity, delivered, failed_targets, reason)`
+    per selected alert. `delivered` is True when at least one URL accepted it: the alert then
     counts as sent (it is never sent again at that severity, so targets that did accept it never get a
     duplicate); URLs that still failed after every attempt are listed in `failed_targets` (privacy-masked)
     and `reason` (apprise's message). When no URL accepted it, `delivered` is False and the next run tries
     again. Convenience: `.delivered` {alert_id: severity}, `.failed` {alert_id: reason}, `.ok`.
 
-`mark_notified(alerts, result) -> pl.DataFrame`
-    The alerts frame with `notified_severity` set to the delivered severity of every delivered alert. The
-    caller persists it; `episodes.build_alerts` carries `notified_severity` over on every re-run, which
-    is what makes a re-run or a restart never send the same alert twice.
+The caller logs what was delivered (`state.record_notifications`); the log is overlaid on the alerts, which
+is what makes a re-run or a restart never send the same alert twice.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import apprise
@@ -58,7 +55,6 @@ class DeliveryOutcome:
     alert_id: str
     severity: str
     delivered: bool
-    attempts: int
     failed_targets: tuple[str, ...] = ()
     reason: str | None = None
 
@@ -123,8 +119,10 @@ def notification_message(alert: dict) -> tuple[str, str]:
         for part in (
             alert.get("description"),
             alert.get("recommended_action"),
-            f"Alert {alert['alert_id']} ({alert['status']}), opened {alert['opened_on']}, "
-            f"last seen {alert['last_seen_on']}.",
+            (
+                f"Alert {alert['alert_id']} ({alert['status']}), opened {alert['opened_on']}, "
+                f"last seen {alert['last_seen_on']}."
+            ),
         )
         if part
     )
@@ -134,7 +132,7 @@ def notification_message(alert: dict) -> tuple[str, str]:
 def _target_name(app: apprise.Apprise, url: str) -> str:
     try:
         return app[0].url(privacy=True)
-    except Exception:  # an invalid URL has no plugin: show its scheme only, never credentials
+    except (IndexError, AttributeError, TypeError, ValueError):  # no plugin: show the scheme, never credentials
         return url.split("://", 1)[0] + "://..."
 
 
@@ -146,17 +144,8 @@ def _reason(result: object) -> str:
     return messages[-1] if messages else "the target did not accept the notification"
 
 
-def send_notifications(
-    alerts: pl.DataFrame,
-    urls: list[str],
-    *,
-    attempts: int = 3,
-    backoff_seconds: float = 1.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> NotificationResult:
+def send_notifications(alerts: pl.DataFrame, urls: list[str]) -> NotificationResult:
     """Send new and escalated alerts; see the module docstring."""
-    if attempts < 1:
-        raise ValueError("attempts must be at least 1")
     selected = select_for_notification(alerts)
     if selected.is_empty():
         return NotificationResult(())
@@ -174,48 +163,24 @@ def send_notifications(
         accepted = 0
         failed: list[str] = []
         reasons: list[str] = []
-        tries_total = 0
         for name, app in targets:
             if app is None:
                 failed.append(name)
                 reasons.append(f"{name}: not a valid apprise URL")
                 continue
-            last_reason = ""
-            for attempt in range(1, attempts + 1):
-                tries_total += 1
-                result = app.notify(body=body, title=title, notify_type=notify_type)
-                if bool(result):
-                    accepted += 1
-                    break
-                last_reason = _reason(result)
-                if attempt < attempts:
-                    sleep(backoff_seconds * 2 ** (attempt - 1))
+            result = app.notify(body=body, title=title, notify_type=notify_type)
+            if bool(result):
+                accepted += 1
             else:
                 failed.append(name)
-                reasons.append(f"{name}: {last_reason} (after {attempts} attempts)")
+                reasons.append(f"{name}: {_reason(result)}")
         outcomes.append(
             DeliveryOutcome(
                 alert_id=alert["alert_id"],
                 severity=alert["severity"],
                 delivered=accepted > 0,
-                attempts=tries_total,
                 failed_targets=tuple(failed),
                 reason="; ".join(reasons) or None,
             )
         )
     return NotificationResult(tuple(outcomes))
-
-
-def mark_notified(alerts: pl.DataFrame, result: NotificationResult) -> pl.DataFrame:
-    """`notified_severity` set for every delivered alert."""
-    frame = alerts
-    if "notified_severity" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("notified_severity"))
-    delivered = result.delivered
-    if not delivered:
-        return frame
-    return frame.with_columns(
-        pl.col("alert_id")
-        .replace_strict(delivered, default=pl.col("notified_severity"), return_dtype=pl.String)
-        .alias("notified_severity")
-    )

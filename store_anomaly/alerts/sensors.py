@@ -17,11 +17,11 @@ class NotificationDeliveryError(RuntimeError):
     """Some alerts could not be delivered; they are retried on the next tick."""
 
 
-def deliver_pending_notifications(warehouse: Warehouse, urls: list[str], *, backoff_seconds: float = 1.0):
+def deliver_pending_notifications(warehouse: Warehouse, urls: list[str]):
     """Sends what is pending, logs what was delivered, and returns the `NotificationResult`."""
     with warehouse.connect() as connection:
         alerts = current_alert_state(connection)  # empty before the first alerts materialization
-    result = send_notifications(alerts, urls, attempts=3, backoff_seconds=backoff_seconds)
+    result = send_notifications(alerts, urls)
     targets = ", ".join(url.split("://", 1)[0] for url in urls)  # schemes only: URLs may hold secrets
     delivered = [(alert_id, severity, targets) for alert_id, severity in result.delivered.items()]
     with warehouse.connect() as connection:

@@ -7,7 +7,8 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 
-from store_anomaly.alerts import AlertConfig, apply_ack, build_alerts, validate_ack
+from store_anomaly.ack_log import overlay_acks
+from store_anomaly.alerts import AlertConfig, build_alerts, validate_ack
 from store_anomaly.alerts.config import ALERT_SCHEMA
 from store_anomaly_tests.alerts.synthetic import (
     SHOPS,
@@ -211,8 +212,20 @@ def test_description_reports_data_quality_and_holidays():
 
 
 def _ack(alerts: pl.DataFrame, alert_id: str, **kwargs) -> pl.DataFrame:
+    """The alert state after one acknowledgement: the log's latest row overlaid as the alert state does."""
     ack = validate_ack(alert_id, kwargs.get("by", "maria"), kwargs.get("label"), kwargs.get("note"), alerts=alerts)
-    return apply_ack(alerts, ack, now=datetime(2025, 11, 20, 9, 30))
+    log = pl.DataFrame(
+        {
+            "alert_id": [ack.alert_id],
+            "acknowledged_by": [ack.by],
+            "acknowledged_at": [datetime(2025, 11, 20, 9, 30)],
+            "ack_label": [ack.label],
+            "ack_note": [ack.note],
+            "acknowledged": [True],
+        },
+        schema_overrides={"acknowledged_at": pl.Datetime("us"), "ack_label": pl.String, "ack_note": pl.String},
+    )
+    return overlay_acks(alerts, log)
 
 
 def test_ack_survives_rebuilds_even_when_opened_on_moves(flagship):

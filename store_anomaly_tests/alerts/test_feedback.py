@@ -9,15 +9,16 @@ import pytest
 
 from store_anomaly.alerts import (
     AckError,
-    apply_ack,
     format_alerts,
     rule_feedback_counts,
     select_alerts,
     validate_ack,
 )
 from store_anomaly.alerts.config import ALERT_SCHEMA
-from store_anomaly.spc.resets import baseline_resets_from_alerts
+from store_anomaly.alerts.state import current_alert_state, record_ack
+from store_anomaly.spc.resets import baseline_resets_from_alerts, load_baseline_resets
 from store_anomaly_tests.alerts.synthetic import flag, flags_frame
+from store_anomaly_tests.warehouse_rows import store_alerts, warehouse_at
 
 IDS = ["A-0000000001", "A-0000000002", "A-0000000003"]
 
@@ -72,26 +73,50 @@ def test_valid_ack_is_trimmed_and_label_normalized():
     assert (ack.alert_id, ack.by, ack.label, ack.note) == (IDS[0], "maria", "false-alarm", None)
 
 
-def test_apply_ack_sets_one_alert_and_keeps_label_on_re_ack():
-    alerts = _alerts()
-    when = datetime(2025, 11, 20, 10, 0, tzinfo=UTC)
-    acked = apply_ack(alerts, validate_ack(IDS[0], "maria", "confirmed", "staff shortage"), now=when)
+def _labelled(alerts: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
+    """The alerts with these acknowledgement labels, as the alert state shows them after `store-anomaly ack`."""
+    return alerts.with_columns(
+        ack_label=pl.col("alert_id").replace_strict(labels, default=None, return_dtype=pl.String),
+        acknowledged=pl.col("alert_id").is_in(list(labels)),
+    )
+
+
+def _ack(url: str, alert_id: str, by: str, label: str | None = None, note: str | None = None, **kwargs) -> None:
+    """What `store-anomaly ack` does: validate against the current alerts, then log the acknowledgement."""
+    with warehouse_at(url).connect() as connection:
+        ack = validate_ack(alert_id, by, label, note, alerts=current_alert_state(connection))
+        record_ack(connection, ack, **kwargs)
+
+
+@pytest.mark.mysql
+def test_an_ack_sets_one_alert_and_a_re_ack_keeps_label_and_note(fresh_database):
+    store_alerts(fresh_database, _alerts())
+    _ack(fresh_database, IDS[0], "maria", "confirmed", "staff shortage", now=datetime(2025, 11, 20, 10, 0, tzinfo=UTC))
+    with warehouse_at(fresh_database).connect() as connection:
+        acked = current_alert_state(connection)
     row = acked.filter(pl.col("alert_id") == IDS[0]).row(0, named=True)
     assert row["acknowledged"] and row["acknowledged_by"] == "maria" and row["ack_label"] == "confirmed"
     assert row["acknowledged_at"] == datetime(2025, 11, 20, 10, 0) and row["ack_note"] == "staff shortage"
     assert acked["acknowledged"].sum() == 1
-    again = apply_ack(acked, validate_ack(IDS[0], "li"), now=datetime(2025, 11, 21))
+    _ack(fresh_database, IDS[0], "li", now=datetime(2025, 11, 21, tzinfo=UTC))
+    with warehouse_at(fresh_database).connect() as connection:
+        again = current_alert_state(connection)
     row = again.filter(pl.col("alert_id") == IDS[0]).row(0, named=True)
     assert (row["acknowledged_by"], row["ack_label"], row["ack_note"]) == ("li", "confirmed", "staff shortage")
     with pytest.raises(AckError):
-        apply_ack(alerts, validate_ack("A-00000000aa", "maria"))
+        _ack(fresh_database, "A-00000000aa", "maria")
 
 
-def test_new_normal_resets_every_metric_of_the_episode_from_the_change_start():
-    alerts = apply_ack(_alerts(), validate_ack(IDS[0], "maria", "new-normal"))
-    alerts = apply_ack(alerts, validate_ack(IDS[2], "maria", "new-normal"))
-    alerts = apply_ack(alerts, validate_ack(IDS[1], "maria", "expected"))
-    resets = baseline_resets_from_alerts(alerts)
+@pytest.mark.mysql
+def test_new_normal_resets_every_metric_of_the_episode_from_the_change_start(fresh_database):
+    store_alerts(fresh_database, _alerts())
+    with warehouse_at(fresh_database).connect() as connection:
+        assert load_baseline_resets(connection) is None
+    _ack(fresh_database, IDS[0], "maria", "new-normal")
+    _ack(fresh_database, IDS[2], "maria", "new-normal")
+    _ack(fresh_database, IDS[1], "maria", "expected")
+    with warehouse_at(fresh_database).connect() as connection:
+        resets = load_baseline_resets(connection)
     assert resets.select("shop_no", "metric_name", "reset_date").rows() == [
         ("US00001", "order_count", date(2025, 10, 6)),
         ("US00001", "revenue", date(2025, 10, 6)),
@@ -101,9 +126,7 @@ def test_new_normal_resets_every_metric_of_the_episode_from_the_change_start():
 
 
 def test_rule_feedback_counts_from_alert_rules_and_from_flags():
-    alerts = apply_ack(_alerts(), validate_ack(IDS[0], "maria", "confirmed"))
-    alerts = apply_ack(alerts, validate_ack(IDS[1], "maria", "false-alarm"))
-    alerts = apply_ack(alerts, validate_ack(IDS[2], "maria", "expected"))
+    alerts = _labelled(_alerts(), {IDS[0]: "confirmed", IDS[1]: "false-alarm", IDS[2]: "expected"})
     counts = {row["rule"]: row for row in rule_feedback_counts(alerts).iter_rows(named=True)}
     assert counts["run_of_8"]["labelled_alerts"] == 2
     assert (counts["run_of_8"]["confirmed"], counts["run_of_8"]["false_alarm"]) == (1, 1)
@@ -124,7 +147,9 @@ def test_rule_feedback_counts_from_alert_rules_and_from_flags():
 
 
 def test_listing_filters_and_formats():
-    alerts = apply_ack(_alerts(), validate_ack(IDS[0], "maria", "confirmed"))
+    alerts = _labelled(_alerts(), {IDS[0]: "confirmed"}).with_columns(
+        acknowledged_by=pl.when(pl.col("alert_id") == IDS[0]).then(pl.lit("maria"))
+    )
     assert select_alerts(alerts)["alert_id"].to_list() == [IDS[0], IDS[2], IDS[1]]
     assert select_alerts(alerts, open_only=True)["alert_id"].to_list() == [IDS[0]]
     assert select_alerts(alerts, shop_no=" us00002 ")["alert_id"].to_list() == [IDS[1]]

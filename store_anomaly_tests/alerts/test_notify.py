@@ -1,4 +1,5 @@
-"""Notifications through apprise's JSON target to a real HTTP server on 127.0.0.1 (no mocks)."""
+"""Notifications through apprise's JSON target to a real HTTP server on 127.0.0.1 (no mocks); deliveries are
+logged in a real warehouse, as the sensor does."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import polars as pl
 import pytest
 
-from store_anomaly.alerts import mark_notified, select_for_notification, send_notifications, urls_from_env
+from store_anomaly.alerts import select_for_notification, send_notifications, urls_from_env
 from store_anomaly.alerts.config import ALERT_SCHEMA
+from store_anomaly.alerts.sensors import deliver_pending_notifications
+from store_anomaly_tests.warehouse_rows import store_alerts, warehouse_at
 
 
 class Endpoint:
@@ -24,7 +27,7 @@ class Endpoint:
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 payload = json.loads(self.rfile.read(length) or b"{}")
                 endpoint.requests.append({"path": self.path, **payload})
@@ -69,10 +72,6 @@ def _alerts(rows: list[dict]) -> pl.DataFrame:
     return frame.cast({k: v for k, v in ALERT_SCHEMA.items() if k in frame.columns})
 
 
-def _no_sleep(_: float) -> None:
-    return None
-
-
 def test_selection_new_and_escalated_only():
     alerts = _alerts(
         [
@@ -87,59 +86,57 @@ def test_selection_new_and_escalated_only():
     assert select_for_notification(alerts)["alert_id"].to_list() == ["A-000000000b", "A-000000000a"]
 
 
-def test_delivery_retry_and_no_resend(endpoint):
-    alerts = _alerts([{"alert_id": "A-000000000a", "severity": "WARNING"}])
-    endpoint.statuses["/hook"] = [500]  # first attempt fails, the retry succeeds
-    waits: list[float] = []
-    result = send_notifications(alerts, [endpoint.url()], attempts=3, backoff_seconds=0.25, sleep=waits.append)
-    assert result.delivered == {"A-000000000a": "WARNING"}
-    assert result.ok and result.outcomes[0].attempts == 2
-    assert waits == [0.25]
+@pytest.mark.mysql
+def test_delivered_alerts_are_logged_and_never_resent(endpoint, fresh_database):
+    warehouse = warehouse_at(fresh_database)
+    store_alerts(fresh_database, _alerts([{"alert_id": "A-000000000a", "severity": "WARNING"}]))
+    result = deliver_pending_notifications(warehouse, [endpoint.url()])
+    assert result.delivered == {"A-000000000a": "WARNING"} and result.ok
     posts = endpoint.posts()
-    assert len(posts) == 2
+    assert len(posts) == 1
     assert posts[-1]["title"] == "[WARNING] US00001 8th & Broadway: Revenue down 18% since 2025-10-06"
     assert "Revenue is down." in posts[-1]["message"] and "A-000000000a" in posts[-1]["message"]
     assert posts[-1]["type"] == "warning"
 
-    marked = mark_notified(alerts, result)
-    assert marked["notified_severity"].to_list() == ["WARNING"]
-    again = send_notifications(marked, [endpoint.url()], sleep=_no_sleep)
-    assert again.outcomes == () and len(endpoint.posts()) == 2  # a re-run sends nothing
+    again = deliver_pending_notifications(warehouse, [endpoint.url()])
+    assert again.outcomes == () and len(endpoint.posts()) == 1  # a second tick sends nothing
 
-    escalated = marked.with_columns(pl.lit("CRITICAL").alias("severity"))
-    third = send_notifications(escalated, [endpoint.url()], sleep=_no_sleep)
+    with warehouse.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("UPDATE store_anomaly_alerts SET severity = 'CRITICAL'")
+        connection.commit()
+    third = deliver_pending_notifications(warehouse, [endpoint.url()])
     assert third.delivered == {"A-000000000a": "CRITICAL"}
     assert endpoint.posts()[-1]["title"].startswith("[Escalated to CRITICAL] US00001")
     assert endpoint.posts()[-1]["type"] == "failure"
 
 
-def test_failed_delivery_is_reported_and_retried_next_time(endpoint):
-    alerts = _alerts([{"alert_id": "A-000000000a", "severity": "CRITICAL"}])
-    endpoint.statuses["/hook"] = [500, 500]
-    result = send_notifications(alerts, [endpoint.url()], attempts=2, sleep=_no_sleep)
+@pytest.mark.mysql
+def test_failed_delivery_is_reported_not_retried_within_the_tick_and_sent_on_the_next(endpoint, fresh_database):
+    warehouse = warehouse_at(fresh_database)
+    store_alerts(fresh_database, _alerts([{"alert_id": "A-000000000a", "severity": "CRITICAL"}]))
+    endpoint.statuses["/hook"] = [500]
+    result = deliver_pending_notifications(warehouse, [endpoint.url()])
     assert result.delivered == {} and not result.ok
-    outcome = result.outcomes[0]
-    assert not outcome.delivered and outcome.attempts == 2
-    assert "500" in result.failed["A-000000000a"] and "after 2 attempts" in outcome.reason
-    assert mark_notified(alerts, result)["notified_severity"].to_list() == [None]
+    assert not result.outcomes[0].delivered and len(endpoint.posts()) == 1
+    assert "500" in result.failed["A-000000000a"]
     # next sensor tick: the server is back, the alert goes out once
-    retry = send_notifications(mark_notified(alerts, result), [endpoint.url()], sleep=_no_sleep)
-    assert retry.delivered == {"A-000000000a": "CRITICAL"} and len(endpoint.posts()) == 3
+    retry = deliver_pending_notifications(warehouse, [endpoint.url()])
+    assert retry.delivered == {"A-000000000a": "CRITICAL"} and len(endpoint.posts()) == 2
 
 
 def test_partial_delivery_counts_as_sent_and_names_the_failing_target(endpoint):
     alerts = _alerts([{"alert_id": "A-000000000a", "severity": "WARNING"}])
-    endpoint.statuses["/down"] = [503, 503, 503]
-    result = send_notifications(alerts, [endpoint.url("/hook"), endpoint.url("/down")], attempts=3, sleep=_no_sleep)
+    endpoint.statuses["/down"] = [503]
+    result = send_notifications(alerts, [endpoint.url("/hook"), endpoint.url("/down")])
     outcome = result.outcomes[0]
     assert outcome.delivered and len(outcome.failed_targets) == 1 and "/down" in outcome.failed_targets[0]
-    assert len(endpoint.posts("/hook")) == 1 and len(endpoint.posts("/down")) == 3
+    assert len(endpoint.posts("/hook")) == 1 and len(endpoint.posts("/down")) == 1
     assert not result.ok
 
 
 def test_bad_url_and_missing_urls():
     alerts = _alerts([{"alert_id": "A-000000000a", "severity": "WARNING"}])
-    result = send_notifications(alerts, ["nosuchscheme://user:secret@host"], sleep=_no_sleep)
+    result = send_notifications(alerts, ["nosuchscheme://user:secret@host"])
     assert not result.outcomes[0].delivered
     assert "secret" not in result.failed["A-000000000a"] and "not a valid apprise URL" in result.failed["A-000000000a"]
     with pytest.raises(ValueError, match="STORE_ANOMALY_NOTIFY_URLS"):
