@@ -5,6 +5,7 @@ import json
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import polars as pl
 import pytest
@@ -13,11 +14,11 @@ from dagster import DagsterInstance, build_sensor_context
 from store_anomaly.alerts.feedback import validate_ack
 from store_anomaly.alerts.sensors import NotificationDeliveryError, alert_notifications_sensor
 from store_anomaly.alerts.state import current_alert_state, record_ack
-from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.resources import Warehouse
 from store_anomaly.runner import run_backfill
+from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.sources.demo_data import generate_demo_sources
-from store_anomaly_tests.conftest import FreshDatabases
+from store_anomaly_tests.databases import FreshDatabases
 
 pytestmark = pytest.mark.mysql
 
@@ -77,10 +78,10 @@ def test_acknowledgement_survives_rematerialization_and_nothing_duplicates(pipel
 
 
 class Receiver(BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
     fail_next = 0
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if Receiver.fail_next:
             Receiver.fail_next -= 1

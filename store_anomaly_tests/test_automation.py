@@ -17,8 +17,8 @@ from store_anomaly.definitions import build_definitions
 from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from store_anomaly.resources import source_resources
 from store_anomaly.runner import run_backfill
+from store_anomaly_tests.small_chain import END, START, build_sources
 from store_anomaly_tests.source_rows import insert_rows
-from store_anomaly_tests.test_kpis_end_to_end import END, START, build_sources
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -64,14 +64,14 @@ def test_sensor_requests_a_run_for_late_rows_of_a_materialized_day(platform_urls
         platform_urls,
         "t_trade",
         [
-            dict(
-                id=100,
-                trade_no="T100",
-                dept_id=1127,
-                pay_money=8,
-                trade_status=1,
-                create_time=datetime(2025, 11, 2, 18, 0),
-            )
+            {
+                "id": 100,
+                "trade_no": "T100",
+                "dept_id": 1127,
+                "pay_money": 8,
+                "trade_status": 1,
+                "create_time": datetime(2025, 11, 2, 18, 0),
+            }
         ],
     )
     late = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))

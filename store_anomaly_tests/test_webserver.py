@@ -15,7 +15,7 @@ import pytest
 from dagster import DagsterInstance
 
 from store_anomaly.runner import run_backfill
-from store_anomaly_tests.test_kpis_end_to_end import build_sources
+from store_anomaly_tests.small_chain import build_sources
 
 pytestmark = [pytest.mark.mysql, pytest.mark.webserver]
 
