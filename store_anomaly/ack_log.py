@@ -39,8 +39,9 @@ ACK_LOG_SPEC = AssetSpec(
 )
 
 
-def read_present_columns(connection, table: str, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    """The columns of `schema` that `table` has, as stored (an empty frame of `schema` without the table)."""
+def read_declared_columns(connection, table: str, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """`table` as a frame of exactly `schema`: where the state enters the pure alert and SPC code, so those can
+    rely on every column being there. A column an older table lacks is null; no table is no rows."""
     with connection.cursor() as cursor:
         if not table_exists(cursor, table):
             return pl.DataFrame(schema=dict(schema))
@@ -49,8 +50,11 @@ def read_present_columns(connection, table: str, schema: Mapping[str, pl.DataTyp
             (table,),
         )
         present = {row[0] for row in cursor.fetchall()}
-        wanted = {name: dtype for name, dtype in schema.items() if name in present}
-        return query_frame(cursor, f"SELECT {', '.join(wanted)} FROM {table}", None, wanted)
+        stored = {name: dtype for name, dtype in schema.items() if name in present}
+        frame = query_frame(cursor, f"SELECT {', '.join(stored)} FROM {table}", None, stored)
+    return frame.with_columns(
+        pl.lit(None, dtype=dtype).alias(name) for name, dtype in schema.items() if name not in stored
+    ).select(list(schema))
 
 
 def latest_acks(connection) -> pl.DataFrame:

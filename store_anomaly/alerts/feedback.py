@@ -109,11 +109,7 @@ FEEDBACK_SCHEMA = {
 
 def rule_feedback_counts(alerts: pl.DataFrame, flags: pl.DataFrame | None = None) -> pl.DataFrame:
     """Label counts per rule; see the module docstring."""
-    if alerts is None or alerts.is_empty() or "ack_label" not in alerts.columns:
-        return pl.DataFrame(schema=FEEDBACK_SCHEMA)
     labelled = alerts.filter(pl.col("ack_label").is_not_null())
-    if "metric_names" not in labelled.columns:
-        labelled = labelled.with_columns(pl.lit(None, dtype=pl.String).alias("metric_names"))
     if labelled.is_empty():
         return pl.DataFrame(schema=FEEDBACK_SCHEMA)
     if flags is not None:

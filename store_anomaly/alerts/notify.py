@@ -82,13 +82,8 @@ def _rank(column: str) -> pl.Expr:
 
 def select_for_notification(alerts: pl.DataFrame) -> pl.DataFrame:
     """Open WARNING/CRITICAL alerts whose severity was not notified yet; see the module docstring."""
-    frame = alerts
-    if "notified_severity" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("notified_severity"))
-    if "stale" not in frame.columns:
-        frame = frame.with_columns(pl.lit(False).alias("stale"))
     return (
-        frame.filter(
+        alerts.filter(
             (pl.col("status") == "open")
             & ~pl.col("stale").fill_null(False)
             & (_rank("severity") >= SEVERITY_RANK["WARNING"])

@@ -17,7 +17,7 @@ from store_anomaly.ack_log import (
     ALERTS_TABLE,
     latest_acks,
     overlay_acks,
-    read_present_columns,
+    read_declared_columns,
 )
 from store_anomaly.alerts.config import ALERT_SCHEMA, SEVERITY_RANK
 from store_anomaly.alerts.feedback import AckInput
@@ -46,7 +46,7 @@ def ensure_state_tables(connection) -> None:
 
 def read_alerts(connection) -> pl.DataFrame:
     """The alerts table as stored (empty frame of the alert schema when it does not exist yet)."""
-    return read_present_columns(connection, ALERTS_TABLE, ALERT_SCHEMA)
+    return read_declared_columns(connection, ALERTS_TABLE, ALERT_SCHEMA)
 
 
 def notified_severities(connection) -> pl.DataFrame:

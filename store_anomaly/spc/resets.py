@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from store_anomaly.ack_log import ALERTS_TABLE, latest_acks, overlay_acks, read_present_columns
+from store_anomaly.ack_log import ALERTS_TABLE, latest_acks, overlay_acks, read_declared_columns
 
 # The alert columns a reset needs (the acknowledgement columns included), with their stored types.
 ACKNOWLEDGED_ALERT_SCHEMA: dict[str, pl.DataType] = {
@@ -47,15 +47,8 @@ def metric_list() -> pl.Expr:
 
 def baseline_resets_from_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
     """Baseline restarts asked for by new-normal labels; see the module docstring."""
-    if alerts is None or alerts.is_empty() or "ack_label" not in alerts.columns:
-        return pl.DataFrame(schema=RESET_SCHEMA)
-    frame = alerts
-    optional = (("metric_names", pl.String), ("change_started_on", pl.Date), ("acknowledged_at", pl.Datetime("us")))
-    for name, dtype in optional:
-        if name not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
     return (
-        frame.filter(pl.col("ack_label") == "new-normal")
+        alerts.filter(pl.col("ack_label") == "new-normal")
         .select(
             "shop_no",
             metric_list().alias("metric_name"),
@@ -74,7 +67,7 @@ def baseline_resets_from_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
 
 def load_baseline_resets(connection) -> pl.DataFrame | None:
     """Baselines operators declared a 'new normal' (alerts acknowledged with that label, from the log)."""
-    stored = read_present_columns(connection, ALERTS_TABLE, ACKNOWLEDGED_ALERT_SCHEMA)
+    stored = read_declared_columns(connection, ALERTS_TABLE, ACKNOWLEDGED_ALERT_SCHEMA)
     alerts = overlay_acks(stored, latest_acks(connection))
     new_normal = alerts.filter(pl.col("ack_label") == "new-normal")
     return baseline_resets_from_alerts(new_normal) if new_normal.height else None

@@ -172,3 +172,16 @@ def test_listing_never_passes_control_characters_to_the_terminal():
     assert "\u202e" not in text and "\x7f" not in text
     assert "Revenue at ?[2J?[31mFAKE ?sto?re?" in text
     assert len(text.splitlines()) == alerts.height + 1
+
+
+@pytest.mark.mysql
+def test_the_alert_state_of_an_older_table_has_every_column(fresh_database):
+    with warehouse_at(fresh_database).connect() as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE store_anomaly_alerts (alert_id VARCHAR(16) PRIMARY KEY, shop_no VARCHAR(16))")
+            cursor.execute("INSERT INTO store_anomaly_alerts VALUES (%s, 'US00001')", (IDS[0],))
+        connection.commit()
+        state = current_alert_state(connection)
+    assert dict(state.schema) == ALERT_SCHEMA
+    assert state.row(0, named=True)["ack_label"] is None and state["shop_no"].to_list() == ["US00001"]
+    assert rule_feedback_counts(state).is_empty() and baseline_resets_from_alerts(state).is_empty()
