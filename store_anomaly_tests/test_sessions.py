@@ -28,7 +28,7 @@ from store_anomaly.mysql import (
 )
 from store_anomaly.resources import SourceDatabase, SourceUnavailableError, Warehouse
 from store_anomaly.settings import LOCK_WAIT_TIMEOUT_ENV_VAR, READ_TIMEOUT_ENV_VAR, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
-from store_anomaly_tests.conftest import TEST_SERVER_URL
+from store_anomaly_tests.databases import TEST_SERVER_URL
 from store_anomaly_tests.source_rows import create_all_source_tables
 
 pytestmark = pytest.mark.mysql
