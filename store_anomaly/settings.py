@@ -59,13 +59,8 @@ NOTIFY_URLS_ENV_VAR = "STORE_ANOMALY_NOTIFY_URLS"
 # The server the test suite creates its databases on.
 TEST_MYSQL_URL_ENV_VAR = "STORE_ANOMALY_TEST_MYSQL_URL"
 
-DEMO_DATABASES: dict[str, str] = {
-    "opshop": "demo_opshop",
-    "sales_order": "demo_sales_order",
-    "opproduction": "demo_opproduction",
-    "opqualitycontrol": "demo_opqualitycontrol",
-    "opempefficiency": "demo_opempefficiency",
-}
+# The demo's source databases on the local server: demo_<source>.
+DEMO_DATABASES: dict[str, str] = {source: f"demo_{source}" for source in SOURCE_ENV_VARS}
 DEMO_WAREHOUSE_DATABASE = "store_anomaly"
 DEMO_SERVER = "mysql://root@127.0.0.1:3306"
 
