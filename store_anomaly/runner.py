@@ -36,7 +36,7 @@ def run_backfill(
     # outcome: it is reported beside it.
     try:
         record_run_log(instance, result.run_id, Warehouse.from_env())
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - whatever failed, the run's own outcome must still be reported
         run_log_errors[result.run_id] = f"the run log of run {result.run_id} was not written: {error}"
         log.warning(run_log_errors[result.run_id])
     if raise_on_error and not result.success:

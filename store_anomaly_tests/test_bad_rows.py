@@ -48,9 +48,9 @@ def build_bad_sources(urls: dict[str, str]) -> None:
         urls,
         "t_shop_dept",
         [
-            dict(dept_id=1127, shop_no="US00001"),
-            dict(dept_id=2001, shop_no="US00002"),
-            dict(dept_id=2002, shop_no="US00002"),
+            {"dept_id": 1127, "shop_no": "US00001"},
+            {"dept_id": 2001, "shop_no": "US00002"},
+            {"dept_id": 2002, "shop_no": "US00002"},
         ],
     )
     execute(

@@ -20,7 +20,9 @@ CLI = str(Path(sys.executable).parent / "store-anomaly")
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env or os.environ.copy(), timeout=300)
+    return subprocess.run(
+        [CLI, *args], capture_output=True, text=True, env=env or os.environ.copy(), timeout=300, check=False
+    )
 
 
 def test_demo_data_then_backfill_is_one_recorded_run(platform_urls, tmp_path, monkeypatch):

@@ -302,7 +302,7 @@ def test_refuses_a_database_holding_tables_it_did_not_create(platform_urls):
 @pytest.mark.mysql
 def test_reruns_over_its_own_databases_but_not_over_tables_added_to_them(platform_urls):
     urls = sources_of(platform_urls)
-    window = dict(start=date(2025, 10, 6), end=date(2025, 10, 7), stores=2)
+    window = {"start": date(2025, 10, 6), "end": date(2025, 10, 7), "stores": 2}
     generate_demo_sources(urls, **window)
     first = table_checksums(urls)
     generate_demo_sources(urls, **window)  # its own databases: replaced, same contents

@@ -142,9 +142,12 @@ def test_a_warehouse_row_lock_ends_in_a_timeout_naming_the_warehouse(fresh_datab
         with holder.cursor() as cursor:
             cursor.execute("SELECT * FROM t WHERE id = 1 FOR UPDATE")  # holds the row lock, uncommitted
         warehouse = Warehouse(name="warehouse", url=fresh_database, env_var=WAREHOUSE_ENV_VAR)
-        with pytest.raises(SourceUnavailableError) as raised:
-            with warehouse.connect() as connection, connection.cursor() as cursor:
-                cursor.execute("UPDATE t SET v = 2 WHERE id = 1")
+        with (
+            pytest.raises(SourceUnavailableError) as raised,
+            warehouse.connect() as connection,
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("UPDATE t SET v = 2 WHERE id = 1")
     finally:
         holder.close()
     message = str(raised.value)
