@@ -87,17 +87,7 @@ def grade_expr(score: pl.Expr) -> pl.Expr:
 
 
 def _limits(limits: pl.DataFrame, config: HealthConfig) -> pl.DataFrame:
-    frame = limits.select(
-        pl.col("metric_date").cast(pl.Date),
-        pl.col("shop_no").cast(pl.String),
-        pl.col("metric_name").cast(pl.String),
-        pl.col("center_line").cast(pl.Float64),
-        pl.col("sigma").cast(pl.Float64),
-        (pl.col("drift_z").cast(pl.Float64) if "drift_z" in limits.columns else pl.lit(None, pl.Float64)).alias(
-            "drift_z"
-        ),
-        (pl.col("rule_set").cast(pl.String) if "rule_set" in limits.columns else pl.lit("")).alias("rule_set"),
-    )
+    frame = limits.select("metric_date", "shop_no", "metric_name", "center_line", "sigma", "drift_z", "rule_set")
     if config.rule_set is not None:
         frame = frame.filter(pl.col("rule_set") == config.rule_set)
     return frame.sort("rule_set").unique(["metric_date", "shop_no", "metric_name"], keep="first")
@@ -108,20 +98,12 @@ def compute_health_scores(
 ) -> pl.DataFrame:
     """Daily health per store; see the module docstring."""
     config = config or HealthConfig()
-    days = metrics.with_columns(pl.col("metric_date").cast(pl.Date), pl.col("shop_no").cast(pl.String))
-    if "is_closed" in days.columns:
-        days = days.filter(~pl.col("is_closed").fill_null(False))
+    days = metrics.filter(~pl.col("is_closed").fill_null(False))
     metric_dim = {m: name for name, _, ms in config.dimensions for m in ms}
-    present = [m for m in metric_dim if m in days.columns]
-    base = days.select(
-        "metric_date",
-        "shop_no",
-        (pl.col("shop_name").cast(pl.String) if "shop_name" in days.columns else pl.lit(None, dtype=pl.String)).alias(
-            "shop_name"
-        ),
-    ).unique(["metric_date", "shop_no"])
+    base = days.select("metric_date", "shop_no", "shop_name").unique(["metric_date", "shop_no"])
     long = (
-        days.select("metric_date", "shop_no", *[pl.col(m).cast(pl.Float64) for m in present])
+        # one value column for integer and decimal KPIs alike
+        days.select("metric_date", "shop_no", *[pl.col(m).cast(pl.Float64) for m in metric_dim])
         .unpivot(index=["metric_date", "shop_no"], variable_name="metric_name", value_name="value")
         .drop_nulls("value")
     )
@@ -180,9 +162,6 @@ def compute_health_scores(
         pl.col("metric_score").min().alias("worst_metric_score"),
     )
     out = base.join(per_day, on=["metric_date", "shop_no"], how="left")
-    for d in names:
-        if f"{d}_score" not in out.columns:
-            out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(f"{d}_score"))
     weight_sum = pl.sum_horizontal([pl.col(f"{d}_score").is_not_null().cast(pl.Float64) * weights[d] for d in names])
     weighted = pl.sum_horizontal([pl.col(f"{d}_score").fill_null(0.0) * weights[d] for d in names])
     out = out.with_columns(

@@ -65,43 +65,27 @@ def _sum_or_null(column: str) -> pl.Expr:
 
 
 def _weekly_values(days: pl.DataFrame) -> pl.DataFrame:
-    cols = set(days.columns)
-    aggs: list[pl.Expr] = [pl.len().cast(pl.Int64).alias("days_in_week")]
-    if "shop_name" in cols:
-        aggs.append(pl.col("shop_name").cast(pl.String).drop_nulls().last().alias("shop_name"))
-    for metric in SUM_METRICS:
-        if metric in cols:
-            aggs.append(_sum_or_null(metric).cast(pl.Float64).alias(metric))
-    for metric in MEAN_METRICS:
-        if metric in cols:
-            aggs.append(pl.col(metric).cast(pl.Float64).mean().alias(metric))
-    if {"revenue", "order_count"} <= cols:
-        both = pl.col("revenue").is_not_null() & pl.col("order_count").is_not_null()
-        orders = pl.col("order_count").filter(both).sum()
-        aggs.append(pl.when(orders > 0).then(pl.col("revenue").filter(both).sum() / orders).alias("aov"))
-    if {"order_count", "staff_hours"} <= cols:
-        both = pl.col("order_count").is_not_null() & pl.col("staff_hours").is_not_null()
-        hours = pl.col("staff_hours").filter(both).sum()
-        aggs.append(
-            pl.when(hours > 0).then(pl.col("order_count").filter(both).sum() / hours).alias("orders_per_labor_hour")
-        )
-    if "avg_production_seconds" in cols:
-        seconds = pl.col("avg_production_seconds").cast(pl.Float64)
-        if "production_count" in cols:
-            both = seconds.is_not_null() & pl.col("production_count").is_not_null()
-            weight = pl.col("production_count").filter(both).sum()
-            aggs.append(
-                pl.when(weight > 0)
-                .then((seconds * pl.col("production_count")).filter(both).sum() / weight)
-                .otherwise(seconds.mean())
-                .alias("avg_production_seconds")
-            )
-        else:
-            aggs.append(seconds.mean().alias("avg_production_seconds"))
-    weekly = days.group_by("week_start", "shop_no").agg(aggs)
-    if "shop_name" not in weekly.columns:
-        weekly = weekly.with_columns(pl.lit(None, dtype=pl.String).alias("shop_name"))
-    return weekly
+    revenue_and_orders = pl.col("revenue").is_not_null() & pl.col("order_count").is_not_null()
+    orders = pl.col("order_count").filter(revenue_and_orders).sum()
+    orders_and_hours = pl.col("order_count").is_not_null() & pl.col("staff_hours").is_not_null()
+    hours = pl.col("staff_hours").filter(orders_and_hours).sum()
+    seconds = pl.col("avg_production_seconds").cast(pl.Float64)
+    timed = seconds.is_not_null() & pl.col("production_count").is_not_null()
+    produced = pl.col("production_count").filter(timed).sum()
+    return days.group_by("week_start", "shop_no").agg(
+        pl.len().cast(pl.Int64).alias("days_in_week"),
+        pl.col("shop_name").drop_nulls().last().alias("shop_name"),
+        *[_sum_or_null(metric).cast(pl.Float64).alias(metric) for metric in SUM_METRICS],
+        *[pl.col(metric).cast(pl.Float64).mean().alias(metric) for metric in MEAN_METRICS],
+        pl.when(orders > 0).then(pl.col("revenue").filter(revenue_and_orders).sum() / orders).alias("aov"),
+        pl.when(hours > 0)
+        .then(pl.col("order_count").filter(orders_and_hours).sum() / hours)
+        .alias("orders_per_labor_hour"),
+        pl.when(produced > 0)
+        .then((seconds * pl.col("production_count")).filter(timed).sum() / produced)
+        .otherwise(seconds.mean())
+        .alias("avg_production_seconds"),
+    )
 
 
 def compute_peer_comparison(metrics: pl.DataFrame, week_starts_from: date, week_starts_to: date) -> pl.DataFrame:
@@ -109,19 +93,15 @@ def compute_peer_comparison(metrics: pl.DataFrame, week_starts_from: date, week_
     first, last = monday_of(week_starts_from), monday_of(week_starts_to)
     if first > last:
         raise ValueError(f"week_starts_from ({week_starts_from}) is after week_starts_to ({week_starts_to})")
-    days = metrics.with_columns(
-        pl.col("metric_date").cast(pl.Date), pl.col("shop_no").cast(pl.String)
-    ).with_columns(pl.col("metric_date").dt.truncate("1w").alias("week_start"))
-    days = days.filter(pl.col("week_start").is_between(first, last))
-    if "is_closed" in days.columns:
-        days = days.filter(~pl.col("is_closed").fill_null(False))
+    days = metrics.with_columns(pl.col("metric_date").dt.truncate("1w").alias("week_start")).filter(
+        pl.col("week_start").is_between(first, last) & ~pl.col("is_closed").fill_null(False)
+    )
     if days.is_empty():
         return pl.DataFrame(schema=PEER_SCHEMA)
     weekly = _weekly_values(days)
-    kpis = [m for m in KPI_DIRECTION if m in weekly.columns]
     long = weekly.unpivot(
         index=["week_start", "shop_no", "shop_name", "days_in_week"],
-        on=kpis,
+        on=list(KPI_DIRECTION),
         variable_name="metric_name",
         value_name="value",
     ).drop_nulls("value")

@@ -31,7 +31,10 @@ def _frames(rows: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
         metrics.select("metric_date", "shop_no")
         .join(pl.DataFrame({"metric_name": list(KPIS)}), how="cross")
         .with_columns(
-            pl.lit(100.0).alias("center_line"), pl.lit(10.0).alias("sigma"), pl.lit("default").alias("rule_set")
+            pl.lit(100.0).alias("center_line"),
+            pl.lit(10.0).alias("sigma"),
+            pl.lit(None, dtype=pl.Float64).alias("drift_z"),
+            pl.lit("default").alias("rule_set"),
         )
     )
     return metrics, limits
