@@ -103,10 +103,20 @@ def _one_line(value) -> str:
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
+    import pymysql
+
+    from store_anomaly.mysql import MySQLUrl, MySQLUrlError, database_error, url_advice
     from store_anomaly.reports.summary import warehouse_summary
 
     _require_env(WAREHOUSE_ENV_VAR)
-    print(warehouse_summary(os.environ[WAREHOUSE_ENV_VAR]))
+    url = os.environ[WAREHOUSE_ENV_VAR]
+    try:
+        print(warehouse_summary(url))
+    except MySQLUrlError as error:
+        raise CliError(f"{error}; {url_advice(WAREHOUSE_ENV_VAR)}") from None
+    except pymysql.err.MySQLError as error:
+        where = MySQLUrl.parse(url, name="warehouse").redacted()
+        raise database_error("warehouse", WAREHOUSE_ENV_VAR, where, error, doing="reading the summary") from None
 
 
 def _warehouse_connection():

@@ -182,7 +182,7 @@ def test_a_wrong_warehouse_port_fails_at_start_and_the_last_line_is_the_runs_cau
     assert "STEP_START" not in result.stderr and "source_sales_order_daily" not in result.stderr
 
 
-def test_a_bad_warehouse_scheme_is_labelled_warehouse(platform_urls, tmp_path):
+def test_a_bad_or_unreachable_warehouse_is_labelled_warehouse_by_every_command(platform_urls, tmp_path):
     create_all_source_tables(platform_urls)
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), WAREHOUSE_ENV_VAR: "postgres://root@127.0.0.1/warehouse"}
     result = cli("backfill", "--start", "2025-10-01", "--end", "2025-10-02", env=env)
@@ -192,6 +192,16 @@ def test_a_bad_warehouse_scheme_is_labelled_warehouse(platform_urls, tmp_path):
     assert "warehouse: URL scheme 'postgres' is not supported" in last and WAREHOUSE_ENV_VAR in last
     alerts = cli("alerts", env=env)
     assert alerts.returncode == 1 and alerts.stderr.startswith("store-anomaly alerts: warehouse: URL scheme")
+    summary = cli("summary", env=env)
+    assert summary.returncode == 1 and summary.stderr.startswith("store-anomaly summary: warehouse: URL scheme")
+    assert WAREHOUSE_ENV_VAR in summary.stderr
+    unreachable = {**env, WAREHOUSE_ENV_VAR: "mysql://root@127.0.0.1:1/warehouse"}
+    for command in ("summary", "alerts", "rule-feedback"):
+        result = cli(command, env=unreachable)
+        assert result.returncode == 1, command
+        assert result.stderr.startswith(f"store-anomaly {command}: warehouse: "), command
+        assert "at mysql://root@127.0.0.1:1/warehouse: Can't connect" in result.stderr, command
+        assert WAREHOUSE_ENV_VAR in result.stderr and len(result.stderr.strip().splitlines()) == 1, command
 
 
 class FileSwappingProxy:
