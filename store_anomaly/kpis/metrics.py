@@ -7,16 +7,11 @@ department and business date.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import polars as pl
 
 from store_anomaly.kpis.catalog import DQ_COLUMNS, EXCLUDED_ROW_COLUMNS, KPI_COLUMNS
-
-
-def _counts_zero(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
-    present = [c for c in columns if c in frame.columns]
-    return frame.with_columns(pl.col(present).fill_null(0))
 
 
 def build_store_daily_metrics(
@@ -43,10 +38,10 @@ def build_store_daily_metrics(
         "shift_count",
         "expired_qty",
         "qc_inspections",
-        "expiry_records",
         *DQ_COLUMNS,
     ]
-    frame = _counts_zero(frame, counts)
+    # A store-day without source rows has counts of 0 (the extracts' schemas carry every count).
+    frame = frame.with_columns(pl.col(counts).fill_null(0))
     return (
         frame.join(holidays_frame, on="business_date", how="left")
         .with_columns(
