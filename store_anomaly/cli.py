@@ -6,6 +6,7 @@
     store-anomaly alerts [--open] [--shop US00001]
     store-anomaly ack ALERT_ID --by NAME [--label confirmed|expected|false-alarm|new-normal] [--note TEXT]
     store-anomaly rule-feedback
+    store-anomaly grafana-datasource [--output PATH]
 
 Sources and warehouse come from the contract's environment variables; failures exit non-zero with a message
 that says what went wrong and what to do.
@@ -168,6 +169,60 @@ def cmd_rule_feedback(args: argparse.Namespace) -> None:
     print(counts)
 
 
+GRAFANA_DATASOURCE_UID = "store-anomaly-warehouse"  # the uid every panel of grafana/store_anomaly.json names
+GRAFANA_DATASOURCE_PATH = "grafana/provisioning/datasources/store_anomaly.yaml"
+
+
+def grafana_datasource(url: str) -> dict:
+    """Grafana's provisioning document for a MySQL data source on the warehouse at `url` (use the read-only
+    user's URL: Grafana runs whatever SQL a dashboard editor types)."""
+    from store_anomaly.mysql import MySQLUrl
+
+    warehouse = MySQLUrl.parse(url, name="warehouse")
+    # Grafana expands $NAME in provisioning files; $$ is its literal dollar.
+    literal = lambda text: text.replace("$", "$$")
+    return {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "store_anomaly warehouse",
+                "uid": GRAFANA_DATASOURCE_UID,
+                "type": "mysql",
+                "access": "proxy",
+                "url": f"{warehouse.host}:{warehouse.port}",
+                "user": literal(warehouse.user),
+                "jsonData": {"database": literal(warehouse.database), "maxOpenConns": 5},
+                "secureJsonData": {"password": literal(warehouse.password)},
+                "editable": False,
+            }
+        ],
+    }
+
+
+def cmd_grafana_datasource(args: argparse.Namespace) -> None:
+    import json
+
+    from store_anomaly.mysql import MySQLUrl, MySQLUrlError, url_advice
+
+    _require_env(WAREHOUSE_ENV_VAR)
+    url = os.environ[WAREHOUSE_ENV_VAR]
+    try:
+        document = grafana_datasource(url)
+    except MySQLUrlError as error:
+        raise CliError(f"{error}; {url_advice(WAREHOUSE_ENV_VAR)}") from None
+    path = args.output
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    # It holds the password: readable by its owner only. JSON is YAML, which Grafana's provisioning reads.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(document, indent=2) + "\n")
+    os.chmod(path, 0o600)
+    warehouse = MySQLUrl.parse(url, name="warehouse")
+    print(f"wrote {path}: Grafana data source {GRAFANA_DATASOURCE_UID} on {warehouse.redacted()}")
+    if warehouse.options:
+        print("the URL's TLS parameters are not carried over: set TLS in the data source's jsonData by hand")
+
+
 def _handle_user_errors(handler: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
     """Turns the alert layer's input errors into CLI errors (a message, no traceback)."""
 
@@ -223,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     feedback = commands.add_parser("rule-feedback", help="acknowledgement labels counted per SPC rule")
     feedback.set_defaults(handler=_handle_user_errors(cmd_rule_feedback))
+
+    grafana = commands.add_parser(
+        "grafana-datasource",
+        help=f"write Grafana's provisioning file for the warehouse data source from {WAREHOUSE_ENV_VAR} "
+        "(set it to a read-only user's URL)",
+    )
+    grafana.add_argument("--output", default=GRAFANA_DATASOURCE_PATH, help=f"default {GRAFANA_DATASOURCE_PATH}")
+    grafana.set_defaults(handler=cmd_grafana_datasource)
     return parser
 
 
