@@ -38,6 +38,20 @@ class MetricSpec:
         `SpcConfig.point_warning_z` / `point_critical_z` (None: the config's). Lower for KPIs whose residuals are
         close to Gaussian and whose first-day shifts matter (ticket, production time); higher CRITICAL for
         granular KPIs whose sigma sits at its unit floor (a Gaussian tail says nothing about whole people).
+    tested: whether the point and shift rules flag this KPI at all. Revenue, items and production counts move
+        with orders (correlation ~0.9): testing them too would spend the false-alarm budget three times on one
+        signal, so orders and average order value are tested and the others are published (limits, anchor) only.
+    drift_test: which side the ``anchored_drift`` rule watches (``none``: not tested). Sales both ways: a
+        sustained rise (a promotion, a cannibalising neighbour) explains another store's fall.
+    material_change: the smallest sustained change (transformed units; log: a log ratio, 0.1625 = ~15%) the
+        ``anchored_drift`` rule reports: staffing KPIs are flagged only for moves that matter operationally.
+    point_material_change: the smallest one-day deviation (transformed units) the point and shift rules
+        report (staffing: a day missing about a third of the rota).
+    up_warning_only: upward signals of this KPI are never CRITICAL.
+    drift_h: this KPI's ``anchored_drift`` threshold on its adverse side (None: `SpcConfig.anchor_h`); orders
+        get the largest share of the false-alarm budget, since a slow loss of customers is what the test is for.
+    anchored: publish the anchored reference of this KPI even when ``anchored_drift`` does not test it (revenue:
+        the headline of a sales alert is sized against it).
     """
 
     scale: Scale = "log"
@@ -53,6 +67,18 @@ class MetricSpec:
     volume: bool = False
     warning_z: float | None = None
     critical_z: float | None = None
+    tested: bool = True
+    drift_test: Literal["both", "up", "down", "none"] = "none"
+    material_change: float = 0.0
+    point_material_change: float = 0.0
+    up_warning_only: bool = False
+    anchored: bool = False
+    drift_h: float | None = None
+
+
+# log(1/0.85): a sustained staffing change of about 15%; log(1.5): a day off the rota by about a third
+STAFFING_SUSTAINED = 0.1625
+STAFFING_DAY = 0.405
 
 
 @dataclass(frozen=True)
@@ -91,37 +117,47 @@ def generic_format(value: float) -> str:
 
 KPIS: tuple[Kpi, ...] = (
     Kpi("revenue", "Revenue", "USD", 1, "DECIMAL(16,4)", False, "USD of completed trades with pay_money >= 0",
-        spc=MetricSpec(scale="log", offset=1.0, volume=True, drift_directions="down"), value_format="${:,.0f}"),
+        spc=MetricSpec(scale="log", offset=1.0, volume=True, drift_directions="down", tested=False, anchored=True),
+        value_format="${:,.0f}"),
     Kpi("order_count", "Orders", "orders", 1, "BIGINT", False, "completed trades with pay_money >= 0",
-        spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down")),
+        spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down",
+                       drift_test="both", up_warning_only=True, drift_h=3.5, warning_z=3.5)),
     Kpi("aov", "Average order value", "USD", 1, "DOUBLE", True, "revenue / order_count (NULL without orders)",
-        spc=MetricSpec(scale="log", offset=0.01, drift_directions="down"), value_format="${:,.2f}"),
+        spc=MetricSpec(scale="log", offset=0.01, drift_directions="down", drift_test="both", up_warning_only=True),
+        value_format="${:,.2f}"),
     Kpi("items_sold", "Items sold", "items", 1, "BIGINT", False, "items of the counted trades",
-        spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down")),
+        spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down",
+                       tested=False)),
     Kpi("avg_production_seconds", "Drink production time", "seconds", -1, "DOUBLE", True,
         "mean drink production time, seconds (NULL without production)",
-        spc=MetricSpec(scale="log", offset=1.0, drift_directions="up"), value_format="{:,.0f}s"),
+        spc=MetricSpec(scale="log", offset=1.0, drift_directions="up", drift_test="up"), value_format="{:,.0f}s"),
     Kpi("production_count", "Drinks produced", "drinks", 1, "BIGINT", False, "finished production orders",
-        spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down")),
+        spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down",
+                       tested=False)),
     # Granular KPIs, sigma usually at its unit floor: CRITICAL only beyond 8 (three call-outs of nine people are
-    # a -30% day, not an emergency); headcount WARNING from 3 (about two people off the expected roster).
+    # a -30% day, not an emergency); flagged only for operationally material moves (a third of the rota on a day,
+    # 15% sustained).
     Kpi("staff_hours", "Staff hours", "hours", 0, "DOUBLE", False, "hours of closed shifts of 0-16 h",
-        spc=MetricSpec(scale="log", offset=1.0, unit_floor=0.5, unit_size=8.0, critical_z=8.0),
+        spc=MetricSpec(scale="log", offset=1.0, unit_floor=0.5, unit_size=8.0, critical_z=8.0, drift_test="both",
+                       material_change=STAFFING_SUSTAINED, point_material_change=STAFFING_DAY),
         value_format="{:,.1f}h"),
     Kpi("headcount", "Headcount", "people", 0, "BIGINT", False, "distinct employees who clocked in",
-        spc=MetricSpec(scale="log", offset=1.0, unit_floor=0.6, warning_z=3.0, critical_z=8.0),
+        spc=MetricSpec(scale="log", offset=1.0, unit_floor=0.6, warning_z=3.0, critical_z=8.0, drift_test="both",
+                       material_change=STAFFING_SUSTAINED, point_material_change=STAFFING_DAY),
         value_format="{:,.1f}"),
     Kpi("orders_per_labor_hour", "Orders per labour hour", "orders per hour", 1, "DOUBLE", True,
         "order_count / staff_hours (NULL without hours)",
-        spc=MetricSpec(scale="log", offset=0.1, volume=True, drift_directions="down"), value_format="{:,.1f}"),
+        spc=MetricSpec(scale="log", offset=0.1, volume=True, drift_directions="down", critical_z=8.0,
+                       drift_test="both", material_change=STAFFING_SUSTAINED, point_material_change=STAFFING_DAY),
+        value_format="{:,.1f}"),
     Kpi("qc_score", "QC inspection score", "points", 1, "DOUBLE", True,
         "mean inspection score (NULL on days without inspection)",
         spc=MetricSpec(scale="linear", offset=0.0, weekly=False, sigma_floor=1.0, nonnegative=False,
-                       drift_directions="down"),
+                       drift_directions="down", drift_test="down"),
         value_format="{:,.1f}"),
     Kpi("expired_qty", "Expired quantity", "units", -1, "BIGINT", False, "expired quantity recorded",
         spc=MetricSpec(scale="sqrt", offset=0.375, weekly=False, directions="up", sigma_floor=0.5,
-                       poisson_floor=True, drift_directions="up")),
+                       poisson_floor=True, drift_directions="up", drift_test="up")),
 )
 KPI_BY_COLUMN: dict[str, Kpi] = {kpi.column: kpi for kpi in KPIS}
 KPI_COLUMNS: tuple[str, ...] = tuple(KPI_BY_COLUMN)

@@ -63,6 +63,23 @@ class SpcConfig:
         h, in sigma units), for steps of ~2 sigma and more.
     drift_k / drift_h / drift_critical_h: the ``cusum_drift`` rule: CUSUM of Z against the lagged reference, for
         small sustained shifts and slow declines; above `drift_critical_h` it is CRITICAL.
+    anchor_windows / anchor_days / anchor_min_obs / drift_min_share / drift_max_flag_window: the
+        ``anchored_drift`` rule (`store_anomaly.spc.anchor`): candidate onsets w - 1 days back for each w in
+        `anchor_windows`; the anchor is the mean weekday-adjusted level of the `anchor_days` days before the onset
+        (at least `anchor_min_obs` usable); a window needs `drift_min_share` of its days usable; windows up to
+        `drift_max_flag_window` days flag, longer ones only estimate the onset and anchor of a longer change.
+    drift_flag_models: which statistics flag (``slope``: a ramp from the anchor, matched to slow slides; ``level``:
+        a step from it; both always estimate the anchor). Steps are the point and shift rules' job: testing the
+        level too would spend budget on a second look at the same windows.
+    anchor_h / anchor_other_h / anchor_critical_h / anchor_critical_change: ``anchored_drift`` is a WARNING when
+        the GLR statistic exceeds `anchor_h` on the KPI's adverse side (`MetricSpec.drift_h` overrides it),
+        `anchor_other_h` on the other side; CRITICAL when it exceeds `anchor_critical_h` *and* the chain-relative
+        change is at least `anchor_critical_change` (log units, 0.22 = -20%) in the KPI's adverse direction.
+        Calibrated by simulation to the false-alarm budget (docs/spc.md, "False-alarm budget").
+    recent_level_days: `recent_level` (published beside the anchor) is the mean weekday-adjusted level of that
+        many days, today included: where the store is now, in the anchor's terms.
+    anchor_hold_z: the anchor is published (`anchor_value`, `anchor_since`) while the best window's |T| is at
+        least this: a change is under test.
     cusum_window_days: a CUSUM is the maximum of the partial sums over the last `cusum_window_days` days, i.e.
         exactly the tabular CUSUM restarted that many days ago (deterministic, no look-ahead).
     cusum_clip: Z is winsorised at +-cusum_clip before entering a CUSUM (one outlier alone never makes a CUSUM
@@ -121,6 +138,19 @@ class SpcConfig:
     drift_lag_days: int = 7
     cusum_window_days: int = 56
     cusum_clip: float = 4.0
+    anchor_windows: tuple[int, ...] = (7, 14, 21, 28, 42, 56, 84, 112, 140)
+    anchor_days: int = 56
+    anchor_min_obs: int = 28
+    drift_min_share: float = 0.6
+    drift_min_flag_window: int = 14
+    drift_max_flag_window: int = 28
+    drift_flag_models: tuple[str, ...] = ("slope",)
+    anchor_h: float = 4.0
+    anchor_other_h: float = 4.25
+    anchor_critical_h: float = 9.0
+    anchor_critical_change: float = 0.22
+    anchor_hold_z: float = 3.0
+    recent_level_days: int = 7
     chain_relative: bool = True
     chain_min_stores: int = 5
     chain_leave_one_out: bool = True
@@ -209,7 +239,8 @@ class SpcConfig:
         if self.rule_set == "seed":
             # rolling window + the WE rules look back at most 8 days on the Z series + warm-up cap
             return max(self.seed_window + 8, self.warmup_days)
-        return max(self.cusum_window_days - 1 + self.z_dependency_days, self.warmup_days)
+        anchored = max(self.anchor_windows) + self.anchor_days + self.z_dependency_days
+        return max(self.cusum_window_days - 1 + self.z_dependency_days, anchored, self.warmup_days)
 
     def severity_thresholds(self, metric: str | None = None) -> dict[str, float]:
         """|Z| tiers of the ``robust_z`` rule (of `metric`, with its `MetricSpec` overrides, when given)."""

@@ -43,6 +43,15 @@ LIMITS_SCHEMA: dict[str, pl.DataType] = {
     "chain_effect": pl.Float64(),
     "chain_stores": pl.Int64(),
     "chain_adjusted_center": pl.Float64(),
+    "anchor_value": pl.Float64(),
+    "anchor_since": pl.Date(),
+    "anchor_change": pl.Float64(),
+    "anchor_stat": pl.Float64(),
+    "recent_level": pl.Float64(),
+    "drift_glr_up": pl.Float64(),
+    "drift_glr_down": pl.Float64(),
+    "drift_change_up": pl.Float64(),
+    "drift_change_down": pl.Float64(),
 }
 
 FLAGS_SCHEMA: dict[str, pl.DataType] = {

@@ -44,6 +44,7 @@ from statistics import NormalDist
 
 import polars as pl
 
+from store_anomaly.spc.anchor import add_anchored_drift
 from store_anomaly.spc.chain import add_chain_effect
 from store_anomaly.spc.config import MetricSpec, SpcConfig
 from store_anomaly.spc.cusum import add_windowed_cusum
@@ -157,6 +158,7 @@ def _center_columns(df: pl.DataFrame, values: str, spec: MetricSpec, config: Spc
             _exact_count("_u", level_days, 1, GROUP).alias(f"{out}_n"),
             (_exact_mean("_u", config.drift_level_days, 1 + config.drift_lag_days, ref_min, GROUP)
              + pl.col("_f")).alias(f"{out}_ref"),
+            pl.col("_f").alias(f"{out}_f"),
         )
     return df.drop("_u", "_f")
 
@@ -200,7 +202,7 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     df = df.drop("_m0", "_r0", "_s0")
     # ---- second pass on screened data: centre, sigma, Z (means and standard deviation, exact sums) ------------
     df = _center_columns(df, "_yc", spec, config, False, "center_t")
-    df = df.rename({"center_t_ref": "ref_t", "center_t_n": "center_days"})
+    df = df.rename({"center_t_ref": "ref_t", "center_t_n": "center_days", "center_t_f": "factor_t"})
     # ---- chain effect: what every store sees that day (season, weather, a city-wide event) ---------------------
     # cross-section: stores past warm-up with a centre line, trading (not closed, not a holiday) with a value
     member = (pl.col("center_t").is_not_null() & (pl.col("age") >= config.warmup_days) & ~pl.col("is_closed")
@@ -242,6 +244,24 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     )
     df = add_windowed_cusum(df, "_zc", config.fast_k, config.cusum_window_days, GROUP, config.cusum_clip, "shift")
     df = add_windowed_cusum(df, "_zr", config.drift_k, config.cusum_window_days, GROUP, config.cusum_clip, "drift")
+    # ---- anchored drift: the weekday-adjusted level against the level before a candidate onset ------------------
+    # a day enters winsorised at +-cusum_clip sigma around today's expectation: one spike or glitch moves a
+    # window's mean by little, while a slide (which stays inside the band day after day) is measured in full
+    clipped = pl.col("center_a") + (pl.col("_y0") - pl.col("center_a")).clip(
+        -config.cusum_clip * pl.col("sigma_t"), config.cusum_clip * pl.col("sigma_t"))
+    df = df.with_columns(
+        pl.when(pl.col("has_limits")).then(clipped - pl.col("factor_t")).alias("_level"),
+        ((pl.col("age") >= config.warmup_days) & pl.col("center_t").is_not_null()).alias("_member"),
+    )
+    if spec.drift_test != "none" or spec.anchored:
+        df = add_anchored_drift(df, "_level", "sigma_t", config, config.chain_relative,
+                                material=spec.material_change > 0).drop("_member")
+    else:
+        df = df.drop("_member").with_columns(
+            *[pl.lit(None, pl.Float64).alias(c) for c in (
+                "drift_t_up", "drift_t_down", "drift_change_up", "drift_change_down", "drift_ref_up",
+                "drift_ref_down", "anchor_t", "anchor_change", "anchor_stat", "recent_t")],
+            pl.lit(None, pl.Int64).alias("anchor_window"))
 
     tiers = config.severity_thresholds(metric)
     wz = tiers["warning"]
@@ -249,6 +269,7 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     # chain movement, which uses the other stores' same-day values, is published beside them and is what the
     # flags' expected value includes.
     e, s = pl.col("center_t"), pl.col("sigma_t")
+    held = pl.col("anchor_stat") >= config.anchor_hold_z
     limits = df.filter(pl.col("has_limits")).select(
         "metric_date", "shop_no",
         pl.lit(metric).alias("metric_name"),
@@ -272,6 +293,16 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
         pl.col("chain_t").alias("chain_effect"),
         pl.col("chain_stores").cast(pl.Int64),
         inverse(pl.col("center_a"), spec).alias("chain_adjusted_center"),
+        pl.when(held).then(inverse(pl.col("anchor_t"), spec)).alias("anchor_value"),
+        pl.when(held).then(pl.col("metric_date") - pl.duration(days=pl.col("anchor_window") - 1))
+        .alias("anchor_since"),
+        pl.when(held).then(pl.col("anchor_change")).alias("anchor_change"),
+        pl.col("anchor_stat").alias("anchor_stat"),
+        inverse(pl.col("recent_t"), spec).alias("recent_level"),
+        pl.col("drift_t_up").alias("drift_glr_up"),
+        pl.col("drift_t_down").alias("drift_glr_down"),
+        pl.col("drift_change_up").alias("drift_change_up"),
+        pl.col("drift_change_down").alias("drift_change_down"),
     )
 
     scored = df.filter(
@@ -307,8 +338,13 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
             text = pl.format(f", chain {{}} ({spec.scale} units)", c.round(2))
         return pl.when(c.is_not_null()).then(text).otherwise(pl.lit(""))
 
+    if not spec.tested:
+        return limits, _anchored_flags(scored, metric, spec, config)
+    # staffing: only days far enough from the rota to matter operationally
+    material = ((pl.col("y") - pl.col("center_a")).abs() >= spec.point_material_change) if (
+        spec.point_material_change > 0) else pl.lit(True)
     emit(
-        z > tiers["info"], z < -tiers["info"], "robust_z",
+        (z > tiers["info"]) & material, (z < -tiers["info"]) & material, "robust_z",
         pl.when(az > tiers["critical"]).then(pl.lit("CRITICAL"))
         .when(az > tiers["warning"]).then(pl.lit("WARNING")).otherwise(pl.lit("INFO")),
         inverse(e, spec), "z",
@@ -316,26 +352,60 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
                   chain_note("chain_t"), closed_note),
     )
     # a CUSUM reports the side that signals (the larger one if, exceptionally, both do)
-    for name, k, h, crit, exp_col, zcol in (
-        ("shift", config.fast_k, config.fast_h, None, "center_a", "z"),
-        ("drift", config.drift_k, config.drift_h, config.drift_critical_h, "ref_a", "z_ref"),
-    ):
-        up_c, dn_c = pl.col(f"{name}_up"), pl.col(f"{name}_down")
-        stat = pl.max_horizontal(up_c, dn_c)
-        dirs = spec.directions if name == "shift" else _both(spec.directions, spec.drift_directions)
-        watch_up, watch_down = dirs in ("both", "up"), dirs in ("both", "down")
-        if watch_up and watch_down:
-            up_sig = (up_c > h) & (up_c >= dn_c)
-            dn_sig = (dn_c > h) & (dn_c > up_c)
-        else:
-            stat = up_c if watch_up else dn_c
-            up_sig = (up_c > h) if watch_up else pl.lit(False)
-            dn_sig = (dn_c > h) if watch_down else pl.lit(False)
-        sev = pl.lit("WARNING") if crit is None else (
-            pl.when(stat > crit).then(pl.lit("CRITICAL")).otherwise(pl.lit("WARNING")))
-        what = "sustained shift" if name == "shift" else f"drift vs reference lagged {config.drift_lag_days} d"
-        emit(up_sig, dn_sig, f"cusum_{name}", sev, inverse(pl.col(exp_col), spec), zcol,
-             pl.format(f"CUSUM(k={k}) {{}} > h={h}: {what}{{}}", stat.round(2),
-                       chain_note("chain_t" if name == "shift" else "chain_ref_t")))
+    up_c, dn_c = pl.col("shift_up"), pl.col("shift_down")
+    h = config.fast_h
+    emit((up_c > h) & (up_c >= dn_c) & material, (dn_c > h) & (dn_c > up_c) & material, "cusum_shift",
+         pl.lit("WARNING"), inverse(pl.col("center_a"), spec), "z",
+         pl.format(f"CUSUM(k={config.fast_k}) {{}} > h={h}: sustained shift{{}}",
+                   pl.max_horizontal(up_c, dn_c).round(2), chain_note("chain_t")))
+    candidates.append(_anchored_flags(scored, metric, spec, config))
     flags = pl.concat(candidates, how="vertical")
     return limits, flags
+
+
+def _anchored_flags(scored: pl.DataFrame, metric: str, spec: MetricSpec, config: SpcConfig) -> pl.DataFrame:
+    """``anchored_drift`` flags: the level against the anchored reference (`store_anomaly.spc.anchor`)."""
+    dirs = _both(spec.directions, spec.drift_test) if spec.drift_test != "none" else "none"
+    watch_up, watch_down = dirs in ("both", "up"), dirs in ("both", "down")
+    empty = pl.DataFrame(schema={
+        "metric_date": pl.Date, "shop_no": pl.String, "metric_name": pl.String, "rule": pl.String,
+        "observed_value": pl.Float64, "expected_value": pl.Float64, "z_score": pl.Float64,
+        "severity": pl.String, "direction": pl.String, "rule_set": pl.String, "detail": pl.String})
+    if not (watch_up or watch_down):
+        return empty
+    t_up, t_dn = pl.col("drift_t_up"), pl.col("drift_t_down")
+    adverse_h = spec.drift_h if spec.drift_h is not None else config.anchor_h
+    h_up = adverse_h if spec.drift_directions in ("both", "up") else config.anchor_other_h
+    h_down = adverse_h if spec.drift_directions in ("both", "down") else config.anchor_other_h
+    material = spec.material_change
+    up = (t_up > h_up) & (pl.col("drift_change_up") >= material) & (t_up >= t_dn.fill_null(0.0)) if watch_up \
+        else pl.lit(False)
+    down = (t_dn > h_down) & (-pl.col("drift_change_down") >= material) & (t_dn > t_up.fill_null(0.0)) if watch_down \
+        else pl.lit(False)
+    up, down = up.fill_null(False), down.fill_null(False)
+    adverse_up = spec.drift_directions in ("both", "up") and not spec.up_warning_only
+    adverse_down = spec.drift_directions in ("both", "down")
+    crit = config.anchor_critical_h
+    critical = (
+        (down & (t_dn > crit) & (-pl.col("drift_change_down") >= config.anchor_critical_change) & adverse_down)
+        | (up & (t_up > crit) & (pl.col("drift_change_up") >= config.anchor_critical_change) & adverse_up))
+    ref = pl.when(up).then(pl.col("drift_ref_up")).otherwise(pl.col("drift_ref_down")) + pl.col("factor_t")
+    stat = pl.when(up).then(t_up).otherwise(-t_dn)
+    change = pl.when(up).then(pl.col("drift_change_up")).otherwise(pl.col("drift_change_down"))
+    change_text = (pl.concat_str(((change.exp() - 1.0) * 100).round(1).cast(pl.String), pl.lit("%"))
+                   if spec.scale == "log"
+                   else pl.concat_str(change.round(2).cast(pl.String), pl.lit(f" ({spec.scale} units)")))
+    flagged = scored.filter(up | down)
+    if flagged.height == 0:  # (formatting strings over an empty frame is where polars is least robust)
+        return empty
+    return flagged.select(
+        "metric_date", "shop_no", pl.lit(metric).alias("metric_name"), pl.lit("anchored_drift").alias("rule"),
+        pl.col("x").alias("observed_value"), inverse(ref, spec).alias("expected_value"),
+        stat.alias("z_score"),
+        pl.when(critical).then(pl.lit("CRITICAL")).otherwise(pl.lit("WARNING")).alias("severity"),
+        pl.when(up).then(pl.lit("up")).otherwise(pl.lit("down")).alias("direction"),
+        pl.lit("default").alias("rule_set"),
+        pl.concat_str(pl.lit("level vs anchored reference: GLR "), stat.abs().round(2).cast(pl.String),
+                      pl.when(up).then(pl.lit(f" > h={h_up:g}, change ")).otherwise(pl.lit(f" > h={h_down:g}, change ")),
+                      change_text, pl.lit(" (chain-relative)")).alias("detail"),
+    )

@@ -99,6 +99,8 @@ class StoreSpec:
     shop_no: str
     first_day: date | None = None  # None: the start of the series
     anomaly: Anomaly | None = None
+    base_orders: float | None = None  # mean orders a day (None: drawn between 300 and 800)
+    overdispersion: float | None = None  # day-to-day traffic CV beyond Poisson (None: drawn between 3% and 6%)
 
 
 def simulate_stores(stores: list[StoreSpec], start: date, end: date, seed: int = 0,
@@ -127,10 +129,13 @@ def simulate_stores(stores: list[StoreSpec], start: date, end: date, seed: int =
 
     # ---- per-store parameters -------------------------------------------------------------------------------
     base = rng.uniform(300, 800, n)
+    base = np.array([s.base_orders if s.base_orders is not None else b for s, b in zip(stores, base)])
     prof = WEEKDAY_PROFILE[None, :] * rng.uniform(0.95, 1.05, (n, 7))
     season_amp = rng.uniform(0, seasonality, n)
     season_phase = rng.uniform(0, 2 * np.pi, n)
     overdisp_cv = rng.uniform(0.03, 0.06, n)
+    overdisp_cv = np.array([s.overdispersion if s.overdispersion is not None else c
+                            for s, c in zip(stores, overdisp_cv)])
     aov0 = rng.uniform(5.0, 9.0, n)
     ticket_cv = 0.5
     prod0 = rng.uniform(150, 240, n)
