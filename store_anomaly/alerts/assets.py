@@ -20,7 +20,7 @@ from dagster import (
 
 from store_anomaly.alerts.config import ALERT_SCHEMA, AlertConfig
 from store_anomaly.alerts.episodes import build_alerts
-from store_anomaly.alerts.state import current_alert_state
+from store_anomaly.alerts.state import anchored_references, current_alert_state
 from store_anomaly.resources import Warehouse
 from store_anomaly.table_schemas import table_schema_from_polars
 
@@ -43,7 +43,11 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
         "ack_note": "their note",
         "ack_label": "confirmed, expected, false-alarm or new-normal",
         "notified_severity": "highest severity already notified",
-        "change_started_on": "estimated start of the change (change point)",
+        "change_started_on": "estimated onset of the change (the anchored reference's, else a change point)",
+        "baseline_value": "the anchored level before the change (KPI units, a day)",
+        "current_value": "the latest weekday-adjusted level (KPI units, a day)",
+        "change_pct": "(current - baseline) / baseline, percent",
+        "estimated_loss": "sales episodes: revenue below the baseline since the onset",
     },
     string_types={
         "alert_id": "VARCHAR(16)",
@@ -67,6 +71,8 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
         "store_anomaly_flags": AssetIn(),
         "store_daily_metrics": AssetIn(),
     },
+    # sized against the anchored references SPC publishes (read in SQL: only the rows holding one)
+    deps=["store_spc_control_limits"],
     metadata={"dagster/column_schema": ALERTS_TABLE_SCHEMA, "primary_key": ["alert_id"]},
     # Rebuilt when flags or metrics change outside the refresh job (a partition materialized in the UI). Days
     # before the history starts are never materialized; they must not hold the rebuild back.
@@ -90,7 +96,8 @@ def store_anomaly_alerts(
     """What a person is asked to act on: one row per anomaly episode, kept open while the signal lasts."""
     with warehouse.connect() as connection:
         existing = current_alert_state(connection)
-    alerts = build_alerts(store_anomaly_flags, store_daily_metrics, existing, AlertConfig())
+        anchors = anchored_references(connection)
+    alerts = build_alerts(store_anomaly_flags, store_daily_metrics, existing, AlertConfig(), anchors=anchors)
     open_alerts = alerts.filter(pl.col("status") == "open")
     yield Output(
         alerts,

@@ -60,6 +60,8 @@ ALERT_SCHEMA: dict[str, pl.DataType] = {
     "change_started_on": pl.Date(),
     "change_pct": pl.Float64(),
     "baseline_value": pl.Float64(),
+    "current_value": pl.Float64(),
+    "estimated_loss": pl.Float64(),
     "chain_wide": pl.Boolean(),
     "chain_share": pl.Float64(),
     "cannibalization_suspect": pl.String(),
@@ -100,6 +102,9 @@ class AlertConfig:
         KPIs, cannibalization), ending the day before the change start.
     related_move_pct: a related KPI "moved with it" when its weekday-matched change is at least this (in %).
     cannibalization_metrics: metrics on which a fall can be explained by a peer's rise.
+    family_headlines: (family, metric) pairs: the family's episodes are headed, and sized, on that metric
+        whichever of its KPIs flagged (a sales episode is about revenue, while orders and tickets are what the
+        SPC tests); other families are headed by their first flagged metric.
     cannibalization_min_rise_pct: a peer is named when its same metric rose at least this much (in %) over
         the same window AND that much more than the median store.
     match_tolerance_days: slack when matching a recomputed episode to an existing alert by date overlap.
@@ -118,6 +123,7 @@ class AlertConfig:
     comparison_baseline_days: int = 28
     related_move_pct: float = 5.0
     cannibalization_metrics: tuple[str, ...] = ("revenue", "order_count", "items_sold")
+    family_headlines: tuple[tuple[str, str], ...] = (("sales", "revenue"),)
     cannibalization_min_rise_pct: float = 8.0
     match_tolerance_days: int = 2
     min_open_severity: str = "WARNING"

@@ -167,6 +167,54 @@ def _dq_summary(dq: dict | None, counters: list[str]) -> tuple[int, str]:
     return total, ", ".join(f"{c} {v:,}" for c, v in sorted(parts, key=lambda p: -p[1]))
 
 
+def _size_sentence(ep: dict, metric: str, shop: str) -> str:
+    """What moved, by how much, since when: the headline KPI against its level before the change."""
+    pct = ep.get("change_pct")
+    word = "down" if ep["direction"] == "down" else "up"
+    if pct is not None:
+        word = "down" if pct < 0 else "up"
+    how_much = f"{word} {abs(pct):.0f}%" if pct is not None else word
+    before, now = ep.get("baseline_value"), ep.get("current_value")
+    about = "about " if ep.get("change_detected") else ""
+    text = f"{label(metric)} ({metric}) at {shop} is {how_much} vs its level before {about}{_d(ep['change_started_on'])}"
+    if before is not None and now is not None:
+        text += f" ({fmt_value(metric, before)} -> {fmt_value(metric, now)} a day, weekday-adjusted)"
+    loss = ep.get("estimated_loss")
+    if loss is not None and loss > 0:
+        amount = f"${loss / 1000:,.0f}K" if metric == "revenue" and loss >= 10_000 else fmt_value(metric, loss)
+        text += f"; about {amount} below that level since"
+    return text + "."
+
+
+def _noticed_sentence(ep: dict) -> str:
+    """How it was noticed and evolved; every number names its metric and its day."""
+    flagged = ep.get("flag_metric") or ep["metric_name"]
+    noticed = f"First flagged on {_d(ep['opened_on'])} ({ep['first_severity']}"
+    if ep.get("first_rule"):
+        noticed += f", rule {ep['first_rule']} on {label(flagged).lower()} ({flagged})"
+    if ep.get("first_observed") is not None and ep.get("first_expected") is not None:
+        noticed += (
+            f": {fmt_value(flagged, ep['first_observed'])} vs expected {fmt_value(flagged, ep['first_expected'])}"
+        )
+    if ep.get("first_z") is not None:
+        noticed += f", z {ep['first_z']:+.1f}"
+    noticed += ")"
+    if ep["severity"] != ep["first_severity"]:
+        noticed += f"; escalated to {ep['severity']} on {_d(ep.get('peak_on'))}"
+    noticed += f"; last seen {_d(ep['last_seen_on'])}"
+    if ep.get("last_observed") is not None and ep.get("last_expected") is not None and ep.get("last_flag_on"):
+        noticed += (
+            f" (latest {flagged} flag, {_d(ep['last_flag_on'])}: {fmt_value(flagged, ep['last_observed'])} vs "
+            f"expected {fmt_value(flagged, ep['last_expected'])}"
+            + (f", z {ep['last_z']:+.1f}" if ep.get("last_z") is not None else "")
+            + ")"
+        )
+    noticed += f"; {ep['flag_days']} flag day{'s' if ep['flag_days'] != 1 else ''}"
+    if ep.get("peak_z") is not None:
+        noticed += f", peak z {ep['peak_z']:+.1f}"
+    return noticed + f"; {ep['status']}."
+
+
 def describe_episode(
     ep: dict,
     related: dict[str, float | None],
@@ -183,53 +231,11 @@ def describe_episode(
     ep = {**ep, "_baseline_days": config.comparison_baseline_days}
     sentences: list[str] = []
 
-    # 1. what moved, by how much, since when
-    pct = ep.get("change_pct")
-    word = "down" if ep["direction"] == "down" else "up"
-    if pct is not None:
-        word = "down" if pct < 0 else "up"
-        how_much = f"{word} {abs(pct):.0f}%"
-    else:
-        how_much = word
-    since = "since about" if ep.get("change_detected") else "since"
-    first = (
-        f"{label(metric)} ({metric}) at {shop} is {how_much} {since} {_d(ep['change_started_on'])}"
-    )
-    if ep.get("mean_before") is not None and ep.get("mean_after") is not None:
-        first += (
-            f" (weekday-adjusted daily mean {fmt_value(metric, ep['mean_after'])} vs "
-            f"{fmt_value(metric, ep['mean_before'])} before)"
-        )
-    sentences.append(first + ".")
+    sentences.append(_size_sentence(ep, metric, shop))
     if ep.get("change_detected") and ep["change_started_on"] < ep["opened_on"]:
         lead = (ep["opened_on"] - ep["change_started_on"]).days
         sentences.append(f"The change began about {lead} days before the first alert-level flag.")
-
-    # 2. how it was noticed and evolved
-    noticed = f"First flagged on {_d(ep['opened_on'])} ({ep['first_severity']}"
-    if ep.get("first_rule"):
-        noticed += f", rule {ep['first_rule']}"
-    if ep.get("first_observed") is not None and ep.get("baseline_value") is not None:
-        noticed += (
-            f": {fmt_value(metric, ep['first_observed'])} vs expected {fmt_value(metric, ep['baseline_value'])}"
-        )
-    if ep.get("first_z") is not None:
-        noticed += f", z {ep['first_z']:+.1f}"
-    noticed += ")"
-    if ep["severity"] != ep["first_severity"]:
-        noticed += f"; escalated to {ep['severity']} on {_d(ep.get('peak_on'))}"
-    noticed += f"; last seen {_d(ep['last_seen_on'])}"
-    if ep.get("last_observed") is not None and ep.get("last_expected") is not None:
-        noticed += (
-            f" ({fmt_value(metric, ep['last_observed'])} vs expected {fmt_value(metric, ep['last_expected'])}"
-            + (f", z {ep['last_z']:+.1f}" if ep.get("last_z") is not None else "")
-            + ")"
-        )
-    noticed += f"; {ep['flag_days']} flag day{'s' if ep['flag_days'] != 1 else ''}"
-    if ep.get("peak_z") is not None:
-        noticed += f", peak z {ep['peak_z']:+.1f}"
-    noticed += f"; {ep['status']}."
-    sentences.append(noticed)
+    sentences.append(_noticed_sentence(ep))
     others = [m for m in (ep.get("metric_names") or "").split(",") if m and m != metric]
     if others:
         sentences.append("Also flagged in this episode: " + ", ".join(f"{label(m)} ({m})" for m in others) + ".")

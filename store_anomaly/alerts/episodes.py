@@ -33,8 +33,12 @@ Episode rules
    day's. `metric_name` = headline metric: the family's first metric that flagged (revenue before orders...);
    `metric_names` = every metric that flagged, family order; `rules` = every rule that fired (WARNING+);
    `direction` = direction of the headline metric's strongest flag; `peak_z` = the z of largest |z|;
-   `flag_days` = number of flag days; `baseline_value` = the expected value of the headline's first flag.
-7. `change_started_on` / `change_pct`: see `changepoint.py` (never after `opened_on`).
+   `flag_days` = number of flag days; `first_observed` / `first_expected` = the first flagged metric's
+   (`flag_metric`) first flag. A family listed in `config.family_headlines` is headed by that metric (sales:
+   revenue, while orders and tickets are what is tested).
+7. Sizing: `change_started_on`, `baseline_value`, `current_value`, `change_pct`, `estimated_loss` against the
+   anchored reference of the headline KPI (see `sizing.py`); where none is held, `change_started_on` /
+   `change_pct` come from the change-point estimate (`changepoint.py`, never after `opened_on`).
 8. `cannibalization_suspect`: for a 'down' episode whose headline is in `config.cannibalization_metrics`,
    another store whose same metric, over [change_started_on, last_seen_on] vs the
    `comparison_baseline_days` before (same weekdays), rose at least `cannibalization_min_rise_pct` percent
@@ -75,6 +79,7 @@ from store_anomaly.alerts.config import (
     empty_alerts,
 )
 from store_anomaly.alerts.describe import describe_episodes
+from store_anomaly.alerts.sizing import size_against_anchor
 from store_anomaly.kpis.catalog import dq_counter_columns
 
 # intermediate columns of the episode frame that must never be mistaken for columns added to the table
@@ -205,6 +210,8 @@ def _episodes(flags: pl.DataFrame, days: pl.DataFrame, config: AlertConfig, as_o
         pl.col("metric_name").first(),
         pl.col("metric_name").str.join(",").alias("metric_names"),
     )
+    # the flags quoted (first and latest) are the first flagged metric's; the headline may be the family's own
+    flagged_headline = headline.select("episode_uid", pl.col("metric_name").alias("flag_metric"))
     summary = in_episode.group_by("episode_uid").agg(
         pl.col("rule").unique().sort().str.join(",").alias("rules"),
         pl.col("z_score").sort_by("abs_z").last().alias("peak_z"),
@@ -229,7 +236,7 @@ def _episodes(flags: pl.DataFrame, days: pl.DataFrame, config: AlertConfig, as_o
             )
         )
 
-    first_flag = edge_flag(False, ("first_flag_on", "first_rule", "first_observed", "baseline_value", "first_z"))
+    first_flag = edge_flag(False, ("first_flag_on", "first_rule", "first_observed", "first_expected", "first_z"))
     last_flag = edge_flag(True, ("last_flag_on", "last_rule", "last_observed", "last_expected", "last_z"))
     n_quiet = config.resolve_after_quiet_days
     episodes = (
@@ -238,7 +245,10 @@ def _episodes(flags: pl.DataFrame, days: pl.DataFrame, config: AlertConfig, as_o
         .join(strongest, on="episode_uid", how="left")
         .join(first_flag, on="episode_uid", how="left")
         .join(last_flag, on="episode_uid", how="left")
+        .join(flagged_headline, on="episode_uid", how="left")
         .with_columns(
+            pl.col("episode_key").replace_strict(dict(config.family_headlines), default=pl.col("metric_name"),
+                                                 return_dtype=pl.String).alias("metric_name"),
             pl.when((pl.lit(as_of) - pl.col("last_seen_on")).dt.total_days() >= n_quiet)
             .then(pl.lit("resolved"))
             .otherwise(pl.lit("open"))
@@ -546,8 +556,11 @@ def build_alerts(
     existing_alerts: pl.DataFrame | None = None,
     config: AlertConfig | None = None,
     as_of: date | None = None,
+    anchors: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The whole alerts table; see the module docstring."""
+    """The whole alerts table; see the module docstring. `anchors`: the anchored references published in
+    `store_spc_control_limits` (`store_anomaly.alerts.sizing.ANCHOR_COLUMNS`; rows without an anchor may be
+    left out); None sizes episodes on the change-point estimate alone."""
     config = config or AlertConfig()
     metrics = metrics.with_columns(pl.col("metric_date").cast(pl.Date), pl.col("shop_no").cast(pl.String))
     as_of = _as_of(metrics, flags, as_of)
@@ -562,7 +575,8 @@ def build_alerts(
         days = _flag_days(normalized, metrics, config)
         episodes = _episodes(normalized, days, config, as_of)
         changes = change_points_for_episodes(metrics, episodes, config)
-        episodes = episodes.join(changes, on="episode_uid", how="left").with_columns(
+        episodes = episodes.join(changes, on="episode_uid", how="left")
+        episodes = size_against_anchor(episodes, anchors, metrics).with_columns(
             pl.coalesce("change_started_on", "opened_on").alias("change_started_on")
         )
         context = _context(episodes, metrics, config)

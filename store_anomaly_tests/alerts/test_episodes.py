@@ -10,6 +10,8 @@ import pytest
 from store_anomaly.ack_log import overlay_acks
 from store_anomaly.alerts import AlertConfig, build_alerts, validate_ack
 from store_anomaly.alerts.config import ALERT_SCHEMA
+from store_anomaly.alerts.sizing import ANCHOR_COLUMNS
+from store_anomaly.spc import SpcConfig, compute_spc
 from store_anomaly_tests.alerts.synthetic import (
     SHOPS,
     flag,
@@ -54,7 +56,8 @@ def test_flagship_slide_is_one_escalating_episode_opened_early(flagship):
     assert alert["change_started_on"] <= alert["opened_on"]
     assert alert["change_pct"] < -8
     assert alert["flag_days"] >= 30
-    assert f"down {abs(alert['change_pct']):.0f}% since about {alert['change_started_on']}" in alert["description"]
+    assert (f"down {abs(alert['change_pct']):.0f}% vs its level before about {alert['change_started_on']}"
+            in alert["description"])
     assert "Orders" in alert["description"] and "Reading:" in alert["description"]
     assert "traffic" in alert["description"]
     assert "Store-specific" in alert["description"]
@@ -319,3 +322,34 @@ def test_existing_table_from_sql_with_extra_columns_is_understood():
     assert row["acknowledged_at"] == datetime(2025, 11, 20, 9, 30)
     assert row["notified_at"] == "2025-10-05 08:00:00"
     assert rebuilt.columns[: len(ALERT_SCHEMA)] == list(ALERT_SCHEMA)
+
+
+def test_a_slide_is_sized_against_the_level_before_it() -> None:
+    """The alert reads the SPC's anchored reference: the onset, the level before, the level now, the loss."""
+    metrics = make_metrics(start=date(2025, 3, 3), days=300,
+                           traffic=slide("US00001", SLIDE_START, depth=0.5, ramp_days=60))
+    last = metrics["metric_date"].max()
+    result = compute_spc(metrics, date(2025, 6, 1), last, SpcConfig.default())
+    alerts = build_alerts(result.flags, metrics, None, AlertConfig(), anchors=result.limits.select(ANCHOR_COLUMNS))
+    alert = _flagship_slide(alerts).row(0, named=True)
+    assert alert["metric_name"] == "revenue" and "order_count" in alert["metric_names"].split(",")
+    assert abs((alert["change_started_on"] - SLIDE_START).days) <= 7
+    # the change of the weekday-adjusted 28-day mean revenue, from the 28 days before the slide to the last 28
+    revenue = metrics.filter(pl.col("shop_no") == "US00001")
+
+    def mean_28(first: date) -> float:
+        return revenue.filter(pl.col("metric_date").is_between(first, first + timedelta(days=27)))["revenue"].mean()
+
+    truth = 100 * (mean_28(last - timedelta(days=27)) / mean_28(SLIDE_START - timedelta(days=28)) - 1)
+    assert truth < -40 and abs(alert["change_pct"] - truth) <= 10
+    assert alert["baseline_value"] > alert["current_value"] > 0
+    # the revenue below the level before the slide, since its onset: roughly the lost days times the gap
+    days = (alert["last_seen_on"] - alert["change_started_on"]).days + 1
+    gap = alert["baseline_value"] - alert["current_value"]
+    assert 0.3 * days * gap < alert["estimated_loss"] < days * gap
+    text = alert["description"]
+    assert text.startswith(f"Revenue (revenue) at US00001")
+    assert f"down {abs(alert['change_pct']):.0f}% vs its level before about {alert['change_started_on']}" in text
+    assert "below that level since" in text
+    # the first-flag numbers name the metric they belong to
+    assert "on orders (order_count)" in text or "on average order value (aov)" in text
