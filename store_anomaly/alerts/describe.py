@@ -215,6 +215,99 @@ def _noticed_sentence(ep: dict) -> str:
     return noticed + f"; {ep['status']}."
 
 
+def _lead_sentence(ep: dict) -> str | None:
+    """How long before the first alert-level flag the change began."""
+    if ep.get("change_detected") and ep["change_started_on"] < ep["opened_on"]:
+        lead = (ep["opened_on"] - ep["change_started_on"]).days
+        return f"The change began about {lead} days before the first alert-level flag."
+    return None
+
+
+def _also_flagged_sentence(ep: dict) -> str | None:
+    others = [m for m in (ep.get("metric_names") or "").split(",") if m and m != ep["metric_name"]]
+    if not others:
+        return None
+    return "Also flagged in this episode: " + ", ".join(f"{label(m)} ({m})" for m in others) + "."
+
+
+def _suspect_text(ep: dict, suspect_name: str | None) -> str:
+    """Who may have taken the customers, and the evidence ('' when nobody is suspected)."""
+    suspect = ep.get("cannibalization_suspect")
+    if not suspect:
+        return ""
+    who = f"{suspect} {suspect_name}" if suspect_name else suspect
+    if ep.get("suspect_opened_on") is not None:
+        return f"{who} opened on {_d(ep['suspect_opened_on'])}, inside this window"
+    return (f"{who} rose {fmt_pct(ep.get('suspect_change_pct'))} on {label(ep['metric_name']).lower()} over the "
+            "same window")
+
+
+def _cannibalization_sentence(ep: dict, suspect_name: str | None) -> str | None:
+    text = _suspect_text(ep, suspect_name)
+    return f"Possible cannibalization: {text}." if text else None
+
+
+def _data_quality_sentence(dq: dict | None, counters: list[str]) -> str:
+    dq_total, dq_breakdown = _dq_summary(dq, counters)
+    if dq_total:
+        return (f"Data quality: {dq_total:,} source rows were excluded for this store in the window ({dq_breakdown}) "
+                f"on {int((dq or {}).get('dq_days') or 0)} day(s).")
+    return "Data quality: no source rows were excluded for this store in the window."
+
+
+def _closed_sentence(dq: dict | None) -> str | None:
+    closed = int((dq or {}).get("closed_days") or 0)
+    return f"The store was closed on {closed} day(s) in the window." if closed else None
+
+
+def _holidays_sentence(holidays: list[tuple[date, str]]) -> str | None:
+    if not holidays:
+        return None
+    return "Holidays in the window: " + ", ".join(f"{name} ({_d(day)})" for day, name in holidays[:4]) + "."
+
+
+def _data_quality_action(ep: dict, dq: dict | None, counters: list[str]) -> str:
+    window = f"{_d(ep['change_started_on'])} to {_d(ep['last_seen_on'])}"
+    dq_total, dq_breakdown = _dq_summary(dq, counters)
+    if dq_total:
+        return (f"1. Data quality: {dq_total:,} rows were excluded ({dq_breakdown}); check the source feeds for "
+                f"{ep['shop_no']} from {window} (POS export, production tablet, clock-in app) and re-run the "
+                "backfill once fixed before acting on the numbers.")
+    return (f"1. Data quality: no rows were excluded; confirm the store's POS and device feeds were complete "
+            f"from {window} (no missing hours, no till left offline) before acting.")
+
+
+def _external_action(ep: dict, holidays: list[tuple[date, str]]) -> str:
+    if holidays:
+        return ("3. External factors: the window includes " + ", ".join(name for _, name in holidays[:4])
+                + "; compare with the same period last year, then check weather, roadworks and local events.")
+    return (f"3. External factors: check weather, roadworks, nearby events, a competitor opening or a landlord/"
+            f"mall change around {_d(ep['change_started_on'])}.")
+
+
+def _ownership_action(ep: dict) -> str:
+    if ep["chain_wide"]:
+        return ("4. Portfolio-wide or store-specific: most stores moved the same day; handle it at portfolio level "
+                "(regional manager / marketing), not with this store alone.")
+    return (f"4. Portfolio-wide or store-specific: it is specific to {ep['shop_no']}; start with the store "
+            "manager and the shift leads who worked these days.")
+
+
+def _cannibalization_action(ep: dict, suspect_name: str | None, config: AlertConfig) -> str:
+    text = _suspect_text(ep, suspect_name)
+    if text:
+        return (f"5. Cannibalization: {text}; compare both stores' hour-by-hour orders and check whether "
+                "customers moved (delivery radius, promotions, opening hours).")
+    if ep["direction"] == "down" and ep["metric_name"] in config.cannibalization_metrics:
+        return "5. Cannibalization: no other store rose over the same window, so it is unlikely."
+    return "5. Cannibalization: not applicable to this metric."
+
+
+def _close_loop_action(ep: dict) -> str:
+    return (f"6. Close the loop: store-anomaly ack {ep['alert_id']} --by NAME --label "
+            "confirmed|expected|false-alarm|new-normal --note '...' (new-normal restarts the baseline).")
+
+
 def describe_episode(
     ep: dict,
     related: dict[str, float | None],
@@ -224,116 +317,34 @@ def describe_episode(
     suspect_name: str | None,
     config: AlertConfig,
 ) -> tuple[str, str]:
-    """(description, recommended_action) of one episode; `ep` is a row of the episodes frame."""
-    metric = ep["metric_name"]
+    """(description, recommended_action) of one episode; `ep` is a row of the episodes frame. One function per
+    sentence: what moved and by how much against the level before, how it was noticed, what moved with it, the
+    scope, the suspect, the data quality, the holidays; then the checklist, one function per item."""
     shop = f"{ep['shop_no']} {ep['shop_name']}" if ep.get("shop_name") else ep["shop_no"]
     threshold = config.related_move_pct
     ep = {**ep, "_baseline_days": config.comparison_baseline_days}
-    sentences: list[str] = []
-
-    sentences.append(_size_sentence(ep, metric, shop))
-    if ep.get("change_detected") and ep["change_started_on"] < ep["opened_on"]:
-        lead = (ep["opened_on"] - ep["change_started_on"]).days
-        sentences.append(f"The change began about {lead} days before the first alert-level flag.")
-    sentences.append(_noticed_sentence(ep))
-    others = [m for m in (ep.get("metric_names") or "").split(",") if m and m != metric]
-    if others:
-        sentences.append("Also flagged in this episode: " + ", ".join(f"{label(m)} ({m})" for m in others) + ".")
-
-    # 3. related KPIs
-    rel = _related_sentence(ep, related, threshold)
-    if rel:
-        sentences.append(rel)
-    reading = _reading(ep, related, threshold)
-    if reading:
-        sentences.append(reading)
-
-    # 4. scope
-    scope = _scope_sentence(ep)
-    if scope:
-        sentences.append(scope)
-
-    # 5. cannibalization
-    suspect = ep.get("cannibalization_suspect")
-    suspect_text = ""
-    if suspect:
-        who = f"{suspect} {suspect_name}" if suspect_name else suspect
-        if ep.get("suspect_opened_on") is not None:
-            suspect_text = f"{who} opened on {_d(ep['suspect_opened_on'])}, inside this window"
-        else:
-            suspect_text = f"{who} rose {fmt_pct(ep.get('suspect_change_pct'))} on {label(metric).lower()}"
-            suspect_text += " over the same window"
-        sentences.append(f"Possible cannibalization: {suspect_text}.")
-
-    # 6. data quality
-    dq_total, dq_breakdown = _dq_summary(dq, counters)
-    closed = int((dq or {}).get("closed_days") or 0)
-    if dq_total:
-        sentences.append(
-            f"Data quality: {dq_total:,} source rows were excluded for this store in the window ({dq_breakdown}) "
-            f"on {int((dq or {}).get('dq_days') or 0)} day(s)."
-        )
-    else:
-        sentences.append("Data quality: no source rows were excluded for this store in the window.")
-    if closed:
-        sentences.append(f"The store was closed on {closed} day(s) in the window.")
-
-    # 7. holidays
-    if holidays:
-        listed = ", ".join(f"{name} ({_d(day)})" for day, name in holidays[:4])
-        sentences.append(f"Holidays in the window: {listed}.")
-    description = " ".join(sentences)
-
-    # recommended action: the checklist, filled with evidence
-    window = f"{_d(ep['change_started_on'])} to {_d(ep['last_seen_on'])}"
-    actions: list[str] = []
-    if dq_total:
-        actions.append(
-            f"1. Data quality: {dq_total:,} rows were excluded ({dq_breakdown}); check the source feeds for "
-            f"{ep['shop_no']} from {window} (POS export, production tablet, clock-in app) and re-run the "
-            "backfill once fixed before acting on the numbers."
-        )
-    else:
-        actions.append(
-            f"1. Data quality: no rows were excluded; confirm the store's POS and device feeds were complete "
-            f"from {window} (no missing hours, no till left offline) before acting."
-        )
-    actions.append("2. Operations: " + _operations_action(ep, related, threshold))
-    if holidays:
-        actions.append(
-            "3. External factors: the window includes "
-            + ", ".join(name for _, name in holidays[:4])
-            + "; compare with the same period last year, then check weather, roadworks and local events."
-        )
-    else:
-        actions.append(
-            f"3. External factors: check weather, roadworks, nearby events, a competitor opening or a landlord/"
-            f"mall change around {_d(ep['change_started_on'])}."
-        )
-    if ep["chain_wide"]:
-        actions.append(
-            "4. Portfolio-wide or store-specific: most stores moved the same day; handle it at portfolio level "
-            "(regional manager / marketing), not with this store alone."
-        )
-    else:
-        actions.append(
-            f"4. Portfolio-wide or store-specific: it is specific to {ep['shop_no']}; start with the store "
-            "manager and the shift leads who worked these days."
-        )
-    if suspect:
-        actions.append(
-            f"5. Cannibalization: {suspect_text}; compare both stores' hour-by-hour orders and check whether "
-            "customers moved (delivery radius, promotions, opening hours)."
-        )
-    elif ep["direction"] == "down" and metric in config.cannibalization_metrics:
-        actions.append("5. Cannibalization: no other store rose over the same window, so it is unlikely.")
-    else:
-        actions.append("5. Cannibalization: not applicable to this metric.")
-    actions.append(
-        f"6. Close the loop: store-anomaly ack {ep['alert_id']} --by NAME --label "
-        "confirmed|expected|false-alarm|new-normal --note '...' (new-normal restarts the baseline)."
-    )
-    return description, " ".join(actions)
+    sentences = [
+        _size_sentence(ep, ep["metric_name"], shop),
+        _lead_sentence(ep),
+        _noticed_sentence(ep),
+        _also_flagged_sentence(ep),
+        _related_sentence(ep, related, threshold),
+        _reading(ep, related, threshold),
+        _scope_sentence(ep),
+        _cannibalization_sentence(ep, suspect_name),
+        _data_quality_sentence(dq, counters),
+        _closed_sentence(dq),
+        _holidays_sentence(holidays),
+    ]
+    actions = [
+        _data_quality_action(ep, dq, counters),
+        "2. Operations: " + _operations_action(ep, related, threshold),
+        _external_action(ep, holidays),
+        _ownership_action(ep),
+        _cannibalization_action(ep, suspect_name, config),
+        _close_loop_action(ep),
+    ]
+    return " ".join(s for s in sentences if s), " ".join(actions)
 
 
 def _operations_action(ep: dict, related: dict[str, float | None], threshold: float) -> str:
