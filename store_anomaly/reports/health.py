@@ -23,7 +23,12 @@ Formula
    (bad = max(0, -z)); lower-is-better (avg_production_seconds, expired_qty) only its rise
    (bad = max(0, z)); staffing volumes (staff_hours, headcount) both ways (bad = |z|).
 3. Metric score = 100 * clip(1 - (bad - z_free) / (z_zero - z_free), 0, 1): full marks within `z_free`
-   sigma (1.0) on the bad side, zero at `z_zero` sigma (4.0), linear in between.
+   sigma (1.0) on the bad side, zero at `z_zero` sigma (4.0), linear in between. Where SPC holds an anchored
+   reference (`anchor_value`, the level before the change under test, and `recent_level`, the last week's
+   weekday-adjusted level), the sustained change against it is scored too, on the bad side: full marks within
+   `anchor_free` (5%), zero at `anchor_zero` (40%) worse; the metric scores the lower of the two. The daily z
+   and the drift both measure against references that follow a slide; the anchor does not, so a store that
+   lost half its sales cannot score A.
 4. Dimension score = mean of its metric scores that day (sales: revenue, order_count, aov; operations:
    avg_production_seconds, production_count, expired_qty; staffing: staff_hours, headcount,
    orders_per_labor_hour; quality: qc_score). qc_score is sparse: a day uses the latest inspection score
@@ -61,13 +66,17 @@ GRADE_CUTOFFS: tuple[tuple[float, str], ...] = ((90.0, "A"), (80.0, "B"), (70.0,
 
 @dataclass(frozen=True)
 class HealthConfig:
-    """dimensions: (name, weight, metrics); z_free / z_zero: the metric-score ramp in sigmas;
+    """dimensions: (name, weight, metrics); z_free / z_zero: the metric-score ramp in sigmas; anchor_free /
+    anchor_zero: the ramp of the sustained change against the anchored reference (0.05 / 0.40: full marks within
+    5% of the level before the change, zero at 40% worse);
     qc_carry_days: how long an inspection score stays valid; sparse_metrics: metrics carried forward that
     way; rule_set: which rule set of `limits` to use (None: first in sort order)."""
 
     dimensions: tuple[tuple[str, float, tuple[str, ...]], ...] = DEFAULT_DIMENSIONS
     z_free: float = 1.0
     z_zero: float = 4.0
+    anchor_free: float = 0.05
+    anchor_zero: float = 0.40
     qc_carry_days: int = 14
     sparse_metrics: tuple[str, ...] = ("qc_score",)
     rule_set: str | None = None
@@ -87,7 +96,12 @@ def grade_expr(score: pl.Expr) -> pl.Expr:
 
 
 def _limits(limits: pl.DataFrame, config: HealthConfig) -> pl.DataFrame:
-    frame = limits.select("metric_date", "shop_no", "metric_name", "center_line", "sigma", "drift_z", "rule_set")
+    # the anchored reference is read where the limits carry it (limits written before it existed do not)
+    frame = limits.select(
+        "metric_date", "shop_no", "metric_name", "center_line", "sigma", "drift_z", "rule_set",
+        *[(pl.col(c).cast(pl.Float64) if c in limits.columns else pl.lit(None, pl.Float64)).alias(c)
+          for c in ("anchor_value", "recent_level")],
+    )
     if config.rule_set is not None:
         frame = frame.filter(pl.col("rule_set") == config.rule_set)
     return frame.sort("rule_set").unique(["metric_date", "shop_no", "metric_name"], keep="first")
@@ -120,10 +134,24 @@ def compute_health_scores(
         .then(pl.max_horizontal(daily_z, drift_z, pl.lit(0.0)))
         .otherwise(pl.max_horizontal(daily_z.abs(), drift_z.abs()))
     )
+    # The sustained change against the anchored reference (the level before the change under test, which does
+    # not follow a decline): a store that lost half its sales scores zero on them however settled it looks.
+    change = pl.col("recent_level") / pl.col("anchor_value") - 1.0
+    anchor_bad = (
+        pl.when(pl.col("anchor_value").is_null() | (pl.col("anchor_value") <= 0)).then(pl.lit(0.0))
+        .when(direction > 0).then(pl.max_horizontal(-change, pl.lit(0.0)))
+        .when(direction < 0).then(pl.max_horizontal(change, pl.lit(0.0)))
+        .otherwise(change.abs())
+    ).fill_null(0.0)
+    anchor_ramp = config.anchor_zero - config.anchor_free
     scored = (
         long.join(_limits(limits, config), on=["metric_date", "shop_no", "metric_name"], how="inner")
         .filter(pl.col("sigma") > 0)
-        .with_columns((100.0 * (1.0 - (bad - config.z_free) / ramp).clip(0.0, 1.0)).alias("metric_score"))
+        .with_columns(
+            (100.0 * pl.min_horizontal(
+                (1.0 - (bad - config.z_free) / ramp).clip(0.0, 1.0),
+                (1.0 - (anchor_bad - config.anchor_free) / anchor_ramp).clip(0.0, 1.0),
+            )).alias("metric_score"))
         .select("metric_date", "shop_no", "metric_name", "metric_score")
     )
     dense = scored.filter(~pl.col("metric_name").is_in(list(config.sparse_metrics)))

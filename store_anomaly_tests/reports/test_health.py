@@ -122,3 +122,24 @@ def test_grade_cutoffs():
 def test_bad_config():
     with pytest.raises(ValueError):
         HealthConfig(z_free=3.0, z_zero=2.0)
+
+
+def test_a_store_that_lost_half_its_sales_cannot_score_a():
+    """The centre lines have followed the slide (every value sits on its centre line, z = 0), but the anchored
+    reference holds the level before it: revenue, orders, drinks produced and orders per labour hour at half."""
+    metrics, limits = _frames([_row(D, qc_score=100.0)])
+    fallen = ("revenue", "order_count", "production_count", "orders_per_labor_hour")
+    anchored = limits.with_columns(
+        pl.when(pl.col("metric_name").is_in(fallen)).then(pl.lit(200.0)).alias("anchor_value"),
+        pl.when(pl.col("metric_name").is_in(fallen)).then(pl.lit(100.0)).alias("recent_level"),
+    )
+    plain = compute_health_scores(metrics, limits).row(0, named=True)
+    row = compute_health_scores(metrics, anchored).row(0, named=True)
+    assert plain["grade"] == "A"
+    assert row["sales_score"] < 40 and row["grade"] in ("D", "F")
+    # within 5% of the anchor is full marks; a rise of sales is never bad
+    near = limits.with_columns(pl.lit(100.0).alias("anchor_value"), pl.lit(96.0).alias("recent_level"))
+    assert compute_health_scores(metrics, near).row(0, named=True)["health_score"] == 100.0
+    rise = limits.with_columns(pl.lit(100.0).alias("anchor_value"), pl.lit(150.0).alias("recent_level"))
+    scores = compute_health_scores(metrics, rise).row(0, named=True)
+    assert scores["sales_score"] == 100.0
