@@ -141,6 +141,7 @@ def evaluate(flags: pl.DataFrame, stores: list[StoreSpec], truth: dict, rule_set
         "warning_plus_per_store_month": st.height / months,
         "store_days_per_store_month": st.select("shop_no", "metric_date").unique().height / months,
         "critical": st.filter(pl.col("severity") == "CRITICAL").height,
+        "critical_rows": st.filter(pl.col("severity") == "CRITICAL"),
         "by_rule": st.group_by("rule").len().sort("len", descending=True),
         "by_metric": st.group_by("metric_name").len().sort("len", descending=True),
     }
@@ -196,6 +197,10 @@ def print_report(results: dict[str, dict], replicates: int) -> None:
               f"{fa['new_store_flags_first_28_days']} ({fa['new_stores']} stores) |")
     for n in names:
         fa = results[n]["false_alarms"]
+        for row in fa["critical_rows"].iter_rows(named=True):
+            print(f"{n}: stable-store CRITICAL: {row['shop_no']} {row['metric_date']} {row['metric_name']} "
+                  f"{row['rule']} {row['direction']} observed {row['observed_value']:.1f} expected "
+                  f"{row['expected_value']:.1f} z {row['z_score']:.2f}")
         print(f"\n{n}: stable-store WARNING+ flags by rule: "
               + ", ".join(f"{r['rule']}={r['len']}" for r in fa["by_rule"].iter_rows(named=True)))
         print(f"{n}: by metric: " + ", ".join(f"{r['metric_name']}={r['len']}" for r in fa["by_metric"].iter_rows(named=True)))
