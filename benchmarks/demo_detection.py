@@ -101,7 +101,48 @@ def report(metrics: pl.DataFrame, config: SpcConfig, name: str) -> dict:
         print("    by store: " + ", ".join(f"{r['shop_no']}={r['len']}" for r in by_shop.iter_rows(named=True)))
         by_month = st.group_by(pl.col("metric_date").dt.strftime("%Y-%m").alias("month")).len().sort("month")
         print("    by month: " + ", ".join(f"{r['month']}={r['len']}" for r in by_month.iter_rows(named=True)))
+    if name == "default":
+        report_flagship_alert_and_health(metrics, result)
     return {"first": first, "rate": rate, "critical": st.filter(pl.col("severity") == "CRITICAL").height}
+
+
+def report_flagship_alert_and_health(metrics: pl.DataFrame, result) -> None:
+    """The flagship's sales alert (sized against the anchored reference) and its health on the last day, with
+    the figures the alert should match: the change of the weekday-adjusted 28-day mean revenue from the 28
+    days before the slide to the last 28 days."""
+    from datetime import timedelta
+
+    from store_anomaly.alerts import AlertConfig, build_alerts
+    from store_anomaly.alerts.sizing import ANCHOR_COLUMNS
+    from store_anomaly.reports import compute_health_scores
+
+    end = metrics["metric_date"].max()
+    alerts = build_alerts(result.flags, metrics, None, AlertConfig(), as_of=end,
+                          anchors=result.limits.select(ANCHOR_COLUMNS).filter(pl.col("anchor_value").is_not_null()))
+    slide = alerts.filter((pl.col("shop_no") == FLAGSHIP) & (pl.col("episode_key") == "sales")
+                          & (pl.col("last_seen_on") >= SLIDE_START)).sort("opened_on")
+    store = metrics.filter((pl.col("shop_no") == FLAGSHIP) & ~pl.col("is_closed").fill_null(False))
+
+    def weekday_adjusted_mean(first: date) -> float:
+        # the mean of the 4 same-weekday means over 28 days (each weekday 4 times)
+        window = store.filter(pl.col("metric_date").is_between(first, first + timedelta(days=27)))
+        return window.group_by(pl.col("metric_date").dt.weekday()).agg(pl.col("revenue").mean())["revenue"].mean()
+
+    truth = 100 * (weekday_adjusted_mean(end - timedelta(days=27))
+                   / weekday_adjusted_mean(SLIDE_START - timedelta(days=28)) - 1)
+    for alert in slide.iter_rows(named=True):
+        print(f"flagship alert {alert['alert_id']}: {alert['metric_name']} {alert['severity']}, opened "
+              f"{alert['opened_on']} (+{(alert['opened_on'] - SLIDE_START).days} days), change_started_on "
+              f"{alert['change_started_on']} ({(alert['change_started_on'] - SLIDE_START).days:+d} days), "
+              f"change_pct {alert['change_pct']:.1f} (28-day weekday-adjusted means: {truth:.1f}), baseline "
+              f"{alert['baseline_value']:.0f}, current {alert['current_value']:.0f}, estimated_loss "
+              f"{alert['estimated_loss'] or 0:,.0f}")
+        print(f"    {alert['description'][:400]}")
+    health = compute_health_scores(metrics, result.limits).filter(
+        (pl.col("shop_no") == FLAGSHIP) & (pl.col("metric_date") >= end - timedelta(days=2)))
+    for row in health.iter_rows(named=True):
+        print(f"flagship health {row['metric_date']}: {row['health_score']} grade {row['grade']} (sales "
+              f"{row['sales_score']})")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,8 +2,9 @@
 
 The SPC engine publishes, per store, KPI and day, the anchored reference: the weekday-adjusted level *before* the
 change under test (`anchor_value`), the estimated onset (`anchor_since`) and the weekday-adjusted level of the last
-days (`recent_level`); see `store_anomaly.spc.anchor`. An episode is sized on its headline KPI with the row of its
-last flag day (the latest evidence the episode holds; a resolved episode keeps the figures it ended with):
+days (`recent_level`); see `store_anomaly.spc.anchor`. An episode is sized on its headline KPI: the anchor held
+on the day it opened (the onset is recent then and its estimate sharp; the latest day's when none was held yet),
+the current level of its last flag day (a resolved episode keeps the figures it ended with):
 
 - `change_started_on` = `anchor_since` (never after `opened_on`: a change cannot begin after it was noticed);
 - `baseline_value` = `anchor_value`, `current_value` = `recent_level` (KPI units, a day's level);
@@ -36,8 +37,14 @@ def size_against_anchor(episodes: pl.DataFrame, anchors: pl.DataFrame | None, me
         pl.col("metric_name").cast(pl.String), pl.col("anchor_value").cast(pl.Float64).alias("_anchor"),
         pl.col("anchor_since").cast(pl.Date).alias("_since"), pl.col("recent_level").cast(pl.Float64).alias("_now"),
     ).filter(pl.col("_anchor").is_not_null() & (pl.col("_anchor") > 0) & pl.col("_now").is_not_null())
-    sized = sized.join(anchor, on=["shop_no", "last_seen_on", "metric_name"], how="left")
-    held = pl.col("_anchor").is_not_null()
+    # the anchor held when the episode opened (the onset is recent then, and its estimate sharp), else the
+    # latest; the current level is always the latest
+    at_open = anchor.rename({"last_seen_on": "opened_on", "_anchor": "_anchor0", "_since": "_since0"}).drop("_now")
+    sized = sized.join(anchor, on=["shop_no", "last_seen_on", "metric_name"], how="left").join(
+        at_open, on=["shop_no", "opened_on", "metric_name"], how="left").with_columns(
+        pl.coalesce("_anchor0", "_anchor").alias("_anchor"), pl.coalesce("_since0", "_since").alias("_since"),
+        pl.col("_now"))
+    held = pl.col("_anchor").is_not_null() & pl.col("_now").is_not_null()
     sized = sized.with_columns(
         pl.when(held).then(pl.min_horizontal("_since", "opened_on")).otherwise(pl.col("change_started_on"))
         .alias("change_started_on"),
@@ -48,7 +55,7 @@ def size_against_anchor(episodes: pl.DataFrame, anchors: pl.DataFrame | None, me
         (held | pl.col("change_detected").fill_null(False)).alias("change_detected"),
         pl.when(held).then(pl.col("_anchor")).otherwise(pl.col("mean_before")).alias("mean_before"),
         pl.when(held).then(pl.col("_now")).otherwise(pl.col("mean_after")).alias("mean_after"),
-    ).drop("_anchor", "_since", "_now")
+    ).drop("_anchor", "_since", "_now", "_anchor0", "_since0")
     if loss_metric not in metrics.columns:
         return sized
     days = metrics.select(
