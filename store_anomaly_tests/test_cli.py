@@ -117,3 +117,33 @@ def test_demo_data_never_writes_where_the_platform_reads(platform_urls, fresh_da
     with real.connect() as connection, connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM t_trade")
         assert cursor.fetchone() == (1,)
+
+
+def test_backtest_replays_the_warehouse_history(platform_urls, monkeypatch):
+    """`store-anomaly backtest` on a warehouse's store_daily_metrics: the table, and a clear error without
+    enough history."""
+    from datetime import date
+
+    from store_anomaly.spc import METRICS
+    from store_anomaly.spc.simulate import StoreSpec, simulate_stores
+
+    monkeypatch.setenv("STORE_ANOMALY_WAREHOUSE_URL", platform_urls["warehouse"])
+    metrics = simulate_stores([StoreSpec(f"US{i:05d}") for i in range(1, 7)], date(2025, 1, 1), date(2025, 12, 31),
+                              seed=2)
+    columns = ["metric_date", "shop_no", *METRICS, "is_closed", "holiday_name"]
+    with MySQLUrl.parse(platform_urls["warehouse"]).connect() as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE store_daily_metrics (metric_date DATE, shop_no VARCHAR(16), "
+            + ", ".join(f"{m} DOUBLE" for m in METRICS) + ", is_closed BOOLEAN, holiday_name VARCHAR(64))")
+        cursor.executemany(
+            f"INSERT INTO store_daily_metrics ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            metrics.select(columns).rows())
+        connection.commit()
+    replay = cli("backtest", "--rule-sets", "default", "--onset-after-days", "200")
+    assert replay.returncode == 0, replay.stderr
+    table = [line for line in replay.stdout.splitlines() if line.startswith("| US")]
+    assert len(table) == 6 and "step -25%" in replay.stdout and "slowest slide" in replay.stdout
+    too_short = cli("backtest", "--onset-after-days", "400")
+    assert too_short.returncode == 1 and "no store has 400 days of history" in too_short.stderr
+    unknown = cli("backtest", "--rule-sets", "magic")
+    assert unknown.returncode == 1 and "--rule-sets" in unknown.stderr
