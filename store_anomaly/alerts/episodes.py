@@ -46,6 +46,10 @@ Episode rules
    window and rose at least half that much more than the median store, or that opened (first day in
    `metrics`) inside the comparison window. A newly opened store wins, then the largest rise.
 
+Modules: this one builds the episodes; `evidence.py` gathers what the descriptions cite (window changes,
+cannibalization, data quality, holidays); `identity.py` keeps ids and human state across rebuilds (below);
+`sizing.py` sizes an episode against the anchored reference; `describe.py` writes the texts.
+
 Identity and human state
 ------------------------
 `alert_id` = 'A-' + first 10 hex digits of sha1("shop_no|episode_key|opened_on"). Existing alerts are
@@ -63,7 +67,6 @@ over the same way and come after the schema columns. Existing values are coerced
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 
 import polars as pl
@@ -72,24 +75,18 @@ from store_anomaly.alerts.changepoint import change_points_for_episodes
 from store_anomaly.alerts.config import (
     ALERT_SCHEMA,
     HUMAN_STATE_COLUMNS,
-    KPI_COLUMNS,
     SEVERITY_BY_RANK,
     SEVERITY_RANK,
     AlertConfig,
     empty_alerts,
 )
 from store_anomaly.alerts.describe import describe_episodes
+from store_anomaly.alerts.evidence import cannibalization_suspects, episode_context
+from store_anomaly.alerts.identity import alert_id_for, has_human_state, match_existing, normalize_existing
 from store_anomaly.alerts.sizing import size_against_anchor
-from store_anomaly.kpis.catalog import dq_counter_columns
 
 # intermediate columns of the episode frame that must never be mistaken for columns added to the table
 _INTERNAL_COLUMNS = ("episode_uid", "computed_id", "matched_alert_id")
-
-
-def alert_id_for(shop_no: str, episode_key: str, opened_on: date) -> str:
-    """The stable id of an episode first seen on `opened_on`."""
-    digest = hashlib.sha1(f"{shop_no}|{episode_key}|{opened_on.isoformat()}".encode()).hexdigest()
-    return f"A-{digest[:10]}"
 
 
 def _as_of(metrics: pl.DataFrame, flags: pl.DataFrame, as_of: date | None) -> date:
@@ -265,291 +262,6 @@ def _episodes(flags: pl.DataFrame, days: pl.DataFrame, config: AlertConfig, as_o
     return episodes
 
 
-def _open_long(metrics: pl.DataFrame, metric_names: list[str]) -> pl.DataFrame:
-    """(shop_no, metric_date, weekday, metric_name, value) of open days, nulls dropped."""
-    frame = metrics
-    if "is_closed" in metrics.columns:
-        frame = metrics.filter(~pl.col("is_closed").fill_null(False))
-    names = [m for m in metric_names if m in frame.columns]
-    if not names:
-        return pl.DataFrame(
-            schema={
-                "shop_no": pl.String,
-                "metric_date": pl.Date,
-                "weekday": pl.Int8,
-                "metric_name": pl.String,
-                "value": pl.Float64,
-            }
-        )
-    return (
-        frame.select("shop_no", "metric_date", *[pl.col(m).cast(pl.Float64) for m in names])
-        .unpivot(index=["shop_no", "metric_date"], variable_name="metric_name", value_name="value")
-        .drop_nulls("value")
-        .with_columns(pl.col("metric_date").dt.weekday().alias("weekday"))
-    )
-
-
-def window_changes(long: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
-    """Weekday-matched before/after change per window x metric.
-
-    `long`: output of `_open_long`. `windows`: key, shop_no, metric_name (optional: all metrics when absent),
-    after_from, after_to, before_from, before_to. Returns key, shop_no, metric_name, before_mean, after_mean,
-    change_pct = 100 * (sum over shared weekdays of the after weekday means / same for before - 1).
-    """
-    on = ["shop_no", "metric_name"] if "metric_name" in windows.columns else ["shop_no"]
-    joined = (
-        windows.join(long, on=on, how="inner")
-        .with_columns(
-            pl.when(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
-            .then(pl.lit("after"))
-            .when(pl.col("metric_date").is_between(pl.col("before_from"), pl.col("before_to")))
-            .then(pl.lit("before"))
-            .alias("period")
-        )
-        .drop_nulls("period")
-    )
-    by_weekday = joined.group_by("key", "shop_no", "metric_name", "weekday", "period").agg(
-        pl.col("value").mean().alias("mean")
-    )
-    after = by_weekday.filter(pl.col("period") == "after").drop("period").rename({"mean": "after_wd"})
-    before = by_weekday.filter(pl.col("period") == "before").drop("period").rename({"mean": "before_wd"})
-    matched = (
-        after.join(before, on=["key", "shop_no", "metric_name", "weekday"], how="inner")
-        .group_by("key", "shop_no", "metric_name")
-        .agg(pl.col("after_wd").sum().alias("after_sum"), pl.col("before_wd").sum().alias("before_sum"))
-    )
-    means = joined.group_by("key", "shop_no", "metric_name").agg(
-        pl.col("value").filter(pl.col("period") == "before").mean().alias("before_mean"),
-        pl.col("value").filter(pl.col("period") == "after").mean().alias("after_mean"),
-    )
-    return means.join(matched, on=["key", "shop_no", "metric_name"], how="left").select(
-        "key",
-        "shop_no",
-        "metric_name",
-        "before_mean",
-        "after_mean",
-        pl.when(pl.col("before_sum") > 0)
-        .then(100.0 * (pl.col("after_sum") / pl.col("before_sum") - 1.0))
-        .alias("change_pct"),
-    )
-
-
-def _comparison_windows(episodes: pl.DataFrame, config: AlertConfig) -> pl.DataFrame:
-    return episodes.select(
-        pl.col("episode_uid").alias("key"),
-        "shop_no",
-        pl.col("change_started_on").alias("after_from"),
-        pl.max_horizontal("last_seen_on", "change_started_on").alias("after_to"),
-        (pl.col("change_started_on") - pl.duration(days=config.comparison_baseline_days)).alias("before_from"),
-        (pl.col("change_started_on") - pl.duration(days=1)).alias("before_to"),
-    )
-
-
-def _cannibalization(
-    episodes: pl.DataFrame, long: pl.DataFrame, flags_up: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig
-) -> pl.DataFrame:
-    schema = {
-        "episode_uid": pl.Int64,
-        "cannibalization_suspect": pl.String,
-        "suspect_change_pct": pl.Float64,
-        "suspect_opened_on": pl.Date,
-    }
-    candidates = episodes.filter(
-        (pl.col("direction") == "down") & pl.col("metric_name").is_in(list(config.cannibalization_metrics))
-    )
-    if candidates.is_empty():
-        return pl.DataFrame(schema=schema)
-    windows = _comparison_windows(candidates, config).join(
-        candidates.select(pl.col("episode_uid").alias("key"), "metric_name", pl.col("shop_no").alias("own_shop")),
-        on="key",
-    )
-    shops = long.select("shop_no").unique()
-    peer_windows = windows.drop("shop_no").join(shops, how="cross").filter(pl.col("shop_no") != pl.col("own_shop"))
-    changes = window_changes(long, peer_windows)
-    medians = changes.group_by("key").agg(pl.col("change_pct").median().alias("median_pct"))
-    first_day = metrics.group_by("shop_no").agg(pl.col("metric_date").min().alias("first_day"))
-    up_days = (
-        peer_windows.join(flags_up, on=["shop_no", "metric_name"], how="inner")
-        .filter(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
-        .group_by("key", "shop_no")
-        .agg(pl.col("metric_date").n_unique().alias("up_days"))
-    )
-    rise = config.cannibalization_min_rise_pct
-    scored = (
-        peer_windows.select("key", "shop_no", "before_from", "after_to")
-        .join(changes.select("key", "shop_no", "change_pct"), on=["key", "shop_no"], how="left")
-        .join(medians, on="key", how="left")
-        .join(up_days, on=["key", "shop_no"], how="left")
-        .join(first_day, on="shop_no", how="left")
-        .with_columns(
-            pl.col("first_day")
-            .is_between(pl.col("before_from") + pl.duration(days=1), pl.col("after_to"))
-            .alias("new_store"),
-            pl.col("median_pct").fill_null(0.0),
-            pl.col("up_days").fill_null(0),
-        )
-        .filter(
-            pl.col("new_store")
-            | ((pl.col("change_pct") >= rise) & (pl.col("change_pct") - pl.col("median_pct") >= rise))
-            | ((pl.col("up_days") >= 3) & (pl.col("change_pct") - pl.col("median_pct") >= rise / 2))
-        )
-        .sort(["key", "new_store", "change_pct"], descending=[False, True, True], nulls_last=True)
-        .group_by("key", maintain_order=True)
-        .first()
-    )
-    return scored.select(
-        pl.col("key").alias("episode_uid"),
-        pl.col("shop_no").alias("cannibalization_suspect"),
-        pl.col("change_pct").alias("suspect_change_pct"),
-        pl.when(pl.col("new_store")).then(pl.col("first_day")).alias("suspect_opened_on"),
-    ).cast(schema)
-
-
-def _context(episodes: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig) -> dict[str, pl.DataFrame]:
-    """Evidence frames for the descriptions, all keyed by episode_uid."""
-    kpis = [c for c in KPI_COLUMNS if c in metrics.columns]
-    long = _open_long(metrics, kpis)
-    windows = _comparison_windows(episodes, config)
-    related = window_changes(long, windows).rename({"key": "episode_uid"})
-    window_days = windows.rename({"key": "episode_uid"}).join(
-        metrics.with_columns(pl.col("metric_date").cast(pl.Date)), on="shop_no", how="inner"
-    )
-    in_window = window_days.filter(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
-    counters = dq_counter_columns(metrics.columns)
-    dq = in_window.group_by("episode_uid").agg(
-        *[pl.col(c).cast(pl.Int64).fill_null(0).sum().alias(c) for c in counters],
-        (
-            pl.sum_horizontal([pl.col(c).cast(pl.Int64).fill_null(0) for c in counters]) > 0
-            if counters
-            else pl.lit(False)
-        )
-        .sum()
-        .cast(pl.Int64)
-        .alias("dq_days"),
-        (pl.col("is_closed").fill_null(False).sum() if "is_closed" in metrics.columns else pl.lit(0))
-        .cast(pl.Int64)
-        .alias("closed_days"),
-    )
-    holidays = pl.DataFrame(schema={"episode_uid": pl.Int64, "metric_date": pl.Date, "holiday_name": pl.String})
-    if "holiday_name" in metrics.columns:
-        holidays = (
-            window_days.filter(
-                pl.col("metric_date").is_between(pl.col("after_from") - pl.duration(days=1), pl.col("after_to"))
-                & pl.col("holiday_name").is_not_null()
-            )
-            .select("episode_uid", "metric_date", pl.col("holiday_name").cast(pl.String))
-            .unique()
-            .sort("episode_uid", "metric_date")
-        )
-    names = (
-        metrics.group_by("shop_no").agg(pl.col("shop_name").cast(pl.String).drop_nulls().last())
-        if "shop_name" in metrics.columns
-        else pl.DataFrame(schema={"shop_no": pl.String, "shop_name": pl.String})
-    )
-    return {"related": related, "dq": dq, "holidays": holidays, "long": long, "names": names}
-
-
-def _coerce(name: str, dtype: pl.DataType, current: pl.DataType) -> pl.Expr:
-    """Cast one existing column to its schema type, tolerating what a SQL round trip may return."""
-    column = pl.col(name)
-    if dtype == pl.Boolean:
-        return column.cast(pl.Boolean, strict=False)
-    if current == pl.String and dtype == pl.Date:
-        return column.str.to_date(strict=False)
-    if current == pl.String and isinstance(dtype, pl.Datetime):
-        return column.str.to_datetime(time_unit="us", strict=False)
-    if isinstance(current, pl.Datetime) and current.time_zone is not None and isinstance(dtype, pl.Datetime):
-        return column.dt.convert_time_zone("UTC").dt.replace_time_zone(None).cast(dtype)
-    return column.cast(dtype, strict=False)
-
-
-def _normalize_existing(existing: pl.DataFrame | None, config: AlertConfig) -> pl.DataFrame:
-    """The current table with every schema column, typed; extra columns are kept as they are."""
-    if existing is None or existing.is_empty() or "alert_id" not in existing.columns:
-        extras = [] if existing is None else [c for c in existing.columns if c not in ALERT_SCHEMA]
-        return empty_alerts().with_columns(
-            [pl.lit(None, dtype=existing.schema[c]).alias(c) for c in extras]  # type: ignore[union-attr]
-        )
-    frame = existing
-    for name, dtype in ALERT_SCHEMA.items():
-        if name not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
-    frame = frame.with_columns(
-        [_coerce(name, dtype, frame.schema[name]).alias(name) for name, dtype in ALERT_SCHEMA.items()]
-    ).with_columns(pl.col("acknowledged").fill_null(False), pl.col("stale").fill_null(False))
-    group_of = config.group_of()
-    extras = [c for c in frame.columns if c not in ALERT_SCHEMA]
-    return frame.with_columns(
-        pl.coalesce(
-            pl.col("episode_key"),
-            pl.col("metric_name").replace_strict(group_of, default=pl.col("metric_name")),
-        ).alias("episode_key")
-    ).select([*ALERT_SCHEMA, *extras])
-
-
-def _has_human_state() -> pl.Expr:
-    return (
-        pl.col("acknowledged").fill_null(False)
-        | pl.col("ack_label").is_not_null()
-        | pl.col("ack_note").is_not_null()
-        | pl.col("acknowledged_by").is_not_null()
-    )
-
-
-def _match_existing(new: pl.DataFrame, existing: pl.DataFrame, config: AlertConfig) -> pl.DataFrame:
-    """Pairs (episode_uid, alert_id of an existing row), one to one; see the module docstring."""
-    empty = pl.DataFrame(schema={"episode_uid": pl.Int64, "matched_alert_id": pl.String})
-    if existing.is_empty() or new.is_empty():
-        return empty
-    old = existing.select(
-        pl.col("alert_id").alias("old_id"),
-        "shop_no",
-        "episode_key",
-        pl.col("opened_on").alias("old_opened_on"),
-        pl.coalesce("last_seen_on", "opened_on").alias("old_last_seen_on"),
-        _has_human_state().alias("old_has_state"),
-    )
-    exact = new.join(old, left_on="computed_id", right_on="old_id", how="inner").select(
-        "episode_uid",
-        pl.col("computed_id").alias("old_id"),
-        "old_has_state",
-        pl.lit(True).alias("exact"),
-        pl.lit(0, dtype=pl.Int64).alias("overlap_days"),
-    )
-    tol = pl.duration(days=config.match_tolerance_days)
-    overlap = (
-        new.join(old, on=["shop_no", "episode_key"], how="inner")
-        .filter(
-            (pl.col("opened_on") - tol <= pl.col("old_last_seen_on"))
-            & (pl.col("old_opened_on") - tol <= pl.col("last_seen_on"))
-        )
-        .select(
-            "episode_uid",
-            "old_id",
-            "old_has_state",
-            pl.lit(False).alias("exact"),
-            (pl.min_horizontal("last_seen_on", "old_last_seen_on") - pl.max_horizontal("opened_on", "old_opened_on"))
-            .dt.total_days()
-            .alias("overlap_days"),
-        )
-    )
-    pairs = pl.concat([exact, overlap]).sort(
-        ["exact", "old_has_state", "overlap_days", "episode_uid"], descending=[True, True, True, False]
-    )
-    taken_new: set[int] = set()
-    taken_old: set[str] = set()
-    matches = []
-    for uid, old_id in pairs.select("episode_uid", "old_id").iter_rows():
-        if uid in taken_new or old_id in taken_old:
-            continue
-        taken_new.add(uid)
-        taken_old.add(old_id)
-        matches.append((uid, old_id))
-    if not matches:
-        return empty
-    return pl.DataFrame(matches, schema={"episode_uid": pl.Int64, "matched_alert_id": pl.String}, orient="row")
-
-
 def build_alerts(
     flags: pl.DataFrame,
     metrics: pl.DataFrame,
@@ -564,7 +276,7 @@ def build_alerts(
     config = config or AlertConfig()
     metrics = metrics.with_columns(pl.col("metric_date").cast(pl.Date), pl.col("shop_no").cast(pl.String))
     as_of = _as_of(metrics, flags, as_of)
-    existing = _normalize_existing(existing_alerts, config)
+    existing = normalize_existing(existing_alerts, config)
     # columns someone added to the table (not computed here) are carried over like the human state
     extras = [c for c in existing.columns if c not in ALERT_SCHEMA and c not in _INTERNAL_COLUMNS]
 
@@ -579,9 +291,9 @@ def build_alerts(
         episodes = size_against_anchor(episodes, anchors, metrics).with_columns(
             pl.coalesce("change_started_on", "opened_on").alias("change_started_on")
         )
-        context = _context(episodes, metrics, config)
+        context = episode_context(episodes, metrics, config)
         flags_up = normalized.filter(pl.col("direction") == "up").select("shop_no", "metric_name", "metric_date")
-        suspects = _cannibalization(episodes, context["long"], flags_up, metrics, config)
+        suspects = cannibalization_suspects(episodes, context["long"], flags_up, metrics, config)
         episodes = (
             episodes.join(suspects, on="episode_uid", how="left")
             .join(context["names"], on="shop_no", how="left")
@@ -593,7 +305,7 @@ def build_alerts(
                 .alias("computed_id")
             )
         )
-        matches = _match_existing(episodes, existing, config)
+        matches = match_existing(episodes, existing, config)
         human = existing.select("alert_id", *HUMAN_STATE_COLUMNS, *extras)
         episodes = (
             episodes.join(matches, on="episode_uid", how="left")
@@ -608,7 +320,7 @@ def build_alerts(
             .select(*[pl.col(c).cast(t) for c, t in ALERT_SCHEMA.items()], *extras)
         )
 
-    kept = existing.filter(~pl.col("alert_id").is_in(new_rows["alert_id"].implode()) & _has_human_state())
+    kept = existing.filter(~pl.col("alert_id").is_in(new_rows["alert_id"].implode()) & has_human_state())
     kept = kept.with_columns(pl.lit("resolved").alias("status"), pl.lit(True).alias("stale"))
     result = pl.concat([new_rows, kept.select(*[pl.col(c).cast(t) for c, t in ALERT_SCHEMA.items()], *extras)])
     if result["alert_id"].n_unique() != result.height:

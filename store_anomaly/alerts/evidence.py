@@ -1,0 +1,195 @@
+"""Evidence for an alert episode (pure, no Dagster, no I/O): what else moved over the episode's window, which
+peer may have taken its customers, what the data quality and the calendar say. Keyed by `episode_uid`; read by
+the descriptions (`store_anomaly.alerts.describe`). See `store_anomaly.alerts.episodes` for the episode rules
+(item 9: cannibalization)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from store_anomaly.alerts.config import KPI_COLUMNS, AlertConfig
+from store_anomaly.kpis.catalog import dq_counter_columns
+
+
+def open_long(metrics: pl.DataFrame, metric_names: list[str]) -> pl.DataFrame:
+    """(shop_no, metric_date, weekday, metric_name, value) of open days, nulls dropped."""
+    frame = metrics
+    if "is_closed" in metrics.columns:
+        frame = metrics.filter(~pl.col("is_closed").fill_null(False))
+    names = [m for m in metric_names if m in frame.columns]
+    if not names:
+        return pl.DataFrame(
+            schema={
+                "shop_no": pl.String,
+                "metric_date": pl.Date,
+                "weekday": pl.Int8,
+                "metric_name": pl.String,
+                "value": pl.Float64,
+            }
+        )
+    return (
+        frame.select("shop_no", "metric_date", *[pl.col(m).cast(pl.Float64) for m in names])
+        .unpivot(index=["shop_no", "metric_date"], variable_name="metric_name", value_name="value")
+        .drop_nulls("value")
+        .with_columns(pl.col("metric_date").dt.weekday().alias("weekday"))
+    )
+
+
+def window_changes(long: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
+    """Weekday-matched before/after change per window x metric.
+
+    `long`: output of `_open_long`. `windows`: key, shop_no, metric_name (optional: all metrics when absent),
+    after_from, after_to, before_from, before_to. Returns key, shop_no, metric_name, before_mean, after_mean,
+    change_pct = 100 * (sum over shared weekdays of the after weekday means / same for before - 1).
+    """
+    on = ["shop_no", "metric_name"] if "metric_name" in windows.columns else ["shop_no"]
+    joined = (
+        windows.join(long, on=on, how="inner")
+        .with_columns(
+            pl.when(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
+            .then(pl.lit("after"))
+            .when(pl.col("metric_date").is_between(pl.col("before_from"), pl.col("before_to")))
+            .then(pl.lit("before"))
+            .alias("period")
+        )
+        .drop_nulls("period")
+    )
+    by_weekday = joined.group_by("key", "shop_no", "metric_name", "weekday", "period").agg(
+        pl.col("value").mean().alias("mean")
+    )
+    after = by_weekday.filter(pl.col("period") == "after").drop("period").rename({"mean": "after_wd"})
+    before = by_weekday.filter(pl.col("period") == "before").drop("period").rename({"mean": "before_wd"})
+    matched = (
+        after.join(before, on=["key", "shop_no", "metric_name", "weekday"], how="inner")
+        .group_by("key", "shop_no", "metric_name")
+        .agg(pl.col("after_wd").sum().alias("after_sum"), pl.col("before_wd").sum().alias("before_sum"))
+    )
+    means = joined.group_by("key", "shop_no", "metric_name").agg(
+        pl.col("value").filter(pl.col("period") == "before").mean().alias("before_mean"),
+        pl.col("value").filter(pl.col("period") == "after").mean().alias("after_mean"),
+    )
+    return means.join(matched, on=["key", "shop_no", "metric_name"], how="left").select(
+        "key",
+        "shop_no",
+        "metric_name",
+        "before_mean",
+        "after_mean",
+        pl.when(pl.col("before_sum") > 0)
+        .then(100.0 * (pl.col("after_sum") / pl.col("before_sum") - 1.0))
+        .alias("change_pct"),
+    )
+
+
+def comparison_windows(episodes: pl.DataFrame, config: AlertConfig) -> pl.DataFrame:
+    return episodes.select(
+        pl.col("episode_uid").alias("key"),
+        "shop_no",
+        pl.col("change_started_on").alias("after_from"),
+        pl.max_horizontal("last_seen_on", "change_started_on").alias("after_to"),
+        (pl.col("change_started_on") - pl.duration(days=config.comparison_baseline_days)).alias("before_from"),
+        (pl.col("change_started_on") - pl.duration(days=1)).alias("before_to"),
+    )
+
+
+def cannibalization_suspects(
+    episodes: pl.DataFrame, long: pl.DataFrame, flags_up: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig
+) -> pl.DataFrame:
+    schema = {
+        "episode_uid": pl.Int64,
+        "cannibalization_suspect": pl.String,
+        "suspect_change_pct": pl.Float64,
+        "suspect_opened_on": pl.Date,
+    }
+    candidates = episodes.filter(
+        (pl.col("direction") == "down") & pl.col("metric_name").is_in(list(config.cannibalization_metrics))
+    )
+    if candidates.is_empty():
+        return pl.DataFrame(schema=schema)
+    windows = comparison_windows(candidates, config).join(
+        candidates.select(pl.col("episode_uid").alias("key"), "metric_name", pl.col("shop_no").alias("own_shop")),
+        on="key",
+    )
+    shops = long.select("shop_no").unique()
+    peer_windows = windows.drop("shop_no").join(shops, how="cross").filter(pl.col("shop_no") != pl.col("own_shop"))
+    changes = window_changes(long, peer_windows)
+    medians = changes.group_by("key").agg(pl.col("change_pct").median().alias("median_pct"))
+    first_day = metrics.group_by("shop_no").agg(pl.col("metric_date").min().alias("first_day"))
+    up_days = (
+        peer_windows.join(flags_up, on=["shop_no", "metric_name"], how="inner")
+        .filter(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
+        .group_by("key", "shop_no")
+        .agg(pl.col("metric_date").n_unique().alias("up_days"))
+    )
+    rise = config.cannibalization_min_rise_pct
+    scored = (
+        peer_windows.select("key", "shop_no", "before_from", "after_to")
+        .join(changes.select("key", "shop_no", "change_pct"), on=["key", "shop_no"], how="left")
+        .join(medians, on="key", how="left")
+        .join(up_days, on=["key", "shop_no"], how="left")
+        .join(first_day, on="shop_no", how="left")
+        .with_columns(
+            pl.col("first_day")
+            .is_between(pl.col("before_from") + pl.duration(days=1), pl.col("after_to"))
+            .alias("new_store"),
+            pl.col("median_pct").fill_null(0.0),
+            pl.col("up_days").fill_null(0),
+        )
+        .filter(
+            pl.col("new_store")
+            | ((pl.col("change_pct") >= rise) & (pl.col("change_pct") - pl.col("median_pct") >= rise))
+            | ((pl.col("up_days") >= 3) & (pl.col("change_pct") - pl.col("median_pct") >= rise / 2))
+        )
+        .sort(["key", "new_store", "change_pct"], descending=[False, True, True], nulls_last=True)
+        .group_by("key", maintain_order=True)
+        .first()
+    )
+    return scored.select(
+        pl.col("key").alias("episode_uid"),
+        pl.col("shop_no").alias("cannibalization_suspect"),
+        pl.col("change_pct").alias("suspect_change_pct"),
+        pl.when(pl.col("new_store")).then(pl.col("first_day")).alias("suspect_opened_on"),
+    ).cast(schema)
+
+
+def episode_context(episodes: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig) -> dict[str, pl.DataFrame]:
+    """Evidence frames for the descriptions, all keyed by episode_uid."""
+    kpis = [c for c in KPI_COLUMNS if c in metrics.columns]
+    long = open_long(metrics, kpis)
+    windows = comparison_windows(episodes, config)
+    related = window_changes(long, windows).rename({"key": "episode_uid"})
+    window_days = windows.rename({"key": "episode_uid"}).join(
+        metrics.with_columns(pl.col("metric_date").cast(pl.Date)), on="shop_no", how="inner"
+    )
+    in_window = window_days.filter(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
+    counters = dq_counter_columns(metrics.columns)
+    dq = in_window.group_by("episode_uid").agg(
+        *[pl.col(c).cast(pl.Int64).fill_null(0).sum().alias(c) for c in counters],
+        (
+            pl.sum_horizontal([pl.col(c).cast(pl.Int64).fill_null(0) for c in counters]) > 0
+            if counters
+            else pl.lit(False)
+        )
+        .sum()
+        .cast(pl.Int64)
+        .alias("dq_days"),
+        (pl.col("is_closed").fill_null(False).sum() if "is_closed" in metrics.columns else pl.lit(0))
+        .cast(pl.Int64)
+        .alias("closed_days"),
+    )
+    holidays = pl.DataFrame(schema={"episode_uid": pl.Int64, "metric_date": pl.Date, "holiday_name": pl.String})
+    if "holiday_name" in metrics.columns:
+        holidays = (
+            window_days.filter(
+                pl.col("metric_date").is_between(pl.col("after_from") - pl.duration(days=1), pl.col("after_to"))
+                & pl.col("holiday_name").is_not_null()
+            )
+            .select("episode_uid", "metric_date", pl.col("holiday_name").cast(pl.String))
+            .unique()
+            .sort("episode_uid", "metric_date")
+        )
+    names = (
+        metrics.group_by("shop_no").agg(pl.col("shop_name").cast(pl.String).drop_nulls().last())
+        if "shop_name" in metrics.columns
+        else pl.DataFrame(schema={"shop_no": pl.String, "shop_name": pl.String})
+    )
+    return {"related": related, "dq": dq, "holidays": holidays, "long": long, "names": names}
