@@ -24,7 +24,9 @@ Limits (``LIMITS_SCHEMA``), one row per store x metric x day that has a baseline
 ``warmup_days`` old and the windows hold enough usable days; nothing is emitted before): metric_date, shop_no,
 metric_name, center_line, sigma, ucl, lcl, baseline_days (the contract columns), rule_set, observed_value,
 z_score, and for the default rule set center_days, scale, center_transformed, sigma_transformed,
-reference_value, cusum_shift_up/down, cusum_drift_up/down, drift_z, is_outlier, chain_effect, chain_stores.
+reference_value, cusum_shift_up/down, cusum_drift_up/down, drift_z, is_outlier, chain_effect, chain_stores,
+and the anchored reference (``store_anomaly.spc.anchor``): anchor_value, anchor_since (NULL when no change is under
+test), anchor_change, anchor_stat, recent_level, drift_glr_up/down, drift_change_up/down.
 ucl/lcl are the WARNING limits (seed: +-3 sigma; default: +-4 sigma on the transformed scale, mapped back to
 metric units, so they are asymmetric for log-scale KPIs); sigma is in metric units (default: half the +-1 sigma
 band). Default rule set: the centre line is the store's own expectation (earlier days) times the chain's movement
@@ -41,7 +43,8 @@ every statistic is an order statistic of a bounded window, an exact integer sum,
 of such statistics, so computing a year in one call and any sub-range with its lookback give byte-identical rows
 for the shared days (given the same stores).
 
-Rule sets: ``seed`` (``store_anomaly.spc.seed``) and ``default`` (``store_anomaly.spc.robust``); CUSUM maths in
+Rule sets: ``seed`` (``store_anomaly.spc.seed``) and ``default`` (``store_anomaly.spc.robust``); the anchored
+reference and ``anchored_drift`` in ``store_anomaly.spc.anchor``; the backtest in ``store_anomaly.spc.backtest``; CUSUM maths in
 ``store_anomaly.spc.cusum``; the chain effect in ``store_anomaly.spc.chain``; asset-check helpers in ``store_anomaly.spc.checks``; a synthetic store generator
 for tests and benchmarks in ``store_anomaly.spc.simulate``. Documentation: docs/spc.md.
 """

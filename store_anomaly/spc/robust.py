@@ -24,7 +24,10 @@ square root for small counts, identity for scores; see `MetricSpec`):
    - ``robust_z``: Shewhart individual chart on Z: |Z| > 3 INFO, > 4 WARNING, > 6 CRITICAL (per-KPI tiers from
      `MetricSpec.warning_z` / `critical_z`: headcount WARNING > 3, staffing CRITICAL > 8).
    - ``cusum_shift``: two-sided CUSUM of Z (k=1, h=4): a step of ~2 sigma or more within about two days.
-   - ``cusum_drift``: CUSUM (k=0.75, h=6; CRITICAL above 18) of Z' = (y - e') / s against a reference e' whose
+   - ``anchored_drift`` (`store_anomaly.spc.anchor`): the weekday-adjusted level against the anchored reference,
+     the level before a candidate onset (a window-limited GLR for a ramp, chain-relative); thresholds from the
+     false-alarm budget; rises of sales are WARNINGs only.
+   - (published, not flagged) the drift CUSUM (k=0.75, h=6) of Z' = (y - e') / s against a reference e' whose
      level is the mean of `drift_level_days` days ending `drift_lag_days` ago, so a slow decline is measured
      against where the store was, not against itself; watches the adverse side of each KPI only. e' carries its
      own chain effect (the other stores' median of y - e0'), so the chain's seasonal slide over those weeks is
