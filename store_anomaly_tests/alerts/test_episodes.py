@@ -348,7 +348,7 @@ def test_a_slide_is_sized_against_the_level_before_it() -> None:
     gap = alert["baseline_value"] - alert["current_value"]
     assert 0.3 * days * gap < alert["estimated_loss"] < days * gap
     text = alert["description"]
-    assert text.startswith(f"Revenue (revenue) at US00001")
+    assert text.startswith("Revenue (revenue) at US00001")
     assert f"down {abs(alert['change_pct']):.0f}% vs its level before about {alert['change_started_on']}" in text
     assert "below that level since" in text
     # the first-flag numbers name the metric they belong to
