@@ -226,7 +226,7 @@ def cmd_grafana_datasource(args: argparse.Namespace) -> None:
 def cmd_backtest(args: argparse.Namespace) -> None:
     import polars as pl
 
-    from store_anomaly.mysql_url import query_frame
+    from store_anomaly.mysql import query_frame
     from store_anomaly.spc import METRICS, SpcConfig
     from store_anomaly.spc.backtest import backtest, format_backtest
 
