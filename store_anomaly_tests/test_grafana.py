@@ -184,8 +184,9 @@ def test_every_query_returns_its_columns_and_rows_for_the_read_only_user(reader)
     assert columns == ["__value", "__text"] and [value for value, _ in stores] == [
         "US00001", "US00002", "US00003", "US00004"
     ]
-    # The sliding flagship's sales: flagged days and an open alert to show.
-    variables = {"shop": "US00001", "metric": "revenue"}
+    # The sliding flagship's sales: flagged days and an open alert to show (orders: the sales KPI SPC tests;
+    # revenue is published, limits and anchor, and heads the alert).
+    variables = {"shop": "US00001", "metric": "order_count"}
     for title, ref, sql in panel_queries():
         columns, rows = run(connection, substitute(sql, variables, TIME_FROM, now))
         assert columns == EXPECTED_COLUMNS[title][ref], (title, ref)
@@ -209,7 +210,7 @@ def test_the_control_chart_shows_the_days_limits_and_flags(reader):
     assert all(lcl <= center <= ucl for _, _, center, ucl, lcl in days if None not in (center, ucl, lcl))
     assert max(day for day, *_ in days) == END
     flags = substitute(
-        sql["Control chart: $metric at $shop", "B"], {"shop": "US00001", "metric": "revenue"}, TIME_FROM,
+        sql["Control chart: $metric at $shop", "B"], {"shop": "US00001", "metric": "order_count"}, TIME_FROM,
         datetime(2025, 12, 15, tzinfo=UTC),
     )
     _, flagged = run(connection, flags)
