@@ -24,8 +24,13 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 DEMO_START ?= 2025-03-24
 DEMO_END ?= 2026-02-15
+# The demo's partitions start on its first day (the UI shows no year of empty partitions), its reports go to
+# reports/ here. Only the demo's targets set them: the tests choose their own.
+DEMO_TARGETS := demo demo-data backfill ui report screenshots shell demo.env
+$(DEMO_TARGETS): export STORE_ANOMALY_PARTITIONS_START ?= $(DEMO_START)
+$(DEMO_TARGETS): export STORE_ANOMALY_REPORTS_DIR ?= $(CURDIR)/reports
 
-.PHONY: install demo demo-data backfill ui test benchmark clean
+.PHONY: install chromium demo demo-data backfill ui report screenshots shell demo.env test benchmark clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +39,10 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# Headless Chromium for the page tests and the screenshots: Debian's package, installed when absent.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 
 # The instance the UI and the CLI share; an existing dagster.yaml (yours) is left alone.
 $(DAGSTER_HOME)/dagster.yaml:
@@ -53,11 +62,29 @@ demo: demo-data backfill
 	$(BIN)/store-anomaly summary
 	$(MAKE) --no-print-directory ui
 
-test: install
+# Rebuilds the HTML reports from the warehouse (the backfill and the daily job build them too).
+report: install
+	$(BIN)/store-anomaly report
+
+# docs/executive-summary.png and docs/store-page.png from the demo warehouse (after `make demo` or `make backfill`).
+screenshots: install chromium report
+	$(BIN)/python docs/screenshots.py $(STORE_ANOMALY_REPORTS_DIR) docs
+
+# The demo's variables for your own shell: `source demo.env`, or `make shell` for a shell with them set.
+demo.env:
+	@env | grep -E '^(STORE_ANOMALY_|DAGSTER_HOME=)' | sed -e 's/^/export /' -e 's/=\(.*\)$$/="\1"/' > $@
+	@echo 'export PATH="$(CURDIR)/$(BIN):$$PATH"' >> $@
+	@echo "wrote $@: source it to use store-anomaly with the demo's warehouse"
+
+shell: install demo.env
+	@echo "store-anomaly is on the PATH with the demo's variables; exit to leave"
+	@bash --rcfile demo.env -i
+
+test: install chromium
 	$(BIN)/pytest
 
 benchmark: install
 	$(BIN)/python benchmarks/backfill.py
 
 clean:
-	rm -rf $(VENV) .dagster_home .pytest_cache *.egg-info
+	rm -rf $(VENV) .dagster_home .pytest_cache *.egg-info reports demo.env

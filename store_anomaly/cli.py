@@ -4,10 +4,12 @@
     store-anomaly backfill --start DATE --end DATE
     store-anomaly summary
     store-anomaly alerts [--open] [--shop US00001]
+    store-anomaly alerts show ALERT_ID
     store-anomaly ack ALERT_ID --by NAME [--label confirmed|expected|false-alarm|new-normal] [--note TEXT]
     store-anomaly rule-feedback
     store-anomaly grafana-datasource [--output PATH]
     store-anomaly backtest [--rule-sets default,seed] [--onset-after-days N]
+    store-anomaly report [--open] [--dir FOLDER]
 
 Sources and warehouse come from the contract's environment variables; failures exit non-zero with a message
 that says what went wrong and what to do.
@@ -137,6 +139,44 @@ def cmd_alerts(args: argparse.Namespace) -> None:
     print(format_alerts(select_alerts(alerts, open_only=args.open, shop_no=args.shop)))
 
 
+def cmd_alert_show(args: argparse.Namespace) -> None:
+    from store_anomaly.alerts.listing import format_alert
+    from store_anomaly.alerts.state import ack_history, current_alert_state
+
+    alert_id = args.alert_id.strip()
+    with _warehouse_connection() as connection:
+        alerts = current_alert_state(connection)
+        found = alerts.filter(alerts["alert_id"] == alert_id)
+        if found.is_empty():
+            raise CliError(f"no alert {alert_id!r}: `store-anomaly alerts` lists the alert ids")
+        print(format_alert(found.row(0, named=True), ack_history(connection, alert_id)))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    import shutil
+    import webbrowser
+
+    from store_anomaly.reports.site import write_reports
+    from store_anomaly.settings import reports_dir_from_env
+
+    with _warehouse_connection() as connection:
+        site = write_reports(connection, args.dir or reports_dir_from_env())
+    dates = f"business dates {site.first} .. {site.last}" if site.last else "no business date yet"
+    print(f"{site.headline}\nReports of {dates}, {site.pages} pages, in {site.directory}:")
+    print(f"  executive summary  {site.index}")
+    print(f"  SPC gallery        {site.spc}")
+    if site.worst_store:
+        print(f"  worst store        {site.stores[site.worst_store]}")
+    print(f"  every store        {site.directory / 'stores'}/<shop_no>.html ({len(site.stores)} stores)")
+    if args.open:
+        # webbrowser falls back to text browsers and may find none: say so rather than pretend.
+        has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform == "darwin"
+        if (has_display or shutil.which("xdg-open")) and webbrowser.open(site.index.as_uri()):
+            print(f"opened {site.index.as_uri()}")
+        else:
+            print(f"no browser found here: open {site.index.as_uri()} on a machine with one")
+
+
 def cmd_ack(args: argparse.Namespace) -> None:
     from store_anomaly.alerts.feedback import validate_ack
     from store_anomaly.alerts.state import current_alert_state, record_ack
@@ -161,13 +201,14 @@ def cmd_ack(args: argparse.Namespace) -> None:
 def cmd_rule_feedback(args: argparse.Namespace) -> None:
     from store_anomaly.alerts.feedback import rule_feedback_counts
     from store_anomaly.alerts.state import current_alert_state
+    from store_anomaly.text_table import format_table
 
     with _warehouse_connection() as connection:
         counts = rule_feedback_counts(current_alert_state(connection))
     if counts.is_empty():
         print("No labelled alerts yet: acknowledge alerts with --label to build the rules' track record.")
         return
-    print(counts)
+    print(format_table(counts))
 
 
 GRAFANA_DATASOURCE_UID = "store-anomaly-warehouse"  # the uid every panel of grafana/store_anomaly.json names
@@ -292,6 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--open", action="store_true", help="only open alerts")
     alerts.add_argument("--shop", help="only this store, e.g. US00001")
     alerts.set_defaults(handler=_handle_user_errors(cmd_alerts))
+    alert_commands = alerts.add_subparsers(dest="alerts_command")
+    show = alert_commands.add_parser("show", help="one alert in full, with its acknowledgement history")
+    show.add_argument("alert_id", help="the alert's id, e.g. A-1a2b3c4d5e")
+    show.set_defaults(handler=_handle_user_errors(cmd_alert_show))
 
     ack = commands.add_parser("ack", help="acknowledge an alert, with feedback")
     ack.add_argument("alert_id", help="the alert's id, e.g. A-1a2b3c4d5e")
@@ -324,6 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="days after a store's first day the injected change starts (default 150: past the "
                              "warm-up and the anchor window)")
     replay.set_defaults(handler=_handle_user_errors(cmd_backtest))
+
+    report = commands.add_parser("report", help="build the HTML reports and print where they are")
+    report.add_argument("--open", action="store_true", help="open the executive summary in a browser")
+    report.add_argument("--dir", help="folder to write (default: STORE_ANOMALY_REPORTS_DIR, else ./reports)")
+    report.set_defaults(handler=cmd_report)
     return parser
 
 

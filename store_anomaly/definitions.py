@@ -25,7 +25,7 @@ from store_anomaly.io_managers.mysql import MySQLIOManager
 from store_anomaly.kpis.assets import KPI_ASSETS
 from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.partitions import PARTITIONS_TIME_ZONE
-from store_anomaly.reports.assets import REPORT_ASSETS
+from store_anomaly.reports.assets import REPORT_ASSETS, REPORT_PAGE_ASSETS
 from store_anomaly.resources import PlatformSettings, source_resources, warehouse_resource
 from store_anomaly.settings import WAREHOUSE_ENV_VAR
 from store_anomaly.sources.assets import SOURCE_ASSETS
@@ -42,10 +42,11 @@ DAILY_FRESHNESS = FreshnessPolicy.cron(
     deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=3), timezone=PARTITIONS_TIME_ZONE
 )
 
-# Dagster's default automation sensor starts stopped; this one evaluates the alerts' condition.
+# Dagster's default automation sensor starts stopped; this one evaluates the alerts' and the HTML reports'
+# conditions (rebuilt after a partition is materialized outside the refresh job).
 alerts_automation_sensor = AutomationConditionSensorDefinition(
     "alerts_automation_sensor",
-    target=AssetSelection.assets("store_anomaly_alerts"),
+    target=AssetSelection.assets("store_anomaly_alerts", *REPORT_PAGE_ASSETS),
     default_status=DefaultSensorStatus.RUNNING,
 )
 

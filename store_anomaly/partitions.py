@@ -4,14 +4,19 @@ that carry a range)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
 from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckExecutionContext,
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
     DailyPartitionsDefinition,
+    MetadataValue,
+    Output,
     TableSchema,
     TimeWindow,
     asset,
@@ -93,3 +98,30 @@ def require_materialized(context: AssetExecutionContext, *upstream_assets: str) 
                 f"({missing[0]} .. {missing[-1]}): materialize it for those dates first, or run every asset, "
                 f"e.g. store-anomaly backfill --start {missing[0]} --end {missing[-1]}"
             )
+
+
+def per_partition_evaluations(context: AssetCheckExecutionContext, result: AssetCheckResult) -> Iterator:
+    """A partitioned check's result, recorded for every partition of the run's range.
+
+    Dagster records a check computed over a partition range as one evaluation without a partition, so each
+    day of a backfill would read "skipped" (and the lineage "0 / N passed"). A range check's verdict holds
+    for each day of the range: one evaluation per partition says so, with the range in its metadata.
+    """
+    keys = list(context.partition_keys)
+    if len(keys) <= 1:
+        yield result
+        return
+    spec = context.check_specs[0]
+    metadata = {**result.metadata, "checked_range": MetadataValue.text(f"{keys[0]} .. {keys[-1]}")}
+    for key in keys:
+        yield AssetCheckEvaluation(
+            asset_key=spec.asset_key,
+            check_name=spec.name,
+            passed=result.passed,
+            metadata=metadata,
+            severity=result.severity,
+            description=result.description,
+            blocking=spec.blocking,
+            partition=key,
+        )
+    yield Output(None)

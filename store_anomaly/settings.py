@@ -56,6 +56,10 @@ DEFAULT_RULE_SET = "default"
 # Apprise URLs alerts are sent to (comma and/or whitespace separated).
 NOTIFY_URLS_ENV_VAR = "STORE_ANOMALY_NOTIFY_URLS"
 
+# Folder of the HTML reports; unset: ./reports of the working directory.
+REPORTS_DIR_ENV_VAR = "STORE_ANOMALY_REPORTS_DIR"
+DEFAULT_REPORTS_DIR = "reports"
+
 # The server the test suite creates its databases on.
 TEST_MYSQL_URL_ENV_VAR = "STORE_ANOMALY_TEST_MYSQL_URL"
 
@@ -75,6 +79,11 @@ def demo_source_urls_from_env() -> dict[str, str]:
         source: os.environ.get(variable) or f"{DEMO_SERVER}/{DEMO_DATABASES[source]}"
         for source, variable in DEMO_SOURCE_ENV_VARS.items()
     }
+
+
+def reports_dir_from_env() -> str:
+    """Where the HTML reports are written: STORE_ANOMALY_REPORTS_DIR, else ./reports of the working directory."""
+    return os.environ.get(REPORTS_DIR_ENV_VAR) or DEFAULT_REPORTS_DIR
 
 
 class SettingsError(ValueError):

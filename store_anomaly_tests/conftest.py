@@ -10,8 +10,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
+from store_anomaly.settings import REPORTS_DIR_ENV_VAR, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly_tests.databases import FreshDatabases
+
+
+@pytest.fixture(autouse=True, scope="session")
+def reports_in_a_temporary_folder(tmp_path_factory) -> Iterator[None]:
+    """Runs that materialize the report assets write them under the session's temporary folder, never into
+    the working directory's reports/."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(REPORTS_DIR_ENV_VAR, str(tmp_path_factory.mktemp("reports")))
+        yield
 
 
 @pytest.fixture

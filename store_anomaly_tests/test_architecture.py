@@ -24,6 +24,7 @@ LAYER_OF_PART: dict[str, int] = {
     "partitions": 0,
     "io_managers": 0,
     "ack_log": 0,
+    "text_table": 0,
     # the data flow
     "sources": 1,
     "resources": 1,  # connections to the sources; checks their tables against the source contract

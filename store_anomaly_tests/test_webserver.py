@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -69,12 +71,9 @@ def graphql(port: int, query: str) -> dict:
     return payload["data"]
 
 
-@pytest.fixture
-def webserver(platform_urls, tmp_path, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    build_sources(platform_urls)
-    with DagsterInstance.get() as instance:
-        assert run_backfill(date(2025, 11, 1), date(2025, 11, 3), instance=instance).success
+@contextmanager
+def serving() -> Iterator[int]:
+    """The real Dagster webserver on a free local port, with this process's environment; yields the port."""
     port = free_port()
     server = subprocess.Popen(
         [
@@ -105,6 +104,16 @@ def webserver(platform_urls, tmp_path, monkeypatch):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture
+def webserver(platform_urls, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    build_sources(platform_urls)
+    with DagsterInstance.get() as instance:
+        assert run_backfill(date(2025, 11, 1), date(2025, 11, 3), instance=instance).success
+    with serving() as port:
+        yield port
 
 
 def test_graphql_lists_assets_partitions_checks_and_the_backfill(webserver):

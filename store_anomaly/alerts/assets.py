@@ -6,6 +6,8 @@ and notifications come from append-only logs (`state`), so re-materializing any 
 alert nor loses what a person did.
 """
 
+from pathlib import Path
+
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -14,14 +16,17 @@ from dagster import (
     AssetIn,
     AutomationCondition,
     BackfillPolicy,
+    MetadataValue,
     Output,
     asset,
 )
 
 from store_anomaly.alerts.config import ALERT_SCHEMA, AlertConfig
 from store_anomaly.alerts.episodes import build_alerts
+from store_anomaly.alerts.listing import open_alerts_markdown
 from store_anomaly.alerts.state import anchored_references, current_alert_state
 from store_anomaly.resources import Warehouse
+from store_anomaly.settings import reports_dir_from_env
 from store_anomaly.table_schemas import table_schema_from_polars
 
 ALERTS_TABLE_SCHEMA = table_schema_from_polars(
@@ -106,6 +111,9 @@ def store_anomaly_alerts(
             "open": open_alerts.height,
             "open_critical": open_alerts.filter(pl.col("severity") == "CRITICAL").height,
             "acknowledged": int(alerts["acknowledged"].sum()),
+            "open_alerts": MetadataValue.md(open_alerts_markdown(alerts)),
+            # the reports are rebuilt from these alerts by report_executive_summary, in the same run
+            "report": MetadataValue.url((Path(reports_dir_from_env()).resolve() / "index.html").as_uri()),
         },
     )
     duplicates = open_alerts.group_by("shop_no", "episode_key").len().filter(pl.col("len") > 1)

@@ -7,6 +7,10 @@ Public API
     like two letters and five digits, e.g. US00001) keeps that store. Raises `AckError` on a malformed
     shop number. Sorted: open first, then severity (CRITICAL first), then last_seen_on (newest first).
 
+`headline(description) -> str`: an alert's first sentence (listings, the UI and the reports).
+
+`format_alert(alert, acks, *, width=100) -> str`: one alert in full (`store-anomaly alerts show ID`).
+
 `format_alerts(alerts, *, width=None) -> str`
     A plain-text table (id, store, metric, severity, status, opened, last seen, ack, headline), one line
     per alert, or "No alerts." when empty. Control and format characters (escape sequences, bidi overrides,
@@ -17,12 +21,14 @@ Public API
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
 
 import polars as pl
 
 from store_anomaly.alerts.config import SEVERITY_RANK
 from store_anomaly.alerts.feedback import AckError
+from store_anomaly.text_table import format_cell, format_table
 
 _SHOP_NO = re.compile(r"^[A-Z]{2}\d{5}$")
 
@@ -52,9 +58,9 @@ def printable(text: object) -> str:
     return "".join("?" if unicodedata.category(char).startswith("C") else char for char in str(text))
 
 
-def _headline(row: dict) -> str:
-    description = row.get("description") or ""
-    return description.split(". ")[0][:100]
+def headline(description: str | None, width: int = 100) -> str:
+    """The first sentence of an alert's description: what the listings, the UI and the reports show."""
+    return (description or "").split(". ")[0][:width]
 
 
 def format_alerts(alerts: pl.DataFrame, *, width: int | None = None) -> str:
@@ -79,7 +85,7 @@ def format_alerts(alerts: pl.DataFrame, *, width: int | None = None) -> str:
                     str(row["opened_on"]),
                     str(row["last_seen_on"]),
                     ack,
-                    _headline(row),
+                    headline(row.get("description")),
                 )
             )
         )
@@ -88,4 +94,82 @@ def format_alerts(alerts: pl.DataFrame, *, width: int | None = None) -> str:
     for r in rows:
         line = "  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(r[:-1])) + "  " + str(r[-1])
         lines.append(line[:width] if width else line)
+    return "\n".join(lines)
+
+
+# What `alerts show` prints under "The numbers", in this order, when the alert has them.
+_NUMBERS: tuple[tuple[str, str], ...] = (
+    ("change_started_on", "change started"),
+    ("baseline_value", "baseline"),
+    ("current_value", "current level"),
+    ("change_pct", "change"),
+    ("estimated_loss", "estimated loss"),
+    ("peak_z", "peak z"),
+    ("flag_days", "flag days"),
+    ("rules", "rules"),
+    ("chain_wide", "chain-wide"),
+    ("cannibalization_suspect", "customers may have gone to"),
+)
+
+
+def _number(column: str, value) -> str:
+    if column == "change_pct":
+        return f"{value:+.1f}%"
+    if column == "estimated_loss":
+        return f"${value:,.0f}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return format_cell(value)
+
+
+def format_alert(alert: dict, acks: pl.DataFrame, *, width: int = 100) -> str:
+    """One alert in full: what, the numbers, the description, the recommended action and every
+    acknowledgement (oldest first)."""
+    severity = alert["severity"]
+    if alert.get("first_severity") and alert["first_severity"] != severity:
+        severity = f"{severity} (opened as {alert['first_severity']})"
+    lines = [
+        f"{alert['alert_id']}  {alert['shop_no']} {alert.get('shop_name') or ''}".rstrip(),
+        f"  KPI          {alert['metric_name']}"
+        + (f" (moved with it: {alert['metric_names']})" if alert.get("metric_names") else ""),
+        f"  severity     {severity}",
+        f"  status       {alert['status']}, opened {alert['opened_on']}, last seen {alert['last_seen_on']}",
+    ]
+    present = [(column, name) for column, name in _NUMBERS if alert.get(column) not in (None, "")]
+    if present:
+        lines.append("The numbers")
+        lines += [f"  {name:<27} {_number(column, alert[column])}" for column, name in present]
+    for title, column in (("What happened", "description"), ("What to do", "recommended_action")):
+        if alert.get(column):
+            lines.append(title)
+            for paragraph in str(alert[column]).split("\n"):
+                lines += textwrap.wrap(paragraph, width=width, initial_indent="  ", subsequent_indent="  ") or [""]
+    lines.append("Acknowledgements")
+    if acks.is_empty():
+        lines.append("  none yet: store-anomaly ack " + alert["alert_id"] + " --by NAME [--label ...] [--note ...]")
+    else:
+        lines += ["  " + line for line in format_table(acks, headers={"acknowledged_at": "WHEN (UTC)"}).split("\n")]
+    return "\n".join(lines)
+
+
+def _md(text) -> str:
+    return str(text if text is not None else "-").replace("|", "\\|").replace("\n", " ")
+
+
+def open_alerts_markdown(alerts: pl.DataFrame, *, limit: int = 50) -> str:
+    """The open alerts as a markdown table (store, KPI, severity, since, headline), most serious first, for
+    the Dagster UI; at most `limit` rows, then how many more."""
+    rows = select_alerts(alerts, open_only=True)
+    if rows.is_empty():
+        return "No open alert."
+    lines = ["| store | KPI | severity | since | headline | alert |", "|---|---|---|---|---|---|"]
+    for row in rows.head(limit).iter_rows(named=True):
+        store = f"{row['shop_no']} {row.get('shop_name') or ''}".strip()
+        since = row.get("change_started_on") or row["opened_on"]
+        lines.append(
+            f"| {_md(store)} | {_md(row['metric_name'])} | {_md(row['severity'])} | {since} | "
+            f"{_md(headline(row.get('description')))} | {_md(row['alert_id'])} |"
+        )
+    if rows.height > limit:
+        lines.append(f"\n{rows.height - limit} more: `store-anomaly alerts --open`")
     return "\n".join(lines)

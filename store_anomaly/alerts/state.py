@@ -136,3 +136,25 @@ def anchored_references(connection) -> pl.DataFrame:
             "SELECT shop_no, metric_date, metric_name, anchor_value, anchor_since, recent_level "
             "FROM store_spc_control_limits WHERE anchor_value IS NOT NULL",
             None, schema)
+
+
+ACK_HISTORY_SCHEMA = {
+    "acknowledged_at": pl.Datetime("us"),
+    "acknowledged_by": pl.String,
+    "ack_label": pl.String,
+    "ack_note": pl.String,
+}
+
+
+def ack_history(connection, alert_id: str) -> pl.DataFrame:
+    """Every acknowledgement of one alert, oldest first (the log, not only the latest)."""
+    with connection.cursor() as cursor:
+        if not table_exists(cursor, ACKS_TABLE):
+            return pl.DataFrame(schema=ACK_HISTORY_SCHEMA)
+        return query_frame(
+            cursor,
+            f"SELECT acknowledged_at, acknowledged_by, ack_label, ack_note FROM {ACKS_TABLE} WHERE alert_id = %s "
+            "ORDER BY id",
+            (alert_id,),
+            ACK_HISTORY_SCHEMA,
+        )

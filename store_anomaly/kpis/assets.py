@@ -76,15 +76,25 @@ def store_daily_metrics(
         },
         holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision),
     )
-    context.add_output_metadata(
-        {
-            "stores": metrics["shop_no"].n_unique(),
-            "days": metrics["metric_date"].n_unique(),
-            "closed_store_days": int(metrics["is_closed"].sum()),
-            "revenue": float(metrics["revenue"].sum()),
-            "excluded_rows": int(metrics["dq_excluded_rows"].sum()),
-        }
+    # Each partition's own figures (a range run would otherwise stamp the range's totals on every day).
+    per_day = metrics.group_by("metric_date").agg(
+        stores=pl.col("shop_no").n_unique(),
+        closed_store_days=pl.col("is_closed").sum(),
+        revenue=pl.col("revenue").sum(),
+        orders=pl.col("order_count").sum(),
+        excluded_rows=pl.col("dq_excluded_rows").sum(),
     )
+    for day in per_day.iter_rows(named=True):
+        context.add_asset_metadata(
+            {
+                "stores": int(day["stores"]),
+                "closed_store_days": int(day["closed_store_days"]),
+                "revenue": round(float(day["revenue"]), 2),
+                "orders": int(day["orders"]),
+                "excluded_rows": int(day["excluded_rows"]),
+            },
+            partition_key=day["metric_date"].isoformat(),
+        )
     return metrics
 
 

@@ -3,6 +3,7 @@
 They read what landed in the warehouse (not the in-memory frame), so they also catch a broken write.
 """
 
+import functools
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -10,7 +11,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from store_anomaly.kpis.assets import store_daily_metrics
 from store_anomaly.kpis.catalog import DQ_COLUMNS, KPI_COLUMNS
-from store_anomaly.partitions import business_dates, daily_partitions
+from store_anomaly.partitions import business_dates, daily_partitions, per_partition_evaluations
 from store_anomaly.resources import PlatformSettings, SourceDatabase, Warehouse
 from store_anomaly.sources.assets import date_scope
 from store_anomaly.sources.extracts import (
@@ -35,7 +36,16 @@ def _range(context: AssetCheckExecutionContext) -> tuple[date, date]:
 
 
 def _partitioned_check(**kwargs):
-    return asset_check(asset=store_daily_metrics, partitions_def=daily_partitions, **kwargs)
+    """`@asset_check` on store_daily_metrics' partitions; the result is recorded for each partition of a range."""
+
+    def decorate(check_fn):
+        @functools.wraps(check_fn)
+        def per_partition(context: AssetCheckExecutionContext, **resources):
+            yield from per_partition_evaluations(context, check_fn(context, **resources))
+
+        return asset_check(asset=store_daily_metrics, partitions_def=daily_partitions, **kwargs)(per_partition)
+
+    return decorate
 
 
 @_partitioned_check(description="Exactly one row per store and business date.", blocking=True)

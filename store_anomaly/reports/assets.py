@@ -7,11 +7,23 @@ share the daily partitions and backfills of every other asset: a range materiali
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, TimeWindowPartitionMapping
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetSpec,
+    AutomationCondition,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    TimeWindowPartitionMapping,
+    multi_asset,
+)
 
 from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
 from store_anomaly.reports.health import HealthConfig, compute_health_scores
 from store_anomaly.reports.peers import PEER_SCHEMA, compute_peer_comparison
+from store_anomaly.reports.site import write_reports
+from store_anomaly.resources import Warehouse
 from store_anomaly.table_schemas import table_schema_from_polars
 
 GROUP = "reports"
@@ -80,9 +92,16 @@ def store_health_scores(
     start, end = business_dates(context.partition_time_window)
     scores = compute_health_scores(store_daily_metrics, store_spc_control_limits, HEALTH_CONFIG)
     scores = scores.filter(pl.col("metric_date").is_between(start, end)).select(list(HEALTH_SCHEMA))
-    context.add_output_metadata(
-        {"store_days": scores.height, "grades": dict(scores.group_by("grade").len().sort("grade").iter_rows())}
-    )
+    # Each partition's own grades; the latest one also lists every store's grade (worst first).
+    latest_day = scores["metric_date"].max()
+    for (day,), scored in scores.partition_by("metric_date", as_dict=True).items():
+        metadata = {
+            "stores_scored": scored.height,
+            "grades": {grade or "none": n for grade, n in scored.group_by("grade").len().sort("grade").iter_rows()},
+        }
+        if day == latest_day:
+            metadata["grade_per_store"] = MetadataValue.md(health_markdown(scored))
+        context.add_asset_metadata(metadata, partition_key=day.isoformat())
     return scores
 
 
@@ -130,4 +149,82 @@ def store_peer_comparison(context: AssetExecutionContext, store_daily_metrics: p
     return peers.select(list(PEERS_SCHEMA))
 
 
-REPORT_ASSETS = [store_health_scores, store_peer_comparison]
+
+def health_markdown(latest: pl.DataFrame) -> str:
+    """One day's grade per store, worst first, as a markdown table for the asset page."""
+    if latest.is_empty():
+        return "No store scored."
+    lines = ["| store | health | grade | weakest KPI |", "|---|---|---|---|"]
+    for row in latest.sort("health_score", "shop_no", nulls_last=True).iter_rows(named=True):
+        score = "-" if row["health_score"] is None else f"{row['health_score']:.1f}"
+        lines.append(
+            f"| {row['shop_no']} {row['shop_name'] or ''} | {score} | {row['grade'] or '-'} | {row['worst_metric'] or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+REPORT_PAGE_ASSETS = {
+    "report_executive_summary": "index.html: the chain's revenue and orders, open alerts, today's alert activity, "
+    "the latest week's ranking and the stores x weeks health grid",
+    "report_store_pages": "stores/<shop_no>.html: one page per in-scope store, a control chart per KPI with "
+    "flags and alert episodes, health, peer percentile and excluded rows",
+    "report_spc_gallery": "spc.html: every store's revenue and orders control charts, worst store first",
+}
+# Everything the pages draw; they are rebuilt after any of it changes, once per run, whatever its range.
+_REPORT_DEPS = [
+    "store_daily_metrics",
+    "store_spc_control_limits",
+    "store_anomaly_flags",
+    "store_health_scores",
+    "store_peer_comparison",
+    "store_anomaly_alerts",
+]
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            key,
+            description=description,
+            group_name=GROUP,
+            kinds={"html", "plotly"},
+            deps=_REPORT_DEPS,
+            automation_condition=AutomationCondition.eager().without(~AutomationCondition.any_deps_missing()),
+        )
+        for key, description in REPORT_PAGE_ASSETS.items()
+    ],
+    backfill_policy=BackfillPolicy.single_run(),
+)
+def report_pages(context: AssetExecutionContext, warehouse: Warehouse):
+    """Static HTML reports of the latest 13 months (STORE_ANOMALY_REPORTS_DIR, default ./reports)."""
+    with warehouse.connect() as connection:
+        site = write_reports(connection)
+    dates = f"{site.first} .. {site.last}" if site.last else "none"
+    common = {"business_dates": dates, "built_at": f"{site.built_at:%Y-%m-%d %H:%M} UTC"}
+    yield MaterializeResult(
+        asset_key="report_executive_summary",
+        metadata={
+            **common,
+            "path": MetadataValue.path(str(site.index)),
+            "url": MetadataValue.url(site.index.as_uri()),
+            "headline": site.headline,
+        },
+    )
+    worst = site.stores.get(site.worst_store) if site.worst_store else None
+    yield MaterializeResult(
+        asset_key="report_store_pages",
+        metadata={
+            **common,
+            "pages": len(site.stores),
+            "folder": MetadataValue.path(str(site.directory / "stores")),
+            **({"worst_store_page": MetadataValue.url(worst.as_uri())} if worst else {}),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="report_spc_gallery",
+        metadata={**common, "path": MetadataValue.path(str(site.spc)), "url": MetadataValue.url(site.spc.as_uri())},
+    )
+    context.log.info(f"reports of {dates} written to {site.directory} ({site.pages} pages)")
+
+
+REPORT_ASSETS = [store_health_scores, store_peer_comparison, report_pages]

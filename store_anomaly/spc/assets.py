@@ -88,8 +88,9 @@ LIMITS_TABLE = _table(LIMITS_SCHEMA, LIMITS_KEY)
 FLAGS_TABLE = _table(FLAGS_SCHEMA, FLAGS_KEY)
 
 
-def _out(table, key) -> AssetOut:
+def _out(table, key, description: str) -> AssetOut:
     return AssetOut(
+        description=description,
         group_name=GROUP,
         kinds={"mysql", "polars"},
         metadata={"partition_expr": "metric_date", "dagster/column_schema": table, "primary_key": list(key)},
@@ -98,8 +99,18 @@ def _out(table, key) -> AssetOut:
 
 @multi_asset(
     outs={
-        "store_spc_control_limits": _out(LIMITS_TABLE, LIMITS_KEY),
-        "store_anomaly_flags": _out(FLAGS_TABLE, FLAGS_KEY),
+        "store_spc_control_limits": _out(
+            LIMITS_TABLE,
+            LIMITS_KEY,
+            "Control limits in force for each store, KPI and day, computed from earlier days only: centre line, "
+            "sigma, WARNING limits (ucl/lcl), baseline days, and the chain's same-day movement.",
+        ),
+        "store_anomaly_flags": _out(
+            FLAGS_TABLE,
+            FLAGS_KEY,
+            "Statistical signals: one row per store, day, KPI and rule that fired, with the observed and expected "
+            "values, z-score, severity (INFO, WARNING, CRITICAL) and direction.",
+        ),
     },
     ins={
         "store_daily_metrics": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-CONFIG.lookback_days))

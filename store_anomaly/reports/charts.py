@@ -1,0 +1,175 @@
+"""Plotly figures of the HTML reports (pure: polars frames in, `plotly.graph_objects.Figure` out).
+
+Trace names are part of the reports' interface (the browser tests find traces by them):
+
+* control chart: `value`, `centre line`, `anchored reference` (only when the limits hold one),
+  `WARNING limit (upper)`, `WARNING limit (lower)`, and one `flag <SEVERITY> <rule>` trace per severity and
+  rule that fired (one point per flag); alert episodes are shaded spans (layout shapes) with their text.
+* health: `health score`; peers: `percentile <KPI>`; excluded rows: `excluded rows`;
+  chain: `revenue`, `orders`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from store_anomaly.kpis.catalog import KPI_BY_COLUMN
+from store_anomaly.kpis.catalog import kpi_label as label
+
+# Figures are plain plotly.js figure dicts ({"data": [...], "layout": {...}}): plotly.graph_objects validates
+# every property on every assignment, which made a store page cost about a second; the pages draw them with
+# the folder's plotly.js and one shared template (`pages.TEMPLATE`).
+Figure = dict
+
+SEVERITY_COLOURS = {"CRITICAL": "#c0392b", "WARNING": "#e67e22", "INFO": "#95a5a6"}
+GRADE_COLOURS = {"A": "#1a9850", "B": "#91cf60", "C": "#fee08b", "D": "#fc8d59", "F": "#d73027"}
+_RULE_SYMBOLS = ("circle", "diamond", "square", "triangle-up", "triangle-down", "x", "star", "cross", "hexagon")
+
+
+def _layout(title: str, height: int, **extra) -> dict:
+    return {
+        "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top"},
+        "height": height,
+        "margin": {"l": 60, "r": 20, "t": 75, "b": 30},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0, "font": {"size": 10}},
+        "hovermode": "x unified",
+        "xaxis": {"type": "date"},
+        **extra,
+    }
+
+
+def _dates(frame: pl.DataFrame, column: str = "metric_date") -> list[str]:
+    return [day.isoformat() for day in frame[column].to_list()]
+
+
+def _values(frame: pl.DataFrame, column: str) -> list:
+    """A column as a JSON-safe list: NaN (a 0/0 ratio) becomes null, like a missing value."""
+    values = frame[column]
+    return (values.fill_nan(None).round(3) if values.dtype.is_float() else values).to_list()
+
+
+def rule_symbol(rule: str, rules: list[str]) -> str:
+    return _RULE_SYMBOLS[rules.index(rule) % len(_RULE_SYMBOLS)] if rule in rules else "circle"
+
+
+def _line(x, y, name: str, colour: str, width: float = 1.5, dash: str = "solid", **extra) -> dict:
+    return {
+        "type": "scatter", "x": x, "y": y, "name": name, "mode": "lines",
+        "line": {"color": colour, "width": width, "dash": dash}, **extra,
+    }  # fmt: skip
+
+
+def control_chart(
+    series: pl.DataFrame, flags: pl.DataFrame, episodes: pl.DataFrame, metric: str, *, height: int = 300
+) -> Figure:
+    """One store's control chart of one KPI.
+
+    series: metric_date, value, center_line, ucl, lcl, anchor_value (one row per day, sorted);
+    flags: metric_date, rule, severity, observed_value, detail (this store and KPI);
+    episodes: alert_id, opened_on, last_seen_on, severity, headline (alerts of this store touching the KPI).
+    """
+    days = _dates(series)
+    data = [
+        _line(days, _values(series, "value"), "value", "#2c3e50", 1.2, mode="lines+markers", marker={"size": 3}),
+        _line(days, _values(series, "center_line"), "centre line", "#2980b9"),
+    ]
+    if series["anchor_value"].is_not_null().any():
+        data.append(_line(days, _values(series, "anchor_value"), "anchored reference", "#8e44ad", 2, "dot"))
+    # The WARNING band: the lower limit, then the upper one filled down to it.
+    for bound, column in (("lower", "lcl"), ("upper", "ucl")):
+        data.append(
+            _line(
+                days, _values(series, column), f"WARNING limit ({bound})", SEVERITY_COLOURS["WARNING"], 0.6, "dot",
+                legendgroup="limits", showlegend=bound == "upper",
+                **({"fill": "tonexty", "fillcolor": "rgba(230,126,34,0.10)"} if bound == "upper" else {}),
+            )
+        )  # fmt: skip
+    rules = sorted(flags["rule"].unique().to_list()) if flags.height else []
+    for (severity, rule), group in flags.sort("metric_date").group_by(["severity", "rule"], maintain_order=True):
+        data.append(
+            {
+                "type": "scatter",
+                "x": _dates(group),
+                "y": _values(group, "observed_value"),
+                "name": f"flag {severity} {rule}",
+                "mode": "markers",
+                "marker": {
+                    "color": SEVERITY_COLOURS.get(severity, "#000"),
+                    "size": 11 if severity == "CRITICAL" else 9 if severity == "WARNING" else 6,
+                    "symbol": rule_symbol(rule, rules),
+                    "line": {"color": "white", "width": 1},
+                },
+                "text": [f"{severity} {rule}: {detail or ''}" for detail in group["detail"].to_list()],
+                "hovertemplate": "%{text}<extra></extra>",
+            }
+        )
+    shapes, annotations = [], []
+    for episode in episodes.iter_rows(named=True):
+        colour = SEVERITY_COLOURS.get(episode["severity"], "#999")
+        start, end = episode["opened_on"].isoformat(), episode["last_seen_on"].isoformat()
+        shapes.append(
+            {"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": end, "y0": 0, "y1": 1,
+             "fillcolor": colour, "opacity": 0.12, "line": {"width": 0}, "layer": "below"}
+        )  # fmt: skip
+        annotations.append(
+            {"xref": "x", "yref": "paper", "x": start, "y": 1, "xanchor": "left", "yanchor": "top",
+             "showarrow": False, "font": {"size": 10, "color": colour},
+             "text": f"{episode['alert_id']} {episode['severity']}: {episode['headline'][:70]}"}
+        )  # fmt: skip
+    unit = KPI_BY_COLUMN[metric].unit if metric in KPI_BY_COLUMN else ""
+    layout = _layout(label(metric), height, shapes=shapes, annotations=annotations, yaxis={"title": {"text": unit}})
+    return {"data": data, "layout": layout}
+
+
+def health_chart(health: pl.DataFrame, *, height: int = 260) -> Figure:
+    """health: metric_date, health_score, grade (one store, sorted); grade bands shaded behind the line."""
+    bands = [
+        {"type": "rect", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": low, "y1": high,
+         "fillcolor": GRADE_COLOURS[grade], "opacity": 0.12, "line": {"width": 0}, "layer": "below"}
+        for low, high, grade in ((90, 100, "A"), (80, 90, "B"), (70, 80, "C"), (60, 70, "D"), (0, 60, "F"))
+    ]  # fmt: skip
+    line = _line(
+        _dates(health), _values(health, "health_score"), "health score", "#2c3e50",
+        text=health["grade"].to_list(), hovertemplate="%{y:.1f} (grade %{text})<extra></extra>",
+    )  # fmt: skip
+    layout = _layout("Health score (0-100, grade bands)", height, shapes=bands, yaxis={"range": [0, 100]})
+    return {"data": [line], "layout": layout}
+
+
+def percentile_chart(peers: pl.DataFrame, metrics: tuple[str, ...], *, height: int = 260) -> Figure:
+    """peers: week_start, metric_name, percentile (one store); one line per KPI of `metrics` present."""
+    data = []
+    for metric in metrics:
+        rows = peers.filter(pl.col("metric_name") == metric).sort("week_start")
+        if rows.height:
+            data.append(
+                {"type": "scatter", "x": _dates(rows, "week_start"), "y": _values(rows, "percentile"),
+                 "name": f"percentile {label(metric)}", "mode": "lines+markers", "marker": {"size": 4}}
+            )  # fmt: skip
+    title = "Peer percentile per week (100 = best of the chain)"
+    return {"data": data, "layout": _layout(title, height, yaxis={"range": [0, 100]})}
+
+
+def excluded_rows_chart(metrics: pl.DataFrame, *, height: int = 220) -> Figure:
+    """metrics: metric_date, dq_excluded_rows (one store, sorted)."""
+    bars = {
+        "type": "bar", "x": _dates(metrics), "y": _values(metrics, "dq_excluded_rows"), "name": "excluded rows",
+        "marker": {"color": "#7f8c8d"},
+    }  # fmt: skip
+    return {"data": [bars], "layout": _layout("Source rows excluded by the KPI rules, per day", height)}
+
+
+def chain_chart(chain: pl.DataFrame, *, height: int = 320) -> Figure:
+    """chain: metric_date, revenue, order_count (the chain's daily totals, sorted); orders on a second axis."""
+    days = _dates(chain)
+    data = [
+        _line(days, _values(chain, "revenue"), "revenue", "#2c3e50", hovertemplate="$%{y:,.0f}"),
+        _line(days, _values(chain, "order_count"), "orders", "#27ae60", 1, yaxis="y2", hovertemplate="%{y:,.0f}"),
+    ]
+    layout = _layout(
+        "Chain revenue and orders per business date",
+        height,
+        yaxis={"title": {"text": "revenue (USD)"}, "tickformat": "$,.0f"},
+        yaxis2={"title": {"text": "orders"}, "overlaying": "y", "side": "right", "showgrid": False},
+    )
+    return {"data": data, "layout": layout}

@@ -1,0 +1,155 @@
+"""What the HTML reports show, read from the warehouse in one bounded window (no Dagster import).
+
+`load_report_data(connection, window_days=REPORT_WINDOW_DAYS) -> ReportData` reads the last `window_days`
+business dates up to the latest date of `store_daily_metrics` (default 13 months), each table filtered and
+projected in SQL, so building the reports costs the same whatever the length of history. A table that does not
+exist yet reads as an empty frame; `store_spc_control_limits.anchor_value` / `anchor_since` are read when the
+table has them (the anchored reference) and are null otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from store_anomaly.alerts.state import current_alert_state
+from store_anomaly.kpis.catalog import DQ_COLUMNS, DQ_EXCLUDED_TOTAL, KPI_COLUMNS
+from store_anomaly.mysql import query_frame, table_exists
+
+# 13 months: a year of history plus the month before, so this month compares with the same month last year.
+REPORT_WINDOW_DAYS = 396
+
+METRICS_COLUMNS: dict[str, pl.DataType] = {
+    "metric_date": pl.Date(),
+    "shop_no": pl.String(),
+    "shop_name": pl.String(),
+    **{kpi: pl.Float64() for kpi in KPI_COLUMNS},
+    "is_closed": pl.Boolean(),
+    DQ_EXCLUDED_TOTAL.column: pl.Int64(),
+    **{column: pl.Int64() for column in DQ_COLUMNS},
+}
+LIMITS_COLUMNS: dict[str, pl.DataType] = {
+    "metric_date": pl.Date(),
+    "shop_no": pl.String(),
+    "metric_name": pl.String(),
+    "center_line": pl.Float64(),
+    "ucl": pl.Float64(),
+    "lcl": pl.Float64(),
+    "anchor_value": pl.Float64(),
+    "anchor_since": pl.Date(),
+}
+FLAGS_COLUMNS: dict[str, pl.DataType] = {
+    "metric_date": pl.Date(),
+    "shop_no": pl.String(),
+    "metric_name": pl.String(),
+    "rule": pl.String(),
+    "severity": pl.String(),
+    "direction": pl.String(),
+    "observed_value": pl.Float64(),
+    "z_score": pl.Float64(),
+    "detail": pl.String(),
+}
+HEALTH_COLUMNS: dict[str, pl.DataType] = {
+    "metric_date": pl.Date(),
+    "shop_no": pl.String(),
+    "health_score": pl.Float64(),
+    "grade": pl.String(),
+    "worst_metric": pl.String(),
+}
+PEERS_COLUMNS: dict[str, pl.DataType] = {
+    "week_start": pl.Date(),
+    "shop_no": pl.String(),
+    "metric_name": pl.String(),
+    "value": pl.Float64(),
+    "peer_median": pl.Float64(),
+    "peer_count": pl.Int64(),
+    "rank": pl.Int64(),
+    "percentile": pl.Float64(),
+    "vs_median_pct": pl.Float64(),
+}
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The window's rows of every table the reports draw (first..last inclusive; None when no data yet)."""
+
+    first: date | None
+    last: date | None
+    metrics: pl.DataFrame
+    limits: pl.DataFrame
+    flags: pl.DataFrame
+    health: pl.DataFrame
+    peers: pl.DataFrame
+    alerts: pl.DataFrame
+
+    @property
+    def stores(self) -> pl.DataFrame:
+        """shop_no, shop_name of the stores with metrics on the latest business date (the in-scope stores)."""
+        if self.last is None:
+            return pl.DataFrame(schema={"shop_no": pl.String, "shop_name": pl.String})
+        return (
+            self.metrics.filter(pl.col("metric_date") == self.last)
+            .select("shop_no", "shop_name")
+            .unique("shop_no")
+            .sort("shop_no")
+        )
+
+
+def _columns(cursor, table: str) -> set[str]:
+    cursor.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s",
+        (table,),
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
+def _read(cursor, table: str, schema: dict[str, pl.DataType], date_column: str, first: date, last: date):
+    """The window's rows of `table`, columns it lacks as nulls (an empty frame when the table is missing)."""
+    if not table_exists(cursor, table):
+        return pl.DataFrame(schema=schema)
+    present = _columns(cursor, table)
+    select = ", ".join(f"`{name}`" if name in present else f"NULL AS `{name}`" for name in schema)
+    return query_frame(
+        cursor, f"SELECT {select} FROM `{table}` WHERE `{date_column}` BETWEEN %s AND %s", (first, last), schema
+    )
+
+
+def load_report_data(connection, window_days: int = REPORT_WINDOW_DAYS) -> ReportData:
+    """The bounded window of every reported table; see the module docstring."""
+    with connection.cursor() as cursor:
+        last = None
+        if table_exists(cursor, "store_daily_metrics"):
+            cursor.execute("SELECT MAX(metric_date) FROM store_daily_metrics")
+            last = cursor.fetchone()[0]
+        if last is None:
+            empty = {
+                name: pl.DataFrame(schema=schema)
+                for name, schema in (
+                    ("metrics", METRICS_COLUMNS),
+                    ("limits", LIMITS_COLUMNS),
+                    ("flags", FLAGS_COLUMNS),
+                    ("health", HEALTH_COLUMNS),
+                    ("peers", PEERS_COLUMNS),
+                )
+            }
+            return ReportData(None, None, alerts=current_alert_state(connection), **empty)
+        first = last - timedelta(days=window_days - 1)
+        metrics = _read(cursor, "store_daily_metrics", METRICS_COLUMNS, "metric_date", first, last)
+        limits = _read(cursor, "store_spc_control_limits", LIMITS_COLUMNS, "metric_date", first, last)
+        flags = _read(cursor, "store_anomaly_flags", FLAGS_COLUMNS, "metric_date", first, last)
+        health = _read(cursor, "store_health_scores", HEALTH_COLUMNS, "metric_date", first, last)
+        peers = _read(cursor, "store_peer_comparison", PEERS_COLUMNS, "week_start", first, last)
+    alerts = current_alert_state(connection)
+    alerts = alerts.filter((pl.col("status") == "open") | (pl.col("last_seen_on") >= first))
+    return ReportData(
+        first=metrics["metric_date"].min() or first,
+        last=last,
+        metrics=metrics,
+        limits=limits.unique(["metric_date", "shop_no", "metric_name"], keep="first"),
+        flags=flags,
+        health=health,
+        peers=peers,
+        alerts=alerts,
+    )

@@ -1,0 +1,96 @@
+"""Writes the HTML reports into the reports folder (no Dagster import).
+
+`write_reports(connection, directory, built_at=None) -> ReportSite` reads the bounded window
+(`data.load_report_data`), builds every page (`pages.build_pages`) and writes them. The folder holds revenue
+figures, so it is created readable by its owner and group only (0750, pages 0640), whatever the umask. Each
+page is written to a temporary file and renamed over the old one, so a reader never sees half a page; plotly.js
+is written once (again only when the installed plotly's copy differs); pages of stores no longer in scope are
+removed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from plotly.offline import get_plotlyjs
+
+from store_anomaly.reports.data import ReportData, load_report_data
+from store_anomaly.reports.pages import PLOTLY_JS, build_pages, store_order, summary_headline
+from store_anomaly.settings import reports_dir_from_env
+
+DIRECTORY_MODE = 0o750
+FILE_MODE = 0o640
+
+
+@dataclass(frozen=True)
+class ReportSite:
+    directory: Path
+    index: Path
+    spc: Path
+    stores: dict[str, Path]
+    first: date | None
+    last: date | None
+    built_at: datetime
+    headline: str
+    worst_store: str | None
+
+    @property
+    def pages(self) -> int:
+        return 2 + len(self.stores)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, FILE_MODE)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _private_directory(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, DIRECTORY_MODE)
+
+
+def write_pages(data: ReportData, directory: Path | str, built_at: datetime | None = None) -> ReportSite:
+    """Builds and writes every page of `data` into `directory`; see the module docstring."""
+    built_at = built_at or datetime.now(UTC)
+    root = Path(directory).resolve()
+    _private_directory(root)
+    _private_directory(root / "stores")
+    plotly_js = root / PLOTLY_JS
+    script = get_plotlyjs()
+    if not plotly_js.exists() or plotly_js.stat().st_size != len(script.encode()):
+        _write_atomically(plotly_js, script)
+    pages = build_pages(data, built_at)
+    for relative, text in pages.items():
+        _write_atomically(root / relative, text)
+    stores = {Path(p).stem: root / p for p in pages if p.startswith("stores/")}
+    for stale in (root / "stores").glob("*.html"):
+        if stale.stem not in stores:
+            stale.unlink()
+    order = store_order(data)
+    return ReportSite(
+        directory=root,
+        index=root / "index.html",
+        spc=root / "spc.html",
+        stores=stores,
+        first=data.first,
+        last=data.last,
+        built_at=built_at,
+        headline=summary_headline(data),
+        worst_store=order["shop_no"][0] if order.height else None,
+    )
+
+
+def write_reports(connection, directory: Path | str | None = None, built_at: datetime | None = None) -> ReportSite:
+    """Reads the warehouse through `connection` and writes the reports (default folder: reports_dir_from_env())."""
+    return write_pages(load_report_data(connection), directory or reports_dir_from_env(), built_at)

@@ -1,0 +1,242 @@
+"""The HTML reports, built from a generated warehouse and opened in headless Chromium.
+
+A demo chain of 4 stores (the flagship US00001 slides from October 2025) is generated and backfilled once for
+the module; the reports are written to a temporary folder and each page is loaded in the real browser: no
+console error, the chart elements exist and hold one point per business date, flagged days are marked with
+one point per flag, alert episodes are shaded. Screenshots go to the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from dagster import DagsterInstance
+
+from store_anomaly.mysql import MySQLUrl
+from store_anomaly.reports.data import load_report_data
+from store_anomaly.reports.site import write_pages
+from store_anomaly.runner import run_backfill
+from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
+from store_anomaly.sources.demo_data import generate_demo_sources
+from store_anomaly_tests.browser import open_browser
+from store_anomaly_tests.databases import FreshDatabases
+from store_anomaly_tests.test_webserver import graphql, serving
+
+pytestmark = [pytest.mark.mysql, pytest.mark.webserver]
+
+START, END = date(2025, 8, 1), date(2025, 11, 16)
+FLAGSHIP = "US00001"
+
+
+@pytest.fixture(scope="module")
+def demo_warehouse(tmp_path_factory):
+    """A backfilled demo warehouse of 4 stores over START..END: (warehouse url, report data)."""
+    databases = FreshDatabases()
+    with pytest.MonkeyPatch.context() as patch:
+        try:
+            urls = {source: databases.create(source) for source in SOURCE_ENV_VARS}
+            urls["warehouse"] = databases.create("warehouse")
+            for source, variable in SOURCE_ENV_VARS.items():
+                patch.setenv(variable, urls[source])
+            patch.setenv(WAREHOUSE_ENV_VAR, urls["warehouse"])
+            patch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))
+            patch.setenv("STORE_ANOMALY_REPORTS_DIR", str(tmp_path_factory.mktemp("run_reports") / "reports"))
+            generate_demo_sources({s: urls[s] for s in SOURCE_ENV_VARS}, start=START, end=END, stores=4, seed=42)
+            with DagsterInstance.get() as instance:
+                result = run_backfill(START, END, instance=instance)
+            yield urls["warehouse"], result
+        finally:
+            databases.drop_all()
+
+
+@pytest.fixture(scope="module")
+def report_data(demo_warehouse):
+    with MySQLUrl.parse(demo_warehouse[0]).connect() as connection:
+        return load_report_data(connection)
+
+
+@pytest.fixture(scope="module")
+def site(report_data, tmp_path_factory):
+    return write_pages(report_data, tmp_path_factory.mktemp("reports") / "reports")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with open_browser() as opened:
+        yield opened
+
+
+def load(browser, path: Path, screenshot: Path | None = None):
+    """Opens a page; returns (page, console errors)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    page.goto(path.as_uri())
+    page.wait_for_function("() => document.querySelectorAll('.chart .main-svg').length > 0")
+    if screenshot is not None:
+        page.screenshot(path=str(screenshot), full_page=True)
+    return page, errors
+
+
+def traces(page, chart_id: str) -> dict[str, dict]:
+    """name -> {points, shapes} of a drawn chart's traces (from plotly's own graph div)."""
+    return page.evaluate(
+        """id => { const gd = document.getElementById(id); const out = {};
+                   gd.data.forEach(t => out[t.name] = {points: t.x.length});
+                   out.__shapes = {points: (gd.layout.shapes || []).length}; return out; }""",
+        chart_id,
+    )
+
+
+def test_the_reports_folder_holds_every_page_privately_and_plotly_once(site, report_data):
+    assert site.index.exists() and site.spc.exists()
+    assert set(site.stores) == set(report_data.stores["shop_no"]) == {"US00001", "US00002", "US00003", "US00004"}
+    assert (site.directory / "plotly.min.js").stat().st_size > 1_000_000
+    for page in [site.index, site.spc, *site.stores.values()]:
+        text = page.read_text()
+        assert "plotly.min.js" in text and "cdn" not in text.lower() and "https://" not in text
+        assert f"business dates {report_data.first} to {END}" in text
+        assert stat.S_IMODE(page.stat().st_mode) & 0o007 == 0
+    assert stat.S_IMODE(site.directory.stat().st_mode) & 0o007 == 0
+    # the window is bounded: 13 months at most, whatever the history
+    assert report_data.first == START and (END - report_data.first).days < 396
+
+
+def test_the_flagship_page_shows_each_kpi_chart_with_its_points_flags_and_episodes(
+    site, report_data, browser, tmp_path
+):
+    page, errors = load(browser, site.stores[FLAGSHIP], tmp_path / "flagship.png")
+    assert errors == []
+    days = report_data.metrics.filter(pl.col("shop_no") == FLAGSHIP).height
+    assert days == (END - START).days + 1
+    revenue = traces(page, "chart-control-revenue")
+    assert revenue["value"]["points"] == days
+    assert revenue["centre line"]["points"] == days
+    assert revenue["WARNING limit (upper)"]["points"] == days and revenue["WARNING limit (lower)"]["points"] == days
+    flags = report_data.flags.filter((pl.col("shop_no") == FLAGSHIP) & (pl.col("metric_name") == "revenue"))
+    assert flags.filter(pl.col("severity") != "INFO").height > 0, "the demo flagship's slide is flagged"
+    marked = sum(t["points"] for name, t in revenue.items() if name.startswith("flag "))
+    assert marked == flags.height
+    for (severity, rule), group in flags.group_by(["severity", "rule"]):
+        assert revenue[f"flag {severity} {rule}"]["points"] == group.height
+    alerts = report_data.alerts.filter((pl.col("shop_no") == FLAGSHIP) & (pl.col("metric_name") == "revenue"))
+    assert alerts.height >= 1 and revenue["__shapes"]["points"] >= alerts.height
+    assert alerts["alert_id"][0] in page.inner_text("body")
+    for chart in ("chart-health", "chart-percentile", "chart-excluded"):
+        assert page.locator(f"#{chart} .main-svg").count() > 0
+    assert (
+        traces(page, "chart-health")["health score"]["points"]
+        == report_data.health.filter(pl.col("shop_no") == FLAGSHIP).height
+    )
+    page.close()
+
+
+def test_the_executive_summary_names_the_flagship_first_and_filters_stores(site, report_data, browser, tmp_path):
+    page, errors = load(browser, site.index, tmp_path / "index.png")
+    assert errors == []
+    body = page.inner_text("body")
+    assert "open alert" in body and FLAGSHIP in body
+    chain = traces(page, "chart-chain")
+    assert chain["revenue"]["points"] == (END - START).days + 1 == chain["orders"]["points"]
+    grid_rows = page.locator("#health-grid tr[data-search]")
+    assert grid_rows.count() == 4
+    assert grid_rows.first.inner_text().startswith(FLAGSHIP), "worst store first"
+    page.fill("input[data-target='#health-grid']", "US00003")
+    visible = [row for row in grid_rows.all() if row.is_visible()]
+    assert len(visible) == 1 and visible[0].inner_text().startswith("US00003")
+    monday = END - timedelta(days=END.weekday())
+    assert f"Ranking of the week {monday if END.weekday() == 6 else monday - timedelta(days=7)}" in body
+    page.close()
+
+
+def test_the_gallery_draws_charts_as_they_scroll_into_view(site, browser):
+    page, errors = load(browser, site.spc)
+    assert errors == []
+    assert page.locator(".card").count() == 4
+    page.locator(".card").last.scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelectorAll('.chart[data-drawn] .main-svg').length >= 8")
+    assert page.locator(".card").first.inner_text().startswith(FLAGSHIP)
+    page.close()
+
+
+def test_report_assets_write_into_the_configured_folder_with_paths_in_metadata(demo_warehouse):
+    materializations = {
+        event.asset_key.to_user_string(): event.event_specific_data.materialization
+        for event in demo_warehouse[1].get_asset_materialization_events()
+    }
+    summary = materializations["report_executive_summary"].metadata
+    assert summary["path"].value.endswith("reports/index.html") and Path(summary["path"].value).exists()
+    assert summary["url"].value.startswith("file://")
+    assert "open alert" in summary["headline"].value
+    pages = materializations["report_store_pages"].metadata
+    assert pages["pages"].value == 4
+    assert materializations["report_spc_gallery"].metadata["path"].value.endswith("spc.html")
+
+
+LATEST_METADATA = """
+{
+  assetNodes(assetKeys: [{path: ["store_anomaly_alerts"]}, {path: ["report_executive_summary"]}]) {
+    assetKey { path }
+    assetMaterializations(limit: 1) {
+      metadataEntries {
+        label
+        ... on MarkdownMetadataEntry { mdStr }
+        ... on PathMetadataEntry { path }
+        ... on UrlMetadataEntry { url }
+      }
+    }
+  }
+}
+"""
+
+
+def test_the_ui_shows_the_open_alerts_table_and_the_report_paths(demo_warehouse, report_data):
+    with serving() as port:
+        nodes = {node["assetKey"]["path"][-1]: node for node in graphql(port, LATEST_METADATA)["assetNodes"]}
+    alerts = {e["label"]: e for e in nodes["store_anomaly_alerts"]["assetMaterializations"][0]["metadataEntries"]}
+    table = alerts["open_alerts"]["mdStr"]
+    assert table.startswith("| store | KPI | severity | since | headline | alert |")
+    open_ids = report_data.alerts.filter(pl.col("status") == "open")["alert_id"].to_list()
+    assert open_ids and all(alert_id in table for alert_id in open_ids)
+    assert alerts["report"]["url"].endswith("/index.html")
+    summary = {e["label"]: e for e in nodes["report_executive_summary"]["assetMaterializations"][0]["metadataEntries"]}
+    assert summary["path"]["path"].endswith("index.html") and summary["url"]["url"].startswith("file://")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    command = [str(Path(sys.executable).parent / "store-anomaly"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=os.environ.copy(), check=False)
+
+
+def test_the_cli_shows_an_alert_in_full_and_builds_the_reports(demo_warehouse, report_data, tmp_path):
+    alert = report_data.alerts.filter(pl.col("shop_no") == FLAGSHIP).sort("opened_on").row(0, named=True)
+    acked = cli("ack", alert["alert_id"], "--by", "maria", "--label", "confirmed", "--note", "office crowd moved")
+    assert acked.returncode == 0, acked.stderr
+    shown = cli("alerts", "show", alert["alert_id"])
+    assert shown.returncode == 0, shown.stderr
+    for part in ("What happened", "What to do", "Acknowledgements", "maria", "confirmed", "office crowd moved"):
+        assert part in shown.stdout
+    assert alert["description"].split(". ")[0] in shown.stdout.replace("\n  ", " ")
+    missing = cli("alerts", "show", "A-0000000000")
+    assert missing.returncode == 1 and "no alert" in missing.stderr
+
+    feedback = cli("rule-feedback")
+    assert feedback.returncode == 0 and "shape:" not in feedback.stdout and "RULE" in feedback.stdout.splitlines()[0]
+
+    built = cli("report", "--dir", str(tmp_path / "out"))
+    assert built.returncode == 0, built.stderr
+    assert str(tmp_path / "out" / "index.html") in built.stdout and "open alert" in built.stdout
+    assert (tmp_path / "out" / "stores" / f"{FLAGSHIP}.html").exists()
+
+    summary = cli("summary")
+    alerting = next(line for line in summary.stdout.splitlines() if "stores alerting now:" in line)
+    assert FLAGSHIP in alerting and "store-anomaly alerts show" in summary.stdout
