@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
+from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.reports.data import load_report_data
 from store_anomaly.reports.site import write_pages
@@ -182,8 +183,31 @@ def test_report_assets_write_into_the_configured_folder_with_paths_in_metadata(d
     assert materializations["report_spc_gallery"].metadata["path"].value.endswith("spc.html")
 
 
+def test_a_range_run_records_each_day_its_own_metrics_and_check_results(demo_warehouse):
+    result = demo_warehouse[1]
+    days = {(START + timedelta(days=n)).isoformat() for n in range((END - START).days + 1)}
+    metrics = [
+        event.event_specific_data.materialization
+        for event in result.get_asset_materialization_events()
+        if event.asset_key.to_user_string() == "store_daily_metrics"
+    ]
+    assert {m.partition for m in metrics} == days
+    one_day = next(m for m in metrics if m.partition == "2025-10-01").metadata
+    assert one_day["stores"].value == 4 and one_day["orders"].value < 5_000  # one day's, not the range's
+    evaluations = [
+        e for e in result.get_asset_check_evaluations() if e.asset_key.to_user_string() == "store_daily_metrics"
+    ]
+    by_check: dict[str, set[str]] = {}
+    for evaluation in evaluations:
+        by_check.setdefault(evaluation.check_name, set()).add(evaluation.partition)
+    assert len(by_check) == len(KPI_CHECKS) and all(partitions == days for partitions in by_check.values())
+
+
 LATEST_METADATA = """
 {
+  checks: assetNodes(assetKeys: [{path: ["store_daily_metrics"]}]) {
+    assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization { status } } } }
+  }
   assetNodes(assetKeys: [{path: ["store_anomaly_alerts"]}, {path: ["report_executive_summary"]}]) {
     assetKey { path }
     assetMaterializations(limit: 1) {
@@ -201,7 +225,14 @@ LATEST_METADATA = """
 
 def test_the_ui_shows_the_open_alerts_table_and_the_report_paths(demo_warehouse, report_data):
     with serving() as port:
-        nodes = {node["assetKey"]["path"][-1]: node for node in graphql(port, LATEST_METADATA)["assetNodes"]}
+        answer = graphql(port, LATEST_METADATA)
+    nodes = {node["assetKey"]["path"][-1]: node for node in answer["assetNodes"]}
+    # the lineage's check status of the range backfill: every check passed (not "0 / 5 passed")
+    checks = answer["checks"][0]["assetChecksOrError"]["checks"]
+    assert len(checks) == len(KPI_CHECKS)
+    assert {c["name"]: c["executionForLatestMaterialization"]["status"] for c in checks} == {
+        c["name"]: "SUCCEEDED" for c in checks
+    }
     alerts = {e["label"]: e for e in nodes["store_anomaly_alerts"]["assetMaterializations"][0]["metadataEntries"]}
     table = alerts["open_alerts"]["mdStr"]
     assert table.startswith("| store | KPI | severity | since | headline | alert |")

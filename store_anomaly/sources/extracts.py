@@ -112,7 +112,7 @@ def sales_sql(scope: DateScope) -> str:
             SUM(t.trade_status = 3),
             SUM(t.trade_status NOT IN (1, 2, 3)),
             SUM({valid} AND t.pay_money > {LARGE_PAY_MONEY_USD}),
-            SUM(t.trade_status = 1 AND t.pay_money > {float(scope.bounds.max_pay_money)!r}),
+            SUM(t.trade_status = 1 AND t.pay_money IS NOT NULL AND t.pay_money > {float(scope.bounds.max_pay_money)!r}),
             COUNT(*)""",
         "t_trade",
         "create_time",
