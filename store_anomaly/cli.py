@@ -65,7 +65,7 @@ def cmd_backfill(args: argparse.Namespace) -> None:
     from dagster import AssetCheckSeverity, DagsterInstance
 
     from store_anomaly.partitions import partition_range_problem
-    from store_anomaly.runner import root_causes, run_backfill, run_log_errors
+    from store_anomaly.runner import fail_dead_cli_runs, root_causes, run_backfill, run_log_errors, skipped_dates_of
 
     if args.end < args.start:
         raise CliError(f"--end {args.end} is before --start {args.start}")
@@ -75,8 +75,11 @@ def cmd_backfill(args: argparse.Namespace) -> None:
     if not os.environ.get("DAGSTER_HOME"):
         raise CliError("DAGSTER_HOME is not set: it names the Dagster instance the run is recorded in")
     os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    instance = DagsterInstance.get()
+    for line in fail_dead_cli_runs(instance):  # runs of earlier CLI processes that were killed
+        print(line, file=sys.stderr)
     started = time.perf_counter()
-    result = run_backfill(args.start, args.end, instance=DagsterInstance.get(), raise_on_error=False)
+    result = run_backfill(args.start, args.end, instance=instance, raise_on_error=False)
     seconds = time.perf_counter() - started
     # A run log that could not be written was logged (before this point): the last line is the run's outcome.
     run_log_error = run_log_errors.pop(result.run_id, None)
@@ -98,6 +101,8 @@ def cmd_backfill(args: argparse.Namespace) -> None:
         f"{len(checks)} asset checks, {len(failed)} not passed"
         + (f": {', '.join(e.check_name for e in failed)}" if failed else "")
     )
+    for asset, (dates, reason) in skipped_dates_of(result).items():
+        print(f"  {asset}: not written for {dates}: {reason}")
     if run_log_error:
         raise CliError(f"backfill run {result.run_id} succeeded, but {run_log_error}")
 

@@ -21,7 +21,7 @@ from store_anomaly.alerts.assets import ALERT_ASSETS
 from store_anomaly.alerts.sensors import alert_notifications_sensor
 from store_anomaly.automation.refresh import daily_refresh_job, daily_refresh_schedule, late_source_rows_sensor
 from store_anomaly.automation.run_log import RUN_LOG_SENSORS, RUN_LOG_SPEC
-from store_anomaly.io_managers.mysql import MySQLIOManager
+from store_anomaly.io_managers.mysql import MySQLIOManager, lock_timeout_from_env
 from store_anomaly.kpis.assets import KPI_ASSETS
 from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.partitions import PARTITIONS_TIME_ZONE
@@ -55,7 +55,7 @@ def build_resources() -> dict:
     return {
         **source_resources(),
         "warehouse": warehouse_resource(),
-        "io_manager": MySQLIOManager(url=EnvVar(WAREHOUSE_ENV_VAR)),
+        "io_manager": MySQLIOManager(url=EnvVar(WAREHOUSE_ENV_VAR), lock_timeout_seconds=lock_timeout_from_env()),
         "settings": PlatformSettings.from_env(),
     }
 

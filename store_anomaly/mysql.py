@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import ssl
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -360,9 +362,14 @@ def quote_identifier(name: str) -> str:
 
 
 def create_database(connection, database: str) -> None:
-    """CREATE DATABASE IF NOT EXISTS on an open server connection (DDL: it commits implicitly)."""
+    """CREATE DATABASE IF NOT EXISTS on an open server connection (DDL: it commits implicitly).
+
+    No DDL when the database exists: DDL waits for every metadata lock on the database (a reader's LOCK
+    TABLES, say), where a plain write only waits for the rows it touches."""
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)} CHARACTER SET utf8mb4")
+        cursor.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (database,))
+        if not cursor.fetchone()[0]:
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)} CHARACTER SET utf8mb4")
 
 
 def ensure_database(url: MySQLUrl) -> None:
@@ -389,29 +396,67 @@ def _column_ddl(column: ColumnDeclaration) -> str:
 def ensure_table(
     connection, database: str, table: str, columns: Sequence[ColumnDeclaration], primary_key: Sequence[str]
 ) -> None:
-    """Creates the table as declared, or adds the declared columns it lacks, and commits (DDL would anyway)."""
+    """Creates the table as declared, or adds the declared columns it lacks, or lets a column declared
+    nullable hold NULL, and commits (DDL would anyway). A table already as declared gets no DDL at all (see
+    `create_database`)."""
     qualified = f"{quote_identifier(database)}.{quote_identifier(table)}"
     body = [_column_ddl(column) for column in columns]
     if primary_key:
         body.append(f"PRIMARY KEY ({', '.join(quote_identifier(c) for c in primary_key)})")
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS {qualified} (\n  " + ",\n  ".join(body) + "\n) ENGINE=InnoDB")
         cursor.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            "SELECT column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s",
             (database, table),
         )
-        existing = {row[0] for row in cursor.fetchall()}
+        existing = {name: nullable == "YES" for name, nullable in cursor.fetchall()}
+        if not existing:
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {qualified} (\n  " + ",\n  ".join(body) + "\n) ENGINE=InnoDB")
+            existing = {column.name: column.constraints.nullable for column in columns}
         for column in columns:
             if column.name not in existing:
                 # Additive schema evolution only: the warehouse contract never drops or renames columns.
                 cursor.execute(
                     f"ALTER TABLE {qualified} ADD COLUMN {_column_ddl(column).replace(' NOT NULL', ' NULL')}"
                 )
+            elif column.constraints.nullable and not existing[column.name]:
+                # A value that may now be unknown (NULL): relaxing NOT NULL keeps every row and every reader.
+                cursor.execute(f"ALTER TABLE {qualified} MODIFY COLUMN {_column_ddl(column)}")
     connection.commit()
 
 
 class BulkLoadError(RuntimeError):
     """A bulk load would store other values or fewer rows than the frame holds."""
+
+
+# Bulk-load files: one folder per writing process, under the system's temporary directory.
+LOAD_FOLDER_PREFIX = "store_anomaly_load_"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def load_folder() -> Path:
+    """This process's folder for bulk-load files; first removes the folders of processes that are gone.
+
+    A load removes its file when it ends, but a killed process cannot: its folder (named after its pid) is
+    removed by the next process that bulk-loads, so no copy of warehouse rows outlives a kill for long."""
+    base = Path(tempfile.gettempdir())
+    for folder in base.glob(f"{LOAD_FOLDER_PREFIX}*"):
+        pid = folder.name.removeprefix(LOAD_FOLDER_PREFIX)
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    own = base / f"{LOAD_FOLDER_PREFIX}{os.getpid()}"
+    own.mkdir(mode=0o700, exist_ok=True)
+    return own
 
 
 def load_data_local_infile(cursor, table: str, frame: pl.DataFrame) -> None:
@@ -420,7 +465,7 @@ def load_data_local_infile(cursor, table: str, frame: pl.DataFrame) -> None:
     The CSV dialect: comma-separated, strings always quoted (so a string "NULL" stays a string), the unquoted
     word NULL for nulls, no escape character (polars doubles inner quotes), booleans as 0/1."""
     csv_ready = frame.with_columns(pl.col(pl.Boolean).cast(pl.Int8))
-    fd, path = tempfile.mkstemp(suffix=".csv", prefix="store_anomaly_load_")
+    fd, path = tempfile.mkstemp(suffix=".csv", dir=load_folder())
     os.close(fd)
     try:
         csv_ready.write_csv(

@@ -4,7 +4,7 @@ that carry a range)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 
 from dagster import (
@@ -125,3 +125,32 @@ def per_partition_evaluations(context: AssetCheckExecutionContext, result: Asset
             partition=key,
         )
     yield Output(None)
+
+
+# Output metadata: ISO business dates of the run's range an asset did not compute (a late feed, missing inputs).
+# The IO manager neither deletes nor writes them: their earlier rows stay.
+SKIPPED_DATES_KEY = "skipped_dates"
+
+
+class MissingInputsError(RuntimeError):
+    """Days an asset reads (its lookback) hold no rows: computing would give silently wrong results."""
+
+
+def contiguous_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Sorted days folded into inclusive [start, end] runs of consecutive dates."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and day - ranges[-1][1] == timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def date_ranges_text(days: Iterable[date]) -> str:
+    """Dates as compact inclusive ranges, e.g. '2025-11-03, 2025-11-10..2025-11-12'."""
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in contiguous_ranges(days))
+
+
+def first_partition_date() -> date:
+    return date.fromisoformat(daily_partitions.get_first_partition_key())

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -31,6 +32,7 @@ from store_anomaly.mysql import (
     url_advice,
 )
 from store_anomaly.settings import (
+    CLOSED_DAYS_ENV_VAR,
     EXCLUDED_SHOPS_ENV_VAR,
     MAX_PAY_MONEY_ENV_VAR,
     MAX_PRODUCTION_SECONDS_ENV_VAR,
@@ -199,6 +201,22 @@ class PlatformSettings(ConfigurableResource):
     )
     qc_score_min: float = Field(default=0, description="lowest plausible QC score")
     qc_score_max: float = Field(default=100, description="highest plausible QC score")
+    closed_days: str = Field(
+        default="", description="comma-separated dates (YYYY-MM-DD) the whole chain was closed: never a late feed"
+    )
+
+    @property
+    def closed_dates(self) -> set[date]:
+        dates = set()
+        for text in self.closed_days.replace(";", ",").split(","):
+            if text.strip():
+                try:
+                    dates.add(date.fromisoformat(text.strip()))
+                except ValueError:
+                    raise SettingsError(
+                        f"{CLOSED_DAYS_ENV_VAR}: {text.strip()!r} is not a date of the form YYYY-MM-DD"
+                    ) from None
+        return dates
 
     @property
     def bounds(self) -> PlausibilityBounds:
@@ -217,6 +235,7 @@ class PlatformSettings(ConfigurableResource):
     def from_env(cls) -> PlatformSettings:
         settings = cls(
             excluded_shops=os.environ.get(EXCLUDED_SHOPS_ENV_VAR, ""),
+            closed_days=os.environ.get(CLOSED_DAYS_ENV_VAR, ""),
             max_pay_money=number_from_env(MAX_PAY_MONEY_ENV_VAR, 10_000),
             max_production_seconds=number_from_env(MAX_PRODUCTION_SECONDS_ENV_VAR, 7_200),
             qc_score_min=number_from_env(QC_SCORE_MIN_ENV_VAR, 0),
@@ -226,4 +245,5 @@ class PlatformSettings(ConfigurableResource):
             raise SettingsError(f"{MAX_PAY_MONEY_ENV_VAR} and {MAX_PRODUCTION_SECONDS_ENV_VAR} must be positive")
         if settings.qc_score_min > settings.qc_score_max:
             raise SettingsError(f"{QC_SCORE_MIN_ENV_VAR} is above {QC_SCORE_MAX_ENV_VAR}")
+        _ = settings.closed_dates  # a malformed date fails now, naming the variable
         return settings

@@ -36,6 +36,14 @@ DEFAULT_PARTITIONS_START = "2024-01-01"
 # Comma-separated shop_no values never scored.
 EXCLUDED_SHOPS_ENV_VAR = "STORE_ANOMALY_EXCLUDED_SHOPS"
 
+# Comma-separated dates (YYYY-MM-DD) the whole chain was closed: a day without trades there is a closure, never
+# a late feed (source contract).
+CLOSED_DAYS_ENV_VAR = "STORE_ANOMALY_CLOSED_DAYS"
+
+# Seconds a run's step waits for another run's warehouse lock on the same asset before it fails.
+WAREHOUSE_LOCK_TIMEOUT_ENV_VAR = "STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT"
+DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS = 600  # below the session read timeout, which bounds any wait
+
 # The source contract's plausibility bounds: rows beyond them are excluded from the KPIs and counted.
 MAX_PAY_MONEY_ENV_VAR = "STORE_ANOMALY_MAX_PAY_MONEY"
 MAX_PRODUCTION_SECONDS_ENV_VAR = "STORE_ANOMALY_MAX_PRODUCTION_SECONDS"

@@ -87,6 +87,8 @@ def build_sources(urls: dict[str, str]) -> None:
             trade(11, 3000, 20, 1, "2025-11-01 17:00:00"),  # 01:00 on Nov 2 in Shanghai
             trade(12, 3000, 30, 1, "2025-11-01 15:00:00"),  # 23:00 on Nov 1 in Shanghai: before its open date
             trade(13, 20011, 9, 1, "2025-11-02 16:00:00"),  # store not yet open
+            # Shanghai trades on Nov 3 while US00001 takes no order: one store closed, not a stopped feed
+            trade(14, 3000, 12, 1, "2025-11-03 02:00:00"),
         ],
     )
     insert_rows(
@@ -119,6 +121,9 @@ def build_sources(urls: dict[str, str]) -> None:
             production(3, 1127, "2025-11-02 14:20:00", None),  # unfinished
             production(4, 1127, "2025-11-02 14:30:00", "2025-11-02 14:29:00"),  # finish before start
             production(5, 55555, "2025-11-02 14:30:00", "2025-11-02 14:31:00"),  # orphan
+            # the production feed delivers every trading day: US00001 on Nov 1, Shanghai on Nov 3
+            production(6, 1127, "2025-11-01 14:00:00", "2025-11-01 14:01:00"),
+            production(7, 3000, "2025-11-03 02:00:00", "2025-11-03 02:03:00"),
         ],
     )
     shift = lambda id_, dept, employee, clock_in, clock_out: {
@@ -137,6 +142,9 @@ def build_sources(urls: dict[str, str]) -> None:
             shift(3, 1127, 502, "2025-11-02 12:00:00", None),  # open shift
             shift(4, 1127, 503, "2025-11-02 12:00:00", "2025-11-03 05:00:00"),  # 17 h: over 16 h
             shift(5, 1127, 504, "2025-11-02 12:00:00", "2025-11-02 12:00:00"),  # zero length
+            # so does attendance
+            shift(6, 1127, 505, "2025-11-01 12:00:00", "2025-11-01 20:00:00"),
+            shift(7, 3000, 601, "2025-11-03 00:00:00", "2025-11-03 08:00:00"),
         ],
     )
     insert_rows(

@@ -4,7 +4,9 @@ Both request single runs over a range of business dates (the range tags of a sin
 week is one vectorized pass, not seven runs.
 """
 
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,20 +24,26 @@ from dagster import (
     schedule,
     sensor,
 )
-from dagster_shared.serdes import deserialize_value, serialize_value
 
-from store_anomaly.partitions import PARTITIONS_TIME_ZONE, daily_partitions, partition_range_tags
+from store_anomaly.partitions import PARTITIONS_TIME_ZONE, contiguous_ranges, daily_partitions, partition_range_tags
 from store_anomaly.resources import SourceDatabase
+from store_anomaly.sources.schema import REQUIRED_COLUMNS
 
 # Rows may arrive late (offline tills, corrected shifts): each daily run also recomputes the days before.
 LATE_DATA_DAYS = 3
-# The table and event-time column of each fact source the sensor watches, by resource key.
+# The tables of each fact source the sensor watches, by resource key, with the event-time column that dates
+# a row (an item is dated by its trade).
 WATCHED_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "sales_order_source": (("t_trade", "create_time"),),
+    "sales_order_source": (("t_trade", "create_time"), ("t_trade_item", "create_time")),
     "opproduction_source": (("t_production_order", "start_time"),),
     "opqualitycontrol_source": (("t_task_form", "task_time"), ("t_expiry_management", "record_time")),
     "opempefficiency_source": (("t_attendance", "clock_in"),),
 }
+# How far back (UTC days before the latest materialized business date) the sensor compares the sources with
+# what it saw: a row inserted, updated (a refund) or deleted in that window is noticed, whatever its id and
+# whenever it commits. Older changes are for a backfill (and the recent-days reconciliation check).
+LATE_ROWS_WINDOW_DAYS = 35
+CURSOR_FORMAT = 2
 # A UTC calendar date holds instants of the local dates one day either side of it, whatever the zone.
 UTC_DATE_SPREAD = timedelta(days=1)
 
@@ -70,19 +78,77 @@ def daily_refresh_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     return RunRequest(run_key=f"daily-{end.isoformat()}", tags=partition_range_tags(start, end))
 
 
-def contiguous_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Sorted days folded into inclusive [start, end] runs of consecutive dates."""
-    ranges: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if ranges and day - ranges[-1][1] == timedelta(days=1):
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges
-
-
 def business_dates_touched(utc_dates: Iterable[date]) -> set[date]:
     return {day + offset for day in utc_dates for offset in (-UTC_DATE_SPREAD, timedelta(0), UTC_DATE_SPREAD)}
+
+
+def fingerprint_sql(table: str, timestamp: str) -> str:
+    """Per UTC day of the event time, from `%s` on: row count and an order-free checksum of the columns the
+    platform reads. Any insert, update or delete of a row that day changes the pair."""
+    columns = ["id", *(c for c in REQUIRED_COLUMNS_OF_TABLE[table] if c != "id")]
+    row = "CONCAT_WS('|', " + ", ".join(f"COALESCE(r.{c}, '-')" for c in columns) + ")"
+    if table == "t_trade_item":
+        source, dated = "t_trade_item r JOIN t_trade t ON t.id = r.trade_id", f"t.{timestamp}"
+    else:
+        source, dated = f"{table} r", f"r.{timestamp}"
+    return (
+        f"SELECT DATE({dated}), COUNT(*), BIT_XOR(CRC32({row})) FROM {source} "
+        f"WHERE {dated} >= %s GROUP BY DATE({dated})"
+    )
+
+
+REQUIRED_COLUMNS_OF_TABLE = {
+    table: columns for tables in REQUIRED_COLUMNS.values() for table, columns in tables.items()
+}
+
+
+def read_fingerprints(sources: Mapping[str, SourceDatabase], since: date) -> dict[str, dict[str, str]]:
+    """table -> ISO UTC day -> "count:checksum", for every watched table, days from `since` on."""
+    fingerprints: dict[str, dict[str, str]] = {}
+    for key, tables in WATCHED_TABLES.items():
+        with sources[key].connect() as connection, connection.cursor() as cursor:
+            for table, timestamp in tables:
+                cursor.execute(fingerprint_sql(table, timestamp), (since,))
+                fingerprints[table] = {day.isoformat(): f"{count}:{checksum}" for day, count, checksum in cursor}
+    return fingerprints
+
+
+def changed_days(
+    before: Mapping[str, Mapping[str, str]], after: Mapping[str, Mapping[str, str]], since: date
+) -> set[date]:
+    """UTC days from `since` on whose fingerprint differs between two looks, in any table (new, changed or
+    emptied days alike)."""
+    changed: set[date] = set()
+    for table in set(before) | set(after):
+        old, new = before.get(table, {}), after.get(table, {})
+        changed.update(date.fromisoformat(day) for day in set(old) | set(new) if old.get(day) != new.get(day))
+    return {day for day in changed if day >= since}
+
+
+def days_after_legacy_ids(sources: Mapping[str, SourceDatabase], seen_ids: Mapping[str, int]) -> set[date]:
+    """UTC days of rows with ids above those an older sensor version recorded (its cursor: table -> MAX(id)),
+    read once when the sensor first finds such a cursor, so the switch misses no row it had not yet seen."""
+    days: set[date] = set()
+    for key, tables in WATCHED_TABLES.items():
+        with sources[key].connect() as connection, connection.cursor() as cursor:
+            for table, timestamp in tables:
+                if table not in seen_ids or table == "t_trade_item":
+                    continue
+                cursor.execute(f"SELECT DISTINCT DATE({timestamp}) FROM {table} WHERE id > %s", (int(seen_ids[table]),))
+                days.update(row[0] for row in cursor.fetchall())
+    return days
+
+
+def parse_cursor(cursor: str | None) -> tuple[dict | None, dict[str, int] | None]:
+    """(the JSON cursor of this version, or the table -> MAX(id) mapping of the version before it)."""
+    if not cursor:
+        return None, None
+    value = json.loads(cursor)
+    if isinstance(value, dict) and value.get("format") == CURSOR_FORMAT:
+        return value, None
+    if isinstance(value, dict) and all(isinstance(v, int) for v in value.values()):
+        return None, value
+    raise ValueError(f"late_source_rows_sensor: unreadable cursor {cursor[:80]!r}; reset it in the UI")
 
 
 @sensor(
@@ -90,9 +156,11 @@ def business_dates_touched(utc_dates: Iterable[date]) -> set[date]:
     minimum_interval_seconds=300,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
-        "Watches the fact sources for rows inserted since the last look (by primary key) whose business date "
-        "is already materialized, and requests one run from the first such date to the latest materialized "
-        "one (later days' baselines depend on it)."
+        "Compares each fact source (t_trade, t_trade_item, production, quality, attendance) with what it saw "
+        f"last time: row count and checksum per UTC day over the {LATE_ROWS_WINDOW_DAYS} days before the "
+        "latest materialized date, so late inserts, updates (refunds) and deletes are all noticed whatever "
+        "their ids. When a changed day is materialized, requests one run from it to the latest materialized "
+        "date (later days' baselines depend on it)."
     ),
 )
 def late_source_rows_sensor(
@@ -108,38 +176,38 @@ def late_source_rows_sensor(
         "opqualitycontrol_source": opqualitycontrol_source,
         "opempefficiency_source": opempefficiency_source,
     }
-    seen: dict[str, int] = deserialize_value(context.cursor, dict) if context.cursor else {}
-    new_seen = dict(seen)
-    arrived_utc_dates: set[date] = set()
-    for key, tables in WATCHED_TABLES.items():
-        with sources[key].connect() as connection, connection.cursor() as cursor:
-            for table, timestamp in tables:
-                cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
-                max_id = int(cursor.fetchone()[0])
-                if table in seen and max_id > seen[table]:
-                    cursor.execute(
-                        f"SELECT DISTINCT DATE({timestamp}) FROM {table} WHERE id > %s AND id <= %s",
-                        (seen[table], max_id),
-                    )
-                    arrived_utc_dates.update(row[0] for row in cursor.fetchall())
-                new_seen[table] = max_id
-    cursor_value = serialize_value(new_seen)
-    if not arrived_utc_dates:
-        return SensorResult(skip_reason=SkipReason("no new source rows"), cursor=cursor_value)
+    previous, legacy_ids = parse_cursor(context.cursor)
     materialized = {
-        datetime.strptime(key, "%Y-%m-%d").date()
-        for key in context.instance.get_materialized_partitions(AssetKey("store_daily_metrics"))
+        date.fromisoformat(key) for key in context.instance.get_materialized_partitions(AssetKey("store_daily_metrics"))
     }
-    late = business_dates_touched(arrived_utc_dates) & materialized
+    if not materialized:
+        return SensorResult(skip_reason=SkipReason("nothing materialized yet"), cursor=context.cursor)
+    since = max(materialized) - timedelta(days=LATE_ROWS_WINDOW_DAYS)
+    fingerprints = read_fingerprints(sources, since)
+    cursor_value = json.dumps(
+        {"format": CURSOR_FORMAT, "since": since.isoformat(), "fingerprints": fingerprints}, sort_keys=True
+    )
+    if legacy_ids is not None:
+        arrived = days_after_legacy_ids(sources, legacy_ids)
+    elif previous is not None:
+        compared_from = max(since, date.fromisoformat(previous["since"]))
+        arrived = changed_days(previous["fingerprints"], fingerprints, compared_from)
+    else:
+        return SensorResult(skip_reason=SkipReason("first look: sources recorded"), cursor=cursor_value)
+    if not arrived:
+        return SensorResult(skip_reason=SkipReason("no source rows changed"), cursor=cursor_value)
+    late = business_dates_touched(arrived) & materialized
     if not late:
         return SensorResult(
-            skip_reason=SkipReason("new rows only for days not yet materialized"), cursor=cursor_value
+            skip_reason=SkipReason("source rows changed only for days not yet materialized"), cursor=cursor_value
         )
     # Later days depend on the changed ones (SPC baselines, weekly peers, carried QC scores): one run
     # re-computes from the first touched day to the latest materialized day.
     start, end = min(late), max(materialized)
     context.log.info(
-        f"late rows touch materialized business dates {contiguous_ranges(late)}; re-running {start}..{end}"
+        f"source rows changed on materialized business dates {contiguous_ranges(late)}; re-running {start}..{end}"
     )
-    request = RunRequest(run_key=f"late-rows-{start}-{end}-{cursor_value}", tags=partition_range_tags(start, end))
-    return SensorResult(run_requests=[request], cursor=cursor_value)
+    run_key = f"late-rows-{start}-{end}-{hashlib.sha1(cursor_value.encode()).hexdigest()[:12]}"
+    return SensorResult(
+        run_requests=[RunRequest(run_key=run_key, tags=partition_range_tags(start, end))], cursor=cursor_value
+    )

@@ -82,6 +82,8 @@ def run_log_rows(instance: DagsterInstance, run_id: str) -> pl.DataFrame:
     # A run can fail outside any step (a source unreachable at resource start-up): its first error explains it.
     run_failure = next(
         (message for e in events if (message := root_message(getattr(e.event_specific_data, "error", None)))), None
+    ) or next(  # a run marked failed from outside (its process was killed) says why in the event's message
+        (e.message for e in events if e.event_type == DagsterEventType.RUN_FAILURE and e.message), None
     )
     durations = {
         stat.step_key: (stat.end_time - stat.start_time) if stat.end_time and stat.start_time else None

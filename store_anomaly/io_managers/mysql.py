@@ -8,7 +8,12 @@ wires them into a `DbIOManager`. On top of that machinery this module adds what 
   types are MySQL types) and a `primary_key` metadata entry. The table is created, or missing columns are
   added, *before* the write transaction starts, because MySQL DDL commits implicitly.
 - Handing an output for a partition range deletes exactly those partitions and inserts the new rows in one
-  InnoDB transaction: a failure anywhere leaves the previous rows in place.
+  InnoDB transaction: a failure anywhere leaves the previous rows in place. Business dates an asset declares
+  skipped (`SKIPPED_DATES_KEY` output metadata: a late feed, missing inputs) are neither deleted nor written.
+- Every step that writes the warehouse holds a warehouse-side lock for its asset (`GET_LOCK`, named after the
+  asset's op) from before it reads its first input until its last output is committed, so two runs never
+  read-compute-write the same asset at once, however they were launched (the CLI runs in process, outside
+  Dagster's run queue). All outputs of one step (the SPC limits and flags) are committed in one transaction.
 - Writes are bulk (`store_anomaly.mysql.bulk_load`): `LOAD DATA LOCAL INFILE` from a CSV written by polars,
   or multi-row INSERTs in chunks where the server refuses local infile. The connection sends only the CSV
   being loaded, whatever file the server names (`allow_local_file`).
@@ -20,6 +25,7 @@ Tables are declared with the builders of `store_anomaly.table_schemas`.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -60,7 +66,13 @@ from store_anomaly.mysql import (
     transaction,
     url_advice,
 )
-from store_anomaly.settings import WAREHOUSE_ENV_VAR
+from store_anomaly.partitions import SKIPPED_DATES_KEY
+from store_anomaly.settings import (
+    DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS,
+    WAREHOUSE_ENV_VAR,
+    WAREHOUSE_LOCK_TIMEOUT_ENV_VAR,
+    number_from_env,
+)
 from store_anomaly.table_schemas import polars_schema
 
 COLUMN_SCHEMA_KEY = "dagster/column_schema"
@@ -69,6 +81,17 @@ PRIMARY_KEY_KEY = "primary_key"
 
 class WarehouseSchemaError(RuntimeError):
     """An output does not match the table declared for its asset."""
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another run holds the warehouse lock of an asset this step writes, longer than the lock timeout."""
+
+
+def skipped_dates(context: OutputContext) -> list[date]:
+    """The business dates the asset declared skipped for this output (none unless it says so)."""
+    value = (context.output_metadata or {}).get(SKIPPED_DATES_KEY)
+    value = getattr(value, "value", value) or []
+    return sorted(date.fromisoformat(str(day)) for day in value)
 
 
 def declared_columns(metadata: Mapping[str, Any] | None) -> Sequence[TableColumn]:
@@ -155,6 +178,11 @@ class MySQLClient(DbClient):
     @staticmethod
     def delete_table_slice(context: OutputContext, table_slice: TableSlice, connection) -> None:
         where, params = partition_where_clause(table_slice.partition_dimensions)
+        skipped = skipped_dates(context)
+        if skipped and table_slice.partition_dimensions:
+            column = quote_identifier(table_slice.partition_dimensions[0].partition_expr)
+            where += f" AND {column} NOT IN ({', '.join(['%s'] * len(skipped))})"
+            params = [*params, *skipped]
         table = f"{quote_identifier(table_slice.schema)}.{quote_identifier(table_slice.table)}"
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table}{where}", params)
@@ -198,6 +226,11 @@ class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
         columns = declared_columns(context.definition_metadata)
         table = f"{quote_identifier(table_slice.schema)}.{quote_identifier(table_slice.table)}"
         frame = conform_to_declared_columns(obj, columns, table_slice.table)
+        skipped = skipped_dates(context)
+        if skipped and table_slice.partition_dimensions:
+            column = table_slice.partition_dimensions[0].partition_expr
+            if frame.filter(pl.col(column).is_in(skipped)).height:
+                raise WarehouseSchemaError(f"{table_slice.table}: the output holds rows for dates it declares skipped")
         bulk_load(connection, table, frame, use_load_data=self._use_load_data)
         # DbIOManager adds the table name (dagster/table_name) itself.
         return {"dagster/row_count": frame.height}
@@ -222,6 +255,133 @@ class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
         return [pl.DataFrame]
 
 
+def asset_lock_name(database: str, op_name: str) -> str:
+    """The `GET_LOCK` name guarding one asset (its op) of one warehouse; MySQL allows 64 characters."""
+    name = f"store_anomaly.{database}.{op_name}"
+    return name if len(name) <= 64 else "store_anomaly." + hashlib.sha1(name.encode()).hexdigest()
+
+
+def lock_timeout_from_env() -> int:
+    """Seconds a step waits for another run's lock on its asset (STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT)."""
+    return int(number_from_env(WAREHOUSE_LOCK_TIMEOUT_ENV_VAR, DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS))
+
+
+class StepWrite:
+    """One step's hold on the warehouse: the asset lock, then one transaction for all of its outputs.
+
+    Opened before the step reads its first input (or writes its first output); committed, unlocked and closed
+    when its last output is written. A step that fails leaves it open until the run's resources are torn
+    down, when it is rolled back; a killed process's connection dies with it and the server frees the lock.
+    """
+
+    def __init__(self, url: MySQLUrl, op_name: str, outputs: Sequence[str], timeout_seconds: int) -> None:
+        self.lock = asset_lock_name(url.database, op_name)
+        self.pending = set(outputs)
+        self.connection = url.connect(database=False, local_infile=True)
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SELECT GET_LOCK(%s, %s)", (self.lock, timeout_seconds))
+                (acquired,) = cursor.fetchone()
+                if acquired != 1:
+                    cursor.execute("SELECT IS_USED_LOCK(%s)", (self.lock,))
+                    (holder,) = cursor.fetchone()
+                    raise WarehouseBusyError(
+                        f"warehouse {url.database}: another run is writing {op_name} (lock {self.lock} held by "
+                        f"MySQL connection {holder}); waited {timeout_seconds} s ({WAREHOUSE_LOCK_TIMEOUT_ENV_VAR}). "
+                        "Two runs never write the same asset at once: re-run this range when the other has ended"
+                    )
+        except BaseException:
+            self.connection.close()
+            raise
+
+    def written(self, output_name: str) -> bool:
+        """Marks one output written; commits, unlocks and closes after the last one. True when done."""
+        self.pending.discard(output_name)
+        if self.pending:
+            return False
+        try:
+            self.connection.commit()
+            with self.connection.cursor() as cursor:
+                cursor.execute("SELECT RELEASE_LOCK(%s)", (self.lock,))
+        finally:
+            self.connection.close()
+        return True
+
+    def abandon(self) -> None:
+        """Rolls back whatever the step wrote and frees the lock (by closing the session)."""
+        try:
+            self.connection.rollback()
+        finally:
+            self.connection.close()
+
+
+class LockedDbIOManager(DbIOManager):
+    """Dagster's DB IO manager with a per-asset warehouse lock and one transaction per step (see `StepWrite`)."""
+
+    def __init__(self, *, url: MySQLUrl, lock_timeout_seconds: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._url = url
+        self._lock_timeout_seconds = lock_timeout_seconds
+        self._writes: dict[str, StepWrite] = {}
+
+    def _step_write(self, context: InputContext | OutputContext) -> StepWrite | None:
+        step_key = context.step_context.step.key
+        write = self._writes.get(step_key)
+        if write is None:
+            resources = context.step_context.resources
+            outputs = [  # the step's outputs this IO manager stores, whatever resource key it is bound to
+                output.name
+                for output in context.op_def.output_defs
+                if not output.dagster_type.is_nothing and getattr(resources, output.io_manager_key, None) is self
+            ]
+            if not outputs:
+                return None
+            try:
+                write = StepWrite(self._url, context.op_def.name, outputs, self._lock_timeout_seconds)
+            except pymysql.err.MySQLError as error:
+                raise database_error(
+                    "warehouse", WAREHOUSE_ENV_VAR, self._url.redacted(), error, doing="taking the asset lock"
+                ) from error
+            self._writes[step_key] = write
+        return write
+
+    def load_input(self, context: InputContext) -> object:
+        self._step_write(context)  # the lock before the read: read, compute and write are one
+        return super().load_input(context)
+
+    def handle_output(self, context: OutputContext, obj: object) -> None:
+        if obj is None:
+            raise WarehouseSchemaError(f"{context.name}: the asset returned None instead of a frame")
+        self._check_supported_type(type(obj))
+        write = self._step_write(context)
+        table_slice = self._get_table_slice(context, context)
+        # DDL commits implicitly: tables are created on their own connection, outside the step's transaction.
+        with self._db_client.connect(context, table_slice) as ddl_connection:
+            self._db_client.ensure_schema_exists(context, table_slice, ddl_connection)
+        try:
+            self._db_client.delete_table_slice(context, table_slice, write.connection)
+            metadata = self._resolve_handler(type(obj)).handle_output(context, table_slice, obj, write.connection)
+            done = write.written(context.name)
+        except pymysql.err.MySQLError as error:
+            raise database_error(
+                "warehouse", WAREHOUSE_ENV_VAR, self._url.redacted(), error, doing=f"writing table {table_slice.table}"
+            ) from error
+        if done:
+            del self._writes[context.step_context.step.key]
+        context.add_output_metadata(
+            {
+                **(metadata or {}),
+                "Query": self._db_client.get_select_statement(table_slice),
+                "dagster/table_name": self._db_client.get_table_name(table_slice),
+            }
+        )
+
+    def abandon_unfinished(self) -> None:
+        for write in self._writes.values():
+            write.abandon()
+        self._writes.clear()
+
+
 class MySQLIOManager(ConfigurableIOManagerFactory):
     """Stores polars frames as MySQL tables in the warehouse database named by `url`.
 
@@ -231,8 +391,12 @@ class MySQLIOManager(ConfigurableIOManagerFactory):
 
     url: str = Field(description="mysql://user:password@host:port/database of the warehouse")
     use_load_data: bool = Field(default=True, description="bulk-load with LOAD DATA LOCAL INFILE when allowed")
+    lock_timeout_seconds: int = Field(
+        default=DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS,
+        description="how long a step waits for another run's lock on its asset before failing",
+    )
 
-    def create_io_manager(self, context) -> DbIOManager:
+    def create_io_manager(self, context) -> LockedDbIOManager:
         url = warehouse_url(self.url)
         database = url.database
         # Reach the warehouse now, at run start, so a wrong host, port or password fails before any source work.
@@ -248,7 +412,9 @@ class MySQLIOManager(ConfigurableIOManagerFactory):
                 doing="cannot connect",
                 seconds=time.perf_counter() - began,
             ) from None
-        return DbIOManager(
+        return LockedDbIOManager(
+            url=url,
+            lock_timeout_seconds=self.lock_timeout_seconds,
             type_handlers=[MySQLPolarsTypeHandler(use_load_data=self.use_load_data)],
             db_client=MySQLClient(),
             database=database,
@@ -256,3 +422,11 @@ class MySQLIOManager(ConfigurableIOManagerFactory):
             io_manager_name="MySQLIOManager",
             default_load_type=pl.DataFrame,
         )
+
+    @contextmanager
+    def yield_for_execution(self, context) -> Iterator[LockedDbIOManager]:
+        manager = self.create_io_manager(context)
+        try:
+            yield manager
+        finally:
+            manager.abandon_unfinished()  # a failed step's partial writes are rolled back, its lock freed

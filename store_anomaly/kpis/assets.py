@@ -1,7 +1,7 @@
 """KPI assets: `store_daily_metrics` (the warehouse contract's daily table) and `excluded_source_rows`."""
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn
+from dagster import AssetExecutionContext, AssetIn, Output
 
 from store_anomaly.holiday_calendar import holiday_frame
 from store_anomaly.kpis.catalog import DQ_COUNTERS, DQ_EXCLUDED_TOTAL, KPIS
@@ -9,8 +9,15 @@ from store_anomaly.kpis.metrics import build_store_daily_metrics
 from store_anomaly.kpis.metrics import (
     excluded_source_rows as compute_excluded_source_rows,
 )
-from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
+from store_anomaly.partitions import (
+    SKIPPED_DATES_KEY,
+    business_dates,
+    daily_table_asset,
+    date_ranges_text,
+    require_materialized,
+)
 from store_anomaly.resources import PlatformSettings
+from store_anomaly.sources.feeds import LATE_FEED_REASON, late_feed_dates, source_gap_dates
 from store_anomaly.table_schemas import table_schema
 
 GROUP = "kpis"
@@ -26,6 +33,11 @@ STORE_DAILY_METRICS_TABLE = table_schema(
     ("qc_inspections", "BIGINT", "scored inspections", False),
     ("shift_count", "BIGINT", "shifts clocked in", False),
     *((counter.column, "BIGINT", counter.description, False) for counter in (*DQ_COUNTERS, DQ_EXCLUDED_TOTAL)),
+    (
+        "source_gaps",
+        "VARCHAR(64)",
+        "daily sources that delivered no row for any store that trading day (their KPIs are NULL), e.g. opproduction",
+    ),
 )
 
 EXCLUDED_SOURCE_ROWS_TABLE = table_schema(
@@ -47,6 +59,24 @@ _SOURCE_INS = {
 }
 
 
+def late_feed_skip(
+    context: AssetExecutionContext,
+    settings: PlatformSettings,
+    scope: pl.DataFrame,
+    sales: pl.DataFrame,
+    calendar: pl.DataFrame,
+) -> list:
+    """The run's late-feed dates (`sources.feeds`), said in the run's log: they are not written."""
+    late = late_feed_dates(scope, sales, calendar["business_date"].to_list(), settings.closed_dates)
+    if late:
+        context.log.warning(
+            f"late feed on {date_ranges_text(late)}: {LATE_FEED_REASON}. Not written (rows already stored for "
+            "those dates are kept); the run's other dates are. Re-run once the feed has caught up: "
+            f"store-anomaly backfill --start {late[0]} --end {late[-1]}"
+        )
+    return late
+
+
 @daily_table_asset(
     group_name=GROUP,
     partition_expr="metric_date",
@@ -62,10 +92,26 @@ def store_daily_metrics(
     source_opproduction_daily: pl.DataFrame,
     source_opqualitycontrol_daily: pl.DataFrame,
     source_opempefficiency_daily: pl.DataFrame,
-) -> pl.DataFrame:
-    """Daily KPIs per in-scope store, exactly as the source contract defines them, closed days explicit."""
+):
+    """Daily KPIs per in-scope store, exactly as the source contract defines them, closed days explicit.
+
+    A late feed's dates are not written (a stopped feed is never a closure); a daily source's gap leaves its
+    KPIs NULL on those dates."""
     require_materialized(context, *_SOURCE_INS)
     start, end = business_dates(context.partition_time_window)
+    calendar = holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision)
+    late = late_feed_skip(context, settings, source_opshop_daily, source_sales_order_daily, calendar)
+    gaps = {
+        "opproduction": source_gap_dates(
+            source_opshop_daily, source_sales_order_daily, source_opproduction_daily, "source_rows"
+        ),
+        "opempefficiency": source_gap_dates(
+            source_opshop_daily, source_sales_order_daily, source_opempefficiency_daily, "shift_count"
+        ),
+    }
+    for source, dates in gaps.items():
+        if dates:
+            context.log.warning(f"{source} delivered no row for any store on {date_ranges_text(dates)}: KPIs NULL")
     metrics = build_store_daily_metrics(
         source_opshop_daily,
         {
@@ -74,8 +120,9 @@ def store_daily_metrics(
             "attendance": source_opempefficiency_daily,
             "quality": source_opqualitycontrol_daily.drop("source_rows", "expiry_records"),
         },
-        holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision),
-    )
+        calendar,
+        gaps,
+    ).filter(~pl.col("metric_date").is_in(late))
     # Each partition's own figures (a range run would otherwise stamp the range's totals on every day).
     per_day = metrics.group_by("metric_date").agg(
         stores=pl.col("shop_no").n_unique(),
@@ -95,7 +142,14 @@ def store_daily_metrics(
             },
             partition_key=day["metric_date"].isoformat(),
         )
-    return metrics
+    return Output(
+        metrics,
+        metadata={
+            SKIPPED_DATES_KEY: [day.isoformat() for day in late],
+            "late_feed_dates": date_ranges_text(late) or "none",
+            "source_gap_dates": {source: date_ranges_text(dates) for source, dates in gaps.items() if dates},
+        },
+    )
 
 
 @daily_table_asset(
@@ -107,14 +161,20 @@ def store_daily_metrics(
 )
 def excluded_source_rows(
     context: AssetExecutionContext,
+    settings: PlatformSettings,
     source_opshop_daily: pl.DataFrame,
     source_sales_order_daily: pl.DataFrame,
     source_opproduction_daily: pl.DataFrame,
     source_opqualitycontrol_daily: pl.DataFrame,
     source_opempefficiency_daily: pl.DataFrame,
-) -> pl.DataFrame:
-    """Source rows no in-scope store owns (orphan departments, test kitchens, stores not yet open), counted."""
+):
+    """Source rows no in-scope store owns (orphan departments, test kitchens, stores not yet open), counted.
+
+    A late feed's dates are not written, like store_daily_metrics's."""
     require_materialized(context, *_SOURCE_INS)
+    start, end = business_dates(context.partition_time_window)
+    calendar = holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision)
+    late = late_feed_skip(context, settings, source_opshop_daily, source_sales_order_daily, calendar)
 
     def rows(frame: pl.DataFrame, count: pl.Expr, amount: pl.Expr | None = None) -> pl.DataFrame:
         return frame.select(
@@ -129,14 +189,15 @@ def excluded_source_rows(
             "opqualitycontrol": rows(source_opqualitycontrol_daily, pl.col("source_rows") + pl.col("expiry_records")),
             "opempefficiency": rows(source_opempefficiency_daily, pl.col("shift_count")),
         },
-    )
-    context.add_output_metadata(
-        {
+    ).filter(~pl.col("business_date").is_in(late))
+    return Output(
+        excluded,
+        metadata={
             "rows_excluded": int(excluded["row_count"].sum()),
             "by_reason": dict(excluded.group_by("reason").agg(pl.col("row_count").sum()).iter_rows()),
-        }
+            SKIPPED_DATES_KEY: [day.isoformat() for day in late],
+        },
     )
-    return excluded
 
 
 KPI_ASSETS = [store_daily_metrics, excluded_source_rows]

@@ -4,15 +4,23 @@ They read what landed in the warehouse (not the in-memory frame), so they also c
 """
 
 import functools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
+from store_anomaly.holiday_calendar import holiday_frame
 from store_anomaly.kpis.assets import store_daily_metrics
 from store_anomaly.kpis.catalog import DQ_COLUMNS, KPI_COLUMNS
-from store_anomaly.partitions import business_dates, daily_partitions, per_partition_evaluations
+from store_anomaly.partitions import (
+    business_dates,
+    contiguous_ranges,
+    daily_partitions,
+    date_ranges_text,
+    per_partition_evaluations,
+)
 from store_anomaly.resources import PlatformSettings, SourceDatabase, Warehouse
+from store_anomaly.sources import extracts
 from store_anomaly.sources.assets import date_scope
 from store_anomaly.sources.extracts import (
     DATED_TABLES,
@@ -23,6 +31,7 @@ from store_anomaly.sources.extracts import (
     unattributable_sql,
     valid_trade_sql,
 )
+from store_anomaly.sources.feeds import LATE_FEED_REASON, late_feed_dates, source_gap_dates
 from store_anomaly.sources.local_time import utc_window
 
 # Share of a range's source rows that the KPI rules may exclude before the check warns.
@@ -100,20 +109,10 @@ def every_in_scope_store_present(context: AssetCheckExecutionContext, warehouse:
     )
 
 
-@_partitioned_check(
-    description=(
-        "Revenue and orders reconcile: the sales source's totals for the contract's rules equal the extract's, "
-        "and the extract splits exactly into store_daily_metrics plus excluded_source_rows."
-    ),
-    blocking=True,
-)
-def revenue_reconciles_with_source(
-    context: AssetCheckExecutionContext,
-    warehouse: Warehouse,
-    sales_order_source: SourceDatabase,
-    settings: PlatformSettings,
-) -> AssetCheckResult:
-    start, end = _range(context)
+def _revenue_totals(
+    warehouse: Warehouse, sales_order_source: SourceDatabase, settings: PlatformSettings, start: date, end: date
+) -> tuple[float, int, dict]:
+    """Source revenue and orders of [start, end] by the contract's rules, and the warehouse's totals."""
     shops = warehouse.fetch_frame(
         "SELECT DISTINCT dept_id, time_zone, other_dept_ids FROM source_opshop_daily "
         "WHERE business_date BETWEEN %s AND %s AND dept_id IS NOT NULL",
@@ -151,7 +150,39 @@ def revenue_reconciles_with_source(
             "excluded_revenue": pl.Float64,
         },
     ).row(0, named=True)
-    source_revenue, source_orders = float(source["revenue"].sum()), int(source["orders"].sum())
+    return float(source["revenue"].sum()), int(source["orders"].sum()), warehouse_totals
+
+
+@_partitioned_check(
+    description=(
+        "Revenue and orders reconcile: the sales source's totals for the contract's rules equal the extract's, "
+        "and the extract splits exactly into store_daily_metrics plus excluded_source_rows."
+    ),
+    blocking=True,
+)
+def revenue_reconciles_with_source(
+    context: AssetCheckExecutionContext,
+    warehouse: Warehouse,
+    sales_order_source: SourceDatabase,
+    settings: PlatformSettings,
+) -> AssetCheckResult:
+    start, end = _range(context)
+    # Dates a late feed left unwritten keep their earlier rows: only the written dates reconcile.
+    stored = _stored_extracts(warehouse, start, end)
+    calendar = holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision)
+    late = set(
+        late_feed_dates(stored["scope"], stored["sales"], calendar["business_date"].to_list(), settings.closed_dates)
+    )
+    written = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    parts = [
+        _revenue_totals(warehouse, sales_order_source, settings, first, last)
+        for first, last in contiguous_ranges(day for day in written if day not in late)
+    ]
+    totals = ("extract_revenue", "extract_orders", "in_scope_revenue", "in_scope_orders", "metrics_revenue",
+              "metrics_orders", "excluded_revenue")
+    source_revenue = sum(part[0] for part in parts)
+    source_orders = sum(part[1] for part in parts)
+    warehouse_totals = {key: sum(part[2][key] for part in parts) for key in totals}
 
     def close(a: float, b: float) -> bool:
         return abs(a - b) <= REVENUE_TOLERANCE_USD
@@ -272,7 +303,152 @@ def source_rows_no_partition_can_hold(
     )
 
 
+def _stored_extracts(warehouse: Warehouse, start: date, end: date) -> dict[str, pl.DataFrame]:
+    """The run's stored scope and extracts, as the late-feed and gap rules read them."""
+    keys = {"business_date": pl.Date, "dept_id": pl.Int64}
+
+    def read(table: str, column: str) -> pl.DataFrame:
+        return warehouse.fetch_frame(
+            f"SELECT business_date, dept_id, {column} FROM {table} WHERE business_date BETWEEN %s AND %s",
+            (start, end),
+            {**keys, column: pl.Int64},
+        )
+
+    scope = warehouse.fetch_frame(
+        "SELECT business_date, dept_id, in_scope FROM source_opshop_daily WHERE business_date BETWEEN %s AND %s "
+        "AND dept_id IS NOT NULL",
+        (start, end),
+        {**keys, "in_scope": pl.Boolean},
+    )
+    return {
+        "scope": scope,
+        "sales": read("source_sales_order_daily", "source_rows"),
+        "opproduction": read("source_opproduction_daily", "source_rows"),
+        "opempefficiency": read("source_opempefficiency_daily", "shift_count"),
+    }
+
+
+@_partitioned_check(description=f"No late feed: {LATE_FEED_REASON} on none of the run's dates (such dates are not written).")
+def no_late_feed(
+    context: AssetCheckExecutionContext, warehouse: Warehouse, settings: PlatformSettings
+) -> AssetCheckResult:
+    start, end = _range(context)
+    stored = _stored_extracts(warehouse, start, end)
+    calendar = holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision)
+    late = late_feed_dates(stored["scope"], stored["sales"], calendar["business_date"].to_list(), settings.closed_dates)
+    return AssetCheckResult(
+        passed=not late,
+        metadata={
+            "late_feed_dates": date_ranges_text(late) or "none",
+            "to_fix": f"store-anomaly backfill --start {late[0]} --end {late[-1]} once the feed has caught up"
+            if late
+            else "",
+        },
+    )
+
+
+@_partitioned_check(
+    description="Production and attendance delivered rows on every trading day (a gap leaves their KPIs NULL)."
+)
+def no_daily_source_gap(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    start, end = _range(context)
+    stored = _stored_extracts(warehouse, start, end)
+    count_column = {"opproduction": "source_rows", "opempefficiency": "shift_count"}
+    gaps = {
+        source: date_ranges_text(
+            source_gap_dates(stored["scope"], stored["sales"], stored[source].rename({column: "count"}), "count")
+        )
+        for source, column in count_column.items()
+    }
+    gaps = {source: text for source, text in gaps.items() if text}
+    return AssetCheckResult(passed=not gaps, severity=AssetCheckSeverity.WARN, metadata={"gap_dates": gaps})
+
+
+# How many business dates back, ending at the run's last one, the warehouse is compared with the sources.
+RECENT_DAYS = 14
+
+
+@_partitioned_check(
+    description=(
+        f"The warehouse's last {RECENT_DAYS} business dates (ending at the run's last) still match the sources: "
+        "per store and day, orders, revenue, items, production orders and shifts re-read from the sources equal "
+        "the stored KPIs. A difference means rows arrived or changed after the day was computed."
+    )
+)
+def recent_days_match_sources(
+    context: AssetCheckExecutionContext,
+    warehouse: Warehouse,
+    sales_order_source: SourceDatabase,
+    opproduction_source: SourceDatabase,
+    opempefficiency_source: SourceDatabase,
+    settings: PlatformSettings,
+) -> AssetCheckResult:
+    _, end = _range(context)
+    start = end - timedelta(days=RECENT_DAYS - 1)
+    stored = warehouse.fetch_frame(
+        "SELECT m.dept_id, m.metric_date, m.order_count, m.revenue, m.items_sold, m.production_count, m.shift_count "
+        "FROM store_daily_metrics m WHERE m.metric_date BETWEEN %s AND %s",
+        (start, end),
+        {
+            "dept_id": pl.Int64,
+            "business_date": pl.Date,
+            "order_count": pl.Int64,
+            "revenue": pl.Float64,
+            "items_sold": pl.Int64,
+            "production_count": pl.Int64,
+            "shift_count": pl.Int64,
+        },
+    )
+    if stored.is_empty():
+        return AssetCheckResult(passed=True, metadata={"compared_store_days": 0})
+    shops = warehouse.fetch_frame(
+        "SELECT DISTINCT dept_id, time_zone, other_dept_ids FROM source_opshop_daily "
+        "WHERE business_date BETWEEN %s AND %s AND dept_id IS NOT NULL",
+        (start, end),
+        {"dept_id": pl.Int64, "time_zone": pl.String, "other_dept_ids": pl.String},
+    )
+    scope = date_scope(start, end, shops, settings)
+    keys = ["dept_id", "business_date"]
+    sales = sales_order_source.fetch_frame(extracts.sales_sql(scope), scope.params(), extracts.SALES_SCHEMA)
+    items = sales_order_source.fetch_frame(extracts.items_sql(scope), scope.params(), extracts.ITEMS_SCHEMA)
+    production = opproduction_source.fetch_frame(
+        extracts.production_sql(scope), scope.params(), extracts.PRODUCTION_SCHEMA
+    )
+    shifts = opempefficiency_source.fetch_frame(
+        extracts.attendance_sql(scope), scope.params(), extracts.ATTENDANCE_SCHEMA
+    )
+    source = (
+        stored.select(keys)
+        .join(sales.select(*keys, "order_count", "revenue"), on=keys, how="left")
+        .join(items, on=keys, how="left")
+        .join(production.select(*keys, "production_count"), on=keys, how="left")
+        .join(shifts.select(*keys, "shift_count"), on=keys, how="left")
+        .fill_null(0)
+    )
+    compared = stored.join(source, on=keys, suffix="_source")
+    differs = (
+        ((pl.col("revenue") - pl.col("revenue_source")).abs() > REVENUE_TOLERANCE_USD)
+        | (pl.col("order_count") != pl.col("order_count_source"))
+        | (pl.col("items_sold") != pl.col("items_sold_source"))
+        # a gap day's NULL production or shift counts are the gap check's business
+        | (pl.col("production_count").is_not_null() & (pl.col("production_count") != pl.col("production_count_source")))
+        | (pl.col("shift_count") != pl.col("shift_count_source"))
+    )
+    stale = sorted(set(compared.filter(differs)["business_date"].to_list()))
+    return AssetCheckResult(
+        passed=not stale,
+        metadata={
+            "compared_store_days": compared.height,
+            "stale_dates": date_ranges_text(stale) or "none",
+            "to_fix": f"store-anomaly backfill --start {stale[0]} --end {end}" if stale else "",
+        },
+    )
+
+
 KPI_CHECKS = [
+    no_late_feed,
+    no_daily_source_gap,
+    recent_days_match_sources,
     unique_store_days,
     no_negative_kpis,
     every_in_scope_store_present,

@@ -7,21 +7,27 @@ department and business date.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import date
 
 import polars as pl
 
 from store_anomaly.kpis.catalog import DQ_COLUMNS, EXCLUDED_ROW_COLUMNS, KPI_COLUMNS
+from store_anomaly.sources.feeds import DAILY_SOURCES
 
 
 def build_store_daily_metrics(
-    scope_days: pl.DataFrame, extracts: Mapping[str, pl.DataFrame], holidays_frame: pl.DataFrame
+    scope_days: pl.DataFrame,
+    extracts: Mapping[str, pl.DataFrame],
+    holidays_frame: pl.DataFrame,
+    source_gaps: Mapping[str, Iterable[date]] | None = None,
 ) -> pl.DataFrame:
     """One row per in-scope store x business date with every KPI of the source contract.
 
     `extracts` maps "sales", "production", "attendance", "quality" to the per-department daily extracts.
     Days without any source row are explicit (counts 0, ratios NULL) and marked `is_closed` when the store
-    took no order.
+    took no order. `source_gaps` maps a daily source of `sources.feeds.DAILY_SOURCES` to the dates it
+    delivered nothing: its KPIs are NULL those days (unknown, not zero), and `source_gaps` names it.
     """
     keys = ["dept_id", "business_date"]
     frame = scope_days.filter(pl.col("in_scope")).select("business_date", "shop_no", "dept_id", "shop_name")
@@ -55,6 +61,7 @@ def build_store_daily_metrics(
             is_closed=pl.col("order_count") == 0,
             dq_excluded_rows=pl.sum_horizontal(*EXCLUDED_ROW_COLUMNS),
         )
+        .with_columns(*_gap_columns(source_gaps or {}))
         .rename({"business_date": "metric_date"})
         .select(
             "metric_date",
@@ -68,9 +75,25 @@ def build_store_daily_metrics(
             "shift_count",
             *DQ_COLUMNS,
             "dq_excluded_rows",
+            "source_gaps",
         )
         .sort("metric_date", "shop_no")
     )
+
+
+def _gap_columns(source_gaps: Mapping[str, Iterable[date]]) -> list[pl.Expr]:
+    """NULL for the KPIs of a source on its gap dates, and the `source_gaps` column naming the sources."""
+    gap_dates = {source: sorted(set(source_gaps.get(source, ()))) for source in DAILY_SOURCES}
+    nulled: dict[str, pl.Expr] = {}
+    for source, kpis in DAILY_SOURCES.items():
+        in_gap = pl.col("business_date").is_in(gap_dates[source])
+        for kpi in kpis:
+            nulled[kpi] = pl.when(in_gap).then(None).otherwise(nulled.get(kpi, pl.col(kpi)))
+    named = [pl.when(pl.col("business_date").is_in(dates)).then(pl.lit(source)) for source, dates in gap_dates.items()]
+    return [
+        *(expr.alias(kpi) for kpi, expr in nulled.items()),
+        pl.concat_str(named, separator=",", ignore_nulls=True).replace("", None).alias("source_gaps"),
+    ]
 
 
 def excluded_source_rows(scope_days: pl.DataFrame, source_rows: Mapping[str, pl.DataFrame]) -> pl.DataFrame:

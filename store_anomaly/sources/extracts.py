@@ -284,3 +284,10 @@ def orphan_items_sql() -> str:
         "OR i.trade_id > (SELECT COALESCE(MAX(id), 0) FROM t_trade)) "
         "AND NOT EXISTS (SELECT 1 FROM t_trade t WHERE t.id = i.trade_id)"
     )
+
+
+def first_trades_sql(departments: int) -> str:
+    """Each department's first t_trade row (any status), UTC: where its history in the sales source begins.
+    One index range per department on (dept_id, create_time)."""
+    placeholders = ", ".join(["%s"] * departments)
+    return f"SELECT dept_id, MIN(create_time) FROM t_trade WHERE dept_id IN ({placeholders}) GROUP BY dept_id"

@@ -6,6 +6,7 @@ and a daily run agree byte for byte. Operators' "new normal" acknowledgements re
 """
 
 import os
+from datetime import timedelta
 
 import polars as pl
 from dagster import (
@@ -20,14 +21,20 @@ from dagster import (
 )
 
 from store_anomaly.ack_log import ACKS_TABLE
+from store_anomaly.kpis.completeness import first_in_scope_days, missing_dates
 from store_anomaly.partitions import (
+    SKIPPED_DATES_KEY,
+    MissingInputsError,
     business_dates,
     daily_partitions,
+    date_ranges_text,
+    first_partition_date,
     require_materialized,
     single_run,
 )
-from store_anomaly.resources import Warehouse
-from store_anomaly.settings import DEFAULT_RULE_SET, RULE_SET_ENV_VAR
+from store_anomaly.resources import SourceDatabase, Warehouse
+from store_anomaly.settings import CLOSED_DAYS_ENV_VAR, DEFAULT_RULE_SET, RULE_SET_ENV_VAR
+from store_anomaly.sources.extracts import first_trades_sql
 from store_anomaly.spc import FLAGS_SCHEMA, LIMITS_SCHEMA, SpcConfig, compute_spc
 from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
 from store_anomaly.spc.resets import load_baseline_resets
@@ -97,6 +104,23 @@ def _out(table, key, description: str) -> AssetOut:
     )
 
 
+def store_first_days(warehouse: Warehouse, sales_order_source: SourceDatabase, start, end) -> pl.DataFrame:
+    """First in-scope day of each store in scope during [start, end] (see `kpis.completeness`)."""
+    stores = warehouse.fetch_frame(
+        "SELECT DISTINCT shop_no, dept_id, time_zone, open_date FROM source_opshop_daily "
+        "WHERE business_date BETWEEN %s AND %s AND in_scope",
+        (start, end),
+        {"shop_no": pl.String, "dept_id": pl.Int64, "time_zone": pl.String, "open_date": pl.Date},
+    )
+    if stores.is_empty():
+        return first_in_scope_days(stores, pl.DataFrame())
+    dept_ids = stores["dept_id"].unique().to_list()
+    first_trades = sales_order_source.fetch_frame(
+        first_trades_sql(len(dept_ids)), dept_ids, {"dept_id": pl.Int64, "first_trade": pl.Datetime("us")}
+    )
+    return first_in_scope_days(stores, first_trades)
+
+
 @multi_asset(
     outs={
         "store_spc_control_limits": _out(
@@ -142,19 +166,52 @@ def _out(table, key, description: str) -> AssetOut:
         ),
     ],
 )
-def spc(context: AssetExecutionContext, warehouse: Warehouse, store_daily_metrics: pl.DataFrame):
-    """Control limits in force for each store, metric and day (from earlier days only) and the flags they raise."""
+def spc(
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    sales_order_source: SourceDatabase,
+    store_daily_metrics: pl.DataFrame,
+):
+    """Control limits in force for each store, metric and day (from earlier days only) and the flags they raise.
+
+    Never from a window with holes: a lookback day with no stored metrics (from the first store's first
+    in-scope day on) is an error naming the days and the backfill that fills them; a day of the run itself
+    without metrics (a late feed, not written) is skipped with every later day of the run, whose baselines
+    would include it, and left as it was."""
     require_materialized(context, "store_daily_metrics")
     start, end = business_dates(context.partition_time_window)
+    window_start = max(start - timedelta(days=CONFIG.lookback_days), first_partition_date())
+    missing = missing_dates(
+        store_daily_metrics["metric_date"].unique().to_list(),
+        store_first_days(warehouse, sales_order_source, start, end),
+        window_start,
+        end,
+    )
+    lookback_missing = [day for day in missing if day < start]
+    if lookback_missing:
+        raise MissingInputsError(
+            f"store_daily_metrics holds no rows for {len(lookback_missing)} lookback days the SPC limits of "
+            f"{start}..{end} are computed from: {date_ranges_text(lookback_missing)}. Materialize them first: "
+            f"store-anomaly backfill --start {lookback_missing[0]} --end {end} (a day the whole chain was closed "
+            f"goes in {CLOSED_DAYS_ENV_VAR})"
+        )
+    skipped = [missing[0] + timedelta(days=n) for n in range((end - missing[0]).days + 1)] if missing else []
+    if skipped:
+        context.log.warning(
+            f"store_daily_metrics has no rows for {date_ranges_text(missing)} (a late feed is not written): SPC "
+            f"skips {date_ranges_text(skipped)}, whose baselines would include them, and leaves those days as they were"
+        )
     with warehouse.connect() as connection:
         resets = load_baseline_resets(connection)
-    result = compute_spc(store_daily_metrics, start, end, CONFIG, resets)
+    compute_end = missing[0] - timedelta(days=1) if missing else end
+    result = compute_spc(store_daily_metrics, start, compute_end, CONFIG, resets)
     limits, flags = result.limits, result.flags
+    skipped_metadata = {SKIPPED_DATES_KEY: [day.isoformat() for day in skipped]}
 
     yield Output(
         limits,
         output_name="store_spc_control_limits",
-        metadata={"rule_set": CONFIG.rule_set, "lookback_days": CONFIG.lookback_days},
+        metadata={"rule_set": CONFIG.rule_set, "lookback_days": CONFIG.lookback_days, **skipped_metadata},
     )
     serious = flags.filter(pl.col("severity") != "INFO")
     yield Output(
@@ -165,6 +222,7 @@ def spc(context: AssetExecutionContext, warehouse: Warehouse, store_daily_metric
             "warning_or_worse": serious.height,
             "stores_flagged": serious["shop_no"].n_unique(),
             "baseline_resets": 0 if resets is None else resets.height,
+            **skipped_metadata,
         },
     )
 
