@@ -328,11 +328,19 @@ class LockedDbIOManager(DbIOManager):
         step_key = context.step_context.step.key
         write = self._writes.get(step_key)
         if write is None:
-            resources = context.step_context.resources
-            outputs = [  # the step's outputs this IO manager stores, whatever resource key it is bound to
+            step = context.step_context
+            assets_def = step.job_def.asset_layer.get_assets_def_for_node(step.node_handle)
+            asset_outputs = (  # the step's asset outputs (a check's output is no table)
+                {name for name, key in assets_def.keys_by_output_name.items() if key in assets_def.keys}
+                if assets_def is not None
+                else {output.name for output in context.op_def.output_defs}
+            )
+            outputs = [  # ...that this IO manager stores, whatever resource key it is bound to
                 output.name
                 for output in context.op_def.output_defs
-                if not output.dagster_type.is_nothing and getattr(resources, output.io_manager_key, None) is self
+                if output.name in asset_outputs
+                and not output.dagster_type.is_nothing
+                and getattr(step.resources, output.io_manager_key, None) is self
             ]
             if not outputs:
                 return None
