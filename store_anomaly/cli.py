@@ -64,6 +64,8 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
 def cmd_backfill(args: argparse.Namespace) -> None:
     from dagster import AssetCheckSeverity, DagsterInstance
 
+    from store_anomaly.io_managers.mysql import warehouse_url
+    from store_anomaly.mysql import DatabaseUnavailableError
     from store_anomaly.partitions import partition_range_problem
     from store_anomaly.runner import fail_dead_cli_runs, root_causes, run_backfill, run_log_errors, skipped_dates_of
 
@@ -72,6 +74,10 @@ def cmd_backfill(args: argparse.Namespace) -> None:
     if problem := partition_range_problem(args.start, args.end):
         raise CliError(problem)
     _require_env(*SOURCE_ENV_VARS.values(), WAREHOUSE_ENV_VAR)
+    try:  # a malformed warehouse URL is said at once, before the dead-run check and the run itself
+        warehouse_url(os.environ[WAREHOUSE_ENV_VAR])
+    except DatabaseUnavailableError as error:
+        raise CliError(str(error)) from None
     if not os.environ.get("DAGSTER_HOME"):
         raise CliError("DAGSTER_HOME is not set: it names the Dagster instance the run is recorded in")
     os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)

@@ -50,7 +50,7 @@ from dagster._core.storage.db_io_manager import (
     TablePartitionDimension,
     TableSlice,
 )
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from store_anomaly.mysql import (
     DatabaseUnavailableError,
@@ -403,6 +403,7 @@ class MySQLIOManager(ConfigurableIOManagerFactory):
         default=DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS,
         description="how long a step waits for another run's lock on its asset before failing",
     )
+    _managers: list = PrivateAttr(default_factory=list)
 
     def create_io_manager(self, context) -> LockedDbIOManager:
         url = warehouse_url(self.url)
@@ -420,7 +421,7 @@ class MySQLIOManager(ConfigurableIOManagerFactory):
                 doing="cannot connect",
                 seconds=time.perf_counter() - began,
             ) from None
-        return LockedDbIOManager(
+        manager = LockedDbIOManager(
             url=url,
             lock_timeout_seconds=self.lock_timeout_seconds,
             type_handlers=[MySQLPolarsTypeHandler(use_load_data=self.use_load_data)],
@@ -430,11 +431,9 @@ class MySQLIOManager(ConfigurableIOManagerFactory):
             io_manager_name="MySQLIOManager",
             default_load_type=pl.DataFrame,
         )
+        self._managers.append(manager)
+        return manager
 
-    @contextmanager
-    def yield_for_execution(self, context) -> Iterator[LockedDbIOManager]:
-        manager = self.create_io_manager(context)
-        try:
-            yield manager
-        finally:
-            manager.abandon_unfinished()  # a failed step's partial writes are rolled back, its lock freed
+    def teardown_after_execution(self, context) -> None:
+        for manager in self._managers:  # a failed step's partial writes are rolled back, its lock freed
+            manager.abandon_unfinished()
