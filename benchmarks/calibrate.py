@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     # holidays and special days are never flagged: leave them out of the rates
     limits = limits.filter(~pl.col("metric_date").is_in(special_days(config, SCORE_START, SERIES_END).implode()))
     months = limits.select("shop_no", "metric_date").unique().height / 30.4375
-    print(f"{args.stores} stable stores, {months:.0f} store-months, seed {args.seed}, scored in "
-          f"{time.perf_counter() - t0:.0f} s")
+    print(
+        f"{args.stores} stable stores, {months:.0f} store-months, seed {args.seed}, scored in "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
     grid = [3.0, 3.25, 3.5, 3.75, 4.0, 4.5, 5.0, 6.0]
     print("\n## anchored_drift: days with GLR above h per store-month (materiality applied)\n")
     print("| KPI | side | " + " | ".join(f"h={h:g}" for h in grid) + " |")

@@ -64,10 +64,28 @@ SCENARIOS = [
     Scenario("step up 20%", "traffic", "step", 0.20, 2),
     Scenario("step up 30%", "traffic", "step", 0.30, 2),
     Scenario("decline 50% over 100 days", "traffic", "ramp", -0.50, 21),
-    Scenario("flagship-like: -51% over 92 days, 480 orders/day (noise ~5%)", "traffic", "ramp", -0.51, 12,
-             ramp_days=92, base_orders=480, overdispersion=0.02, limit_days=9.5),
-    Scenario("-50% over 100 days, 150 orders/day (noise ~9%)", "traffic", "ramp", -0.50, 22,
-             ramp_days=100, base_orders=150, overdispersion=0.03, limit_days=16.5),
+    Scenario(
+        "flagship-like: -51% over 92 days, 480 orders/day (noise ~5%)",
+        "traffic",
+        "ramp",
+        -0.51,
+        12,
+        ramp_days=92,
+        base_orders=480,
+        overdispersion=0.02,
+        limit_days=9.5,
+    ),
+    Scenario(
+        "-50% over 100 days, 150 orders/day (noise ~9%)",
+        "traffic",
+        "ramp",
+        -0.50,
+        22,
+        ramp_days=100,
+        base_orders=150,
+        overdispersion=0.03,
+        limit_days=16.5,
+    ),
     Scenario("decline 30% over 30 days", "traffic", "ramp", -0.30, None, ramp_days=30),
     Scenario("one-day spike +25%", "traffic", "spike", 0.25, 0),
     Scenario("one-day spike +50%", "traffic", "spike", 0.50, 0),
@@ -82,8 +100,9 @@ SCENARIOS = [
 ]
 
 
-def build_battery(replicates: int, stable: int, seed: int, scenarios: list[Scenario] | None = None
-                  ) -> tuple[list[StoreSpec], dict[str, tuple[Scenario, Anomaly]]]:
+def build_battery(
+    replicates: int, stable: int, seed: int, scenarios: list[Scenario] | None = None
+) -> tuple[list[StoreSpec], dict[str, tuple[Scenario, Anomaly]]]:
     scenarios = SCENARIOS if scenarios is None else scenarios
     rng = np.random.default_rng(seed)
     span = (ONSET_LAST - ONSET_FIRST).days
@@ -94,8 +113,9 @@ def build_battery(replicates: int, stable: int, seed: int, scenarios: list[Scena
             onset = ONSET_FIRST + timedelta(days=int(rng.integers(0, span)))
             shop = f"A{si:02d}{r:03d}"
             anomaly = Anomaly(sc.driver, sc.kind, sc.size, onset, ramp_days=sc.ramp_days)
-            stores.append(StoreSpec(shop, anomaly=anomaly, base_orders=sc.base_orders,
-                                    overdispersion=sc.overdispersion))
+            stores.append(
+                StoreSpec(shop, anomaly=anomaly, base_orders=sc.base_orders, overdispersion=sc.overdispersion)
+            )
             truth[shop] = (sc, anomaly)
     for i in range(stable):
         stores.append(StoreSpec(f"S{i:04d}"))
@@ -104,8 +124,9 @@ def build_battery(replicates: int, stable: int, seed: int, scenarios: list[Scena
     return stores, truth
 
 
-def evaluate(flags: pl.DataFrame, stores: list[StoreSpec], truth: dict, rule_set: str,
-             chain: Chain | None = None) -> dict:
+def evaluate(
+    flags: pl.DataFrame, stores: list[StoreSpec], truth: dict, rule_set: str, chain: Chain | None = None
+) -> dict:
     serious = flags.filter(pl.col("severity").is_in(["WARNING", "CRITICAL"]))
     rows = []
     for shop, (sc, anomaly) in truth.items():
@@ -170,10 +191,15 @@ def fmt(v: object) -> str:
 def print_report(results: dict[str, dict], replicates: int) -> None:
     names = list(results)
     print("\n## Days from onset to the first WARNING-or-worse flag on an affected metric")
-    print(f"(0 = the onset day; {replicates} stores per scenario; median / 90th percentile / max; "
-          f"'within' = stores flagged within the target)\n")
-    header = "| scenario | target (days) | limit (days) | " + " | ".join(
-        f"{n}: detected | {n}: median / p90 / max | {n}: within target" for n in names) + " |"
+    print(
+        f"(0 = the onset day; {replicates} stores per scenario; median / 90th percentile / max; "
+        f"'within' = stores flagged within the target)\n"
+    )
+    header = (
+        "| scenario | target (days) | limit (days) | "
+        + " | ".join(f"{n}: detected | {n}: median / p90 / max | {n}: within target" for n in names)
+        + " |"
+    )
     print(header)
     print("|" + "---|" * (3 + 3 * len(names)))
     for sc in SCENARIOS:
@@ -182,28 +208,42 @@ def print_report(results: dict[str, dict], replicates: int) -> None:
         cells = [sc.name, fmt(sc.target_days), fmt(sc.limit_days)]
         for n in names:
             t = results[n]["table"][sc.name]
-            cells += [f"{t['detected']}/{t['n']}", f"{fmt(t['median'])} / {fmt(t['p90'])} / {fmt(t['max'])}",
-                      "-" if t["within"] is None else f"{t['within']}/{t['n']}"]
+            cells += [
+                f"{t['detected']}/{t['n']}",
+                f"{fmt(t['median'])} / {fmt(t['p90'])} / {fmt(t['max'])}",
+                "-" if t["within"] is None else f"{t['within']}/{t['n']}",
+            ]
         print("| " + " | ".join(cells) + " |")
     print("\n## Stable stores: false WARNING-or-worse flags")
-    print("\n| rule set | store-months | flags per store-month | store-days flagged per store-month | CRITICAL flags "
-          "| flags on chain-wide event days | flags in a new store's first 28 days |")
+    print(
+        "\n| rule set | store-months | flags per store-month | store-days flagged per store-month | CRITICAL flags "
+        "| flags on chain-wide event days | flags in a new store's first 28 days |"
+    )
     print("|---|---|---|---|---|---|---|")
     for n in names:
         fa = results[n]["false_alarms"]
-        print(f"| {n} | {fa['store_months']:.0f} | {fa['warning_plus_per_store_month']:.3f} | "
-              f"{fa['store_days_per_store_month']:.3f} | {fa['critical']} | "
-              f"{fa['flags_on_event_days']} ({fa['event_days']} days) | "
-              f"{fa['new_store_flags_first_28_days']} ({fa['new_stores']} stores) |")
+        print(
+            f"| {n} | {fa['store_months']:.0f} | {fa['warning_plus_per_store_month']:.3f} | "
+            f"{fa['store_days_per_store_month']:.3f} | {fa['critical']} | "
+            f"{fa['flags_on_event_days']} ({fa['event_days']} days) | "
+            f"{fa['new_store_flags_first_28_days']} ({fa['new_stores']} stores) |"
+        )
     for n in names:
         fa = results[n]["false_alarms"]
         for row in fa["critical_rows"].iter_rows(named=True):
-            print(f"{n}: stable-store CRITICAL: {row['shop_no']} {row['metric_date']} {row['metric_name']} "
-                  f"{row['rule']} {row['direction']} observed {row['observed_value']:.1f} expected "
-                  f"{row['expected_value']:.1f} z {row['z_score']:.2f}")
-        print(f"\n{n}: stable-store WARNING+ flags by rule: "
-              + ", ".join(f"{r['rule']}={r['len']}" for r in fa["by_rule"].iter_rows(named=True)))
-        print(f"{n}: by metric: " + ", ".join(f"{r['metric_name']}={r['len']}" for r in fa["by_metric"].iter_rows(named=True)))
+            print(
+                f"{n}: stable-store CRITICAL: {row['shop_no']} {row['metric_date']} {row['metric_name']} "
+                f"{row['rule']} {row['direction']} observed {row['observed_value']:.1f} expected "
+                f"{row['expected_value']:.1f} z {row['z_score']:.2f}"
+            )
+        print(
+            f"\n{n}: stable-store WARNING+ flags by rule: "
+            + ", ".join(f"{r['rule']}={r['len']}" for r in fa["by_rule"].iter_rows(named=True))
+        )
+        print(
+            f"{n}: by metric: "
+            + ", ".join(f"{r['metric_name']}={r['len']}" for r in fa["by_metric"].iter_rows(named=True))
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -211,30 +251,46 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--replicates", type=int, default=12)
     parser.add_argument("--stable", type=int, default=150)
-    parser.add_argument("--seasonality", type=float, default=0.04,
-                        help="max amplitude of each store's own annual cycle")
-    parser.add_argument("--chain-seasonality", type=float, default=0.06,
-                        help="amplitude of the annual cycle shared by every store")
+    parser.add_argument(
+        "--seasonality", type=float, default=0.04, help="max amplitude of each store's own annual cycle"
+    )
+    parser.add_argument(
+        "--chain-seasonality", type=float, default=0.06, help="amplitude of the annual cycle shared by every store"
+    )
     parser.add_argument("--chain-noise", type=float, default=0.02, help="shared day-to-day wobble (log sd)")
     parser.add_argument("--chain-events", type=float, default=8.0, help="chain-wide weather/event days per year")
-    parser.add_argument("--scenarios", default="",
-                        help="comma-separated substrings: only the scenarios whose name holds one (all by default)")
-    parser.add_argument("--rule-sets", default="seed,default",
-                        help="comma-separated: seed, default, default-nochain (the default without the chain "
-                             "adjustment)")
+    parser.add_argument(
+        "--scenarios",
+        default="",
+        help="comma-separated substrings: only the scenarios whose name holds one (all by default)",
+    )
+    parser.add_argument(
+        "--rule-sets",
+        default="seed,default",
+        help="comma-separated: seed, default, default-nochain (the default without the chain adjustment)",
+    )
     args = parser.parse_args(argv)
     wanted = [w for w in args.scenarios.split(",") if w]
     scenarios = [sc for sc in SCENARIOS if not wanted or any(w in sc.name for w in wanted)]
     stores, truth = build_battery(args.replicates, args.stable, args.seed, scenarios)
-    chain = random_chain(SERIES_START, SERIES_END, args.seed, seasonality=args.chain_seasonality,
-                         noise=args.chain_noise, events_per_year=args.chain_events)
+    chain = random_chain(
+        SERIES_START,
+        SERIES_END,
+        args.seed,
+        seasonality=args.chain_seasonality,
+        noise=args.chain_noise,
+        events_per_year=args.chain_events,
+    )
     t0 = time.perf_counter()
-    metrics = simulate_stores(stores, SERIES_START, SERIES_END, seed=args.seed, seasonality=args.seasonality,
-                              chain=chain)
-    print(f"battery: {len(stores)} stores x {(SERIES_END - SERIES_START).days + 1} days "
-          f"({metrics.height} rows), generated in {time.perf_counter() - t0:.1f} s; scored "
-          f"{SCORE_START} .. {SERIES_END}; seed {args.seed}; chain: +-{chain.seasonality:g} annual cycle peaking on "
-          f"day {chain.peak_day_of_year}, {chain.noise:g} daily wobble, {len(chain.events)} event days")
+    metrics = simulate_stores(
+        stores, SERIES_START, SERIES_END, seed=args.seed, seasonality=args.seasonality, chain=chain
+    )
+    print(
+        f"battery: {len(stores)} stores x {(SERIES_END - SERIES_START).days + 1} days "
+        f"({metrics.height} rows), generated in {time.perf_counter() - t0:.1f} s; scored "
+        f"{SCORE_START} .. {SERIES_END}; seed {args.seed}; chain: +-{chain.seasonality:g} annual cycle peaking on "
+        f"day {chain.peak_day_of_year}, {chain.noise:g} daily wobble, {len(chain.events)} event days"
+    )
     results = {}
     for name in args.rule_sets.split(","):
         if name == "seed":
@@ -262,13 +318,20 @@ def print_alert_rate(flags: pl.DataFrame, metrics: pl.DataFrame, stores: list[St
 
     stable = [store.shop_no for store in stores if store.shop_no.startswith("S")]
     t0 = time.perf_counter()
-    alerts = build_alerts(flags.filter(pl.col("shop_no").is_in(stable)),
-                          metrics.filter(pl.col("shop_no").is_in(stable)), None, AlertConfig(), as_of=SERIES_END)
+    alerts = build_alerts(
+        flags.filter(pl.col("shop_no").is_in(stable)),
+        metrics.filter(pl.col("shop_no").is_in(stable)),
+        None,
+        AlertConfig(),
+        as_of=SERIES_END,
+    )
     months = len(stable) * ((SERIES_END - SCORE_START).days + 1) / 30.4375
-    print(f"\nalert episodes opened on stable stores (default rule set): {alerts.height} in {months:.0f} "
-          f"store-months = {alerts.height / months:.3f} per store-month "
-          f"({alerts.filter(pl.col('severity') == 'CRITICAL').height} CRITICAL; built in "
-          f"{time.perf_counter() - t0:.1f} s)")
+    print(
+        f"\nalert episodes opened on stable stores (default rule set): {alerts.height} in {months:.0f} "
+        f"store-months = {alerts.height / months:.3f} per store-month "
+        f"({alerts.filter(pl.col('severity') == 'CRITICAL').height} CRITICAL; built in "
+        f"{time.perf_counter() - t0:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,11 +38,18 @@ def run_one(rule_set: str, stores: int, days: int) -> dict:
     seconds = time.perf_counter() - t0
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "rule_set": rule_set, "stores": stores, "days": days, "metrics": len(METRICS),
-        "lookback_days": config.lookback_days, "input_rows": metrics.height,
-        "limit_rows": result.limits.height, "flag_rows": result.flags.height,
-        "seconds": round(seconds, 1), "generate_seconds": round(gen, 1),
-        "peak_rss_mb_before": round(rss_before / 1024), "peak_rss_mb": round(peak_kb / 1024),
+        "rule_set": rule_set,
+        "stores": stores,
+        "days": days,
+        "metrics": len(METRICS),
+        "lookback_days": config.lookback_days,
+        "input_rows": metrics.height,
+        "limit_rows": result.limits.height,
+        "flag_rows": result.flags.height,
+        "seconds": round(seconds, 1),
+        "generate_seconds": round(gen, 1),
+        "peak_rss_mb_before": round(rss_before / 1024),
+        "peak_rss_mb": round(peak_kb / 1024),
     }
 
 
@@ -56,18 +63,24 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_one(args.child, args.stores, args.days)))
         return
-    print("| rule set | stores x days x metrics | input rows (incl. lookback) | limit rows | flag rows | seconds "
-          "| peak RSS (MB) |")
+    print(
+        "| rule set | stores x days x metrics | input rows (incl. lookback) | limit rows | flag rows | seconds "
+        "| peak RSS (MB) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for rule_set in args.rule_sets.split(","):
         out = subprocess.run(
             [sys.executable, __file__, "--child", rule_set, "--stores", str(args.stores), "--days", str(args.days)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"| {r['rule_set']} | {r['stores']} x {r['days']} x {r['metrics']} | {r['input_rows']:,} "
-              f"({r['lookback_days']} d lookback) | {r['limit_rows']:,} | {r['flag_rows']:,} | {r['seconds']} "
-              f"| {r['peak_rss_mb']} (input alone: {r['peak_rss_mb_before']}) |")
+        print(
+            f"| {r['rule_set']} | {r['stores']} x {r['days']} x {r['metrics']} | {r['input_rows']:,} "
+            f"({r['lookback_days']} d lookback) | {r['limit_rows']:,} | {r['flag_rows']:,} | {r['seconds']} "
+            f"| {r['peak_rss_mb']} (input alone: {r['peak_rss_mb_before']}) |"
+        )
 
 
 if __name__ == "__main__":

@@ -275,6 +275,7 @@ def cmd_grafana_datasource(args: argparse.Namespace) -> None:
     if warehouse.options:
         print("the URL's TLS parameters are not carried over: set TLS in the data source's jsonData by hand")
 
+
 def cmd_backtest(args: argparse.Namespace) -> None:
     import polars as pl
 
@@ -287,8 +288,13 @@ def cmd_backtest(args: argparse.Namespace) -> None:
     unknown = [n for n in names if n not in presets]
     if unknown or not names:
         raise CliError(f"--rule-sets: unknown {unknown or names}; choose from {', '.join(presets)}")
-    schema = {"metric_date": pl.Date, "shop_no": pl.String, **{m: pl.Float64 for m in METRICS},
-              "is_closed": pl.Boolean, "holiday_name": pl.String}
+    schema = {
+        "metric_date": pl.Date,
+        "shop_no": pl.String,
+        **{m: pl.Float64 for m in METRICS},
+        "is_closed": pl.Boolean,
+        "holiday_name": pl.String,
+    }
     started = time.perf_counter()
     with _warehouse_connection() as connection, connection.cursor() as cursor:
         metrics = query_frame(cursor, f"SELECT {', '.join(schema)} FROM store_daily_metrics", None, schema)
@@ -297,9 +303,11 @@ def cmd_backtest(args: argparse.Namespace) -> None:
     table = backtest(metrics, {n: presets[n]() for n in names}, onset_after_days=args.onset_after_days)
     if table.is_empty():
         raise CliError(f"no store has {args.onset_after_days} days of history plus 60 to replay a change on")
-    print(f"Backtest of {metrics['shop_no'].n_unique()} stores, {metrics['metric_date'].min()} .. "
-          f"{metrics['metric_date'].max()}: days from the injected change's onset to the first WARNING-or-worse "
-          f"flag on a traffic KPI ('-' = not within 60 days); {time.perf_counter() - started:.0f} s\n")
+    print(
+        f"Backtest of {metrics['shop_no'].n_unique()} stores, {metrics['metric_date'].min()} .. "
+        f"{metrics['metric_date'].max()}: days from the injected change's onset to the first WARNING-or-worse "
+        f"flag on a traffic KPI ('-' = not within 60 days); {time.perf_counter() - started:.0f} s\n"
+    )
     print(format_backtest(table))
 
 
@@ -376,9 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
         "detection delays, false flags per store-month, smallest slide caught within 14 days",
     )
     replay.add_argument("--rule-sets", default="default,seed", help="comma-separated: default, seed")
-    replay.add_argument("--onset-after-days", type=int, default=150,
-                        help="days after a store's first day the injected change starts (default 150: past the "
-                             "warm-up and the anchor window)")
+    replay.add_argument(
+        "--onset-after-days",
+        type=int,
+        default=150,
+        help="days after a store's first day the injected change starts (default 150: past the "
+        "warm-up and the anchor window)",
+    )
     replay.set_defaults(handler=_handle_user_errors(cmd_backtest))
 
     report = commands.add_parser("report", help="build the HTML reports and print where they are")
@@ -396,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"store-anomaly {args.command}: {error}", file=sys.stderr)
         return 1
-    except Exception as error:  # the last line of defence: one clear line, not a traceback
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one clear line, not a traceback
         from store_anomaly.mysql import DatabaseUnavailableError, MySQLUrlError
 
         # These messages already start with the database they are about (a source or the warehouse).

@@ -68,7 +68,12 @@ def build_sources(urls: dict[str, str]) -> None:
         ],
     )
     trade = lambda id_, dept, pay, status, ts: {
-        "id": id_, "trade_no": f"T{id_}", "dept_id": dept, "pay_money": pay, "trade_status": status, "create_time": utc(ts)
+        "id": id_,
+        "trade_no": f"T{id_}",
+        "dept_id": dept,
+        "pay_money": pay,
+        "trade_status": status,
+        "create_time": utc(ts),
     }
     insert_rows(
         urls,

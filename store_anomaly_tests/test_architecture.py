@@ -124,6 +124,8 @@ def test_environment_variables_are_named_only_in_settings():
         for name, path in package_modules().items()
         if name != "store_anomaly.settings"
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"STORE_ANOMALY_\w+", node.value)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.fullmatch(r"STORE_ANOMALY_\w+", node.value)
     )
     assert not elsewhere, "name these variables in store_anomaly/settings.py:\n" + "\n".join(elsewhere)

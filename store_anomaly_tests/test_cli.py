@@ -128,16 +128,20 @@ def test_backtest_replays_the_warehouse_history(platform_urls, monkeypatch):
     from store_anomaly.spc.simulate import StoreSpec, simulate_stores
 
     monkeypatch.setenv("STORE_ANOMALY_WAREHOUSE_URL", platform_urls["warehouse"])
-    metrics = simulate_stores([StoreSpec(f"US{i:05d}") for i in range(1, 7)], date(2025, 1, 1), date(2025, 12, 31),
-                              seed=2)
+    metrics = simulate_stores(
+        [StoreSpec(f"US{i:05d}") for i in range(1, 7)], date(2025, 1, 1), date(2025, 12, 31), seed=2
+    )
     columns = ["metric_date", "shop_no", *METRICS, "is_closed", "holiday_name"]
     with MySQLUrl.parse(platform_urls["warehouse"]).connect() as connection, connection.cursor() as cursor:
         cursor.execute(
             "CREATE TABLE store_daily_metrics (metric_date DATE, shop_no VARCHAR(16), "
-            + ", ".join(f"{m} DOUBLE" for m in METRICS) + ", is_closed BOOLEAN, holiday_name VARCHAR(64))")
+            + ", ".join(f"{m} DOUBLE" for m in METRICS)
+            + ", is_closed BOOLEAN, holiday_name VARCHAR(64))"
+        )
         cursor.executemany(
             f"INSERT INTO store_daily_metrics ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
-            metrics.select(columns).rows())
+            metrics.select(columns).rows(),
+        )
         connection.commit()
     replay = cli("backtest", "--rule-sets", "default", "--onset-after-days", "200")
     assert replay.returncode == 0, replay.stderr

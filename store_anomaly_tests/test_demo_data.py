@@ -141,9 +141,10 @@ def test_stores_have_rows_only_from_their_open_date(platform_urls):
     start, end = date(2025, 5, 5), date(2025, 5, 18)
     generate_demo_sources(urls, start=start, end=end, stores=8)
 
-    shops = {shop_no: (status, open_date) for shop_no, status, open_date in query(
-        urls["opshop"], "SELECT shop_no, status, open_date FROM t_shop"
-    )}
+    shops = {
+        shop_no: (status, open_date)
+        for shop_no, status, open_date in query(urls["opshop"], "SELECT shop_no, status, open_date FROM t_shop")
+    }
     assert shops["US00007"][0] == 2 and shops["US00007"][1] > end
     assert all(opened <= start for shop_no, (_, opened) in shops.items() if shop_no not in ("US00007", "US00008"))
     not_open = f"dept_id IN ({dept_ids(urls, 'US00007')})"
@@ -253,8 +254,14 @@ def test_store_count_selects_a_prefix_or_adds_synthetic_stores():
     assert [store.shop_no for store in demo_stores(3, start, end)] == ["US00001", "US00002", "US00003"]
     chain = demo_stores(10, start, end)
     assert [store.shop_name for store in chain[:8]] == [
-        "8th & Broadway", "28th & 6th", "100 Maiden Ln", "37th & Broadway",
-        "54th & 8th", "102 Fulton", "108th & Broadway", "33rd & 10th",
+        "8th & Broadway",
+        "28th & 6th",
+        "100 Maiden Ln",
+        "37th & Broadway",
+        "54th & 8th",
+        "102 Fulton",
+        "108th & Broadway",
+        "33rd & 10th",
     ]
     assert [(s.shop_no, s.dept_id, s.shop_type, s.time_zone) for s in chain[8:]] == [
         ("US00000", 1000, TEST_KITCHEN, "America/New_York"),

@@ -37,24 +37,63 @@ START, END = date(2025, 7, 14), date(2025, 12, 14)
 CONTRACT_COLUMNS: dict[str, set[str]] = {
     "store_daily_metrics": {"metric_date", "shop_no", "dept_id", "shop_name", *KPI_COLUMNS},  # + dq_* counters
     "store_spc_control_limits": {
-        "metric_date", "shop_no", "metric_name", "center_line", "sigma", "ucl", "lcl", "baseline_days",
-        "anchor_value", "anchor_since",
+        "metric_date",
+        "shop_no",
+        "metric_name",
+        "center_line",
+        "sigma",
+        "ucl",
+        "lcl",
+        "baseline_days",
+        "anchor_value",
+        "anchor_since",
     },
     "store_anomaly_flags": {
-        "metric_date", "shop_no", "metric_name", "rule", "observed_value", "expected_value", "z_score", "severity",
+        "metric_date",
+        "shop_no",
+        "metric_name",
+        "rule",
+        "observed_value",
+        "expected_value",
+        "z_score",
+        "severity",
         "direction",
     },
     "store_peer_comparison": {"week_start", "shop_no", "metric_name", "value", "peer_median", "rank", "percentile"},
     "store_health_scores": {"metric_date", "shop_no", "health_score", "grade"},  # + one *_score per dimension
     "store_anomaly_alerts": {
-        "alert_id", "shop_no", "metric_name", "severity", "opened_on", "last_seen_on", "status", "description",
-        "recommended_action", "description_zh", "recommended_action_zh", "metric_names", "change_started_on",
-        "baseline_value", "current_value", "change_pct", "estimated_loss", "acknowledged", "acknowledged_by",
-        "acknowledged_at", "ack_note",
+        "alert_id",
+        "shop_no",
+        "metric_name",
+        "severity",
+        "opened_on",
+        "last_seen_on",
+        "status",
+        "description",
+        "recommended_action",
+        "description_zh",
+        "recommended_action_zh",
+        "metric_names",
+        "change_started_on",
+        "baseline_value",
+        "current_value",
+        "change_pct",
+        "estimated_loss",
+        "acknowledged",
+        "acknowledged_by",
+        "acknowledged_at",
+        "ack_note",
     },
     "store_anomaly_run_log": {
-        "run_id", "asset", "partition_start", "partition_end", "status", "row_count", "duration_seconds",
-        "error_message", "logged_at",
+        "run_id",
+        "asset",
+        "partition_start",
+        "partition_end",
+        "status",
+        "row_count",
+        "duration_seconds",
+        "error_message",
+        "logged_at",
     },
 }
 
@@ -72,18 +111,48 @@ EXPECTED_COLUMNS = {
     "Chain overview: revenue and orders": {"A": ["time", "revenue", "orders"]},
     "Control chart: $metric at $shop": {"A": ["time", "value", "center_line", "ucl", "lcl"], "B": ["time", "flagged"]},
     "Flagged days at $shop": {
-        "A": ["metric_date", "metric_name", "rule", "severity", "direction", "observed_value", "expected_value",
-              "z_score"]
+        "A": [
+            "metric_date",
+            "metric_name",
+            "rule",
+            "severity",
+            "direction",
+            "observed_value",
+            "expected_value",
+            "z_score",
+        ]
     },
     "Open alerts": {
-        "A": ["alert_id", "shop_no", "metric_name", "severity", "opened_on", "last_seen_on", "change_started_on",
-              "baseline_value", "change_pct", "description", "recommended_action", "acknowledged", "acknowledged_by"]
+        "A": [
+            "alert_id",
+            "shop_no",
+            "metric_name",
+            "severity",
+            "opened_on",
+            "last_seen_on",
+            "change_started_on",
+            "baseline_value",
+            "change_pct",
+            "description",
+            "recommended_action",
+            "acknowledged",
+            "acknowledged_by",
+        ]
     },
     "Store health": {"A": ["time", "metric", "value"]},
     "Weekly ranking: $metric": {"A": ["week_start", "rank", "shop_no", "value", "peer_median", "percentile"]},
     "Run log": {
-        "A": ["logged_at", "run_id", "asset", "partition_start", "partition_end", "status", "row_count",
-              "duration_seconds", "error_message"]
+        "A": [
+            "logged_at",
+            "run_id",
+            "asset",
+            "partition_start",
+            "partition_end",
+            "status",
+            "row_count",
+            "duration_seconds",
+            "error_message",
+        ]
     },
 }
 
@@ -132,7 +201,9 @@ def reader():
                     columns = [c for (c,) in cursor.fetchall() if in_contract(table, c)]
                     assert columns, f"{table} is not in the warehouse"
                     listed = ", ".join(f"`{c}`" for c in columns)
-                    cursor.execute(f"CREATE VIEW `{view_db}`.`{table}` AS SELECT {listed} FROM `{root.database}`.`{table}`")
+                    cursor.execute(
+                        f"CREATE VIEW `{view_db}`.`{table}` AS SELECT {listed} FROM `{root.database}`.`{table}`"
+                    )
                 # The README's read-only user, on the contract's view of the warehouse.
                 cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
                 cursor.execute(f"CREATE USER '{user}'@'localhost' IDENTIFIED BY '{password}'")
@@ -182,7 +253,10 @@ def test_every_query_returns_its_columns_and_rows_for_the_read_only_user(reader)
     shop_variable = next(v for v in DASHBOARD["templating"]["list"] if v["name"] == "shop")
     columns, stores = run(connection, substitute(shop_variable["query"], {}, TIME_FROM, now))
     assert columns == ["__value", "__text"] and [value for value, _ in stores] == [
-        "US00001", "US00002", "US00003", "US00004"
+        "US00001",
+        "US00002",
+        "US00003",
+        "US00004",
     ]
     # The sliding flagship's sales: flagged days and an open alert to show (orders: the sales KPI SPC tests;
     # revenue is published, limits and anchor, and heads the alert).
@@ -203,14 +277,18 @@ def test_the_control_chart_shows_the_days_limits_and_flags(reader):
     connection, _ = reader
     sql = {(title, ref): sql for title, ref, sql in panel_queries()}
     chart = substitute(
-        sql["Control chart: $metric at $shop", "A"], {"shop": "US00001", "metric": "revenue"}, TIME_FROM,
+        sql["Control chart: $metric at $shop", "A"],
+        {"shop": "US00001", "metric": "revenue"},
+        TIME_FROM,
         datetime(2025, 12, 15, tzinfo=UTC),
     )
     _, days = run(connection, chart)
     assert all(lcl <= center <= ucl for _, _, center, ucl, lcl in days if None not in (center, ucl, lcl))
     assert max(day for day, *_ in days) == END
     flags = substitute(
-        sql["Control chart: $metric at $shop", "B"], {"shop": "US00001", "metric": "order_count"}, TIME_FROM,
+        sql["Control chart: $metric at $shop", "B"],
+        {"shop": "US00001", "metric": "order_count"},
+        TIME_FROM,
         datetime(2025, 12, 15, tzinfo=UTC),
     )
     _, flagged = run(connection, flags)

@@ -20,6 +20,7 @@ from store_anomaly_tests.small_chain import END, START, build_sources
 
 pytestmark = pytest.mark.mysql
 
+
 def read_table(url: str, sql: str) -> pl.DataFrame:
     with MySQLUrl.parse(url).connect() as connection, connection.cursor() as cursor:
         cursor.execute(sql)

@@ -43,6 +43,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 import ruptures as rpt
+from ruptures.exceptions import BadSegmentationParameters
 
 from store_anomaly.alerts.config import AlertConfig
 
@@ -118,7 +119,7 @@ def _candidate_fits(y: np.ndarray, min_segment_days: int) -> dict[str, tuple[flo
         k = int(detector.predict(n_bkps=1)[0])
         rss = float(((y[:k] - y[:k].mean()) ** 2).sum() + ((y[k:] - y[k:].mean()) ** 2).sum())
         fits["step"] = (_bic(rss, n, 3), k)
-    except Exception:  # ruptures raises BadSegmentationParameters on too-short series
+    except BadSegmentationParameters:  # a series too short for two segments has no step fit
         pass
     ramp = _ramp_break(y, min_segment_days)
     if ramp is not None:
@@ -201,9 +202,7 @@ def change_points_for_episodes(metrics: pl.DataFrame, episodes: pl.DataFrame, co
     if "is_closed" in metrics.columns:
         open_days = metrics.filter(~pl.col("is_closed").fill_null(False))
     long = (
-        open_days.select(
-            "shop_no", "metric_date", *[pl.col(m).cast(pl.Float64) for m in metric_names]
-        )
+        open_days.select("shop_no", "metric_date", *[pl.col(m).cast(pl.Float64) for m in metric_names])
         .unpivot(index=["shop_no", "metric_date"], variable_name="metric_name", value_name="value")
         .drop_nulls("value")
     )
@@ -249,4 +248,3 @@ def change_points_for_episodes(metrics: pl.DataFrame, episodes: pl.DataFrame, co
             }
         )
     return pl.DataFrame(rows, schema=CHANGE_POINT_SCHEMA)
-

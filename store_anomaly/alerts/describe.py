@@ -53,6 +53,7 @@ _RELATED_ORDER = (
     "expired_qty",
 )
 
+
 def fmt_pct(pct: float | None) -> str:
     if pct is None:
         return "n/a"
@@ -109,9 +110,10 @@ def _reading(ep: dict, related: dict[str, float | None], threshold: float) -> st
             parts.append(f"orders moved {fmt_pct(orders)} too")
         else:
             parts.append("orders were steady, so the schedule changed without a change in demand")
-    elif family == "quality" or ep["metric_name"] in ("qc_score", "expired_qty"):
-        if _moved(orders, threshold) and (orders or 0) < 0:
-            parts.append(f"orders fell {fmt_pct(orders)}: stock ordered for the old demand may be expiring")
+    elif (family == "quality" or ep["metric_name"] in ("qc_score", "expired_qty")) and (
+        _moved(orders, threshold) and (orders or 0) < 0
+    ):
+        parts.append(f"orders fell {fmt_pct(orders)}: stock ordered for the old demand may be expiring")
     if not parts:
         return ""
     text = "; ".join(parts)
@@ -176,7 +178,9 @@ def _size_sentence(ep: dict, metric: str, shop: str) -> str:
     how_much = f"{word} {abs(pct):.0f}%" if pct is not None else word
     before, now = ep.get("baseline_value"), ep.get("current_value")
     about = "about " if ep.get("change_detected") else ""
-    text = f"{label(metric)} ({metric}) at {shop} is {how_much} vs its level before {about}{_d(ep['change_started_on'])}"
+    text = (
+        f"{label(metric)} ({metric}) at {shop} is {how_much} vs its level before {about}{_d(ep['change_started_on'])}"
+    )
     if before is not None and now is not None:
         text += f" ({fmt_value(metric, before)} -> {fmt_value(metric, now)} a day, weekday-adjusted)"
     loss = ep.get("estimated_loss")
@@ -238,8 +242,9 @@ def _suspect_text(ep: dict, suspect_name: str | None) -> str:
     who = f"{suspect} {suspect_name}" if suspect_name else suspect
     if ep.get("suspect_opened_on") is not None:
         return f"{who} opened on {_d(ep['suspect_opened_on'])}, inside this window"
-    return (f"{who} rose {fmt_pct(ep.get('suspect_change_pct'))} on {label(ep['metric_name']).lower()} over the "
-            "same window")
+    return (
+        f"{who} rose {fmt_pct(ep.get('suspect_change_pct'))} on {label(ep['metric_name']).lower()} over the same window"
+    )
 
 
 def _cannibalization_sentence(ep: dict, suspect_name: str | None) -> str | None:
@@ -250,8 +255,10 @@ def _cannibalization_sentence(ep: dict, suspect_name: str | None) -> str | None:
 def _data_quality_sentence(dq: dict | None, counters: list[str]) -> str:
     dq_total, dq_breakdown = _dq_summary(dq, counters)
     if dq_total:
-        return (f"Data quality: {dq_total:,} source rows were excluded for this store in the window ({dq_breakdown}) "
-                f"on {int((dq or {}).get('dq_days') or 0)} day(s).")
+        return (
+            f"Data quality: {dq_total:,} source rows were excluded for this store in the window ({dq_breakdown}) "
+            f"on {int((dq or {}).get('dq_days') or 0)} day(s)."
+        )
     return "Data quality: no source rows were excluded for this store in the window."
 
 
@@ -270,42 +277,59 @@ def _data_quality_action(ep: dict, dq: dict | None, counters: list[str]) -> str:
     window = f"{_d(ep['change_started_on'])} to {_d(ep['last_seen_on'])}"
     dq_total, dq_breakdown = _dq_summary(dq, counters)
     if dq_total:
-        return (f"1. Data quality: {dq_total:,} rows were excluded ({dq_breakdown}); check the source feeds for "
-                f"{ep['shop_no']} from {window} (POS export, production tablet, clock-in app) and re-run the "
-                "backfill once fixed before acting on the numbers.")
-    return (f"1. Data quality: no rows were excluded; confirm the store's POS and device feeds were complete "
-            f"from {window} (no missing hours, no till left offline) before acting.")
+        return (
+            f"1. Data quality: {dq_total:,} rows were excluded ({dq_breakdown}); check the source feeds for "
+            f"{ep['shop_no']} from {window} (POS export, production tablet, clock-in app) and re-run the "
+            "backfill once fixed before acting on the numbers."
+        )
+    return (
+        f"1. Data quality: no rows were excluded; confirm the store's POS and device feeds were complete "
+        f"from {window} (no missing hours, no till left offline) before acting."
+    )
 
 
 def _external_action(ep: dict, holidays: list[tuple[date, str]]) -> str:
     if holidays:
-        return ("3. External factors: the window includes " + ", ".join(name for _, name in holidays[:4])
-                + "; compare with the same period last year, then check weather, roadworks and local events.")
-    return (f"3. External factors: check weather, roadworks, nearby events, a competitor opening or a landlord/"
-            f"mall change around {_d(ep['change_started_on'])}.")
+        return (
+            "3. External factors: the window includes "
+            + ", ".join(name for _, name in holidays[:4])
+            + "; compare with the same period last year, then check weather, roadworks and local events."
+        )
+    return (
+        f"3. External factors: check weather, roadworks, nearby events, a competitor opening or a landlord/"
+        f"mall change around {_d(ep['change_started_on'])}."
+    )
 
 
 def _ownership_action(ep: dict) -> str:
     if ep["chain_wide"]:
-        return ("4. Portfolio-wide or store-specific: most stores moved the same day; handle it at portfolio level "
-                "(regional manager / marketing), not with this store alone.")
-    return (f"4. Portfolio-wide or store-specific: it is specific to {ep['shop_no']}; start with the store "
-            "manager and the shift leads who worked these days.")
+        return (
+            "4. Portfolio-wide or store-specific: most stores moved the same day; handle it at portfolio level "
+            "(regional manager / marketing), not with this store alone."
+        )
+    return (
+        f"4. Portfolio-wide or store-specific: it is specific to {ep['shop_no']}; start with the store "
+        "manager and the shift leads who worked these days."
+    )
 
 
 def _cannibalization_action(ep: dict, suspect_name: str | None, config: AlertConfig) -> str:
     text = _suspect_text(ep, suspect_name)
     if text:
-        return (f"5. Cannibalization: {text}; compare both stores' hour-by-hour orders and check whether "
-                "customers moved (delivery radius, promotions, opening hours).")
+        return (
+            f"5. Cannibalization: {text}; compare both stores' hour-by-hour orders and check whether "
+            "customers moved (delivery radius, promotions, opening hours)."
+        )
     if ep["direction"] == "down" and ep["metric_name"] in config.cannibalization_metrics:
         return "5. Cannibalization: no other store rose over the same window, so it is unlikely."
     return "5. Cannibalization: not applicable to this metric."
 
 
 def _close_loop_action(ep: dict) -> str:
-    return (f"6. Close the loop: store-anomaly ack {ep['alert_id']} --by NAME --label "
-            "confirmed|expected|false-alarm|new-normal --note '...' (new-normal restarts the baseline).")
+    return (
+        f"6. Close the loop: store-anomaly ack {ep['alert_id']} --by NAME --label "
+        "confirmed|expected|false-alarm|new-normal --note '...' (new-normal restarts the baseline)."
+    )
 
 
 def describe_episode(

@@ -244,8 +244,9 @@ def _episodes(flags: pl.DataFrame, days: pl.DataFrame, config: AlertConfig, as_o
         .join(last_flag, on="episode_uid", how="left")
         .join(flagged_headline, on="episode_uid", how="left")
         .with_columns(
-            pl.col("episode_key").replace_strict(dict(config.family_headlines), default=pl.col("metric_name"),
-                                                 return_dtype=pl.String).alias("metric_name"),
+            pl.col("episode_key")
+            .replace_strict(dict(config.family_headlines), default=pl.col("metric_name"), return_dtype=pl.String)
+            .alias("metric_name"),
             pl.when((pl.lit(as_of) - pl.col("last_seen_on")).dt.total_days() >= n_quiet)
             .then(pl.lit("resolved"))
             .otherwise(pl.lit("open"))

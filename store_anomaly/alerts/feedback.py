@@ -144,10 +144,7 @@ def rule_feedback_counts(alerts: pl.DataFrame, flags: pl.DataFrame | None = None
         )
     counts = contributions.group_by("rule").agg(
         pl.col("alert_id").n_unique().cast(pl.Int64).alias("labelled_alerts"),
-        *[
-            (pl.col("ack_label") == value).sum().cast(pl.Int64).alias(value.replace("-", "_"))
-            for value in ACK_LABELS
-        ],
+        *[(pl.col("ack_label") == value).sum().cast(pl.Int64).alias(value.replace("-", "_")) for value in ACK_LABELS],
     )
     return (
         counts.with_columns(

@@ -121,21 +121,30 @@ def record_notifications(connection, delivered: list[tuple[str, str, str]]) -> N
 def anchored_references(connection) -> pl.DataFrame:
     """The anchored references SPC published (`store_spc_control_limits` rows holding one): the alerts' sizing.
     Only the rows with an anchor are read, in SQL: they exist while a change is under test."""
-    schema = {"shop_no": pl.String, "metric_date": pl.Date, "metric_name": pl.String, "anchor_value": pl.Float64,
-              "anchor_since": pl.Date, "recent_level": pl.Float64}
+    schema = {
+        "shop_no": pl.String,
+        "metric_date": pl.Date,
+        "metric_name": pl.String,
+        "anchor_value": pl.Float64,
+        "anchor_since": pl.Date,
+        "recent_level": pl.Float64,
+    }
     with connection.cursor() as cursor:
         if not table_exists(cursor, "store_spc_control_limits"):
             return pl.DataFrame(schema=schema)
         cursor.execute(
             "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() "
-            "AND table_name = 'store_spc_control_limits' AND column_name IN ('anchor_value', 'recent_level')")
+            "AND table_name = 'store_spc_control_limits' AND column_name IN ('anchor_value', 'recent_level')"
+        )
         if cursor.fetchone()[0] < 2:  # limits written before the anchored reference existed
             return pl.DataFrame(schema=schema)
         return query_frame(
             cursor,
             "SELECT shop_no, metric_date, metric_name, anchor_value, anchor_since, recent_level "
             "FROM store_spc_control_limits WHERE anchor_value IS NOT NULL",
-            None, schema)
+            None,
+            schema,
+        )
 
 
 ACK_HISTORY_SCHEMA = {

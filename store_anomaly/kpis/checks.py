@@ -178,8 +178,15 @@ def revenue_reconciles_with_source(
         _revenue_totals(warehouse, sales_order_source, settings, first, last)
         for first, last in contiguous_ranges(day for day in written if day not in late)
     ]
-    totals = ("extract_revenue", "extract_orders", "in_scope_revenue", "in_scope_orders", "metrics_revenue",
-              "metrics_orders", "excluded_revenue")
+    totals = (
+        "extract_revenue",
+        "extract_orders",
+        "in_scope_revenue",
+        "in_scope_orders",
+        "metrics_revenue",
+        "metrics_orders",
+        "excluded_revenue",
+    )
     source_revenue = sum(part[0] for part in parts)
     source_orders = sum(part[1] for part in parts)
     warehouse_totals = {key: sum(part[2][key] for part in parts) for key in totals}
@@ -328,7 +335,9 @@ def _stored_extracts(warehouse: Warehouse, start: date, end: date) -> dict[str, 
     }
 
 
-@_partitioned_check(description=f"No late feed: {LATE_FEED_REASON} on none of the run's dates (such dates are not written).")
+@_partitioned_check(
+    description=f"No late feed: {LATE_FEED_REASON} on none of the run's dates (such dates are not written)."
+)
 def no_late_feed(
     context: AssetCheckExecutionContext, warehouse: Warehouse, settings: PlatformSettings
 ) -> AssetCheckResult:

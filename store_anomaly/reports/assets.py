@@ -149,7 +149,6 @@ def store_peer_comparison(context: AssetExecutionContext, store_daily_metrics: p
     return peers.select(list(PEERS_SCHEMA))
 
 
-
 def health_markdown(latest: pl.DataFrame) -> str:
     """One day's grade per store, worst first, as a markdown table for the asset page."""
     if latest.is_empty():

@@ -98,9 +98,17 @@ def grade_expr(score: pl.Expr) -> pl.Expr:
 def _limits(limits: pl.DataFrame, config: HealthConfig) -> pl.DataFrame:
     # the anchored reference is read where the limits carry it (limits written before it existed do not)
     frame = limits.select(
-        "metric_date", "shop_no", "metric_name", "center_line", "sigma", "drift_z", "rule_set",
-        *[(pl.col(c).cast(pl.Float64) if c in limits.columns else pl.lit(None, pl.Float64)).alias(c)
-          for c in ("anchor_value", "recent_level")],
+        "metric_date",
+        "shop_no",
+        "metric_name",
+        "center_line",
+        "sigma",
+        "drift_z",
+        "rule_set",
+        *[
+            (pl.col(c).cast(pl.Float64) if c in limits.columns else pl.lit(None, pl.Float64)).alias(c)
+            for c in ("anchor_value", "recent_level")
+        ],
     )
     if config.rule_set is not None:
         frame = frame.filter(pl.col("rule_set") == config.rule_set)
@@ -138,9 +146,12 @@ def compute_health_scores(
     # not follow a decline): a store that lost half its sales scores zero on them however settled it looks.
     change = pl.col("recent_level") / pl.col("anchor_value") - 1.0
     anchor_bad = (
-        pl.when(pl.col("anchor_value").is_null() | (pl.col("anchor_value") <= 0)).then(pl.lit(0.0))
-        .when(direction > 0).then(pl.max_horizontal(-change, pl.lit(0.0)))
-        .when(direction < 0).then(pl.max_horizontal(change, pl.lit(0.0)))
+        pl.when(pl.col("anchor_value").is_null() | (pl.col("anchor_value") <= 0))
+        .then(pl.lit(0.0))
+        .when(direction > 0)
+        .then(pl.max_horizontal(-change, pl.lit(0.0)))
+        .when(direction < 0)
+        .then(pl.max_horizontal(change, pl.lit(0.0)))
         .otherwise(change.abs())
     ).fill_null(0.0)
     anchor_ramp = config.anchor_zero - config.anchor_free
@@ -148,10 +159,14 @@ def compute_health_scores(
         long.join(_limits(limits, config), on=["metric_date", "shop_no", "metric_name"], how="inner")
         .filter(pl.col("sigma") > 0)
         .with_columns(
-            (100.0 * pl.min_horizontal(
-                (1.0 - (bad - config.z_free) / ramp).clip(0.0, 1.0),
-                (1.0 - (anchor_bad - config.anchor_free) / anchor_ramp).clip(0.0, 1.0),
-            )).alias("metric_score"))
+            (
+                100.0
+                * pl.min_horizontal(
+                    (1.0 - (bad - config.z_free) / ramp).clip(0.0, 1.0),
+                    (1.0 - (anchor_bad - config.anchor_free) / anchor_ramp).clip(0.0, 1.0),
+                )
+            ).alias("metric_score")
+        )
         .select("metric_date", "shop_no", "metric_name", "metric_score")
     )
     dense = scored.filter(~pl.col("metric_name").is_in(list(config.sparse_metrics)))
@@ -216,9 +231,9 @@ def compute_health_scores(
         pl.when(pl.col("missing_dimensions") != "").then(pl.col("missing_dimensions")).alias("missing_dimensions"),
         pl.when(pl.col("weights_used") != "").then(pl.col("weights_used")).alias("weights_used"),
         pl.when(pl.col("worst_metric_score") < 100).then(pl.col("worst_metric")).alias("worst_metric"),
-        pl.when(pl.col("worst_metric_score") < 100).then(pl.col("worst_metric_score").round(1)).alias(
-            "worst_metric_score"
-        ),
+        pl.when(pl.col("worst_metric_score") < 100)
+        .then(pl.col("worst_metric_score").round(1))
+        .alias("worst_metric_score"),
     )
     return out.select(
         "metric_date",

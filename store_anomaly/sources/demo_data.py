@@ -104,28 +104,44 @@ RETAIL_CHAIN = (
     DemoStore("US00004", "37th & Broadway", 1141, 235.0, COMMUTER_WEEK, date(2018, 10, 1)),
     DemoStore("US00005", "54th & 8th", 20008, 225.0, NEIGHBORHOOD_WEEK, date(2021, 4, 19)),
     DemoStore("US00006", "102 Fulton", 20010, 245.0, FINANCIAL_DISTRICT_WEEK, date(2021, 11, 8)),
-    DemoStore(
-        "US00007", "108th & Broadway", 20011, 190.0, NEIGHBORHOOD_WEEK, date(2026, 6, 1), status=NOT_YET_OPEN
-    ),
-    DemoStore(
-        "US00008", "33rd & 10th", 20027, 210.0, NEIGHBORHOOD_WEEK, date(2025, 5, 12), opens_mid_series=True
-    ),
+    DemoStore("US00007", "108th & Broadway", 20011, 190.0, NEIGHBORHOOD_WEEK, date(2026, 6, 1), status=NOT_YET_OPEN),
+    DemoStore("US00008", "33rd & 10th", 20027, 210.0, NEIGHBORHOOD_WEEK, date(2025, 5, 12), opens_mid_series=True),
 )
 TEST_KITCHENS = (
     DemoStore(
-        "US00000", "NJ Test Kitchen", 1000, 10.0, WORKWEEK_ONLY, date(2015, 6, 1),
-        shop_type=TEST_KITCHEN, holiday_region=("US", "NJ"),
+        "US00000",
+        "NJ Test Kitchen",
+        1000,
+        10.0,
+        WORKWEEK_ONLY,
+        date(2015, 6, 1),
+        shop_type=TEST_KITCHEN,
+        holiday_region=("US", "NJ"),
     ),
     DemoStore(
-        "US99998", "Shanghai R&D Kitchen", 99998, 8.0, WORKWEEK_ONLY, date(2023, 3, 1),
-        shop_type=TEST_KITCHEN, time_zone=SHANGHAI, holiday_region=("CN", None),
+        "US99998",
+        "Shanghai R&D Kitchen",
+        99998,
+        8.0,
+        WORKWEEK_ONLY,
+        date(2023, 3, 1),
+        shop_type=TEST_KITCHEN,
+        time_zone=SHANGHAI,
+        holiday_region=("CN", None),
     ),
 )
 
 # Synthetic stores (beyond the real list) are named after Manhattan corners.
 SYNTHETIC_STREETS = (14, 23, 42, 47, 51, 57, 59, 66, 72, 79, 86, 96, 116, 125)
 SYNTHETIC_AVENUES = (
-    "Lexington", "Park Ave", "3rd Ave", "2nd Ave", "Madison", "Amsterdam", "Columbus", "1st Ave",
+    "Lexington",
+    "Park Ave",
+    "3rd Ave",
+    "2nd Ave",
+    "Madison",
+    "Amsterdam",
+    "Columbus",
+    "1st Ave",
 )
 SYNTHETIC_DEPT_BASE = 30_000
 # US00007's opening, written to t_shop, lies this far after the generated range.
@@ -246,7 +262,7 @@ def plan_store_days(stores: Sequence[DemoStore], start: date, end: date, rng: np
         if destination is not None:
             # Only on days both stores trade: the customers follow the flagship's calendar otherwise.
             planned[destination] += CUSTOMER_SHIFT_SHARE * lost_orders * (planned[destination] > 0)
-    noise = rng.lognormal(-DAILY_NOISE_SIGMA**2 / 2, DAILY_NOISE_SIGMA, size=planned.shape)
+    noise = rng.lognormal(-(DAILY_NOISE_SIGMA**2) / 2, DAILY_NOISE_SIGMA, size=planned.shape)
     store_index, day_index = np.nonzero(planned > 0)
     return StoreDays(
         store=store_index,
@@ -326,7 +342,7 @@ def minute_of_day_cdf(
     weights = TRAFFIC_FLOOR + sum(
         height * np.exp(-0.5 * ((hours - center) / width) ** 2) for center, width, height in peaks
     )
-    weights[: opening_minute] = 0.0
+    weights[:opening_minute] = 0.0
     weights[closing_minute:] = 0.0
     cdf = np.cumsum(weights)
     return cdf / cdf[-1]
@@ -573,9 +589,7 @@ def generate_production(trades: pl.DataFrame, rng: np.random.Generator) -> pl.Da
     start = np.concatenate([start, remake_start])
     finish = np.concatenate([finish, remake_finish])
 
-    unfinished, time_travel = pick_disjoint(
-        rng, np.arange(len(start)), UNFINISHED_PRODUCTION, FINISH_BEFORE_START
-    )
+    unfinished, time_travel = pick_disjoint(rng, np.arange(len(start)), UNFINISHED_PRODUCTION, FINISH_BEFORE_START)
     # A kitchen display whose clock ran behind stamps a finish before the start.
     finish[time_travel] = start[time_travel] - seconds(rng.uniform(5, 90, len(time_travel)))
     finish[unfinished] = np.datetime64("NaT")
@@ -642,9 +656,7 @@ def generate_attendance(stores: Sequence[DemoStore], plan: StoreDays, rng: np.ra
 
     dept_id = store_values(stores, "dept_id")[store]
     employee_id = dept_id * EMPLOYEES_PER_DEPT + 1 + roster[store_day, rank]
-    open_shifts, overlong, orphans = pick_disjoint(
-        rng, np.arange(count), OPEN_SHIFTS, OVERLONG_SHIFTS, ORPHAN_SHIFTS
-    )
+    open_shifts, overlong, orphans = pick_disjoint(rng, np.arange(count), OPEN_SHIFTS, OVERLONG_SHIFTS, ORPHAN_SHIFTS)
     clock_out[overlong] = clock_in[overlong] + seconds(3600 * rng.uniform(*OVERLONG_SHIFT_HOURS, len(overlong)))
     clock_out[open_shifts] = np.datetime64("NaT")
     dept_id[orphans] = ORPHAN_DEPT_ID
@@ -671,9 +683,7 @@ EXPIRY_RECORDS_PER_DAY = 3.0  # one per product group checked at closing
 EXPIRED_QTY_MEAN = 1.3
 
 
-def generate_inspections(
-    stores: Sequence[DemoStore], plan: StoreDays, rng: np.random.Generator
-) -> pl.DataFrame:
+def generate_inspections(stores: Sequence[DemoStore], plan: StoreDays, rng: np.random.Generator) -> pl.DataFrame:
     store_day = np.flatnonzero(rng.random(len(plan)) < INSPECTIONS_PER_WEEK / 7)
     store = plan.store[store_day]
     # Inspectors come during the day, not in the first or last two hours.
@@ -695,9 +705,7 @@ def generate_inspections(
     )
 
 
-def generate_expiry_records(
-    stores: Sequence[DemoStore], plan: StoreDays, rng: np.random.Generator
-) -> pl.DataFrame:
+def generate_expiry_records(stores: Sequence[DemoStore], plan: StoreDays, rng: np.random.Generator) -> pl.DataFrame:
     store_day = np.repeat(np.arange(len(plan)), 1 + rng.poisson(EXPIRY_RECORDS_PER_DAY - 1, len(plan)))
     store = plan.store[store_day]
     # Logged while closing down, within 40 minutes after the doors close.
@@ -732,9 +740,7 @@ def shop_tables(stores: Sequence[DemoStore]) -> dict[str, pl.DataFrame]:
                 "open_date": [s.open_date for s in stores],
             }
         ),
-        "t_shop_dept": pl.DataFrame(
-            {"dept_id": [s.dept_id for s in stores], "shop_no": [s.shop_no for s in stores]}
-        ),
+        "t_shop_dept": pl.DataFrame({"dept_id": [s.dept_id for s in stores], "shop_no": [s.shop_no for s in stores]}),
     }
 
 

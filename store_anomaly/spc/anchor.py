@@ -52,8 +52,9 @@ def _window_sum(cum: str, w: int) -> pl.Expr:
     return pl.col(cum) - _lagged(cum, w)
 
 
-def add_anchored_drift(df: pl.DataFrame, values: str, sigma: str, config: SpcConfig, chain: bool,
-                       material: bool = False) -> pl.DataFrame:
+def add_anchored_drift(
+    df: pl.DataFrame, values: str, sigma: str, config: SpcConfig, chain: bool, material: bool = False
+) -> pl.DataFrame:
     """Add, per row, the anchored-drift statistics of column `values` (weekday-adjusted, screened; null = not
     usable) with yardstick `sigma` (transformed units):
 
@@ -84,7 +85,9 @@ def add_anchored_drift(df: pl.DataFrame, values: str, sigma: str, config: SpcCon
     n_recent = _window_sum("_zn", recent)
     df = df.with_columns(
         pl.when(n_recent >= (recent + 1) // 2)
-        .then(_window_sum("_zs", recent).cast(pl.Float64) / _Q / n_recent.cast(pl.Float64)).alias("recent_t"))
+        .then(_window_sum("_zs", recent).cast(pl.Float64) / _Q / n_recent.cast(pl.Float64))
+        .alias("recent_t")
+    )
     stats: list[tuple[int, str, str, str]] = []  # (w, kind, T column, D column)
     temp = ["_i", "_zs", "_zn", "_zis", "_zin", "_ziin"]
     for w in windows:
@@ -164,4 +167,3 @@ def add_anchored_drift(df: pl.DataFrame, values: str, sigma: str, config: SpcCon
         pl.max_horizontal(*all_scores).alias("anchor_stat"),
     ).drop("_bu", "_bd", "_ba")
     return df.drop(temp)
-

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 
 import polars as pl
 
@@ -63,15 +64,29 @@ def inject(metrics: pl.DataFrame, shop_no: str, onset: date, change: Injection) 
     hit = (pl.col("shop_no") == shop_no) & (t >= 0)
     counts = {"order_count", "items_sold", "production_count"}
     return metrics.with_columns(
-        pl.when(hit).then((pl.col(m) * factor).round(0) if m in counts else pl.col(m) * factor)
-        .otherwise(pl.col(m)).alias(m)
-        for m in TRAFFIC_KPIS if m in metrics.columns
+        pl.when(hit)
+        .then((pl.col(m) * factor).round(0) if m in counts else pl.col(m) * factor)
+        .otherwise(pl.col(m))
+        .alias(m)
+        for m in TRAFFIC_KPIS
+        if m in metrics.columns
     )
+
+
+def _detection_delay(
+    window: pl.DataFrame, shop_no: str, onset: date, horizon_days: int, config: SpcConfig, change: Injection
+) -> int | None:
+    """Days from `onset` to the first WARNING-or-worse flag of `shop_no` once `change` is injected there."""
+    flags = compute_spc(
+        inject(window, shop_no, onset, change), onset, onset + timedelta(days=horizon_days), config
+    ).flags
+    return _first_flag(flags, shop_no, onset, horizon_days)
 
 
 def _first_flag(flags: pl.DataFrame, shop_no: str, onset: date, horizon: int) -> int | None:
     hit = flags.filter(
-        (pl.col("shop_no") == shop_no) & pl.col("severity").is_in(SERIOUS)
+        (pl.col("shop_no") == shop_no)
+        & pl.col("severity").is_in(SERIOUS)
         & pl.col("metric_name").is_in(TRAFFIC_KPIS)
         & pl.col("metric_date").is_between(onset, onset + timedelta(days=horizon))
     )
@@ -99,8 +114,11 @@ def backtest(
         serious = untouched.flags.filter(pl.col("severity").is_in(SERIOUS))
         scored = untouched.limits.select("shop_no", "metric_date").unique()
         # the injected runs score the traffic KPIs the rules test, over the rows the result depends on
-        tested = [m for m in config.metrics if m in TRAFFIC_KPIS
-                  and (config.rule_set == "seed" or config.metric_specs[m].tested)]
+        tested = [
+            m
+            for m in config.metrics
+            if m in TRAFFIC_KPIS and (config.rule_set == "seed" or config.metric_specs[m].tested)
+        ]
         traffic = config.replace(metrics=tuple(tested))
         for shop_no, first in spans.iter_rows():
             onset = first + timedelta(days=onset_after_days)
@@ -108,18 +126,21 @@ def backtest(
                 continue
             months = scored.filter(pl.col("shop_no") == shop_no).height / 30.4375
             row: dict[str, object] = {
-                "shop_no": shop_no, "rule_set": name, "onset": onset, "scored_months": round(months, 1),
+                "shop_no": shop_no,
+                "rule_set": name,
+                "onset": onset,
+                "scored_months": round(months, 1),
                 "false_flags_per_store_month": (
-                    round(serious.filter(pl.col("shop_no") == shop_no).height / months, 3) if months else None),
+                    round(serious.filter(pl.col("shop_no") == shop_no).height / months, 3) if months else None
+                ),
             }
-            window = metrics.filter(pl.col("metric_date").is_between(
-                onset - timedelta(days=traffic.lookback_days), onset + timedelta(days=horizon_days)))
+            window = metrics.filter(
+                pl.col("metric_date").is_between(
+                    onset - timedelta(days=traffic.lookback_days), onset + timedelta(days=horizon_days)
+                )
+            )
 
-            def delay(change: Injection) -> int | None:
-                flags = compute_spc(inject(window, shop_no, onset, change), onset,  # noqa: B023
-                                    onset + timedelta(days=horizon_days), traffic).flags  # noqa: B023
-                return _first_flag(flags, shop_no, onset, horizon_days)  # noqa: B023
-
+            delay = partial(_detection_delay, window, shop_no, onset, horizon_days, traffic)
             for change in SCENARIOS:
                 row[change.name] = delay(change)
             row["smallest_slide_14d"] = None
@@ -129,23 +150,39 @@ def backtest(
                     row["smallest_slide_14d"] = per_day
                     break
             rows.append(row)
-    schema = {"shop_no": pl.String, "rule_set": pl.String, "onset": pl.Date, "scored_months": pl.Float64,
-              "false_flags_per_store_month": pl.Float64, **{c.name: pl.Int64 for c in SCENARIOS},
-              "smallest_slide_14d": pl.Float64}
+    schema = {
+        "shop_no": pl.String,
+        "rule_set": pl.String,
+        "onset": pl.Date,
+        "scored_months": pl.Float64,
+        "false_flags_per_store_month": pl.Float64,
+        **{c.name: pl.Int64 for c in SCENARIOS},
+        "smallest_slide_14d": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
 def format_backtest(table: pl.DataFrame) -> str:
     """The backtest as a Markdown table (delays in days after the onset, '-' = not flagged in the horizon)."""
     names = [c.name for c in SCENARIOS]
-    header = ["store", "rule set", "onset", *names, "slowest slide caught within 14 d (per day)",
-              "false WARNING+ flags per store-month (untouched history)"]
+    header = [
+        "store",
+        "rule set",
+        "onset",
+        *names,
+        "slowest slide caught within 14 d (per day)",
+        "false WARNING+ flags per store-month (untouched history)",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table.iter_rows(named=True):
         slide = row["smallest_slide_14d"]
-        cells = [row["shop_no"], row["rule_set"], str(row["onset"]),
-                 *["-" if row[n] is None else str(row[n]) for n in names],
-                 "-" if slide is None else f"-{slide * 100:.2g}%",
-                 "-" if row["false_flags_per_store_month"] is None else f"{row['false_flags_per_store_month']:.2f}"]
+        cells = [
+            row["shop_no"],
+            row["rule_set"],
+            str(row["onset"]),
+            *["-" if row[n] is None else str(row[n]) for n in names],
+            "-" if slide is None else f"-{slide * 100:.2g}%",
+            "-" if row["false_flags_per_store_month"] is None else f"{row['false_flags_per_store_month']:.2f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

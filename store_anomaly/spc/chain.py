@@ -41,9 +41,7 @@ def add_chain_effect(
         .group_by("metric_date")
         .agg(pl.col("_cv").sort().alias("_cs"), pl.len().cast(pl.Int64).alias("_cn"))
         .with_columns(((pl.col("_cn") - 2) // 2).clip(lower_bound=0).alias("_cb"))
-        .with_columns(
-            *[pl.col("_cs").list.get(pl.col("_cb") + i, null_on_oob=True).alias(f"_cq{i}") for i in range(3)]
-        )
+        .with_columns(*[pl.col("_cs").list.get(pl.col("_cb") + i, null_on_oob=True).alias(f"_cq{i}") for i in range(3)])
         .drop("_cs")
         .collect()
     )

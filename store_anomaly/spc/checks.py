@@ -1,5 +1,4 @@
-"""Pure helpers for the SPC asset checks. Each returns the offending rows (an empty frame means the check passes).
-"""
+"""Pure helpers for the SPC asset checks. Each returns the offending rows (an empty frame means the check passes)."""
 
 from __future__ import annotations
 
@@ -30,9 +29,11 @@ def flags_without_baseline(flags: pl.DataFrame, limits: pl.DataFrame) -> pl.Data
 def flags_in_warmup(flags: pl.DataFrame, first_days: pl.DataFrame, warmup_days: int = 28) -> pl.DataFrame:
     """Flags dated inside a store's first `warmup_days` in-scope days. `first_days`: shop_no, first_date (the
     store's first in-scope day, e.g. min(metric_date) of `store_daily_metrics` or its open date)."""
-    return flags.join(first_days.select("shop_no", "first_date"), on="shop_no", how="inner").filter(
-        (pl.col("metric_date") - pl.col("first_date")).dt.total_days() < warmup_days
-    ).drop("first_date")
+    return (
+        flags.join(first_days.select("shop_no", "first_date"), on="shop_no", how="inner")
+        .filter((pl.col("metric_date") - pl.col("first_date")).dt.total_days() < warmup_days)
+        .drop("first_date")
+    )
 
 
 def invalid_flags(flags: pl.DataFrame) -> pl.DataFrame:

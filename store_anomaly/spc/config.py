@@ -248,4 +248,3 @@ class SpcConfig:
         warning = spec.warning_z if spec is not None and spec.warning_z is not None else self.point_warning_z
         critical = spec.critical_z if spec is not None and spec.critical_z is not None else self.point_critical_z
         return {"info": min(self.point_info_z, warning), "warning": warning, "critical": max(critical, warning)}
-

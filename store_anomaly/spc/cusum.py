@@ -59,14 +59,20 @@ def add_windowed_cusum(
     zz = pl.col(z) if clip is None else pl.col(z).clip(-clip, clip)
     kk = pl.col(k) if isinstance(k, str) else pl.lit(k)
     for side, sign in (("up", 1.0), ("down", -1.0)):
-        frame = frame.with_columns(
-            ((zz * sign - kk) * QUANTUM).round(0).cast(pl.Int64).fill_null(0).alias("_inc")
-        ).with_columns(
-            pl.col("_inc").cum_sum().over(group).alias("_csum")
-        ).with_columns(
-            (pl.col("_csum") - pl.col("_inc")).rolling_min(window_size=window, min_samples=1).over(group).alias("_low")
-        ).with_columns(
-            (pl.max_horizontal(pl.col("_csum") - pl.col("_low"), pl.lit(0, pl.Int64)).cast(pl.Float64) / QUANTUM)
-            .alias(f"{out}_{side}")
-        ).drop("_inc", "_csum", "_low")
+        frame = (
+            frame.with_columns(((zz * sign - kk) * QUANTUM).round(0).cast(pl.Int64).fill_null(0).alias("_inc"))
+            .with_columns(pl.col("_inc").cum_sum().over(group).alias("_csum"))
+            .with_columns(
+                (pl.col("_csum") - pl.col("_inc"))
+                .rolling_min(window_size=window, min_samples=1)
+                .over(group)
+                .alias("_low")
+            )
+            .with_columns(
+                (
+                    pl.max_horizontal(pl.col("_csum") - pl.col("_low"), pl.lit(0, pl.Int64)).cast(pl.Float64) / QUANTUM
+                ).alias(f"{out}_{side}")
+            )
+            .drop("_inc", "_csum", "_low")
+        )
     return frame

@@ -107,19 +107,30 @@ def compute_spc(
     if wide.height:
         for metric in config.metrics:  # a loop over a handful of metrics; each is one vectorised pass
             epochs = epoch_starts(wide, metric, baseline_resets)
-            long = wide.select(
-                "sid", "shop_no", "metric_date", "is_closed", "is_special", pl.col(metric).alias("x"),
-            ).join(epochs, on=["sid", "metric_date"], how="left").with_columns(
-                (pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"),
-            ).sort("sid", "metric_date")
+            long = (
+                wide.select(
+                    "sid",
+                    "shop_no",
+                    "metric_date",
+                    "is_closed",
+                    "is_special",
+                    pl.col(metric).alias("x"),
+                )
+                .join(epochs, on=["sid", "metric_date"], how="left")
+                .with_columns(
+                    (pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"),
+                )
+                .sort("sid", "metric_date")
+            )
             limits, flags = scorer(long, metric, config)
-            limits_parts.append(_conform(limits.filter(pl.col("metric_date").is_between(start, end)),
-                                         LIMITS_SCHEMA))
+            limits_parts.append(_conform(limits.filter(pl.col("metric_date").is_between(start, end)), LIMITS_SCHEMA))
             flags_parts.append(_conform(flags.filter(pl.col("metric_date").is_between(start, end)), FLAGS_SCHEMA))
     limits = (pl.concat(limits_parts) if limits_parts else pl.DataFrame(schema=LIMITS_SCHEMA)).sort(
-        "shop_no", "metric_name", "metric_date")
+        "shop_no", "metric_name", "metric_date"
+    )
     flags = (pl.concat(flags_parts) if flags_parts else pl.DataFrame(schema=FLAGS_SCHEMA)).sort(
-        "shop_no", "metric_date", "metric_name", "rule")
+        "shop_no", "metric_date", "metric_name", "rule"
+    )
     return SpcResult(limits=limits, flags=flags)
 
 

@@ -41,20 +41,25 @@ def clean_wide(metrics: pl.DataFrame, start: date, end: date, config: SpcConfig)
     window_start = start - timedelta(days=config.lookback_days)
     present = [m for m in config.metrics if m in metrics.columns]
     missing = [m for m in config.metrics if m not in metrics.columns]
-    frame = metrics.lazy().filter(
-        pl.col("shop_no").is_not_null() & pl.col("metric_date").is_not_null()
-    ).with_columns(pl.col("metric_date").cast(pl.Date), pl.col("shop_no").cast(pl.String))
+    frame = (
+        metrics.lazy()
+        .filter(pl.col("shop_no").is_not_null() & pl.col("metric_date").is_not_null())
+        .with_columns(pl.col("metric_date").cast(pl.Date), pl.col("shop_no").cast(pl.String))
+    )
     frame = frame.filter(pl.col("metric_date").is_between(window_start, end))
     cols = [pl.col(m).cast(pl.Float64) for m in present] + [pl.lit(None, pl.Float64).alias(m) for m in missing]
     # closed: the explicit flag, else "no orders"
-    closed = (pl.col("is_closed").cast(pl.Boolean) if "is_closed" in metrics.columns
-              else pl.lit(None, pl.Boolean))
-    holiday = (pl.col("holiday_name").cast(pl.String).is_not_null() if "holiday_name" in metrics.columns
-               else pl.lit(False))
+    closed = pl.col("is_closed").cast(pl.Boolean) if "is_closed" in metrics.columns else pl.lit(None, pl.Boolean)
+    holiday = (
+        pl.col("holiday_name").cast(pl.String).is_not_null() if "holiday_name" in metrics.columns else pl.lit(False)
+    )
     no_orders = (pl.col("order_count").cast(pl.Float64) == 0) if "order_count" in metrics.columns else pl.lit(None)
     frame = frame.select(
-        pl.col("metric_date"), pl.col("shop_no"), *cols,
-        pl.coalesce(closed, no_orders, pl.lit(False)).alias("is_closed"), holiday.alias("_holiday"),
+        pl.col("metric_date"),
+        pl.col("shop_no"),
+        *cols,
+        pl.coalesce(closed, no_orders, pl.lit(False)).alias("is_closed"),
+        holiday.alias("_holiday"),
     )
     # sanitise values
     fixes = []
@@ -73,11 +78,16 @@ def clean_wide(metrics: pl.DataFrame, start: date, end: date, config: SpcConfig)
         return _empty_clean(config)
 
     # complete calendar per store, first row .. last row
-    spans = wide.group_by("shop_no").agg(
-        pl.col("metric_date").min().alias("first_date"), pl.col("metric_date").max().alias("last_date")
-    ).sort("shop_no").with_row_index("sid")
+    spans = (
+        wide.group_by("shop_no")
+        .agg(pl.col("metric_date").min().alias("first_date"), pl.col("metric_date").max().alias("last_date"))
+        .sort("shop_no")
+        .with_row_index("sid")
+    )
     grid = spans.select(
-        "sid", "shop_no", "first_date",
+        "sid",
+        "shop_no",
+        "first_date",
         pl.date_ranges("first_date", "last_date", interval="1d").alias("metric_date"),
     ).explode("metric_date")
     full = grid.join(wide, on=["shop_no", "metric_date"], how="left").with_columns(
@@ -105,22 +115,38 @@ def epoch_starts(wide: pl.DataFrame, metric: str, baseline_resets: pl.DataFrame 
     base = wide.select("sid", "shop_no", "metric_date", "first_date")
     if baseline_resets is None or baseline_resets.height == 0:
         return base.select("sid", "metric_date", pl.col("first_date").alias("epoch_start"))
-    resets = baseline_resets.lazy().select(
-        pl.col("shop_no").cast(pl.String),
-        (pl.col("metric_name").cast(pl.String) if "metric_name" in baseline_resets.columns
-         else pl.lit(None, pl.String)).alias("metric_name"),
-        pl.col("reset_date").cast(pl.Date),
-    ).filter(
-        pl.col("shop_no").is_not_null() & pl.col("reset_date").is_not_null()
-        & (pl.col("metric_name").is_null() | (pl.col("metric_name") == metric))
-    ).group_by("shop_no", "reset_date").agg().sort("reset_date").collect()
+    resets = (
+        baseline_resets.lazy()
+        .select(
+            pl.col("shop_no").cast(pl.String),
+            (
+                pl.col("metric_name").cast(pl.String)
+                if "metric_name" in baseline_resets.columns
+                else pl.lit(None, pl.String)
+            ).alias("metric_name"),
+            pl.col("reset_date").cast(pl.Date),
+        )
+        .filter(
+            pl.col("shop_no").is_not_null()
+            & pl.col("reset_date").is_not_null()
+            & (pl.col("metric_name").is_null() | (pl.col("metric_name") == metric))
+        )
+        .group_by("shop_no", "reset_date")
+        .agg()
+        .sort("reset_date")
+        .collect()
+    )
     if resets.height == 0:
         return base.select("sid", "metric_date", pl.col("first_date").alias("epoch_start"))
     joined = base.sort("metric_date").join_asof(
         resets.with_columns(pl.col("reset_date").alias("metric_date")).sort("metric_date"),
-        on="metric_date", by="shop_no", strategy="backward", check_sortedness=False,
+        on="metric_date",
+        by="shop_no",
+        strategy="backward",
+        check_sortedness=False,
     )
     return joined.select(
-        "sid", "metric_date",
+        "sid",
+        "metric_date",
         pl.max_horizontal("first_date", "reset_date").alias("epoch_start"),
     ).sort("sid", "metric_date")

@@ -122,8 +122,9 @@ def _exact_std(values: str, window: int, min_obs: int, group: list[str]) -> tupl
     return pl.when(n >= max(min_obs, 2)).then(var.sqrt()), n
 
 
-def _center_columns(df: pl.DataFrame, values: str, spec: MetricSpec, config: SpcConfig, robust: bool,
-                    out: str) -> pl.DataFrame:
+def _center_columns(
+    df: pl.DataFrame, values: str, spec: MetricSpec, config: SpcConfig, robust: bool, out: str
+) -> pl.DataFrame:
     """Add `{out}` = level + weekday factor from earlier usable values of `values`; on the second pass also
     `{out}_n` (days in the level window) and `{out}_ref` (the level lagged by `drift_lag_days`, over
     `drift_level_days`, plus today's weekday factor).
@@ -138,11 +139,13 @@ def _center_columns(df: pl.DataFrame, values: str, spec: MetricSpec, config: Spc
             m_wd = pl.col(values).shift(1).rolling_median(config.baseline_weeks, min_samples=config.baseline_min_obs)
             df = df.with_columns(m_wd.over(WEEKDAY_GROUP).alias("_m_wd"))
         else:
-            df = df.with_columns(_exact_mean(values, config.baseline_weeks, 1, config.baseline_min_obs,
-                                             WEEKDAY_GROUP).alias("_m_wd"))
+            df = df.with_columns(
+                _exact_mean(values, config.baseline_weeks, 1, config.baseline_min_obs, WEEKDAY_GROUP).alias("_m_wd")
+            )
         df = df.with_columns(
-            (pl.col("_m_wd") - pl.mean_horizontal(*[pl.col("_m_wd").shift(j) for j in range(7)]).over(GROUP))
-            .alias("_f")
+            (pl.col("_m_wd") - pl.mean_horizontal(*[pl.col("_m_wd").shift(j) for j in range(7)]).over(GROUP)).alias(
+                "_f"
+            )
         ).drop("_m_wd")
         level_days, level_min = config.level_days, config.level_min_obs
         ref_min = config.drift_level_min_obs
@@ -153,14 +156,17 @@ def _center_columns(df: pl.DataFrame, values: str, spec: MetricSpec, config: Spc
     df = df.with_columns((pl.col(values) - pl.col("_f")).alias("_u"))
     if robust:
         df = df.with_columns(
-            (pl.col("_u").shift(1).rolling_median(level_days, min_samples=level_min).over(GROUP) + pl.col("_f"))
-            .alias(out))
+            (pl.col("_u").shift(1).rolling_median(level_days, min_samples=level_min).over(GROUP) + pl.col("_f")).alias(
+                out
+            )
+        )
     else:
         df = df.with_columns(
             (_exact_mean("_u", level_days, 1, level_min, GROUP) + pl.col("_f")).alias(out),
             _exact_count("_u", level_days, 1, GROUP).alias(f"{out}_n"),
-            (_exact_mean("_u", config.drift_level_days, 1 + config.drift_lag_days, ref_min, GROUP)
-             + pl.col("_f")).alias(f"{out}_ref"),
+            (
+                _exact_mean("_u", config.drift_level_days, 1 + config.drift_lag_days, ref_min, GROUP) + pl.col("_f")
+            ).alias(f"{out}_ref"),
             pl.col("_f").alias(f"{out}_f"),
         )
     return df.drop("_u", "_f")
@@ -208,16 +214,26 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     df = df.rename({"center_t_ref": "ref_t", "center_t_n": "center_days", "center_t_f": "factor_t"})
     # ---- chain effect: what every store sees that day (season, weather, a city-wide event) ---------------------
     # cross-section: stores past warm-up with a centre line, trading (not closed, not a holiday) with a value
-    member = (pl.col("center_t").is_not_null() & (pl.col("age") >= config.warmup_days) & ~pl.col("is_closed")
-              & ~pl.col("is_special") & pl.col("y").is_not_null())
+    member = (
+        pl.col("center_t").is_not_null()
+        & (pl.col("age") >= config.warmup_days)
+        & ~pl.col("is_closed")
+        & ~pl.col("is_special")
+        & pl.col("y").is_not_null()
+    )
     if config.chain_relative:
-        df = df.with_columns((pl.col("y") - pl.col("center_t")).alias("_r"), (pl.col("y") - pl.col("ref_t")).alias("_rr"))
+        df = df.with_columns(
+            (pl.col("y") - pl.col("center_t")).alias("_r"), (pl.col("y") - pl.col("ref_t")).alias("_rr")
+        )
         df = add_chain_effect(df, "_r", member, config.chain_min_stores, config.chain_leave_one_out, "chain_t")
         df = add_chain_effect(df, "_rr", member, config.chain_min_stores, config.chain_leave_one_out, "chain_ref_t")
         df = df.drop("_r", "_rr", "chain_ref_t_n").rename({"chain_t_n": "chain_stores"})
     else:
-        df = df.with_columns(pl.lit(None, pl.Float64).alias("chain_t"), pl.lit(None, pl.Float64).alias("chain_ref_t"),
-                             pl.lit(None, pl.Int64).alias("chain_stores"))
+        df = df.with_columns(
+            pl.lit(None, pl.Float64).alias("chain_t"),
+            pl.lit(None, pl.Float64).alias("chain_ref_t"),
+            pl.lit(None, pl.Int64).alias("chain_stores"),
+        )
     # the store's own expectation (earlier days) plus the chain's movement today
     df = df.with_columns(
         (pl.col("center_t") + pl.col("chain_t").fill_null(0.0)).alias("center_a"),
@@ -229,8 +245,7 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     scale_days = config.scale_days if spec.weekly else config.sparse_scale_days
     sd, n_res = _exact_std("_rc", scale_days, min_obs, GROUP)
     df = df.with_columns(
-        pl.when(sd.is_not_null()).then(pl.max_horizontal(sd, _sigma_floor(pl.col("center_a"), spec)))
-        .alias("sigma_t"),
+        pl.when(sd.is_not_null()).then(pl.max_horizontal(sd, _sigma_floor(pl.col("center_a"), spec))).alias("sigma_t"),
         n_res.alias("baseline_days"),
     )
     has_limits = (
@@ -251,20 +266,35 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     # a day enters winsorised at +-cusum_clip sigma around today's expectation: one spike or glitch moves a
     # window's mean by little, while a slide (which stays inside the band day after day) is measured in full
     clipped = pl.col("center_a") + (pl.col("_y0") - pl.col("center_a")).clip(
-        -config.cusum_clip * pl.col("sigma_t"), config.cusum_clip * pl.col("sigma_t"))
+        -config.cusum_clip * pl.col("sigma_t"), config.cusum_clip * pl.col("sigma_t")
+    )
     df = df.with_columns(
         pl.when(pl.col("has_limits")).then(clipped - pl.col("factor_t")).alias("_level"),
         ((pl.col("age") >= config.warmup_days) & pl.col("center_t").is_not_null()).alias("_member"),
     )
     if spec.drift_test != "none" or spec.anchored:
-        df = add_anchored_drift(df, "_level", "sigma_t", config, config.chain_relative,
-                                material=spec.material_change > 0).drop("_member")
+        df = add_anchored_drift(
+            df, "_level", "sigma_t", config, config.chain_relative, material=spec.material_change > 0
+        ).drop("_member")
     else:
         df = df.drop("_member").with_columns(
-            *[pl.lit(None, pl.Float64).alias(c) for c in (
-                "drift_t_up", "drift_t_down", "drift_change_up", "drift_change_down", "drift_ref_up",
-                "drift_ref_down", "anchor_t", "anchor_change", "anchor_stat", "recent_t")],
-            pl.lit(None, pl.Int64).alias("anchor_window"))
+            *[
+                pl.lit(None, pl.Float64).alias(c)
+                for c in (
+                    "drift_t_up",
+                    "drift_t_down",
+                    "drift_change_up",
+                    "drift_change_down",
+                    "drift_ref_up",
+                    "drift_ref_down",
+                    "anchor_t",
+                    "anchor_change",
+                    "anchor_stat",
+                    "recent_t",
+                )
+            ],
+            pl.lit(None, pl.Int64).alias("anchor_window"),
+        )
 
     tiers = config.severity_thresholds(metric)
     wz = tiers["warning"]
@@ -274,7 +304,8 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     e, s = pl.col("center_t"), pl.col("sigma_t")
     held = pl.col("anchor_stat") >= config.anchor_hold_z
     limits = df.filter(pl.col("has_limits")).select(
-        "metric_date", "shop_no",
+        "metric_date",
+        "shop_no",
         pl.lit(metric).alias("metric_name"),
         inverse(e, spec).alias("center_line"),
         ((inverse(e + s, spec) - inverse(e - s, spec)) / 2).alias("sigma"),
@@ -289,16 +320,17 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
         e.alias("center_transformed"),
         s.alias("sigma_transformed"),
         inverse(pl.col("ref_a"), spec).alias("reference_value"),
-        pl.col("shift_up").alias("cusum_shift_up"), pl.col("shift_down").alias("cusum_shift_down"),
-        pl.col("drift_up").alias("cusum_drift_up"), pl.col("drift_down").alias("cusum_drift_down"),
+        pl.col("shift_up").alias("cusum_shift_up"),
+        pl.col("shift_down").alias("cusum_shift_down"),
+        pl.col("drift_up").alias("cusum_drift_up"),
+        pl.col("drift_down").alias("cusum_drift_down"),
         pl.col("_zr").alias("drift_z"),
         pl.col("is_outlier"),
         pl.col("chain_t").alias("chain_effect"),
         pl.col("chain_stores").cast(pl.Int64),
         inverse(pl.col("center_a"), spec).alias("chain_adjusted_center"),
         pl.when(held).then(inverse(pl.col("anchor_t"), spec)).alias("anchor_value"),
-        pl.when(held).then(pl.col("metric_date") - pl.duration(days=pl.col("anchor_window") - 1))
-        .alias("anchor_since"),
+        pl.when(held).then(pl.col("metric_date") - pl.duration(days=pl.col("anchor_window") - 1)).alias("anchor_since"),
         pl.when(held).then(pl.col("anchor_change")).alias("anchor_change"),
         pl.col("anchor_stat").alias("anchor_stat"),
         inverse(pl.col("recent_t"), spec).alias("recent_level"),
@@ -308,24 +340,37 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
         pl.col("drift_change_down").alias("drift_change_down"),
     )
 
-    scored = df.filter(
-        pl.col("has_limits") & ~pl.col("is_special") & pl.col("x").is_not_null()
-    )
+    scored = df.filter(pl.col("has_limits") & ~pl.col("is_special") & pl.col("x").is_not_null())
     allowed_up = spec.directions in ("both", "up")
     allowed_down = spec.directions in ("both", "down")
     candidates: list[pl.DataFrame] = []
 
-    def emit(cond_up: pl.Expr, cond_down: pl.Expr, rule: str, severity: pl.Expr, expected: pl.Expr,
-             zcol: str, detail: pl.Expr) -> None:
+    def emit(
+        cond_up: pl.Expr,
+        cond_down: pl.Expr,
+        rule: str,
+        severity: pl.Expr,
+        expected: pl.Expr,
+        zcol: str,
+        detail: pl.Expr,
+    ) -> None:
         cu = cond_up.fill_null(False) if allowed_up else pl.lit(False)
         cd = cond_down.fill_null(False) if allowed_down else pl.lit(False)
-        candidates.append(scored.filter(cu | cd).select(
-            "metric_date", "shop_no", pl.lit(metric).alias("metric_name"), pl.lit(rule).alias("rule"),
-            pl.col("x").alias("observed_value"), expected.alias("expected_value"),
-            pl.col(zcol).alias("z_score"), severity.alias("severity"),
-            pl.when(cu).then(pl.lit("up")).otherwise(pl.lit("down")).alias("direction"),
-            pl.lit("default").alias("rule_set"), detail.alias("detail"),
-        ))
+        candidates.append(
+            scored.filter(cu | cd).select(
+                "metric_date",
+                "shop_no",
+                pl.lit(metric).alias("metric_name"),
+                pl.lit(rule).alias("rule"),
+                pl.col("x").alias("observed_value"),
+                expected.alias("expected_value"),
+                pl.col(zcol).alias("z_score"),
+                severity.alias("severity"),
+                pl.when(cu).then(pl.lit("up")).otherwise(pl.lit("down")).alias("direction"),
+                pl.lit("default").alias("rule_set"),
+                detail.alias("detail"),
+            )
+        )
 
     z = pl.col("z")
     az = z.abs()
@@ -344,23 +389,46 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     if not spec.tested:
         return limits, _anchored_flags(scored, metric, spec, config)
     # staffing: only days far enough from the rota to matter operationally
-    material = ((pl.col("y") - pl.col("center_a")).abs() >= spec.point_material_change) if (
-        spec.point_material_change > 0) else pl.lit(True)
+    material = (
+        ((pl.col("y") - pl.col("center_a")).abs() >= spec.point_material_change)
+        if (spec.point_material_change > 0)
+        else pl.lit(True)
+    )
     emit(
-        (z > tiers["info"]) & material, (z < -tiers["info"]) & material, "robust_z",
-        pl.when(az > tiers["critical"]).then(pl.lit("CRITICAL"))
-        .when(az > tiers["warning"]).then(pl.lit("WARNING")).otherwise(pl.lit("INFO")),
-        inverse(e, spec), "z",
-        pl.format(f"robust Z {{}} vs {basis} {{}}{{}}{{}}", z.round(2), inverse(e, spec).round(2),
-                  chain_note("chain_t"), closed_note),
+        (z > tiers["info"]) & material,
+        (z < -tiers["info"]) & material,
+        "robust_z",
+        pl.when(az > tiers["critical"])
+        .then(pl.lit("CRITICAL"))
+        .when(az > tiers["warning"])
+        .then(pl.lit("WARNING"))
+        .otherwise(pl.lit("INFO")),
+        inverse(e, spec),
+        "z",
+        pl.format(
+            f"robust Z {{}} vs {basis} {{}}{{}}{{}}",
+            z.round(2),
+            inverse(e, spec).round(2),
+            chain_note("chain_t"),
+            closed_note,
+        ),
     )
     # a CUSUM reports the side that signals (the larger one if, exceptionally, both do)
     up_c, dn_c = pl.col("shift_up"), pl.col("shift_down")
     h = config.fast_h
-    emit((up_c > h) & (up_c >= dn_c) & material, (dn_c > h) & (dn_c > up_c) & material, "cusum_shift",
-         pl.lit("WARNING"), inverse(pl.col("center_a"), spec), "z",
-         pl.format(f"CUSUM(k={config.fast_k}) {{}} > h={h}: sustained shift{{}}",
-                   pl.max_horizontal(up_c, dn_c).round(2), chain_note("chain_t")))
+    emit(
+        (up_c > h) & (up_c >= dn_c) & material,
+        (dn_c > h) & (dn_c > up_c) & material,
+        "cusum_shift",
+        pl.lit("WARNING"),
+        inverse(pl.col("center_a"), spec),
+        "z",
+        pl.format(
+            f"CUSUM(k={config.fast_k}) {{}} > h={h}: sustained shift{{}}",
+            pl.max_horizontal(up_c, dn_c).round(2),
+            chain_note("chain_t"),
+        ),
+    )
     candidates.append(_anchored_flags(scored, metric, spec, config))
     flags = pl.concat(candidates, how="vertical")
     return limits, flags
@@ -370,10 +438,21 @@ def _anchored_flags(scored: pl.DataFrame, metric: str, spec: MetricSpec, config:
     """``anchored_drift`` flags: the level against the anchored reference (`store_anomaly.spc.anchor`)."""
     dirs = _both(spec.directions, spec.drift_test) if spec.drift_test != "none" else "none"
     watch_up, watch_down = dirs in ("both", "up"), dirs in ("both", "down")
-    empty = pl.DataFrame(schema={
-        "metric_date": pl.Date, "shop_no": pl.String, "metric_name": pl.String, "rule": pl.String,
-        "observed_value": pl.Float64, "expected_value": pl.Float64, "z_score": pl.Float64,
-        "severity": pl.String, "direction": pl.String, "rule_set": pl.String, "detail": pl.String})
+    empty = pl.DataFrame(
+        schema={
+            "metric_date": pl.Date,
+            "shop_no": pl.String,
+            "metric_name": pl.String,
+            "rule": pl.String,
+            "observed_value": pl.Float64,
+            "expected_value": pl.Float64,
+            "z_score": pl.Float64,
+            "severity": pl.String,
+            "direction": pl.String,
+            "rule_set": pl.String,
+            "detail": pl.String,
+        }
+    )
     if not (watch_up or watch_down):
         return empty
     t_up, t_dn = pl.col("drift_t_up"), pl.col("drift_t_down")
@@ -381,34 +460,50 @@ def _anchored_flags(scored: pl.DataFrame, metric: str, spec: MetricSpec, config:
     h_up = adverse_h if spec.drift_directions in ("both", "up") else config.anchor_other_h
     h_down = adverse_h if spec.drift_directions in ("both", "down") else config.anchor_other_h
     material = spec.material_change
-    up = (t_up > h_up) & (pl.col("drift_change_up") >= material) & (t_up >= t_dn.fill_null(0.0)) if watch_up \
+    up = (
+        (t_up > h_up) & (pl.col("drift_change_up") >= material) & (t_up >= t_dn.fill_null(0.0))
+        if watch_up
         else pl.lit(False)
-    down = (t_dn > h_down) & (-pl.col("drift_change_down") >= material) & (t_dn > t_up.fill_null(0.0)) if watch_down \
+    )
+    down = (
+        (t_dn > h_down) & (-pl.col("drift_change_down") >= material) & (t_dn > t_up.fill_null(0.0))
+        if watch_down
         else pl.lit(False)
+    )
     up, down = up.fill_null(False), down.fill_null(False)
     adverse_up = spec.drift_directions in ("both", "up") and not spec.up_warning_only
     adverse_down = spec.drift_directions in ("both", "down")
     crit = config.anchor_critical_h
     critical = (
-        (down & (t_dn > crit) & (-pl.col("drift_change_down") >= config.anchor_critical_change) & adverse_down)
-        | (up & (t_up > crit) & (pl.col("drift_change_up") >= config.anchor_critical_change) & adverse_up))
+        down & (t_dn > crit) & (-pl.col("drift_change_down") >= config.anchor_critical_change) & adverse_down
+    ) | (up & (t_up > crit) & (pl.col("drift_change_up") >= config.anchor_critical_change) & adverse_up)
     ref = pl.when(up).then(pl.col("drift_ref_up")).otherwise(pl.col("drift_ref_down")) + pl.col("factor_t")
     stat = pl.when(up).then(t_up).otherwise(-t_dn)
     change = pl.when(up).then(pl.col("drift_change_up")).otherwise(pl.col("drift_change_down"))
-    change_text = (pl.concat_str(((change.exp() - 1.0) * 100).round(1).cast(pl.String), pl.lit("%"))
-                   if spec.scale == "log"
-                   else pl.concat_str(change.round(2).cast(pl.String), pl.lit(f" ({spec.scale} units)")))
+    change_text = (
+        pl.concat_str(((change.exp() - 1.0) * 100).round(1).cast(pl.String), pl.lit("%"))
+        if spec.scale == "log"
+        else pl.concat_str(change.round(2).cast(pl.String), pl.lit(f" ({spec.scale} units)"))
+    )
     flagged = scored.filter(up | down)
     if flagged.height == 0:  # (formatting strings over an empty frame is where polars is least robust)
         return empty
     return flagged.select(
-        "metric_date", "shop_no", pl.lit(metric).alias("metric_name"), pl.lit("anchored_drift").alias("rule"),
-        pl.col("x").alias("observed_value"), inverse(ref, spec).alias("expected_value"),
+        "metric_date",
+        "shop_no",
+        pl.lit(metric).alias("metric_name"),
+        pl.lit("anchored_drift").alias("rule"),
+        pl.col("x").alias("observed_value"),
+        inverse(ref, spec).alias("expected_value"),
         stat.alias("z_score"),
         pl.when(critical).then(pl.lit("CRITICAL")).otherwise(pl.lit("WARNING")).alias("severity"),
         pl.when(up).then(pl.lit("up")).otherwise(pl.lit("down")).alias("direction"),
         pl.lit("default").alias("rule_set"),
-        pl.concat_str(pl.lit("level vs anchored reference: GLR "), stat.abs().round(2).cast(pl.String),
-                      pl.when(up).then(pl.lit(f" > h={h_up:g}, change ")).otherwise(pl.lit(f" > h={h_down:g}, change ")),
-                      change_text, pl.lit(" (chain-relative)")).alias("detail"),
+        pl.concat_str(
+            pl.lit("level vs anchored reference: GLR "),
+            stat.abs().round(2).cast(pl.String),
+            pl.when(up).then(pl.lit(f" > h={h_up:g}, change ")).otherwise(pl.lit(f" > h={h_down:g}, change ")),
+            change_text,
+            pl.lit(" (chain-relative)"),
+        ).alias("detail"),
     )

@@ -32,24 +32,34 @@ def score_seed(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[pl.D
     sorted by sid, metric_date."""
     w = config.seed_window
     q = (pl.col("x").clip(-_MAX_ABS, _MAX_ABS) * _Q).round(0).cast(pl.Int64)
-    df = long.with_columns(q.alias("_q")).with_columns(
-        pl.col("_q").shift(1).over(GROUP).alias("_qp"),
-    ).with_columns(
-        pl.col("_qp").is_not_null().cast(pl.Int64).rolling_sum(w, min_samples=1).over(GROUP).alias("_n"),
-        pl.col("_qp").fill_null(0).rolling_sum(w, min_samples=1).over(GROUP).alias("_s1"),
-        (pl.col("_qp") * pl.col("_qp")).fill_null(0).rolling_sum(w, min_samples=1).over(GROUP).alias("_s2"),
+    df = (
+        long.with_columns(q.alias("_q"))
+        .with_columns(
+            pl.col("_q").shift(1).over(GROUP).alias("_qp"),
+        )
+        .with_columns(
+            pl.col("_qp").is_not_null().cast(pl.Int64).rolling_sum(w, min_samples=1).over(GROUP).alias("_n"),
+            pl.col("_qp").fill_null(0).rolling_sum(w, min_samples=1).over(GROUP).alias("_s1"),
+            (pl.col("_qp") * pl.col("_qp")).fill_null(0).rolling_sum(w, min_samples=1).over(GROUP).alias("_s2"),
+        )
     )
     n = pl.col("_n").cast(pl.Float64)
     s1 = pl.col("_s1").cast(pl.Float64)
     s2 = pl.col("_s2").cast(pl.Float64)
     mean = pl.when(n > 0).then(s1 / n / _Q)
     var = pl.when(n > 1).then(pl.max_horizontal((s2 - s1 * s1 / n) / (n - 1), pl.lit(0.0)) / (_Q * _Q))
-    df = df.with_columns(mean.alias("center"), var.sqrt().alias("sd")).with_columns(
-        (pl.col("center").is_not_null() & pl.col("sd").is_not_null() & (pl.col("age") >= config.warmup_days))
-        .alias("has_limits"),
-    ).with_columns(
-        pl.when(pl.col("has_limits") & (pl.col("sd") > 0))
-        .then((pl.col("x") - pl.col("center")) / pl.col("sd")).alias("z"),
+    df = (
+        df.with_columns(mean.alias("center"), var.sqrt().alias("sd"))
+        .with_columns(
+            (pl.col("center").is_not_null() & pl.col("sd").is_not_null() & (pl.col("age") >= config.warmup_days)).alias(
+                "has_limits"
+            ),
+        )
+        .with_columns(
+            pl.when(pl.col("has_limits") & (pl.col("sd") > 0))
+            .then((pl.col("x") - pl.col("center")) / pl.col("sd"))
+            .alias("z"),
+        )
     )
     # Western Electric patterns on the Z sequence (windows of consecutive days within the store epoch)
     z = pl.col("z")
@@ -58,9 +68,12 @@ def score_seed(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[pl.D
         return cond.fill_null(False).cast(pl.Int32).rolling_sum(window, min_samples=window).over(GROUP)
 
     df = df.with_columns(
-        count(z > 2, 3).alias("_a_up"), count(z < -2, 3).alias("_a_dn"),
-        count(z > 1, 5).alias("_b_up"), count(z < -1, 5).alias("_b_dn"),
-        count(z > 0, 8).alias("_c_up"), count(z < 0, 8).alias("_c_dn"),
+        count(z > 2, 3).alias("_a_up"),
+        count(z < -2, 3).alias("_a_dn"),
+        count(z > 1, 5).alias("_b_up"),
+        count(z < -1, 5).alias("_b_dn"),
+        count(z > 0, 8).alias("_c_up"),
+        count(z < 0, 8).alias("_c_dn"),
         count(pl.col("x").diff().over(GROUP) > 0, 5).alias("_t_up"),
         count(pl.col("x").diff().over(GROUP) < 0, 5).alias("_t_dn"),
         pl.col("x").shift(1).over(GROUP).alias("_prev"),
@@ -68,7 +81,8 @@ def score_seed(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[pl.D
         pl.when(pl.col("_prev") > 0).then(pl.col("x") / pl.col("_prev") - 1.0).alias("_roc"),
     )
     limits = df.filter(pl.col("has_limits")).select(
-        "metric_date", "shop_no",
+        "metric_date",
+        "shop_no",
         pl.lit(metric).alias("metric_name"),
         pl.col("center").alias("center_line"),
         pl.col("sd").alias("sigma"),
@@ -87,34 +101,70 @@ def score_seed(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[pl.D
     candidates: list[pl.DataFrame] = []
 
     def emit(cond: pl.Expr, rule: str, severity: pl.Expr, direction: pl.Expr, detail: pl.Expr) -> None:
-        candidates.append(scored.filter(cond.fill_null(False)).select(
-            "metric_date", "shop_no", pl.lit(metric).alias("metric_name"), pl.lit(rule).alias("rule"),
-            pl.col("x").alias("observed_value"), pl.col("center").alias("expected_value"),
-            pl.col("z").alias("z_score"), severity.alias("severity"), direction.alias("direction"),
-            pl.lit("seed").alias("rule_set"), detail.alias("detail"),
-        ))
+        candidates.append(
+            scored.filter(cond.fill_null(False)).select(
+                "metric_date",
+                "shop_no",
+                pl.lit(metric).alias("metric_name"),
+                pl.lit(rule).alias("rule"),
+                pl.col("x").alias("observed_value"),
+                pl.col("center").alias("expected_value"),
+                pl.col("z").alias("z_score"),
+                severity.alias("severity"),
+                direction.alias("direction"),
+                pl.lit("seed").alias("rule_set"),
+                detail.alias("detail"),
+            )
+        )
 
     zt = pl.format("Z {} vs 28-day mean {}", pl.col("z").round(2), pl.col("center").round(2))
     emit(
-        abs_z > config.seed_z_info, "z_score",
-        pl.when(abs_z > config.seed_z_critical).then(pl.lit("CRITICAL"))
-        .when(abs_z > config.seed_z_warning).then(pl.lit("WARNING")).otherwise(pl.lit("INFO")),
-        direction_z, zt,
+        abs_z > config.seed_z_info,
+        "z_score",
+        pl.when(abs_z > config.seed_z_critical)
+        .then(pl.lit("CRITICAL"))
+        .when(abs_z > config.seed_z_warning)
+        .then(pl.lit("WARNING"))
+        .otherwise(pl.lit("INFO")),
+        direction_z,
+        zt,
     )
     emit(abs_z > 3, "we1", pl.lit("CRITICAL"), direction_z, pl.concat_str(pl.lit("one point beyond 3 sigma; "), zt))
-    emit(((pl.col("_a_up") >= 2) & (pl.col("z") > 2)) | ((pl.col("_a_dn") >= 2) & (pl.col("z") < -2)), "we2",
-         pl.lit("WARNING"), direction_z, pl.lit("2 of 3 beyond 2 sigma, same side"))
-    emit(((pl.col("_b_up") >= 4) & (pl.col("z") > 1)) | ((pl.col("_b_dn") >= 4) & (pl.col("z") < -1)), "we3",
-         pl.lit("WARNING"), direction_z, pl.lit("4 of 5 beyond 1 sigma, same side"))
-    emit((pl.col("_c_up") >= 8) | (pl.col("_c_dn") >= 8), "we4",
-         pl.lit("WARNING"), direction_z, pl.lit("8 in a row on one side of the centre line"))
-    emit((pl.col("_t_up") >= 5) | (pl.col("_t_dn") >= 5), "we5", pl.lit("INFO"),
-         pl.when(pl.col("_t_up") >= 5).then(pl.lit("up")).otherwise(pl.lit("down")),
-         pl.lit("6 in a row steadily rising or falling"))
+    emit(
+        ((pl.col("_a_up") >= 2) & (pl.col("z") > 2)) | ((pl.col("_a_dn") >= 2) & (pl.col("z") < -2)),
+        "we2",
+        pl.lit("WARNING"),
+        direction_z,
+        pl.lit("2 of 3 beyond 2 sigma, same side"),
+    )
+    emit(
+        ((pl.col("_b_up") >= 4) & (pl.col("z") > 1)) | ((pl.col("_b_dn") >= 4) & (pl.col("z") < -1)),
+        "we3",
+        pl.lit("WARNING"),
+        direction_z,
+        pl.lit("4 of 5 beyond 1 sigma, same side"),
+    )
+    emit(
+        (pl.col("_c_up") >= 8) | (pl.col("_c_dn") >= 8),
+        "we4",
+        pl.lit("WARNING"),
+        direction_z,
+        pl.lit("8 in a row on one side of the centre line"),
+    )
+    emit(
+        (pl.col("_t_up") >= 5) | (pl.col("_t_dn") >= 5),
+        "we5",
+        pl.lit("INFO"),
+        pl.when(pl.col("_t_up") >= 5).then(pl.lit("up")).otherwise(pl.lit("down")),
+        pl.lit("6 in a row steadily rising or falling"),
+    )
     roc = pl.col("_roc").abs()
-    emit(roc > config.seed_roc_warning, "rate_of_change",
-         pl.when(roc > config.seed_roc_critical).then(pl.lit("CRITICAL")).otherwise(pl.lit("WARNING")),
-         pl.when(pl.col("_roc") > 0).then(pl.lit("up")).otherwise(pl.lit("down")),
-         pl.format("day-over-day change {}%", (pl.col("_roc") * 100).round(1)))
+    emit(
+        roc > config.seed_roc_warning,
+        "rate_of_change",
+        pl.when(roc > config.seed_roc_critical).then(pl.lit("CRITICAL")).otherwise(pl.lit("WARNING")),
+        pl.when(pl.col("_roc") > 0).then(pl.lit("up")).otherwise(pl.lit("down")),
+        pl.format("day-over-day change {}%", (pl.col("_roc") * 100).round(1)),
+    )
     flags = pl.concat(candidates, how="vertical")
     return limits, flags

@@ -73,7 +73,7 @@ class Chain:
         doy = np.array([d.timetuple().tm_yday for d in days])
         mult = 1 + self.seasonality * np.cos(2 * np.pi * (doy - self.peak_day_of_year) / 365.25)
         if self.noise > 0:
-            mult = mult * rng.lognormal(-self.noise**2 / 2, self.noise, len(days))
+            mult = mult * rng.lognormal(-(self.noise**2) / 2, self.noise, len(days))
         index = {d: i for i, d in enumerate(days)}
         for day, factor in self.events:
             if day in index:
@@ -81,8 +81,9 @@ class Chain:
         return mult
 
 
-def random_chain(start: date, end: date, seed: int, seasonality: float = 0.06, noise: float = 0.02,
-                 events_per_year: float = 8.0) -> Chain:
+def random_chain(
+    start: date, end: date, seed: int, seasonality: float = 0.06, noise: float = 0.02, events_per_year: float = 8.0
+) -> Chain:
     """A chain with a random seasonal peak and random weather/event days: mostly dips of 15-40% (storms, heat),
     about one in five a rise of 10-25% (a city-wide event)."""
     rng = np.random.default_rng([seed, 2024])
@@ -103,8 +104,14 @@ class StoreSpec:
     overdispersion: float | None = None  # day-to-day traffic CV beyond Poisson (None: drawn between 3% and 6%)
 
 
-def simulate_stores(stores: list[StoreSpec], start: date, end: date, seed: int = 0,
-                    seasonality: float = 0.04, chain: Chain | None = None) -> pl.DataFrame:
+def simulate_stores(
+    stores: list[StoreSpec],
+    start: date,
+    end: date,
+    seed: int = 0,
+    seasonality: float = 0.04,
+    chain: Chain | None = None,
+) -> pl.DataFrame:
     """The wide `store_daily_metrics` frame of `stores` between start and end (one row per open-for-business
     day from each store's first day; closed days are explicit rows with ``is_closed``). `seasonality`: the
     maximum amplitude of each store's own annual cycle (random amplitude and phase per store); `chain`: movements
@@ -134,8 +141,9 @@ def simulate_stores(stores: list[StoreSpec], start: date, end: date, seed: int =
     season_amp = rng.uniform(0, seasonality, n)
     season_phase = rng.uniform(0, 2 * np.pi, n)
     overdisp_cv = rng.uniform(0.03, 0.06, n)
-    overdisp_cv = np.array([s.overdispersion if s.overdispersion is not None else c
-                            for s, c in zip(stores, overdisp_cv)])
+    overdisp_cv = np.array(
+        [s.overdispersion if s.overdispersion is not None else c for s, c in zip(stores, overdisp_cv)]
+    )
     aov0 = rng.uniform(5.0, 9.0, n)
     ticket_cv = 0.5
     prod0 = rng.uniform(150, 240, n)
@@ -190,8 +198,9 @@ def simulate_stores(stores: list[StoreSpec], start: date, end: date, seed: int =
     prod_count = r_prod.binomial(orders, 0.97)
     busy = lam / (base[:, None] * season)
     prod_mean = prod0[:, None] * (1 + 0.12 * (busy - 1)) * eff["production"] * r_prod.lognormal(0, 0.03, (n, n_days))
-    prod_secs = np.where(prod_count > 0, prod_mean * (1 + r_prod.normal(0, 0.45 / np.sqrt(np.maximum(prod_count, 1)))),
-                         np.nan)
+    prod_secs = np.where(
+        prod_count > 0, prod_mean * (1 + r_prod.normal(0, 0.45 / np.sqrt(np.maximum(prod_count, 1)))), np.nan
+    )
     # ---- staffing ------------------------------------------------------------------------------------------------
     sched = hc_base[:, None] + np.where(wd >= 5, hc_weekend[:, None], 0)
     sched = np.round(sched * eff["staffing"]).astype(int)
@@ -201,31 +210,43 @@ def simulate_stores(stores: list[StoreSpec], start: date, end: date, seed: int =
     shift_mean = 7.5
     staff_hours = np.where(
         headcount > 0,
-        np.round(headcount * shift_mean + r_staff.normal(0, 0.9 * np.sqrt(np.maximum(headcount, 1))), 2), 0.0)
+        np.round(headcount * shift_mean + r_staff.normal(0, 0.9 * np.sqrt(np.maximum(headcount, 1))), 2),
+        0.0,
+    )
     staff_hours = np.maximum(staff_hours, 0.0)
     oplh = np.where(staff_hours > 0, orders / np.where(staff_hours > 0, staff_hours, 1), np.nan)
     # ---- quality -------------------------------------------------------------------------------------------------
     inspected = r_qc.random((n, n_days)) < (1.5 / 7)
-    qc = np.where(inspected & ~closed, np.clip(np.round(qc0[:, None] + r_qc.normal(0, 3, (n, n_days)), 1), 0, 100),
-                  np.nan)
+    qc = np.where(
+        inspected & ~closed, np.clip(np.round(qc0[:, None] + r_qc.normal(0, 3, (n, n_days)), 1), 0, 100), np.nan
+    )
     waste = np.where(closed, 0, r_waste.poisson(waste0[:, None] * r_waste.gamma(4, 0.25, (n, n_days))))
 
     values = {
-        "revenue": revenue, "order_count": orders, "aov": aov_out, "items_sold": items,
-        "avg_production_seconds": np.round(prod_secs, 1), "production_count": prod_count,
-        "staff_hours": staff_hours, "headcount": headcount, "orders_per_labor_hour": oplh,
-        "qc_score": qc, "expired_qty": waste,
+        "revenue": revenue,
+        "order_count": orders,
+        "aov": aov_out,
+        "items_sold": items,
+        "avg_production_seconds": np.round(prod_secs, 1),
+        "production_count": prod_count,
+        "staff_hours": staff_hours,
+        "headcount": headcount,
+        "orders_per_labor_hour": oplh,
+        "qc_score": qc,
+        "expired_qty": waste,
     }
     mask = alive.ravel()
-    frame = pl.DataFrame({
-        "metric_date": np.tile(np.array(days, dtype="datetime64[D]"), n)[mask],
-        "shop_no": np.repeat([s.shop_no for s in stores], n_days)[mask],
-        "dept_id": np.repeat(np.arange(1, n + 1, dtype=np.int64), n_days)[mask],
-        "shop_name": np.repeat([f"Store {s.shop_no}" for s in stores], n_days)[mask],
-        **{m: values[m].ravel()[mask] for m in METRICS},
-        "is_closed": closed.ravel()[mask],
-        "holiday_name": pl.Series(np.tile(holiday_name, n)[mask].tolist(), dtype=pl.String),
-    })
+    frame = pl.DataFrame(
+        {
+            "metric_date": np.tile(np.array(days, dtype="datetime64[D]"), n)[mask],
+            "shop_no": np.repeat([s.shop_no for s in stores], n_days)[mask],
+            "dept_id": np.repeat(np.arange(1, n + 1, dtype=np.int64), n_days)[mask],
+            "shop_name": np.repeat([f"Store {s.shop_no}" for s in stores], n_days)[mask],
+            **{m: values[m].ravel()[mask] for m in METRICS},
+            "is_closed": closed.ravel()[mask],
+            "holiday_name": pl.Series(np.tile(holiday_name, n)[mask].tolist(), dtype=pl.String),
+        }
+    )
     ints = ["order_count", "items_sold", "production_count", "headcount", "expired_qty"]
     return frame.with_columns(
         pl.col("metric_date").cast(pl.Date),

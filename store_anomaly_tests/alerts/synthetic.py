@@ -39,10 +39,10 @@ def make_metrics(
             if first_day and shop in first_day and day < first_day[shop]:
                 continue
             factor = traffic(shop, day) if traffic else 1.0
-            orders = int(round(base_orders * WEEKDAY_FACTOR[day.weekday()] * factor * (1 + rng.normal(0, noise))))
+            orders = round(base_orders * WEEKDAY_FACTOR[day.weekday()] * factor * (1 + rng.normal(0, noise)))
             aov = 7.5 * (1 + rng.normal(0, 0.02))
             staff = 60.0 * (1 + rng.normal(0, 0.03))
-            production = int(round(orders * 0.95))
+            production = round(orders * 0.95)
             rows.append(
                 {
                     "metric_date": day,
@@ -52,7 +52,7 @@ def make_metrics(
                     "revenue": orders * aov,
                     "order_count": orders,
                     "aov": aov,
-                    "items_sold": int(round(orders * 1.6)),
+                    "items_sold": round(orders * 1.6),
                     "avg_production_seconds": 180.0 * (1 + rng.normal(0, 0.03)),
                     "production_count": production,
                     "staff_hours": staff,

@@ -34,7 +34,9 @@ def test_slow_ramp_is_dated_near_its_start():
 
 
 def test_step_is_dated_at_the_step():
-    point = estimate_change_start(DATES, _series(lambda d: 1.0 if d < TRUE_START else 0.8, 1), not_after=date(2025, 10, 9))
+    point = estimate_change_start(
+        DATES, _series(lambda d: 1.0 if d < TRUE_START else 0.8, 1), not_after=date(2025, 10, 9)
+    )
     assert point.detected and abs((point.started_on - TRUE_START).days) <= 2
     assert -25 < point.change_pct < -15
 
@@ -57,7 +59,9 @@ def test_wrong_direction_short_series_and_gaps():
 
 
 def test_change_is_never_dated_after_the_alert_opened():
-    point = estimate_change_start(DATES, _series(lambda d: 1.0 if d < TRUE_START else 0.8, 6), not_after=date(2025, 9, 20))
+    point = estimate_change_start(
+        DATES, _series(lambda d: 1.0 if d < TRUE_START else 0.8, 6), not_after=date(2025, 9, 20)
+    )
     assert point.started_on <= date(2025, 9, 20)
 
 

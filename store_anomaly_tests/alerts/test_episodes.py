@@ -56,8 +56,10 @@ def test_flagship_slide_is_one_escalating_episode_opened_early(flagship):
     assert alert["change_started_on"] <= alert["opened_on"]
     assert alert["change_pct"] < -8
     assert alert["flag_days"] >= 30
-    assert (f"down {abs(alert['change_pct']):.0f}% vs its level before about {alert['change_started_on']}"
-            in alert["description"])
+    assert (
+        f"down {abs(alert['change_pct']):.0f}% vs its level before about {alert['change_started_on']}"
+        in alert["description"]
+    )
     assert "Orders" in alert["description"] and "Reading:" in alert["description"]
     assert "traffic" in alert["description"]
     assert "Store-specific" in alert["description"]
@@ -80,7 +82,13 @@ def test_output_has_the_contract_columns_and_types(flagship):
     assert alerts["alert_id"].str.contains(r"^A-[0-9a-f]{10}$").all()
     assert alerts["description"].is_not_null().all() and alerts["recommended_action"].is_not_null().all()
     actions = alerts["recommended_action"].to_list()
-    for heading in ("Data quality", "Operations", "External factors", "Portfolio-wide or store-specific", "Cannibalization"):
+    for heading in (
+        "Data quality",
+        "Operations",
+        "External factors",
+        "Portfolio-wide or store-specific",
+        "Cannibalization",
+    ):
         assert all(heading in action for action in actions)
 
 
@@ -98,7 +106,9 @@ def test_quiet_days_split_and_resolve():
     metrics = _metrics_for()
     rows = [flag(D0, "US00002"), flag(D0 + timedelta(3), "US00002"), flag(D0 + timedelta(10), "US00002")]
     rows.append(flag(D0 + timedelta(18), "US00002"))  # 8 days after the previous: a new episode
-    alerts = build_alerts(flags_frame(rows), metrics, None, AlertConfig(resolve_after_quiet_days=7), as_of=D0 + timedelta(24))
+    alerts = build_alerts(
+        flags_frame(rows), metrics, None, AlertConfig(resolve_after_quiet_days=7), as_of=D0 + timedelta(24)
+    )
     assert alerts.height == 2
     first, second = alerts.sort("opened_on").iter_rows(named=True)
     assert (first["opened_on"], first["last_seen_on"], first["flag_days"]) == (D0, D0 + timedelta(10), 3)
@@ -202,9 +212,10 @@ def test_description_reports_data_quality_and_holidays():
         .then(pl.lit(12))
         .otherwise(pl.col("dq_null_pay_money"))
         .alias("dq_null_pay_money"),
-        pl.when(pl.col("metric_date") == D0).then(pl.lit("Harvest Day")).otherwise(pl.col("holiday_name")).alias(
-            "holiday_name"
-        ),
+        pl.when(pl.col("metric_date") == D0)
+        .then(pl.lit("Harvest Day"))
+        .otherwise(pl.col("holiday_name"))
+        .alias("holiday_name"),
     )
     rows = [flag(D0, "US00002"), flag(D0 + timedelta(2), "US00002")]
     alert = build_alerts(flags_frame(rows), metrics, None, as_of=D0 + timedelta(3)).row(0, named=True)
@@ -258,7 +269,9 @@ def test_ack_survives_rebuilds_even_when_opened_on_moves(flagship):
     assert moved["acknowledged"].sum() == 1
 
     # 3. and one where a flag appears a day earlier
-    earlier = pl.concat([flags, flags_frame([flag(opened - timedelta(1), "US00001", "order_count")])], how="diagonal_relaxed")
+    earlier = pl.concat(
+        [flags, flags_frame([flag(opened - timedelta(1), "US00001", "order_count")])], how="diagonal_relaxed"
+    )
     moved_back = build_alerts(earlier, metrics, moved)
     slide_rows = _flagship_slide(moved_back)
     assert slide_rows.height == 1 and slide_rows["opened_on"].item() == opened - timedelta(1)
@@ -289,7 +302,9 @@ def test_one_ack_is_never_copied_onto_two_alerts():
     alerts = build_alerts(flags_frame(rows), metrics, None, as_of=D0 + timedelta(6))
     acked = _ack(alerts, alerts["alert_id"].item())
     # with a shorter quiet period the episode splits in two: only one of them inherits the ack
-    split = build_alerts(flags_frame(rows), metrics, acked, AlertConfig(resolve_after_quiet_days=3), as_of=D0 + timedelta(6))
+    split = build_alerts(
+        flags_frame(rows), metrics, acked, AlertConfig(resolve_after_quiet_days=3), as_of=D0 + timedelta(6)
+    )
     assert split.height == 2
     assert split["acknowledged"].sum() == 1
     assert split["alert_id"].n_unique() == 2
@@ -326,8 +341,9 @@ def test_existing_table_from_sql_with_extra_columns_is_understood():
 
 def test_a_slide_is_sized_against_the_level_before_it() -> None:
     """The alert reads the SPC's anchored reference: the onset, the level before, the level now, the loss."""
-    metrics = make_metrics(start=date(2025, 3, 3), days=300,
-                           traffic=slide("US00001", SLIDE_START, depth=0.5, ramp_days=60))
+    metrics = make_metrics(
+        start=date(2025, 3, 3), days=300, traffic=slide("US00001", SLIDE_START, depth=0.5, ramp_days=60)
+    )
     last = metrics["metric_date"].max()
     result = compute_spc(metrics, date(2025, 6, 1), last, SpcConfig.default())
     alerts = build_alerts(result.flags, metrics, None, AlertConfig(), anchors=result.limits.select(ANCHOR_COLUMNS))

@@ -63,10 +63,20 @@ def endpoint() -> Iterator[Endpoint]:
 
 def _alerts(rows: list[dict]) -> pl.DataFrame:
     base = {
-        "shop_no": "US00001", "shop_name": "8th & Broadway", "metric_name": "revenue", "status": "open",
-        "opened_on": date(2025, 10, 20), "last_seen_on": date(2025, 11, 10), "change_started_on": date(2025, 10, 6),
-        "change_pct": -18.2, "direction": "down", "description": "Revenue is down.", "recommended_action": "1. Check.",
-        "notified_severity": None, "stale": False, "acknowledged": False,
+        "shop_no": "US00001",
+        "shop_name": "8th & Broadway",
+        "metric_name": "revenue",
+        "status": "open",
+        "opened_on": date(2025, 10, 20),
+        "last_seen_on": date(2025, 11, 10),
+        "change_started_on": date(2025, 10, 6),
+        "change_pct": -18.2,
+        "direction": "down",
+        "description": "Revenue is down.",
+        "recommended_action": "1. Check.",
+        "notified_severity": None,
+        "stale": False,
+        "acknowledged": False,
     }
     frame = pl.DataFrame([{**base, **row} for row in rows])
     return frame.cast({k: v for k, v in ALERT_SCHEMA.items() if k in frame.columns})

@@ -12,8 +12,17 @@ from store_anomaly.reports.health import grade_expr
 
 D = date(2025, 10, 1)
 KPIS = (
-    "revenue", "order_count", "aov", "items_sold", "avg_production_seconds", "production_count",
-    "staff_hours", "headcount", "orders_per_labor_hour", "qc_score", "expired_qty",
+    "revenue",
+    "order_count",
+    "aov",
+    "items_sold",
+    "avg_production_seconds",
+    "production_count",
+    "staff_hours",
+    "headcount",
+    "orders_per_labor_hour",
+    "qc_score",
+    "expired_qty",
 )
 
 
@@ -59,7 +68,14 @@ def test_direction_aware_scores_and_weighted_health():
             _row(D, qc_score=100.0),
             # revenue 2.5 sigma low (bad), production time 2.5 sigma FAST (fine), staff hours 2.5 sigma high (bad:
             # staffing is two-sided), expired 4 sigma high (bad, zero), aov 2.5 sigma high (fine)
-            _row(D + timedelta(1), revenue=75.0, aov=125.0, avg_production_seconds=75.0, staff_hours=125.0, expired_qty=140.0),
+            _row(
+                D + timedelta(1),
+                revenue=75.0,
+                aov=125.0,
+                avg_production_seconds=75.0,
+                staff_hours=125.0,
+                expired_qty=140.0,
+            ),
         ]
     )
     row = _by_day(compute_health_scores(metrics, limits))[D + timedelta(1)]

@@ -14,10 +14,21 @@ MONDAY = date(2025, 11, 3)
 
 def _day(day: date, shop: str, orders: int, revenue: float, seconds: float, produced: int, **extra) -> dict:
     row = {
-        "metric_date": day, "shop_no": shop, "shop_name": shop.lower(), "revenue": revenue, "order_count": orders,
-        "aov": revenue / orders, "items_sold": orders * 2, "avg_production_seconds": seconds,
-        "production_count": produced, "staff_hours": 50.0, "headcount": 6, "orders_per_labor_hour": orders / 50.0,
-        "qc_score": None, "expired_qty": 2, "is_closed": False,
+        "metric_date": day,
+        "shop_no": shop,
+        "shop_name": shop.lower(),
+        "revenue": revenue,
+        "order_count": orders,
+        "aov": revenue / orders,
+        "items_sold": orders * 2,
+        "avg_production_seconds": seconds,
+        "production_count": produced,
+        "staff_hours": 50.0,
+        "headcount": 6,
+        "orders_per_labor_hour": orders / 50.0,
+        "qc_score": None,
+        "expired_qty": 2,
+        "is_closed": False,
     }
     row.update(extra)
     return row
@@ -69,7 +80,10 @@ def test_rank_percentile_and_median_are_direction_aware():
     assert revenue["US00001"]["peer_median"] == 8400.0 and revenue["US00001"]["peer_count"] == 3
     assert revenue["US00001"]["vs_median_pct"] == pytest.approx(100 * (5600 / 8400 - 1))
     assert revenue["US00001"]["better_when"] == "higher"
-    speed = {r["shop_no"]: r["rank"] for r in peers.filter(pl.col("metric_name") == "avg_production_seconds").iter_rows(named=True)}
+    speed = {
+        r["shop_no"]: r["rank"]
+        for r in peers.filter(pl.col("metric_name") == "avg_production_seconds").iter_rows(named=True)
+    }
     assert speed == {"US00002": 1, "US00001": 2, "US00003": 3}  # fastest first (US00003: 220 s weighted)
     expired = peers.filter(pl.col("metric_name") == "expired_qty").sort("rank")
     assert expired["shop_no"][0] == "US00003" and expired["better_when"][0] == "lower"

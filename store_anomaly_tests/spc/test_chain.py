@@ -89,8 +89,10 @@ def test_a_chain_wide_decline_is_not_a_drift_but_one_store_decline_is() -> None:
 
     def drift(metrics: pl.DataFrame, config: SpcConfig) -> pl.DataFrame:
         return _serious(compute_spc(metrics, SCORE, END, config).flags).filter(
-            pl.col("metric_name").is_in(TRAFFIC) & pl.col("metric_date").is_between(*window)
-            & (pl.col("rule") == "anchored_drift"))
+            pl.col("metric_name").is_in(TRAFFIC)
+            & pl.col("metric_date").is_between(*window)
+            & (pl.col("rule") == "anchored_drift")
+        )
 
     assert drift(chain_wide, DEFAULT).height == 0
     assert drift(chain_wide, DEFAULT.replace(chain_relative=False))["shop_no"].n_unique() == 8

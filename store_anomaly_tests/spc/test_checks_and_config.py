@@ -12,20 +12,29 @@ from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, in
 
 
 def test_malformed_limits_detected() -> None:
-    limits = pl.DataFrame({
-        "center_line": [10.0, 10.0, 10.0, 10.0], "sigma": [1.0, 1.0, -1.0, None],
-        "ucl": [13.0, 9.0, 13.0, 13.0], "lcl": [7.0, 7.0, 7.0, 7.0],
-    })
+    limits = pl.DataFrame(
+        {
+            "center_line": [10.0, 10.0, 10.0, 10.0],
+            "sigma": [1.0, 1.0, -1.0, None],
+            "ucl": [13.0, 9.0, 13.0, 13.0],
+            "lcl": [7.0, 7.0, 7.0, 7.0],
+        }
+    )
     assert malformed_limits(limits).height == 3
 
 
 def test_flag_checks() -> None:
     d = date(2025, 3, 1)
-    flags = pl.DataFrame({
-        "shop_no": ["A", "A", "B"], "metric_name": ["revenue"] * 3, "metric_date": [d, d, d],
-        "rule": ["robust_z", "robust_z", "cusum_shift"], "severity": ["WARNING", "WARNING", "LOUD"],
-        "direction": ["down", "down", "up"],
-    })
+    flags = pl.DataFrame(
+        {
+            "shop_no": ["A", "A", "B"],
+            "metric_name": ["revenue"] * 3,
+            "metric_date": [d, d, d],
+            "rule": ["robust_z", "robust_z", "cusum_shift"],
+            "severity": ["WARNING", "WARNING", "LOUD"],
+            "direction": ["down", "down", "up"],
+        }
+    )
     limits = pl.DataFrame({"shop_no": ["A"], "metric_name": ["revenue"], "metric_date": [d]})
     assert flags_without_baseline(flags, limits)["shop_no"].to_list() == ["B"]
     assert invalid_flags(flags).height == 2  # the duplicated key (once) and the unknown severity

@@ -46,7 +46,7 @@ def test_windowed_is_the_tabular_cusum_restarted_window_days_ago() -> None:
     w = 30
     out = add_windowed_cusum(pl.DataFrame({"g": [0] * 200, "z": z}), "z", 0.5, w, ["g"], None, "c")
     for t in (40, 99, 199):
-        up, down = tabular_cusum(z[t - w + 1: t + 1], 0.5)
+        up, down = tabular_cusum(z[t - w + 1 : t + 1], 0.5)
         assert out["c_up"][t] == pytest.approx(up[-1], abs=1e-3)
         assert out["c_down"][t] == pytest.approx(down[-1], abs=1e-3)
 

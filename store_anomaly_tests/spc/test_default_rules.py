@@ -18,8 +18,9 @@ SERIES_START = date(2024, 1, 1)
 SERIES_END = date(2025, 12, 31)
 DEFAULT = SpcConfig.default()
 # the engine's mechanics on a revenue-only series: revenue is published, not tested, by default (orders are)
-TESTING_REVENUE = DEFAULT.replace(metric_specs={
-    **DEFAULT.metric_specs, "revenue": dataclasses.replace(DEFAULT.metric_specs["revenue"], tested=True)})
+TESTING_REVENUE = DEFAULT.replace(
+    metric_specs={**DEFAULT.metric_specs, "revenue": dataclasses.replace(DEFAULT.metric_specs["revenue"], tested=True)}
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,12 @@ def battery() -> pl.DataFrame:
         StoreSpec("NEW", first_day=date(2025, 6, 20)),
     ]
     # every store shares a +-6% season, a 2% daily wobble and a few weather days (none is a store anomaly)
-    chain = Chain(seasonality=0.06, peak_day_of_year=20, noise=0.02,
-                  events=((date(2025, 2, 12), 0.65), (date(2025, 7, 23), 0.75), (date(2025, 10, 8), 1.15)))
+    chain = Chain(
+        seasonality=0.06,
+        peak_day_of_year=20,
+        noise=0.02,
+        events=((date(2025, 2, 12), 0.65), (date(2025, 7, 23), 0.75), (date(2025, 10, 8), 1.15)),
+    )
     return simulate_stores(stores, SERIES_START, SERIES_END, seed=3, chain=chain)
 
 
@@ -65,16 +70,20 @@ def test_stable_stores_are_quiet(result) -> None:
 
 
 def test_step_is_flagged_within_two_days(result) -> None:
-    f = _serious(result.flags).filter(pl.col("shop_no") == "STEP", pl.col("metric_date") >= date(2025, 5, 14),
-                                      pl.col("metric_name") == "order_count")
+    f = _serious(result.flags).filter(
+        pl.col("shop_no") == "STEP", pl.col("metric_date") >= date(2025, 5, 14), pl.col("metric_name") == "order_count"
+    )
     assert (f["metric_date"].min() - date(2025, 5, 14)).days <= 2
     assert f.filter(pl.col("metric_date") == f["metric_date"].min())["direction"].to_list()[0] == "down"
 
 
 def test_slow_decline_is_flagged_by_the_drift_cusum(result) -> None:
     onset = date(2025, 6, 2)
-    f = _serious(result.flags).filter(pl.col("shop_no") == "RAMP", pl.col("metric_date") >= onset,
-                                      pl.col("metric_name").is_in(["revenue", "order_count"]))
+    f = _serious(result.flags).filter(
+        pl.col("shop_no") == "RAMP",
+        pl.col("metric_date") >= onset,
+        pl.col("metric_name").is_in(["revenue", "order_count"]),
+    )
     first = f["metric_date"].min()
     assert (first - onset).days <= 28
     assert "anchored_drift" in f["rule"].to_list()
@@ -82,14 +91,19 @@ def test_slow_decline_is_flagged_by_the_drift_cusum(result) -> None:
 
 
 def test_aov_shift_flagged_on_first_day(result) -> None:
-    f = _serious(result.flags).filter(pl.col("shop_no") == "AOV", pl.col("metric_date") == date(2025, 7, 9),
-                                      pl.col("metric_name") == "aov")
+    f = _serious(result.flags).filter(
+        pl.col("shop_no") == "AOV", pl.col("metric_date") == date(2025, 7, 9), pl.col("metric_name") == "aov"
+    )
     assert f.filter(pl.col("rule") == "robust_z")["direction"].to_list() == ["up"]
 
 
 def test_outage_on_a_trading_day_is_critical(result) -> None:
-    f = result.flags.filter(pl.col("shop_no") == "OUT", pl.col("metric_date") == date(2025, 8, 13),
-                            pl.col("metric_name") == "order_count", pl.col("rule") == "robust_z")
+    f = result.flags.filter(
+        pl.col("shop_no") == "OUT",
+        pl.col("metric_date") == date(2025, 8, 13),
+        pl.col("metric_name") == "order_count",
+        pl.col("rule") == "robust_z",
+    )
     assert f["severity"].to_list() == ["CRITICAL"] and f["direction"].to_list() == ["down"]
     # and the outage does not enter later baselines: a week later the centre is unchanged
     lim = result.limits.filter(pl.col("shop_no") == "OUT", pl.col("metric_name") == "revenue")
@@ -121,20 +135,28 @@ def test_new_store_quiet_for_its_first_28_days(battery, result) -> None:
     # a spike on its 10th day is not flagged either
     spiked = battery.with_columns(
         pl.when((pl.col("shop_no") == "NEW") & (pl.col("metric_date") == first + timedelta(days=10)))
-        .then(pl.col("revenue") * 3).otherwise(pl.col("revenue")).alias("revenue"))
+        .then(pl.col("revenue") * 3)
+        .otherwise(pl.col("revenue"))
+        .alias("revenue")
+    )
     res = compute_spc(spiked.filter(pl.col("shop_no") == "NEW"), first, first + timedelta(days=40), DEFAULT)
     assert res.flags.filter(pl.col("metric_date") < first + timedelta(days=28)).height == 0
 
 
 def test_full_range_and_late_sub_range_are_byte_identical(battery) -> None:
-    resets = pl.DataFrame({"shop_no": ["STEP"], "metric_name": [None], "reset_date": [date(2025, 6, 1)]},
-                          schema={"shop_no": pl.String, "metric_name": pl.String, "reset_date": pl.Date})
+    resets = pl.DataFrame(
+        {"shop_no": ["STEP"], "metric_name": [None], "reset_date": [date(2025, 6, 1)]},
+        schema={"shop_no": pl.String, "metric_name": pl.String, "reset_date": pl.Date},
+    )
     for config in (DEFAULT, SpcConfig.seed()):
         full = compute_spc(battery, date(2025, 1, 1), SERIES_END, config, resets)
         lo = date(2025, 9, 1)
         part_input = battery.filter(pl.col("metric_date") >= lo - timedelta(days=config.lookback_days))
         part = compute_spc(part_input, lo, date(2025, 10, 31), config, resets)
-        sub = lambda df: df.filter(pl.col("metric_date").is_between(lo, date(2025, 10, 31)))  # noqa: E731
+
+        def sub(df: pl.DataFrame, lo: date = lo) -> pl.DataFrame:
+            return df.filter(pl.col("metric_date").is_between(lo, date(2025, 10, 31)))
+
         assert part.limits.height > 0 and part.flags.height > 0
         assert sub(full.limits).equals(part.limits), config.rule_set
         assert sub(full.flags).equals(part.flags), config.rule_set
@@ -145,8 +167,9 @@ def test_full_range_and_late_sub_range_are_byte_identical(battery) -> None:
 
 def test_input_row_order_and_duplicates_do_not_matter(battery) -> None:
     one = battery.filter(pl.col("shop_no").is_in(["S00", "STEP"]))
-    dirty = pl.concat([one, one.filter(pl.col("metric_date") == date(2025, 3, 3))]).sample(fraction=1.0, seed=1,
-                                                                                            shuffle=True)
+    dirty = pl.concat([one, one.filter(pl.col("metric_date") == date(2025, 3, 3))]).sample(
+        fraction=1.0, seed=1, shuffle=True
+    )
     a = compute_spc(one, date(2025, 1, 1), SERIES_END, DEFAULT)
     b = compute_spc(dirty, date(2025, 1, 1), SERIES_END, DEFAULT)
     assert a.limits.equals(b.limits) and a.flags.equals(b.flags)
@@ -155,15 +178,26 @@ def test_input_row_order_and_duplicates_do_not_matter(battery) -> None:
 def test_dirty_values_do_not_break_a_run(battery) -> None:
     one = battery.filter(pl.col("shop_no") == "S01")
     dirty = one.with_columns(
-        pl.when(pl.col("metric_date") == date(2025, 4, 1)).then(float("nan")).otherwise(pl.col("revenue")).alias("revenue"),
+        pl.when(pl.col("metric_date") == date(2025, 4, 1))
+        .then(float("nan"))
+        .otherwise(pl.col("revenue"))
+        .alias("revenue"),
         pl.when(pl.col("metric_date") == date(2025, 4, 2)).then(-50.0).otherwise(pl.col("aov")).alias("aov"),
-        pl.when(pl.col("metric_date") == date(2025, 4, 3)).then(None).otherwise(pl.col("staff_hours")).alias("staff_hours"),
+        pl.when(pl.col("metric_date") == date(2025, 4, 3))
+        .then(None)
+        .otherwise(pl.col("staff_hours"))
+        .alias("staff_hours"),
     ).filter(pl.col("metric_date") != date(2025, 4, 10))  # a missing day
     dirty = pl.concat([dirty, dirty.head(1).with_columns(pl.lit(None, pl.String).alias("shop_no"))])
     res = compute_spc(dirty, date(2025, 1, 1), SERIES_END, DEFAULT)
-    assert res.flags.filter(pl.col("metric_date").is_between(date(2025, 4, 1), date(2025, 4, 3))
-                            & pl.col("metric_name").is_in(["revenue", "aov", "staff_hours"])
-                            & pl.col("rule").eq("robust_z")).height == 0
+    assert (
+        res.flags.filter(
+            pl.col("metric_date").is_between(date(2025, 4, 1), date(2025, 4, 3))
+            & pl.col("metric_name").is_in(["revenue", "aov", "staff_hours"])
+            & pl.col("rule").eq("robust_z")
+        ).height
+        == 0
+    )
     missing = res.limits.filter(pl.col("metric_date") == date(2025, 4, 10))  # limits in force, no value
     assert missing["observed_value"].null_count() == missing.height
     assert res.flags.filter(pl.col("metric_date") == date(2025, 4, 10)).height == 0
@@ -290,7 +324,8 @@ def test_staffing_is_flagged_only_when_about_a_third_of_the_rota_is_missing() ->
 
     def sev(day: int, metric: str) -> list[str]:
         return f.filter(pl.col("metric_date") == start + timedelta(days=day), pl.col("metric_name") == metric)[
-            "severity"].to_list()
+            "severity"
+        ].to_list()
 
     assert "WARNING" not in sev(day_two, "headcount")  # operationally not material: a fifth of the rota
     assert sev(day_three, "headcount") in (["WARNING"], ["CRITICAL"])
@@ -307,9 +342,11 @@ def test_the_anchored_reference_does_not_follow_a_slide(result, battery) -> None
     onset = date(2025, 6, 2)  # RAMP: -50% over 100 days
     limits = result.limits.filter(pl.col("shop_no") == "RAMP", pl.col("metric_name") == "order_count")
     day = limits.filter(pl.col("metric_date") == onset + timedelta(days=90)).row(0, named=True)
-    before = battery.filter(pl.col("shop_no") == "RAMP",
-                            pl.col("metric_date").is_between(onset - timedelta(days=56), onset - timedelta(days=1)),
-                            ~pl.col("is_closed"))["order_count"]
+    before = battery.filter(
+        pl.col("shop_no") == "RAMP",
+        pl.col("metric_date").is_between(onset - timedelta(days=56), onset - timedelta(days=1)),
+        ~pl.col("is_closed"),
+    )["order_count"]
     level_before = float(np.exp(np.log(before.to_numpy() + 1.0).mean()) - 1.0)
     assert abs(day["anchor_value"] / level_before - 1) < 0.10  # the level before the slide, not today's
     assert abs((day["anchor_since"] - onset).days) <= 7
@@ -317,17 +354,23 @@ def test_the_anchored_reference_does_not_follow_a_slide(result, battery) -> None
     assert day["recent_level"] < 0.65 * day["anchor_value"]  # ~-45% by day 90
     assert day["center_line"] < 0.75 * day["anchor_value"]  # while the moving centre line has followed it down
     # the slide is flagged against the anchor, a stable store's anchor is usually not held at all
-    drift = result.flags.filter(pl.col("shop_no") == "RAMP", pl.col("rule") == "anchored_drift",
-                                pl.col("metric_name") == "order_count", pl.col("metric_date") >= onset)
+    drift = result.flags.filter(
+        pl.col("shop_no") == "RAMP",
+        pl.col("rule") == "anchored_drift",
+        pl.col("metric_name") == "order_count",
+        pl.col("metric_date") >= onset,
+    )
     assert (drift["metric_date"].min() - onset).days <= 30 and set(drift["direction"]) == {"down"}
     stable = result.limits.filter(pl.col("shop_no") == "S00", pl.col("metric_name") == "order_count")
     assert stable["anchor_value"].null_count() > 0.8 * stable.height
 
 
 def test_sustained_rises_are_warnings_never_critical(result) -> None:
-    rises = result.flags.filter(pl.col("rule") == "anchored_drift", pl.col("direction") == "up",
-                                pl.col("metric_name").is_in(["order_count", "aov"]))
+    rises = result.flags.filter(
+        pl.col("rule") == "anchored_drift",
+        pl.col("direction") == "up",
+        pl.col("metric_name").is_in(["order_count", "aov"]),
+    )
     aov = rises.filter(pl.col("shop_no") == "AOV", pl.col("metric_name") == "aov")
     assert aov.height > 0 and set(rises["severity"]) == {"WARNING"}
-    assert result.flags.filter(pl.col("shop_no").str.contains(r"^S\d\d$"),
-                               pl.col("severity") == "CRITICAL").height == 0
+    assert result.flags.filter(pl.col("shop_no").str.contains(r"^S\d\d$"), pl.col("severity") == "CRITICAL").height == 0
