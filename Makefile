@@ -81,7 +81,11 @@ shell: install demo.env
 	@echo "store-anomaly is on the PATH with the demo's variables; exit to leave"
 	@bash --rcfile demo.env -i
 
+# Lint and format checks first (seconds), then the suite.
+LINTED := store_anomaly store_anomaly_tests benchmarks docs
 test: install chromium
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/pytest
 
 benchmark: install
