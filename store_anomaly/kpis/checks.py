@@ -109,17 +109,22 @@ def every_in_scope_store_present(context: AssetCheckExecutionContext, warehouse:
     )
 
 
-def _revenue_totals(
-    warehouse: Warehouse, sales_order_source: SourceDatabase, settings: PlatformSettings, start: date, end: date
-) -> tuple[float, int, dict]:
-    """Source revenue and orders of [start, end] by the contract's rules, and the warehouse's totals."""
+def _stored_scope(warehouse: Warehouse, settings: PlatformSettings, start: date, end: date) -> extracts.DateScope:
+    """The source scope of [start, end] for the stores the warehouse already holds for those days."""
     shops = warehouse.fetch_frame(
         "SELECT DISTINCT dept_id, time_zone, other_dept_ids FROM source_opshop_daily "
         "WHERE business_date BETWEEN %s AND %s AND dept_id IS NOT NULL",
         (start, end),
         {"dept_id": pl.Int64, "time_zone": pl.String, "other_dept_ids": pl.String},
     )
-    scope = date_scope(start, end, shops, settings)
+    return date_scope(start, end, shops, settings)
+
+
+def _revenue_totals(
+    warehouse: Warehouse, sales_order_source: SourceDatabase, settings: PlatformSettings, start: date, end: date
+) -> tuple[float, int, dict]:
+    """Source revenue and orders of [start, end] by the contract's rules, and the warehouse's totals."""
+    scope = _stored_scope(warehouse, settings, start, end)
     source = sales_order_source.fetch_frame(
         source_row_totals_sql("t_trade", "create_time", valid_trade_sql(scope.bounds), scope, value="t.pay_money"),
         scope.params(),
@@ -410,13 +415,7 @@ def recent_days_match_sources(
     )
     if stored.is_empty():
         return AssetCheckResult(passed=True, metadata={"compared_store_days": 0})
-    shops = warehouse.fetch_frame(
-        "SELECT DISTINCT dept_id, time_zone, other_dept_ids FROM source_opshop_daily "
-        "WHERE business_date BETWEEN %s AND %s AND dept_id IS NOT NULL",
-        (start, end),
-        {"dept_id": pl.Int64, "time_zone": pl.String, "other_dept_ids": pl.String},
-    )
-    scope = date_scope(start, end, shops, settings)
+    scope = _stored_scope(warehouse, settings, start, end)
     keys = ["dept_id", "business_date"]
     sales = sales_order_source.fetch_frame(extracts.sales_sql(scope), scope.params(), extracts.SALES_SCHEMA)
     items = sales_order_source.fetch_frame(extracts.items_sql(scope), scope.params(), extracts.ITEMS_SCHEMA)

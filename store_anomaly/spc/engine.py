@@ -12,7 +12,7 @@ import polars as pl
 
 from store_anomaly.spc.config import SpcConfig
 from store_anomaly.spc.prepare import clean_wide, epoch_starts
-from store_anomaly.spc.robust import score_default
+from store_anomaly.spc.robust import FLAGS_SCHEMA, score_default
 from store_anomaly.spc.seed import score_seed
 
 SEVERITIES = ("INFO", "WARNING", "CRITICAL")
@@ -52,20 +52,6 @@ LIMITS_SCHEMA: dict[str, pl.DataType] = {
     "drift_glr_down": pl.Float64(),
     "drift_change_up": pl.Float64(),
     "drift_change_down": pl.Float64(),
-}
-
-FLAGS_SCHEMA: dict[str, pl.DataType] = {
-    "metric_date": pl.Date(),
-    "shop_no": pl.String(),
-    "metric_name": pl.String(),
-    "rule": pl.String(),
-    "observed_value": pl.Float64(),
-    "expected_value": pl.Float64(),
-    "z_score": pl.Float64(),
-    "severity": pl.String(),
-    "direction": pl.String(),
-    "rule_set": pl.String(),
-    "detail": pl.String(),
 }
 
 FLAG_KEY = ("shop_no", "metric_date", "metric_name", "rule")

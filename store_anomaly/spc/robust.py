@@ -52,6 +52,21 @@ from store_anomaly.spc.chain import add_chain_effect
 from store_anomaly.spc.config import MetricSpec, SpcConfig
 from store_anomaly.spc.cusum import add_windowed_cusum
 
+# One flag row per (shop_no, metric_date, metric_name, rule); every rule set emits this schema.
+FLAGS_SCHEMA: dict[str, pl.DataType] = {
+    "metric_date": pl.Date(),
+    "shop_no": pl.String(),
+    "metric_name": pl.String(),
+    "rule": pl.String(),
+    "observed_value": pl.Float64(),
+    "expected_value": pl.Float64(),
+    "z_score": pl.Float64(),
+    "severity": pl.String(),
+    "direction": pl.String(),
+    "rule_set": pl.String(),
+    "detail": pl.String(),
+}
+
 GROUP = ["sid", "epoch_start"]
 WEEKDAY_GROUP = ["sid", "epoch_start", "_wd"]
 
@@ -438,21 +453,7 @@ def _anchored_flags(scored: pl.DataFrame, metric: str, spec: MetricSpec, config:
     """``anchored_drift`` flags: the level against the anchored reference (`store_anomaly.spc.anchor`)."""
     dirs = _both(spec.directions, spec.drift_test) if spec.drift_test != "none" else "none"
     watch_up, watch_down = dirs in ("both", "up"), dirs in ("both", "down")
-    empty = pl.DataFrame(
-        schema={
-            "metric_date": pl.Date,
-            "shop_no": pl.String,
-            "metric_name": pl.String,
-            "rule": pl.String,
-            "observed_value": pl.Float64,
-            "expected_value": pl.Float64,
-            "z_score": pl.Float64,
-            "severity": pl.String,
-            "direction": pl.String,
-            "rule_set": pl.String,
-            "detail": pl.String,
-        }
-    )
+    empty = pl.DataFrame(schema=FLAGS_SCHEMA)
     if not (watch_up or watch_down):
         return empty
     t_up, t_dn = pl.col("drift_t_up"), pl.col("drift_t_down")

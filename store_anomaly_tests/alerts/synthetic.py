@@ -13,6 +13,8 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from store_anomaly.spc import FLAGS_SCHEMA
+
 SHOPS = tuple(f"US{n:05d}" for n in range(1, 11))
 WEEKDAY_FACTOR = (1.0, 0.95, 0.97, 1.0, 1.1, 1.3, 1.2)  # Monday..Sunday
 
@@ -182,20 +184,7 @@ def flag(
 
 
 def flags_frame(rows: list[dict]) -> pl.DataFrame:
-    schema = {
-        "metric_date": pl.Date,
-        "shop_no": pl.String,
-        "metric_name": pl.String,
-        "rule": pl.String,
-        "observed_value": pl.Float64,
-        "expected_value": pl.Float64,
-        "z_score": pl.Float64,
-        "severity": pl.String,
-        "direction": pl.String,
-        "rule_set": pl.String,
-        "detail": pl.String,
-    }
-    return pl.DataFrame(rows, schema=schema)
+    return pl.DataFrame(rows, schema=FLAGS_SCHEMA)
 
 
 def slide(shop: str, begins: date, depth: float = 0.25, ramp_days: int = 35) -> Factor:
