@@ -37,7 +37,7 @@ SERIOUS = ("WARNING", "CRITICAL")
 
 
 def load_metrics(url: str) -> pl.DataFrame:
-    columns = ["metric_date", "shop_no", *METRICS, "is_closed", "holiday_name"]
+    columns = ["metric_date", "shop_no", "shop_name", *METRICS, "is_closed", "holiday_name"]
     conn = MySQLUrl.parse(url, name=WAREHOUSE_ENV_VAR).connect(read_only=True)
     try:
         with conn.cursor() as cur:
@@ -48,6 +48,7 @@ def load_metrics(url: str) -> pl.DataFrame:
     schema = {
         "metric_date": pl.Date,
         "shop_no": pl.String,
+        "shop_name": pl.String,
         **{m: pl.Float64 for m in METRICS},
         "is_closed": pl.Boolean,
         "holiday_name": pl.String,
@@ -57,6 +58,7 @@ def load_metrics(url: str) -> pl.DataFrame:
     return frame.with_columns(
         pl.col("metric_date").cast(pl.Date),
         pl.col("shop_no").cast(pl.String),
+        pl.col("shop_name").cast(pl.String),
         *[pl.col(m).cast(pl.Float64) for m in METRICS],
         pl.col("is_closed").cast(pl.Boolean),
         pl.col("holiday_name").cast(pl.String),

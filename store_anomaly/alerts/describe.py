@@ -422,11 +422,7 @@ def describe_episodes(episodes: pl.DataFrame, context: dict[str, pl.DataFrame], 
     holidays: dict[int, list[tuple[date, str]]] = {}
     for uid, day, name in context["holidays"].iter_rows():
         holidays.setdefault(uid, []).append((day, name))
-    names: dict[str, str] = {}
-    if "shop_name" in episodes.columns:
-        names = dict(episodes.select("shop_no", "shop_name").unique().iter_rows())
-    if "names" in context:
-        names.update(dict(context["names"].iter_rows()))
+    names = dict(context["names"].iter_rows())
     rows = []
     for ep in episodes.iter_rows(named=True):
         uid = ep["episode_uid"]

@@ -93,7 +93,7 @@ def _as_of(metrics: pl.DataFrame, flags: pl.DataFrame, as_of: date | None) -> da
     if as_of is not None:
         return as_of
     for frame in (metrics, flags):
-        if frame is not None and frame.height and "metric_date" in frame.columns:
+        if frame is not None and frame.height:
             return frame["metric_date"].max()
     return date.today()
 
@@ -101,21 +101,17 @@ def _as_of(metrics: pl.DataFrame, flags: pl.DataFrame, as_of: date | None) -> da
 def _normalize_flags(flags: pl.DataFrame, config: AlertConfig, as_of: date) -> pl.DataFrame:
     group_of = config.group_of()
     order = config.group_order()
-    optional = {"observed_value": pl.Float64, "expected_value": pl.Float64, "z_score": pl.Float64}
-    frame = flags.with_columns(
-        [pl.lit(None, dtype=dtype).alias(name) for name, dtype in optional.items() if name not in flags.columns]
-    )
     return (
-        frame.select(
-            pl.col("metric_date").cast(pl.Date),
-            pl.col("shop_no").cast(pl.String),
-            pl.col("metric_name").cast(pl.String),
-            pl.col("rule").cast(pl.String),
-            pl.col("severity").cast(pl.String).str.to_uppercase(),
-            pl.col("direction").cast(pl.String).str.to_lowercase(),
-            pl.col("z_score").cast(pl.Float64),
-            pl.col("observed_value").cast(pl.Float64),
-            pl.col("expected_value").cast(pl.Float64),
+        flags.select(
+            "metric_date",
+            "shop_no",
+            "metric_name",
+            "rule",
+            pl.col("severity").str.to_uppercase(),
+            pl.col("direction").str.to_lowercase(),
+            "z_score",
+            "observed_value",
+            "expected_value",
         )
         .with_columns(
             pl.col("severity").replace_strict(SEVERITY_RANK, default=0, return_dtype=pl.Int64).alias("sev_rank"),
@@ -128,9 +124,7 @@ def _normalize_flags(flags: pl.DataFrame, config: AlertConfig, as_of: date) -> p
 
 
 def _stores_per_day(metrics: pl.DataFrame) -> pl.DataFrame:
-    open_days = metrics
-    if "is_closed" in metrics.columns:
-        open_days = metrics.filter(~pl.col("is_closed").fill_null(False))
+    open_days = metrics.filter(~pl.col("is_closed").fill_null(False))
     return open_days.group_by("metric_date").agg(pl.col("shop_no").n_unique().alias("stores_reporting"))
 
 
@@ -275,7 +269,6 @@ def build_alerts(
     `store_spc_control_limits` (`store_anomaly.alerts.sizing.ANCHOR_COLUMNS`; rows without an anchor may be
     left out); None sizes episodes on the change-point estimate alone."""
     config = config or AlertConfig()
-    metrics = metrics.with_columns(pl.col("metric_date").cast(pl.Date), pl.col("shop_no").cast(pl.String))
     as_of = _as_of(metrics, flags, as_of)
     existing = normalize_existing(existing_alerts, config)
     # columns someone added to the table (not computed here) are carried over like the human state

@@ -13,10 +13,8 @@ from store_anomaly.kpis.catalog import dq_counter_columns
 
 def open_long(metrics: pl.DataFrame, metric_names: list[str]) -> pl.DataFrame:
     """(shop_no, metric_date, weekday, metric_name, value) of open days, nulls dropped."""
-    frame = metrics
-    if "is_closed" in metrics.columns:
-        frame = metrics.filter(~pl.col("is_closed").fill_null(False))
-    names = [m for m in metric_names if m in frame.columns]
+    frame = metrics.filter(~pl.col("is_closed").fill_null(False))
+    names = list(metric_names)
     if not names:
         return pl.DataFrame(
             schema={
@@ -153,13 +151,10 @@ def cannibalization_suspects(
 
 def episode_context(episodes: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig) -> dict[str, pl.DataFrame]:
     """Evidence frames for the descriptions, all keyed by episode_uid."""
-    kpis = [c for c in KPI_COLUMNS if c in metrics.columns]
-    long = open_long(metrics, kpis)
+    long = open_long(metrics, list(KPI_COLUMNS))
     windows = comparison_windows(episodes, config)
     related = window_changes(long, windows).rename({"key": "episode_uid"})
-    window_days = windows.rename({"key": "episode_uid"}).join(
-        metrics.with_columns(pl.col("metric_date").cast(pl.Date)), on="shop_no", how="inner"
-    )
+    window_days = windows.rename({"key": "episode_uid"}).join(metrics, on="shop_no", how="inner")
     in_window = window_days.filter(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
     counters = dq_counter_columns(metrics.columns)
     dq = in_window.group_by("episode_uid").agg(
@@ -172,24 +167,16 @@ def episode_context(episodes: pl.DataFrame, metrics: pl.DataFrame, config: Alert
         .sum()
         .cast(pl.Int64)
         .alias("dq_days"),
-        (pl.col("is_closed").fill_null(False).sum() if "is_closed" in metrics.columns else pl.lit(0))
-        .cast(pl.Int64)
-        .alias("closed_days"),
+        pl.col("is_closed").fill_null(False).sum().cast(pl.Int64).alias("closed_days"),
     )
-    holidays = pl.DataFrame(schema={"episode_uid": pl.Int64, "metric_date": pl.Date, "holiday_name": pl.String})
-    if "holiday_name" in metrics.columns:
-        holidays = (
-            window_days.filter(
-                pl.col("metric_date").is_between(pl.col("after_from") - pl.duration(days=1), pl.col("after_to"))
-                & pl.col("holiday_name").is_not_null()
-            )
-            .select("episode_uid", "metric_date", pl.col("holiday_name").cast(pl.String))
-            .unique()
-            .sort("episode_uid", "metric_date")
+    holidays = (
+        window_days.filter(
+            pl.col("metric_date").is_between(pl.col("after_from") - pl.duration(days=1), pl.col("after_to"))
+            & pl.col("holiday_name").is_not_null()
         )
-    names = (
-        metrics.group_by("shop_no").agg(pl.col("shop_name").cast(pl.String).drop_nulls().last())
-        if "shop_name" in metrics.columns
-        else pl.DataFrame(schema={"shop_no": pl.String, "shop_name": pl.String})
+        .select("episode_uid", "metric_date", "holiday_name")
+        .unique()
+        .sort("episode_uid", "metric_date")
     )
+    names = metrics.group_by("shop_no").agg(pl.col("shop_name").drop_nulls().last())
     return {"related": related, "dq": dq, "holidays": holidays, "long": long, "names": names}

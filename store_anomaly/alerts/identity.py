@@ -32,18 +32,15 @@ def _coerce(name: str, dtype: pl.DataType, current: pl.DataType) -> pl.Expr:
 
 
 def normalize_existing(existing: pl.DataFrame | None, config: AlertConfig) -> pl.DataFrame:
-    """The current table with every schema column, typed; extra columns are kept as they are."""
-    if existing is None or existing.is_empty() or "alert_id" not in existing.columns:
+    """The current table typed to the schema; extra columns are kept as they are. `existing` has every schema
+    column (`store_anomaly.ack_log.read_declared_columns` is where it enters)."""
+    if existing is None or existing.is_empty():
         extras = [] if existing is None else [c for c in existing.columns if c not in ALERT_SCHEMA]
         return empty_alerts().with_columns(
             [pl.lit(None, dtype=existing.schema[c]).alias(c) for c in extras]  # type: ignore[union-attr]
         )
-    frame = existing
-    for name, dtype in ALERT_SCHEMA.items():
-        if name not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
-    frame = frame.with_columns(
-        [_coerce(name, dtype, frame.schema[name]).alias(name) for name, dtype in ALERT_SCHEMA.items()]
+    frame = existing.with_columns(
+        [_coerce(name, dtype, existing.schema[name]).alias(name) for name, dtype in ALERT_SCHEMA.items()]
     ).with_columns(pl.col("acknowledged").fill_null(False), pl.col("stale").fill_null(False))
     group_of = config.group_of()
     extras = [c for c in frame.columns if c not in ALERT_SCHEMA]

@@ -39,21 +39,13 @@ def clean_wide(metrics: pl.DataFrame, start: date, end: date, config: SpcConfig)
     first_date (the store's first row in the window).
     """
     window_start = start - timedelta(days=config.lookback_days)
-    present = [m for m in config.metrics if m in metrics.columns]
-    missing = [m for m in config.metrics if m not in metrics.columns]
-    frame = (
-        metrics.lazy()
-        .filter(pl.col("shop_no").is_not_null() & pl.col("metric_date").is_not_null())
-        .with_columns(pl.col("metric_date").cast(pl.Date), pl.col("shop_no").cast(pl.String))
-    )
+    frame = metrics.lazy().filter(pl.col("shop_no").is_not_null() & pl.col("metric_date").is_not_null())
     frame = frame.filter(pl.col("metric_date").is_between(window_start, end))
-    cols = [pl.col(m).cast(pl.Float64) for m in present] + [pl.lit(None, pl.Float64).alias(m) for m in missing]
+    cols = [pl.col(m).cast(pl.Float64) for m in config.metrics]
     # closed: the explicit flag, else "no orders"
-    closed = pl.col("is_closed").cast(pl.Boolean) if "is_closed" in metrics.columns else pl.lit(None, pl.Boolean)
-    holiday = (
-        pl.col("holiday_name").cast(pl.String).is_not_null() if "holiday_name" in metrics.columns else pl.lit(False)
-    )
-    no_orders = (pl.col("order_count").cast(pl.Float64) == 0) if "order_count" in metrics.columns else pl.lit(None)
+    closed = pl.col("is_closed")
+    holiday = pl.col("holiday_name").is_not_null()
+    no_orders = pl.col("order_count") == 0
     frame = frame.select(
         pl.col("metric_date"),
         pl.col("shop_no"),
