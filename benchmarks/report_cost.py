@@ -109,9 +109,11 @@ def main() -> None:
         seconds = time.perf_counter() - started
         size = sum(p.stat().st_size for p in Path(folder).rglob("*.html"))
         index = site.index.stat().st_size
+        gallery = (Path(folder) / "reports" / "spc.html").stat().st_size
     print(
         f"{args.stores} stores x {args.days} days: {site.pages} pages in {seconds:.1f} s "
-        f"({1000 * seconds / site.pages:.0f} ms a page), {size / 1e6:.0f} MB of HTML, index.html {index / 1e6:.1f} MB"
+        f"({1000 * seconds / site.pages:.0f} ms a page), {size / 1e6:.0f} MB of HTML, index.html {index / 1e6:.1f} MB, "
+        f"spc.html {gallery / 1e6:.1f} MB"
     )
 
 

@@ -22,6 +22,7 @@ from dagster import DagsterInstance
 from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.reports.data import load_report_data
+from store_anomaly.reports.pages import HEADLINE_KPIS
 from store_anomaly.reports.site import write_pages
 from store_anomaly.runner import run_backfill
 from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
@@ -170,6 +171,29 @@ def test_the_gallery_draws_charts_as_they_scroll_into_view(site, browser):
     page.locator(".card").last.scroll_into_view_if_needed()
     page.wait_for_function("() => document.querySelectorAll('.chart[data-drawn] .main-svg').length >= 8")
     assert page.locator(".card").first.inner_text().startswith(FLAGSHIP)
+    page.close()
+
+
+def test_past_its_chart_count_the_gallery_lists_the_other_stores_as_searchable_rows(report_data, browser, tmp_path):
+    site = write_pages(report_data, tmp_path / "reports", gallery_stores=2)
+    text = site.spc.read_text()
+    for shop in site.stores:
+        assert f'href="stores/{shop}.html"' in text
+    page, errors = load(browser, site.spc)
+    assert errors == []
+    assert page.locator(".card").count() == 2
+    assert page.locator("#gallery .chart").count() == 2 * len(HEADLINE_KPIS)
+    assert page.locator(".card").first.inner_text().startswith(FLAGSHIP), "worst store first"
+    rows = page.locator("#gallery-others tr[data-search]")
+    assert rows.count() == len(site.stores) - 2
+    charted = {page.locator(".card h2 a").nth(i).inner_text().split()[0] for i in range(2)}
+    listed = {rows.nth(i).locator("a").inner_text().split()[0] for i in range(rows.count())}
+    assert charted | listed == set(site.stores) and not charted & listed
+    shop = min(listed)
+    page.fill("input[data-target='#gallery']", shop)
+    visible = [row for row in rows.all() if row.is_visible()]
+    assert len(visible) == 1 and visible[0].inner_text().startswith(shop)
+    assert not any(card.is_visible() for card in page.locator(".card").all())
     page.close()
 
 

@@ -167,7 +167,7 @@ REPORT_PAGE_ASSETS = {
     "the latest week's ranking and the stores x weeks health grid",
     "report_store_pages": "stores/<shop_no>.html: one page per in-scope store, a control chart per KPI with "
     "flags and alert episodes, health, peer percentile and excluded rows",
-    "report_spc_gallery": "spc.html: every store's revenue and orders control charts, worst store first",
+    "report_spc_gallery": "spc.html: the worst stores' revenue and orders control charts, every other store as a searchable row",
 }
 # Everything the pages draw; they are rebuilt after any of it changes, once per run, whatever its range.
 _REPORT_DEPS = [

@@ -4,8 +4,9 @@
 (`index.html`, `spc.html`, `stores/<shop_no>.html`) to its HTML. Every page references the one copy of
 plotly.js in the reports folder (`PLOTLY_JS`, written by `store_anomaly.reports.site`), so nothing is fetched
 from the network when a page is viewed. Stores are listed worst first everywhere: open alerts by severity,
-then the latest health score (lowest first). Charts of long lists (the gallery, 1,000 stores) are drawn only
-when scrolled near (IntersectionObserver), so a page stays usable at any store count.
+then the latest health score (lowest first). The gallery draws the charts of the worst `GALLERY_STORES` stores
+only (drawn when scrolled near, IntersectionObserver) and lists every other store as a searchable table row, so
+its size and cost stay bounded at any store count.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ TEMPLATE = json.dumps(plotly.io.templates["plotly_white"].to_plotly_json(), sepa
 HEADLINE_KPIS: tuple[str, ...] = ("revenue", "order_count")
 PEER_KPIS: tuple[str, ...] = ("revenue", "order_count", "aov")
 HEALTH_GRID_WEEKS = 26
+# Stores whose charts the gallery draws (worst first); the others are table rows linking to their page.
+GALLERY_STORES = 40
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#f6f7f9}
@@ -383,9 +386,10 @@ def store_page(
     health: pl.DataFrame,
     peers: pl.DataFrame,
     metrics: pl.DataFrame,
-    charts: dict[str, str],
+    charts: dict[str, str] | None = None,
 ) -> str:
-    """stores/<shop_no>.html; `charts` receives the HTML of its headline KPIs' control charts (for the gallery)."""
+    """stores/<shop_no>.html; `charts`, when given, receives the HTML of its headline KPIs' control charts (for
+    the gallery)."""
     shop = store["shop_no"]
     open_alerts = alerts.filter(pl.col("status") == "open")
     kpis = (
@@ -406,7 +410,7 @@ def store_page(
             continue
         figure = control_chart(rows, flags.filter(pl.col("metric_name") == metric), _episodes(alerts, metric), metric)
         control.append(_chart(figure, f"control-{metric}"))
-        if metric in HEADLINE_KPIS:
+        if charts is not None and metric in HEADLINE_KPIS:
             charts[metric] = _chart(figure, f"{shop}-{metric}", lazy=True)
     sections.append(
         "<section><h2>Control charts</h2><p class='muted'>Value, centre line (the expected value of the day, from "
@@ -434,26 +438,48 @@ def store_page(
 
 
 def spc_gallery(data: ReportData, built_at: datetime, stores: pl.DataFrame, charts: dict[str, dict[str, str]]) -> str:
-    """spc.html: every store's headline KPIs' control charts, worst first, drawn when scrolled near."""
-    cards = []
+    """spc.html: the headline KPIs' control charts of the stores in `charts` (the worst ones), worst first, drawn
+    when scrolled near; every other store as a table row (grade, open alerts, link to its page)."""
+    cards, rows = [], []
     for store in stores.iter_rows(named=True):
         shop = store["shop_no"]
-        cards.append(
-            f'<div class="card" data-search="{_e(shop).lower()} {_e(store["shop_name"]).lower()}">'
-            f'<h2><a href="stores/{_e(shop)}.html">{_e(shop)} {_e(store["shop_name"])}</a> {_grade(store["grade"])} '
-            f"<span class='muted'>{store['open_alerts']} open alerts</span></h2><div class='cards2'>"
-            + "".join(f"<div>{charts[shop][m]}</div>" for m in HEADLINE_KPIS if m in charts.get(shop, {}))
-            + "</div></div>"
+        search = f"{_e(shop).lower()} {_e(store['shop_name']).lower()}"
+        link = f'<a href="stores/{_e(shop)}.html">{_e(shop)} {_e(store["shop_name"])}</a>'
+        if shop in charts:
+            cards.append(
+                f'<div class="card" data-search="{search}"><h2>{link} {_grade(store["grade"])} '
+                f"<span class='muted'>{store['open_alerts']} open alerts</span></h2><div class='cards2'>"
+                + "".join(f"<div>{charts[shop][m]}</div>" for m in HEADLINE_KPIS if m in charts[shop])
+                + "</div></div>"
+            )
+        else:
+            rows.append(
+                f'<tr data-search="{search}"><td>{link}</td><td>{_grade(store["grade"])}</td>'
+                f"<td class='num'>{_num(store['health_score'])}</td><td class='num'>{store['open_alerts']}</td></tr>"
+            )
+    others = ""
+    if rows:
+        others = (
+            f"<h2>The other {len(rows)} stores, worst first (charts on each store's page)</h2>"
+            "<div class='scroll'><table id='gallery-others'><tr><th>store</th><th>grade today</th>"
+            f"<th class='num'>health today</th><th class='num'>open alerts</th></tr>{''.join(rows)}</table></div>"
         )
     body = (
         "<section><input class='search' data-target='#gallery' placeholder='search a store (number or name)'>"
-        f"<div id='gallery'>{''.join(cards)}</div></section>"
+        f"<div id='gallery'>{''.join(cards)}{others}</div></section>"
     )
-    return _page("SPC control charts, worst store first", _provenance(data, built_at, depth=0), body)
+    title = f"SPC control charts of the {len(cards)} worst stores" if rows else "SPC control charts, worst store first"
+    return _page(title, _provenance(data, built_at, depth=0), body)
 
 
-def build_pages(data: ReportData, built_at: datetime, *, resolve_after_quiet_days: int = 7) -> dict[str, str]:
-    """Every page of the reports by its relative path; see the module docstring."""
+def build_pages(
+    data: ReportData,
+    built_at: datetime,
+    *,
+    resolve_after_quiet_days: int = 7,
+    gallery_stores: int = GALLERY_STORES,
+) -> dict[str, str]:
+    """Every page of the reports by its relative path; the gallery charts the worst `gallery_stores` stores."""
     stores = store_order(data)
     alerts = with_headlines(data.alerts).join(
         data.stores.select("shop_no", pl.col("shop_name").alias("store_name")), on="shop_no", how="left"
@@ -476,14 +502,15 @@ def build_pages(data: ReportData, built_at: datetime, *, resolve_after_quiet_day
     }
     pages = {"index.html": executive_summary(data, built_at, resolve_after_quiet_days=resolve_after_quiet_days)}
     gallery_charts: dict[str, dict[str, str]] = {}
-    for store in stores.iter_rows(named=True):
+    for position, store in enumerate(stores.iter_rows(named=True)):
         shop = store["shop_no"]
-        gallery_charts[shop] = {}
+        if position < gallery_stores:
+            gallery_charts[shop] = {}
         pages[f"stores/{shop}.html"] = store_page(
             store,
             data,
             built_at,
-            charts=gallery_charts[shop],
+            charts=gallery_charts.get(shop),
             **{name: parts[name].get(shop, empty[name]) for name in parts},
         )
     pages["spc.html"] = spc_gallery(data, built_at, stores, gallery_charts)

@@ -19,7 +19,7 @@ from pathlib import Path
 from plotly.offline import get_plotlyjs
 
 from store_anomaly.reports.data import ReportData, load_report_data
-from store_anomaly.reports.pages import PLOTLY_JS, build_pages, store_order, summary_headline
+from store_anomaly.reports.pages import GALLERY_STORES, PLOTLY_JS, build_pages, store_order, summary_headline
 from store_anomaly.settings import reports_dir_from_env
 
 DIRECTORY_MODE = 0o750
@@ -60,8 +60,15 @@ def _private_directory(path: Path) -> None:
     os.chmod(path, DIRECTORY_MODE)
 
 
-def write_pages(data: ReportData, directory: Path | str, built_at: datetime | None = None) -> ReportSite:
-    """Builds and writes every page of `data` into `directory`; see the module docstring."""
+def write_pages(
+    data: ReportData,
+    directory: Path | str,
+    built_at: datetime | None = None,
+    *,
+    gallery_stores: int = GALLERY_STORES,
+) -> ReportSite:
+    """Builds and writes every page of `data` into `directory` (the gallery charts the worst `gallery_stores`
+    stores); see the module docstring."""
     built_at = built_at or datetime.now(UTC)
     root = Path(directory).resolve()
     _private_directory(root)
@@ -70,7 +77,7 @@ def write_pages(data: ReportData, directory: Path | str, built_at: datetime | No
     script = get_plotlyjs()
     if not plotly_js.exists() or plotly_js.stat().st_size != len(script.encode()):
         _write_atomically(plotly_js, script)
-    pages = build_pages(data, built_at)
+    pages = build_pages(data, built_at, gallery_stores=gallery_stores)
     for relative, text in pages.items():
         _write_atomically(root / relative, text)
     stores = {Path(p).stem: root / p for p in pages if p.startswith("stores/")}
