@@ -94,10 +94,9 @@ def metrics(url: str) -> dict[str, dict]:
         return {row[1]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
 
-def test_every_bad_row_is_excluded_and_counted_and_the_run_goes_on(platform_urls, tmp_path):
-    build_bad_sources(platform_urls)
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), PARTITIONS_START_ENV_VAR: DAY.isoformat()}
-    result = subprocess.run(
+def backfill_day(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`store-anomaly backfill` of DAY as a real process, with `env`."""
+    return subprocess.run(
         [CLI, "backfill", "--start", DAY.isoformat(), "--end", DAY.isoformat()],
         capture_output=True,
         text=True,
@@ -105,6 +104,12 @@ def test_every_bad_row_is_excluded_and_counted_and_the_run_goes_on(platform_urls
         timeout=600,
         check=False,
     )
+
+
+def test_every_bad_row_is_excluded_and_counted_and_the_run_goes_on(platform_urls, tmp_path):
+    build_bad_sources(platform_urls)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), PARTITIONS_START_ENV_VAR: DAY.isoformat()}
+    result = backfill_day(env)
     assert result.returncode == 0, result.stderr[-3000:]
 
     rows = metrics(platform_urls["warehouse"])
@@ -159,14 +164,7 @@ def test_the_plausibility_bounds_are_configurable(platform_urls, tmp_path):
         PARTITIONS_START_ENV_VAR: DAY.isoformat(),
         MAX_PAY_MONEY_ENV_VAR: "20",  # now the $25 trade is implausible too
     }
-    result = subprocess.run(
-        [CLI, "backfill", "--start", DAY.isoformat(), "--end", DAY.isoformat()],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+    result = backfill_day(env)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = metrics(platform_urls["warehouse"])
     assert (float(rows["US00001"]["revenue"]), rows["US00001"]["dq_implausible_pay_money"]) == (0.0, 2)
