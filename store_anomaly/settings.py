@@ -40,8 +40,10 @@ EXCLUDED_SHOPS_ENV_VAR = "STORE_ANOMALY_EXCLUDED_SHOPS"
 # a late feed (source contract).
 CLOSED_DAYS_ENV_VAR = "STORE_ANOMALY_CLOSED_DAYS"
 
-# Seconds a run's step waits for another run's warehouse lock on the same asset before it fails.
-WAREHOUSE_LOCK_TIMEOUT_ENV_VAR = "STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT"
+# Seconds a run's step waits for another run's warehouse lock on the same asset before it fails. The name
+# without `_SECONDS` (before the other timeouts set the pattern) is still read when the new one is unset.
+WAREHOUSE_LOCK_TIMEOUT_ENV_VAR = "STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"
+LEGACY_WAREHOUSE_LOCK_TIMEOUT_ENV_VAR = "STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT"
 DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS = 600  # below the session read timeout, which bounds any wait
 
 # The source contract's plausibility bounds: rows beyond them are excluded from the KPIs and counted.

@@ -15,7 +15,7 @@ from dagster import (
     materialize,
 )
 
-from store_anomaly.io_managers.mysql import MySQLIOManager
+from store_anomaly.io_managers.mysql import MySQLIOManager, lock_timeout_from_env
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import partition_range_tags
 from store_anomaly.table_schemas import table_schema
@@ -141,3 +141,13 @@ def test_declared_columns_added_later_are_created(fresh_database):
         cursor.execute("ALTER TABLE readings DROP COLUMN note")
     assert run(fresh_database, [readings], date(2025, 1, 2), date(2025, 1, 2)).success
     assert stored(fresh_database)["note"].null_count() == 2  # the re-added column is NULL for old rows
+
+
+def test_lock_timeout_reads_the_seconds_name_and_still_the_older_one(monkeypatch):
+    monkeypatch.delenv("STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT_SECONDS", raising=False)
+    monkeypatch.delenv("STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT", raising=False)
+    assert lock_timeout_from_env() == 600
+    monkeypatch.setenv("STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT", "30")
+    assert lock_timeout_from_env() == 30
+    monkeypatch.setenv("STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT_SECONDS", "5")
+    assert lock_timeout_from_env() == 5

@@ -131,7 +131,7 @@ def test_overlapping_cli_runs_wait_for_each_other_or_fail_clearly(demo):
     try:
         wait_for_lock(warehouse, spc_lock, first)  # the first run is inside its SPC step, paused
         impatient = cli_process(
-            "backfill", "--start", "2025-10-20", "--end", str(END), STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT="2"
+            "backfill", "--start", "2025-10-20", "--end", str(END), STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT_SECONDS="2"
         )
         _, impatient_err = impatient.communicate(timeout=300)
         patient = cli_process("backfill", "--start", "2025-10-20", "--end", str(END))
@@ -143,7 +143,10 @@ def test_overlapping_cli_runs_wait_for_each_other_or_fail_clearly(demo):
     _, patient_err = patient.communicate(timeout=300)
 
     assert impatient.returncode == 1
-    assert "another run is writing spc" in impatient_err and "STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT" in impatient_err
+    assert (
+        "another run is writing spc" in impatient_err
+        and "STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT_SECONDS" in impatient_err
+    )
     assert first.returncode == 0, first_err
     assert patient.returncode == 0, patient_err
     assert checksums(warehouse, "store_daily_metrics", *SPC_TABLES) == reference

@@ -69,6 +69,7 @@ from store_anomaly.mysql import (
 from store_anomaly.partitions import SKIPPED_DATES_KEY
 from store_anomaly.settings import (
     DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS,
+    LEGACY_WAREHOUSE_LOCK_TIMEOUT_ENV_VAR,
     WAREHOUSE_ENV_VAR,
     WAREHOUSE_LOCK_TIMEOUT_ENV_VAR,
     number_from_env,
@@ -262,8 +263,9 @@ def asset_lock_name(database: str, op_name: str) -> str:
 
 
 def lock_timeout_from_env() -> int:
-    """Seconds a step waits for another run's lock on its asset (STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT)."""
-    return int(number_from_env(WAREHOUSE_LOCK_TIMEOUT_ENV_VAR, DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS))
+    """Seconds a step waits for another run's lock on its asset (STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT_SECONDS)."""
+    legacy = number_from_env(LEGACY_WAREHOUSE_LOCK_TIMEOUT_ENV_VAR, DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS)
+    return int(number_from_env(WAREHOUSE_LOCK_TIMEOUT_ENV_VAR, legacy))
 
 
 class StepWrite:
