@@ -67,7 +67,14 @@ def cmd_backfill(args: argparse.Namespace) -> None:
     from store_anomaly.io_managers.mysql import warehouse_url
     from store_anomaly.mysql import DatabaseUnavailableError
     from store_anomaly.partitions import partition_range_problem
-    from store_anomaly.runner import fail_dead_cli_runs, root_causes, run_backfill, run_log_errors, skipped_dates_of
+    from store_anomaly.runner import (
+        StepProgress,
+        fail_dead_cli_runs,
+        root_causes,
+        run_backfill,
+        run_log_errors,
+        skipped_dates_of,
+    )
 
     if args.end < args.start:
         raise CliError(f"--end {args.end} is before --start {args.start}")
@@ -85,7 +92,19 @@ def cmd_backfill(args: argparse.Namespace) -> None:
     for line in fail_dead_cli_runs(instance):  # runs of earlier CLI processes that were killed
         print(line, file=sys.stderr)
     started = time.perf_counter()
-    result = run_backfill(args.start, args.end, instance=instance, raise_on_error=False)
+    days = (args.end - args.start).days + 1
+    print(f"backfill {args.start}..{args.end} ({days} business days): every asset, one run", file=sys.stderr)
+    reporters: list[StepProgress] = []
+
+    def progress(total_steps: int) -> StepProgress:
+        reporters.append(StepProgress(total_steps))
+        return reporters[-1]
+
+    try:
+        result = run_backfill(args.start, args.end, instance=instance, raise_on_error=False, progress=progress)
+    finally:
+        for reporter in reporters:
+            reporter.close()
     seconds = time.perf_counter() - started
     # A run log that could not be written was logged (before this point): the last line is the run's outcome.
     run_log_error = run_log_errors.pop(result.run_id, None)

@@ -5,9 +5,21 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable
 from datetime import date
+from typing import TextIO
 
-from dagster import DagsterInstance, DagsterRunStatus, ExecuteInProcessResult, RunsFilter
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    EventLogEntry,
+    ExecuteInProcessResult,
+    RunsFilter,
+)
 
 from store_anomaly.automation.run_log import record_run_log, root_message
 from store_anomaly.definitions import build_definitions
@@ -27,16 +39,28 @@ UNFINISHED_STATUSES = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, 
 
 
 def run_backfill(
-    start: date, end: date, *, instance: DagsterInstance | None = None, raise_on_error: bool = True
+    start: date,
+    end: date,
+    *,
+    instance: DagsterInstance | None = None,
+    raise_on_error: bool = True,
+    progress: Callable[[int], Callable[[EventLogEntry], None]] | None = None,
 ) -> ExecuteInProcessResult:
     """Runs `daily_refresh_job` for business dates [start, end] as one run in `instance` (default: the one in
-    DAGSTER_HOME), in process, so a year is one vectorized pass per asset."""
+    DAGSTER_HOME), in process, so a year is one vectorized pass per asset.
+
+    `progress`, given the run's number of steps, returns a listener called with each event of the run as the
+    instance stores it (`StepProgress` prints them)."""
     if end < start:
         raise ValueError(f"the range ends ({end}) before it starts ({start})")
     instance = instance or DagsterInstance.get()
     job = build_definitions().resolve_job_def("daily_refresh_job")
+    run_id = str(uuid.uuid4())
+    if progress is not None:
+        instance.add_event_listener(run_id, progress(len(job.graph.node_dict)))
     result = job.execute_in_process(
         instance=instance,
+        run_id=run_id,
         tags={
             **partition_range_tags(start, end),
             LAUNCHED_BY_TAG: CLI_BACKFILL,
@@ -58,6 +82,90 @@ def run_backfill(
     if raise_on_error and not result.success:
         raise RunFailedError(result)
     return result
+
+
+STEP_ENDS = {
+    DagsterEventType.STEP_SUCCESS: "done",
+    DagsterEventType.STEP_FAILURE: "FAILED",
+    DagsterEventType.STEP_SKIPPED: "skipped",
+}
+
+
+def clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def terminal_columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` writes to; 0 when it is no terminal (or one without a width)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else 0
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+class StepProgress:
+    """A run's progress on a terminal stream, step by step, with the elapsed time.
+
+    On a terminal: a progress bar of the steps ended, naming the steps running. Elsewhere (a log file, CI, a
+    pipe): one plain line when a step starts and one when it ends, with its own seconds."""
+
+    def __init__(self, total_steps: int, stream: TextIO | None = None, *, bar: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.total = total_steps
+        self.began = time.perf_counter()
+        self.running: dict[str, float] = {}
+        self.ended = 0
+        use_bar = terminal_columns(self.stream) > 0 if bar is None else bar
+        self.bar = None
+        if use_bar:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total_steps,
+                file=self.stream,
+                unit="step",
+                dynamic_ncols=True,
+                bar_format="{n_fmt}/{total_fmt} steps |{bar:20}| {elapsed}{postfix}",
+            )
+        self.say(f"planning and recording the run ({total_steps} steps)")
+
+    def say(self, line: str) -> None:
+        text = f"[{clock(time.perf_counter() - self.began)}] {line}"
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def __call__(self, event: EventLogEntry) -> None:
+        dagster_event = event.dagster_event
+        if dagster_event is None or dagster_event.step_key is None:
+            return
+        step = dagster_event.step_key
+        if dagster_event.event_type == DagsterEventType.STEP_START:
+            self.running[step] = time.perf_counter()
+            if self.bar is None:
+                self.say(f"{step} started")
+        elif dagster_event.event_type in STEP_ENDS:
+            began = self.running.pop(step, None)
+            self.ended += 1
+            took = f" in {time.perf_counter() - began:.1f} s" if began is not None else ""
+            line = f"{self.ended}/{self.total} {step} {STEP_ENDS[dagster_event.event_type]}{took}"
+            if self.bar is not None:
+                self.bar.update(1)
+                if dagster_event.event_type != DagsterEventType.STEP_SUCCESS:
+                    self.say(line)
+            else:
+                self.say(line)
+        else:
+            return
+        if self.bar is not None:
+            self.bar.set_postfix_str(("running " + ", ".join(self.running)) if self.running else "", refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 # Why the run log of a run could not be written, by run id (for the CLI, which reports it beside the run's cause).

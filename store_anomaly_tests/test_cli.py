@@ -35,6 +35,8 @@ def test_demo_data_then_backfill_is_one_recorded_run(platform_urls, tmp_path, mo
     backfill = cli("backfill", "--start", "2025-10-01", "--end", "2025-10-10")
     assert backfill.returncode == 0, backfill.stderr
     assert "succeeded" in backfill.stdout
+    # progress, step by step with the elapsed time, on stderr (plain lines: no terminal here)
+    assert re.search(r"^\[\d+:\d\d\] \d+/\d+ store_daily_metrics done in \d+\.\d s$", backfill.stderr, re.MULTILINE)
 
     with DagsterInstance.get() as instance:
         runs = instance.get_runs(RunsFilter(job_name="daily_refresh_job"))
