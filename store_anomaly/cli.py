@@ -70,6 +70,7 @@ def cmd_backfill(args: argparse.Namespace) -> None:
     from store_anomaly.runner import (
         StepProgress,
         fail_dead_cli_runs,
+        incident_errors,
         root_causes,
         run_backfill,
         run_log_errors,
@@ -108,6 +109,8 @@ def cmd_backfill(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - started
     # A run log that could not be written was logged (before this point): the last line is the run's outcome.
     run_log_error = run_log_errors.pop(result.run_id, None)
+    if incident_error := incident_errors.pop(result.run_id, None):
+        print(incident_error, file=sys.stderr)
     if not result.success:
         raise CliError(f"backfill run {result.run_id} failed:\n" + "\n".join(f"  {m}" for m in root_causes(result)))
     checks = result.get_asset_check_evaluations()

@@ -19,6 +19,7 @@ from dagster import (
 from store_anomaly.ack_log import ACK_LOG_SPEC
 from store_anomaly.alerts.assets import ALERT_ASSETS
 from store_anomaly.alerts.sensors import alert_notifications_sensor
+from store_anomaly.automation.incidents import INCIDENT_SENSORS, INCIDENTS_SPEC
 from store_anomaly.automation.refresh import daily_refresh_job, daily_refresh_schedule, late_source_rows_sensor
 from store_anomaly.automation.run_log import RUN_LOG_SENSORS, RUN_LOG_SPEC
 from store_anomaly.io_managers.mysql import MySQLIOManager, lock_timeout_from_env
@@ -34,7 +35,7 @@ from store_anomaly.spc.assets import SPC_ASSETS
 ALL_ASSETS = [*SOURCE_ASSETS, *KPI_ASSETS, *SPC_ASSETS, *ALERT_ASSETS, *REPORT_ASSETS]
 ALL_CHECKS = [*KPI_CHECKS]
 # Logs written outside runs: declared for the lineage graph, never materialized by a job.
-EXTERNAL_ASSETS = [ACK_LOG_SPEC, RUN_LOG_SPEC]
+EXTERNAL_ASSETS = [ACK_LOG_SPEC, RUN_LOG_SPEC, INCIDENTS_SPEC]
 
 # The daily refresh starts at 07:00 New York: by 09:00 every warehouse table must have been refreshed since
 # 06:00, or the UI shows it as stale (and the lineage graph shows where the delay started).
@@ -71,7 +72,13 @@ def build_definitions() -> Definitions:
         asset_checks=ALL_CHECKS,
         jobs=[daily_refresh_job],
         schedules=[daily_refresh_schedule],
-        sensors=[late_source_rows_sensor, alert_notifications_sensor, *RUN_LOG_SENSORS, alerts_automation_sensor],
+        sensors=[
+            late_source_rows_sensor,
+            alert_notifications_sensor,
+            *RUN_LOG_SENSORS,
+            *INCIDENT_SENSORS,
+            alerts_automation_sensor,
+        ],
         resources=build_resources(),
     ).map_resolved_asset_specs(func=with_daily_freshness, selection=AssetSelection.assets(*ALL_ASSETS))
 

@@ -21,6 +21,7 @@ from dagster import (
     RunsFilter,
 )
 
+from store_anomaly.automation.incidents import process_run
 from store_anomaly.automation.run_log import record_run_log, root_message
 from store_anomaly.definitions import build_definitions
 from store_anomaly.mysql import process_alive
@@ -79,6 +80,12 @@ def run_backfill(
     except Exception as error:  # noqa: BLE001 - whatever failed, the run's own outcome must still be reported
         run_log_errors[result.run_id] = f"the run log of run {result.run_id} was not written: {error}"
         log.warning(run_log_errors[result.run_id])
+    # Its incidents (or its recovery) are announced now, not when a daemon notices: the same key either way.
+    try:
+        process_run(instance, result.run_id, Warehouse.from_env(), noticed_by="cli")
+    except Exception as error:  # noqa: BLE001 - as for the run log: the run's own outcome comes first
+        incident_errors[result.run_id] = f"the incidents of run {result.run_id} were not recorded or sent: {error}"
+        log.warning(incident_errors[result.run_id])
     if raise_on_error and not result.success:
         raise RunFailedError(result)
     return result
@@ -170,6 +177,8 @@ class StepProgress:
 
 # Why the run log of a run could not be written, by run id (for the CLI, which reports it beside the run's cause).
 run_log_errors: dict[str, str] = {}
+# Why the incidents of a run could not be recorded or announced, by run id.
+incident_errors: dict[str, str] = {}
 
 
 def fail_dead_cli_runs(instance: DagsterInstance) -> list[str]:

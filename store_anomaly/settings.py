@@ -66,6 +66,11 @@ DEFAULT_RULE_SET = "default"
 # Apprise URLs alerts are sent to (comma and/or whitespace separated).
 NOTIFY_URLS_ENV_VAR = "STORE_ANOMALY_NOTIFY_URLS"
 
+# Language of the report pages and notifications: `en` or `zh` (alerts are written in both).
+LANGUAGE_ENV_VAR = "STORE_ANOMALY_LANGUAGE"
+LANGUAGES: tuple[str, ...] = ("en", "zh")
+DEFAULT_LANGUAGE = "en"
+
 # Folder of the HTML reports; unset: ./reports of the working directory.
 REPORTS_DIR_ENV_VAR = "STORE_ANOMALY_REPORTS_DIR"
 DEFAULT_REPORTS_DIR = "reports"

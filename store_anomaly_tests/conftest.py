@@ -12,6 +12,7 @@ import pytest
 
 from store_anomaly.settings import REPORTS_DIR_ENV_VAR, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly_tests.databases import FreshDatabases
+from store_anomaly_tests.endpoint import Endpoint
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -50,3 +51,15 @@ def platform_urls(fresh_databases: FreshDatabases, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(variable, urls[source])
     monkeypatch.setenv(WAREHOUSE_ENV_VAR, urls["warehouse"])
     return urls
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    """A real local HTTP endpoint that apprise's json:// target posts to (`Endpoint.url`, `Endpoint.posts`)."""
+    server = Endpoint()
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.server.shutdown()
+        server.server.server_close()

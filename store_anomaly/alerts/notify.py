@@ -179,3 +179,34 @@ def send_notifications(alerts: pl.DataFrame, urls: list[str]) -> NotificationRes
             )
         )
     return NotificationResult(tuple(outcomes))
+
+
+def send_message(urls: list[str], title: str, body: str, *, failure: bool = True) -> DeliveryOutcome:
+    """Sends one message (not an alert: e.g. a platform incident) to every URL once, as the alerts are sent.
+    `delivered` when at least one URL accepted it; `failed_targets` privacy-masked. Raises ValueError without
+    a URL."""
+    if not urls:
+        raise ValueError(f"no notification URL: set {NOTIFY_URLS_ENV_VAR} to one or more apprise URLs")
+    notify_type = apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS
+    accepted, failed, reasons = 0, [], []
+    for url in urls:
+        app = apprise.Apprise()
+        if not app.add(url):
+            name = url.split("://", 1)[0] + "://..."
+            failed.append(name)
+            reasons.append(f"{name}: not a valid apprise URL")
+            continue
+        name = _target_name(app, url)
+        result = app.notify(body=body, title=title, notify_type=notify_type)
+        if bool(result):
+            accepted += 1
+        else:
+            failed.append(name)
+            reasons.append(f"{name}: {_reason(result)}")
+    return DeliveryOutcome(
+        alert_id="",
+        severity="",
+        delivered=accepted > 0,
+        failed_targets=tuple(failed),
+        reason="; ".join(reasons) or None,
+    )

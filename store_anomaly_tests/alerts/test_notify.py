@@ -3,11 +3,7 @@ logged in a real warehouse, as the sensor does."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import polars as pl
 import pytest
@@ -16,49 +12,6 @@ from store_anomaly.alerts import select_for_notification, send_notifications, ur
 from store_anomaly.alerts.config import ALERT_SCHEMA
 from store_anomaly.alerts.sensors import deliver_pending_notifications
 from store_anomaly_tests.warehouse_rows import store_alerts, warehouse_at
-
-
-class Endpoint:
-    """A local webhook: records every POST, answers with the queued status codes (then 200)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.statuses: dict[str, list[int]] = {}
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                payload = json.loads(self.rfile.read(length) or b"{}")
-                endpoint.requests.append({"path": self.path, **payload})
-                queue = endpoint.statuses.get(self.path, [])
-                status = queue.pop(0) if queue else 200
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, path: str = "/hook") -> str:
-        return f"json://127.0.0.1:{self.server.server_port}{path}"
-
-    def posts(self, path: str = "/hook") -> list[dict]:
-        return [r for r in self.requests if r["path"].startswith(path)]
-
-
-@pytest.fixture
-def endpoint() -> Iterator[Endpoint]:
-    server = Endpoint()
-    server.thread.start()
-    try:
-        yield server
-    finally:
-        server.server.shutdown()
-        server.server.server_close()
 
 
 def _alerts(rows: list[dict]) -> pl.DataFrame:

@@ -1,0 +1,135 @@
+"""Platform incidents announced once through apprise to a real local HTTP endpoint: a failed CLI backfill (a
+source URL pointing at a missing database, with a password in it), the same run noticed again as the daemon's
+sensor would, the recovery; a late feed; the missed daily run; both languages; never a password."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+from dagster import DagsterInstance
+
+from store_anomaly.automation.incidents import (
+    INCIDENTS_TABLE,
+    missed_daily_run,
+    process_run,
+    without_secrets,
+)
+from store_anomaly.cli import main
+from store_anomaly.mysql import MySQLUrl
+from store_anomaly.resources import Warehouse
+from store_anomaly.settings import NOTIFY_URLS_ENV_VAR, PARTITIONS_START_ENV_VAR
+from store_anomaly_tests.databases import TEST_SERVER_URL
+from store_anomaly_tests.small_chain import END, START, build_sources
+
+pytestmark = pytest.mark.mysql
+
+
+def incidents(url: str) -> list[dict]:
+    with MySQLUrl.parse(url).connect(autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {INCIDENTS_TABLE} ORDER BY opened_at, incident_id")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+@pytest.fixture
+def user_with_password(fresh_databases):
+    """A server user with a password, allowed on this test's databases only."""
+    server = MySQLUrl.parse(TEST_SERVER_URL)
+    user, password = f"sat_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex[:12]}"
+    with server.connect(database=False, autocommit=True) as connection, connection.cursor() as cursor:
+        for host in ("%", "localhost"):
+            cursor.execute(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'")
+            cursor.execute(f"GRANT ALL ON `{fresh_databases.prefix}%`.* TO '{user}'@'{host}'")
+    try:
+        yield user, password
+    finally:
+        with server.connect(database=False, autocommit=True) as connection, connection.cursor() as cursor:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%', '{user}'@'localhost'")
+
+
+def test_a_failed_cli_backfill_is_announced_once_and_its_recovery_once(
+    platform_urls, fresh_databases, user_with_password, endpoint, tmp_path, monkeypatch
+):
+    build_sources(platform_urls)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv(NOTIFY_URLS_ENV_VAR, endpoint.url("/incidents"))
+    user, password = user_with_password
+    server = MySQLUrl.parse(TEST_SERVER_URL)
+    missing = f"mysql://{user}:{password}@{server.host}:{server.port}/{fresh_databases.prefix}_missing"
+    monkeypatch.setenv("STORE_ANOMALY_SALESORDER_URL", missing)
+
+    assert main(["backfill", "--start", str(START), "--end", str(END)]) == 1
+    (failed,) = endpoint.posts("/incidents")  # at once: the CLI announces the run it executed
+    assert failed["title"] == "[store_anomaly] Run failed: daily_refresh_job"
+    assert f"store-anomaly backfill --start {START} --end {END}" in failed["message"]
+    assert "Unknown database" in failed["message"] and failed["type"] == "failure"
+    assert password not in failed["title"] + failed["message"]
+
+    # The daemon's run-failure sensor notices the same run later: the key holds, nothing is sent again.
+    with DagsterInstance.get() as instance:
+        (run,) = instance.get_runs()
+        process_run(instance, run.run_id, Warehouse.from_env(), noticed_by="sensor")
+    assert len(endpoint.posts("/incidents")) == 1
+    (row,) = incidents(platform_urls["warehouse"])
+    assert (row["kind"], row["subject"], row["run_id"], row["noticed_by"]) == (
+        "run_failed",
+        "daily_refresh_job",
+        run.run_id,
+        "cli",
+    )
+    assert row["notified_at"] is not None and row["resolved_at"] is None
+    assert password not in row["message"] + row["message_zh"]
+    # Both languages quote the same run, dates and command.
+    for fact in (run.run_id, f"--start {START} --end {END}", "Unknown database"):
+        assert fact in row["message"] and fact in row["message_zh"]
+    assert "运行失败" in row["message_zh"]
+
+    monkeypatch.setenv("STORE_ANOMALY_SALESORDER_URL", platform_urls["sales_order"])
+    assert main(["backfill", "--start", str(START), "--end", str(END)]) == 0
+    posts = endpoint.posts("/incidents")
+    assert len(posts) == 2  # the recovery, and no message for the success itself
+    assert posts[1]["title"] == "[store_anomaly] Recovered: daily_refresh_job"
+    assert run.run_id in posts[1]["message"] and posts[1]["type"] == "success"
+    assert main(["backfill", "--start", str(START), "--end", str(END)]) == 0
+    assert len(endpoint.posts("/incidents")) == 2  # announced once
+    (row,) = incidents(platform_urls["warehouse"])
+    assert row["resolved_at"] is not None and row["recovery_notified_at"] is not None
+
+
+def test_a_late_feed_is_an_incident_announced_once(platform_urls, endpoint, tmp_path, monkeypatch):
+    """31 October has no trade at all (the small chain starts on 1 November): a late feed, not a closure."""
+    build_sources(platform_urls)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv(NOTIFY_URLS_ENV_VAR, endpoint.url("/incidents"))
+    monkeypatch.setenv(PARTITIONS_START_ENV_VAR, "2025-10-31")
+    assert main(["backfill", "--start", "2025-10-31", "--end", str(END)]) == 0
+    (late,) = endpoint.posts("/incidents")
+    assert late["title"] == "[store_anomaly] Late feed: sales_order has no trade for 2025-10-31"
+    assert "store-anomaly backfill --start 2025-10-31 --end 2025-10-31" in late["message"]
+    assert main(["backfill", "--start", "2025-10-31", "--end", str(END)]) == 0
+    assert len(endpoint.posts("/incidents")) == 1
+    (row,) = incidents(platform_urls["warehouse"])
+    assert (row["kind"], row["subject"], row["business_date"]) == ("feed_late", "sales_order", date(2025, 10, 31))
+
+
+def test_the_daily_run_is_missed_when_yesterday_has_no_successful_run_by_nine():
+    instance = DagsterInstance.ephemeral()
+    assert missed_daily_run(instance, datetime(2026, 3, 10, 12, 59, tzinfo=UTC)) is None  # 08:59 New York
+    missed = missed_daily_run(instance, datetime(2026, 3, 10, 13, 0, tzinfo=UTC))
+    assert missed.incident_id == "run_missed:daily_refresh_job:2026-03-09"
+    assert "store-anomaly backfill --start 2026-03-06 --end 2026-03-09" in missed.messages["en"]
+    assert "2026-03-09" in missed.messages["zh"] and "09:00" in missed.messages["zh"]
+
+
+def test_no_password_reaches_a_message(monkeypatch):
+    monkeypatch.setenv("STORE_ANOMALY_WAREHOUSE_URL", "mysql://etl:s3cr%2Ft@db:3306/wh")
+    monkeypatch.setenv("DAGSTER_MYSQL_PASSWORD", "instance-pw")
+    text = (
+        "cannot connect to mysql://etl:s3cr%2Ft@db:3306/wh (mysql+mysqlconnector://dagster:instance-pw@db/dagster); "
+        "the server said: Access denied for user 'etl' using password s3cr/t"
+    )
+    cleaned = without_secrets(text)
+    assert "s3cr" not in cleaned and "instance-pw" not in cleaned
+    assert "mysql://etl:***@db:3306/wh" in cleaned
