@@ -114,3 +114,17 @@ def number_from_env(variable: str, default: float) -> float:
         return float(text)
     except ValueError:
         raise SettingsError(f"{variable}={text!r} is not a number") from None
+
+
+def language_from_env() -> str:
+    """STORE_ANOMALY_LANGUAGE: `en` (default, also when unset or blank) or `zh`; SettingsError naming the variable
+    otherwise."""
+    text = os.environ.get(LANGUAGE_ENV_VAR, "").strip()
+    if not text:
+        return DEFAULT_LANGUAGE
+    language = text.lower()
+    if language not in LANGUAGES:
+        raise SettingsError(
+            f"{LANGUAGE_ENV_VAR}={text!r} is not a language of the platform: use one of {', '.join(LANGUAGES)}"
+        )
+    return language

@@ -18,6 +18,7 @@ from store_anomaly.resources import Warehouse
 from store_anomaly.runner import run_backfill
 from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.sources.demo_data import generate_demo_sources
+from store_anomaly_tests.bilingual import is_chinese, numbers
 from store_anomaly_tests.databases import FreshDatabases
 
 pytestmark = pytest.mark.mysql
@@ -58,6 +59,15 @@ def test_the_flagship_slide_is_one_open_escalated_sales_alert(pipeline):
     assert alert["status"] == "open" and alert["severity"] == "CRITICAL"
     assert date(2025, 10, 3) < alert["opened_on"] <= date(2025, 10, 31)
     assert "down" in alert["description"] and "US00004" in (alert["cannibalization_suspect"] or "")
+
+
+def test_every_stored_alert_is_written_in_both_languages_with_the_same_numbers(pipeline):
+    alerts = alerts_now()
+    assert alerts.height
+    for alert in alerts.iter_rows(named=True):
+        for english, chinese in (("description", "description_zh"), ("recommended_action", "recommended_action_zh")):
+            assert is_chinese(alert[chinese]), (alert["alert_id"], chinese)
+            assert numbers(alert[english]) == numbers(alert[chinese]), (alert[english], alert[chinese])
 
 
 def test_acknowledgement_survives_rematerialization_and_nothing_duplicates(pipeline):

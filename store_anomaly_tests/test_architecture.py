@@ -25,6 +25,7 @@ LAYER_OF_PART: dict[str, int] = {
     "io_managers": 0,
     "ack_log": 0,
     "text_table": 0,
+    "texts": 0,  # the texts of every language (alerts, notifications, reports)
     # the data flow
     "sources": 1,
     "resources": 1,  # connections to the sources; checks their tables against the source contract

@@ -33,7 +33,7 @@ DEFAULT_METRIC_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 ACK_LABELS: tuple[str, ...] = ("confirmed", "expected", "false-alarm", "new-normal")
 
-# Columns of the store_anomaly_alerts frame, in order. The first 13 are the warehouse contract's.
+# Columns of the store_anomaly_alerts frame, in order. The first 15 are the warehouse contract's.
 ALERT_SCHEMA: dict[str, pl.DataType] = {
     "alert_id": pl.String(),
     "shop_no": pl.String(),
@@ -44,6 +44,8 @@ ALERT_SCHEMA: dict[str, pl.DataType] = {
     "status": pl.String(),
     "description": pl.String(),
     "recommended_action": pl.String(),
+    "description_zh": pl.String(),
+    "recommended_action_zh": pl.String(),
     "acknowledged": pl.Boolean(),
     "acknowledged_by": pl.String(),
     "acknowledged_at": pl.Datetime("us"),

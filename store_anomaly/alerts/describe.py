@@ -1,11 +1,15 @@
-"""The words of an alert: `description` and `recommended_action`, written for the operations team (pure).
+"""The words of an alert: `description` and `recommended_action`, and their Chinese twins `description_zh` and
+`recommended_action_zh`, written for the operations team (pure).
 
-KPI labels, value formats and the data-quality counters come from the catalog (`store_anomaly.kpis.catalog`).
+Every sentence is written once per language from the same values: each sentence function takes the language's
+catalog `t` (`store_anomaly.texts`), the numbers are formatted once (`fmt_pct`, `fmt_value`, ISO dates), so both
+texts quote the same figures. KPI labels, value formats and the data-quality counters come from the KPI catalog
+(`store_anomaly.kpis.catalog`).
 
 Public functions
 ----------------
 `describe_episodes(episodes: pl.DataFrame, context: dict[str, pl.DataFrame], config: AlertConfig)
-    -> pl.DataFrame[episode_uid, description, recommended_action]`
+    -> pl.DataFrame[episode_uid, description, recommended_action, description_zh, recommended_action_zh]`
     Called by `episodes.build_alerts`; text is built per episode (a few hundred rows), the evidence in
     `context` was computed with vectorized polars.
 
@@ -24,6 +28,8 @@ Description anatomy (one paragraph, sentences in this order)
 6. Data quality: excluded source rows and closed days in the window, or that there were none.
 7. Public holidays in the window.
 
+The English examples above; `store_anomaly/texts/zh.py` holds the Chinese of each.
+
 `recommended_action` is the operational checklist, each item filled with this alert's evidence:
 1. Data quality, 2. Operations, 3. External factors, 4. Portfolio-wide or store-specific,
 5. Cannibalization, 6. Close the loop (the `store-anomaly ack` command with the alert id).
@@ -37,7 +43,9 @@ import polars as pl
 
 from store_anomaly.alerts.config import AlertConfig
 from store_anomaly.kpis.catalog import format_value as fmt_value
-from store_anomaly.kpis.catalog import kpi_label as label
+from store_anomaly.kpis.catalog import kpi_label
+from store_anomaly.settings import LANGUAGES
+from store_anomaly.texts import Texts, texts_for
 
 _RELATED_ORDER = (
     "revenue",
@@ -54,6 +62,15 @@ _RELATED_ORDER = (
 )
 
 
+def label(metric: str, language: str = "en") -> str:
+    """The KPI's label in `language` (the catalog's)."""
+    return kpi_label(metric, language)
+
+
+def _label(t: Texts, metric: str) -> str:
+    return kpi_label(metric, t.language)
+
+
 def fmt_pct(pct: float | None) -> str:
     if pct is None:
         return "n/a"
@@ -62,15 +79,23 @@ def fmt_pct(pct: float | None) -> str:
     return f"{pct:+.0f}%"
 
 
-def _d(day: date | None) -> str:
-    return day.isoformat() if day is not None else "n/a"
+def _pct(t: Texts, pct: float | None) -> str:
+    return t("value.na") if pct is None else fmt_pct(pct)
+
+
+def _d(t: Texts, day: date | None) -> str:
+    return day.isoformat() if day is not None else t("value.na")
+
+
+def _z(z: float) -> str:
+    return f"{z:+.1f}"
 
 
 def _moved(pct: float | None, threshold: float) -> bool:
     return pct is not None and abs(pct) >= threshold
 
 
-def _reading(ep: dict, related: dict[str, float | None], threshold: float) -> str:
+def _reading(t: Texts, ep: dict, related: dict[str, float | None], threshold: float) -> str:
     """One sentence interpreting which related KPIs moved."""
     family = ep["episode_key"]
     direction = ep["direction"]
@@ -80,47 +105,43 @@ def _reading(ep: dict, related: dict[str, float | None], threshold: float) -> st
     speed = related.get("avg_production_seconds")
     parts: list[str] = []
     if family == "sales" or ep["metric_name"] in ("revenue", "order_count", "items_sold", "aov"):
-        fewer = "fewer" if direction == "down" else "more"
         if _moved(orders, threshold) and not _moved(aov, threshold):
-            parts.append(f"{fewer} orders at an unchanged basket size: a traffic change, not pricing or menu mix")
+            parts.append(t("alert.reading.traffic.down" if direction == "down" else "alert.reading.traffic.up"))
         elif _moved(aov, threshold) and not _moved(orders, threshold):
-            smaller = "smaller" if (aov or 0) < 0 else "larger"
-            parts.append(
-                f"as many orders as before but {smaller} baskets: look at menu mix, pricing, promotions, upselling"
-            )
+            parts.append(t("alert.reading.basket.smaller" if (aov or 0) < 0 else "alert.reading.basket.larger"))
         elif _moved(orders, threshold) and _moved(aov, threshold):
-            parts.append("both the number of orders and the basket size changed")
+            parts.append(t("alert.reading.orders_and_basket"))
         if _moved(speed, threshold) and (speed or 0) > 0:
-            parts.append(f"drinks took {fmt_pct(speed)} longer to make, slow service may be costing orders")
+            parts.append(t("alert.reading.slow_service", pct=fmt_pct(speed)))
         if _moved(staff, threshold) and _moved(orders, threshold) and (staff or 0) * (orders or 0) > 0:
-            parts.append(f"staff hours moved with demand ({fmt_pct(staff)})")
+            parts.append(t("alert.reading.staff_with_demand", pct=fmt_pct(staff)))
         elif _moved(orders, threshold) and not _moved(staff, threshold):
-            parts.append("staff hours did not follow demand, so orders per labour hour moved with it")
+            parts.append(t("alert.reading.staff_behind_demand"))
         elif _moved(staff, threshold):
-            parts.append(f"staff hours changed {fmt_pct(staff)} on their own")
+            parts.append(t("alert.reading.staff_alone", pct=fmt_pct(staff)))
     elif family == "service_speed" or ep["metric_name"] == "avg_production_seconds":
         if _moved(orders, threshold) and (orders or 0) > 0:
-            parts.append(f"orders rose {fmt_pct(orders)}: a busier bar")
+            parts.append(t("alert.reading.busier_bar", pct=fmt_pct(orders)))
         if _moved(staff, threshold) and (staff or 0) < 0:
-            parts.append(f"staff hours fell {fmt_pct(staff)}: fewer hands on the bar")
+            parts.append(t("alert.reading.fewer_hands", pct=fmt_pct(staff)))
         if not parts:
-            parts.append("orders and staffing were steady: look at equipment, recipes or new-hire training")
+            parts.append(t("alert.reading.speed_steady_demand"))
     elif family == "staffing" or ep["metric_name"] in ("staff_hours", "headcount"):
         if _moved(orders, threshold):
-            parts.append(f"orders moved {fmt_pct(orders)} too")
+            parts.append(t("alert.reading.staffing_orders_moved", pct=fmt_pct(orders)))
         else:
-            parts.append("orders were steady, so the schedule changed without a change in demand")
+            parts.append(t("alert.reading.staffing_orders_steady"))
     elif (family == "quality" or ep["metric_name"] in ("qc_score", "expired_qty")) and (
         _moved(orders, threshold) and (orders or 0) < 0
     ):
-        parts.append(f"orders fell {fmt_pct(orders)}: stock ordered for the old demand may be expiring")
+        parts.append(t("alert.reading.stock_expiring", pct=fmt_pct(orders)))
     if not parts:
         return ""
-    text = "; ".join(parts)
-    return "Reading: " + text[0].upper() + text[1:] + "."
+    text = t.clauses(parts)
+    return t("alert.reading", text=text[0].upper() + text[1:])
 
 
-def _related_sentence(ep: dict, related: dict[str, float | None], threshold: float) -> str:
+def _related_sentence(t: Texts, ep: dict, related: dict[str, float | None], threshold: float) -> str:
     flagged = set((ep.get("metric_names") or "").split(","))
     moved, steady = [], []
     for metric in _RELATED_ORDER:
@@ -129,207 +150,207 @@ def _related_sentence(ep: dict, related: dict[str, float | None], threshold: flo
         pct = related[metric]
         if pct is None:
             continue
-        item = f"{label(metric)} {fmt_pct(pct)}" + (" (flagged)" if metric in flagged else "")
+        key = "alert.related.item_flagged" if metric in flagged else "alert.related.item"
+        item = t(key, label=_label(t, metric), pct=fmt_pct(pct))
         (moved if _moved(pct, threshold) else steady).append(item)
     if not moved and not steady:
         return ""
-    since = _d(ep["change_started_on"])
-    text = f"Over the same period (since {since}, vs the {ep['_baseline_days']} days before, same weekdays):"
-    text += " moved with it: " + (", ".join(moved) if moved else "nothing else") + "."
+    text = t(
+        "alert.related.moved",
+        since=_d(t, ep["change_started_on"]),
+        days=ep["_baseline_days"],
+        moved=t.join(moved) if moved else t("alert.related.nothing_else"),
+    )
     if steady:
-        text += " Held steady: " + ", ".join(steady) + "."
+        text += t("alert.related.steady", steady=t.join(steady))
     return text
 
 
-def _scope_sentence(ep: dict) -> str:
+def _scope_sentence(t: Texts, ep: dict) -> str:
     flagged, reporting = ep.get("chain_stores_flagged"), ep.get("chain_stores_reporting")
     if flagged is None or reporting is None:
         return ""
-    family = ep["episode_key"].replace("_", " ")
+    values = {
+        "day": _d(t, ep["opened_on"]),
+        "flagged": flagged,
+        "reporting": reporting,
+        "family": t(family) if t.has(family := f"family.{ep['episode_key']}") else ep["episode_key"],
+        "direction": t(f"direction.{ep['direction']}"),
+    }
     if ep["chain_wide"]:
         lowered = ""
         if ep["first_raw_severity"] != ep["first_severity"]:
-            lowered = f"; severity lowered one level ({ep['first_raw_severity']} -> {ep['first_severity']})"
-        return (
-            f"Chain-wide: on {_d(ep['opened_on'])} {flagged} of {reporting} stores had a WARNING-or-worse "
-            f"{family} signal going {ep['direction']}, so this looks like a portfolio event (weather, holiday, "
-            f"system outage) rather than a store problem{lowered}."
-        )
-    return (
-        f"Store-specific: on {_d(ep['opened_on'])} only {flagged} of {reporting} stores had a WARNING-or-worse "
-        f"{family} signal going {ep['direction']}."
-    )
+            lowered = t("alert.scope.lowered", raw=ep["first_raw_severity"], severity=ep["first_severity"])
+        return t("alert.scope.chain_wide", lowered=lowered, **values)
+    return t("alert.scope.store", **values)
 
 
-def _dq_summary(dq: dict | None, counters: list[str]) -> tuple[int, str]:
+def _dq_summary(t: Texts, dq: dict | None, counters: list[str]) -> tuple[int, str]:
     if not dq:
         return 0, ""
     parts = [(c, int(dq.get(c) or 0)) for c in counters if int(dq.get(c) or 0) > 0]
     total = sum(v for _, v in parts)
-    return total, ", ".join(f"{c} {v:,}" for c, v in sorted(parts, key=lambda p: -p[1]))
+    return total, t.join(t("alert.dq.count", counter=c, count=f"{v:,}") for c, v in sorted(parts, key=lambda p: -p[1]))
 
 
-def _size_sentence(ep: dict, metric: str, shop: str) -> str:
+def _size_sentence(t: Texts, ep: dict, metric: str, shop: str) -> str:
     """What moved, by how much, since when: the headline KPI against its level before the change."""
     pct = ep.get("change_pct")
     word = "down" if ep["direction"] == "down" else "up"
     if pct is not None:
         word = "down" if pct < 0 else "up"
-    how_much = f"{word} {abs(pct):.0f}%" if pct is not None else word
-    before, now = ep.get("baseline_value"), ep.get("current_value")
-    about = "about " if ep.get("change_detected") else ""
-    text = (
-        f"{label(metric)} ({metric}) at {shop} is {how_much} vs its level before {about}{_d(ep['change_started_on'])}"
+    change = t(f"alert.size.change.{word}", pct=f"{abs(pct):.0f}%") if pct is not None else t(f"direction.{word}")
+    text = t(
+        "alert.size.detected" if ep.get("change_detected") else "alert.size.exact",
+        label=_label(t, metric),
+        metric=metric,
+        shop=shop,
+        change=change,
+        since=_d(t, ep["change_started_on"]),
     )
+    before, now = ep.get("baseline_value"), ep.get("current_value")
     if before is not None and now is not None:
-        text += f" ({fmt_value(metric, before)} -> {fmt_value(metric, now)} a day, weekday-adjusted)"
+        text += t("alert.size.levels", before=fmt_value(metric, before), now=fmt_value(metric, now))
     loss = ep.get("estimated_loss")
     if loss is not None and loss > 0:
         amount = f"${loss / 1000:,.0f}K" if metric == "revenue" and loss >= 10_000 else fmt_value(metric, loss)
-        text += f"; about {amount} below that level since"
-    return text + "."
+        text += t("alert.size.loss", amount=amount)
+    return t("alert.size.end", text=text)
 
 
-def _noticed_sentence(ep: dict) -> str:
+def _noticed_sentence(t: Texts, ep: dict) -> str:
     """How it was noticed and evolved; every number names its metric and its day."""
     flagged = ep.get("flag_metric") or ep["metric_name"]
-    noticed = f"First flagged on {_d(ep['opened_on'])} ({ep['first_severity']}"
+    noticed = t("alert.noticed.first", day=_d(t, ep["opened_on"]), severity=ep["first_severity"])
     if ep.get("first_rule"):
-        noticed += f", rule {ep['first_rule']} on {label(flagged).lower()} ({flagged})"
+        noticed += t(
+            "alert.noticed.rule", rule=ep["first_rule"], label_lower=_label(t, flagged).lower(), metric=flagged
+        )
     if ep.get("first_observed") is not None and ep.get("first_expected") is not None:
-        noticed += (
-            f": {fmt_value(flagged, ep['first_observed'])} vs expected {fmt_value(flagged, ep['first_expected'])}"
+        noticed += t(
+            "alert.noticed.values",
+            observed=fmt_value(flagged, ep["first_observed"]),
+            expected=fmt_value(flagged, ep["first_expected"]),
         )
     if ep.get("first_z") is not None:
-        noticed += f", z {ep['first_z']:+.1f}"
-    noticed += ")"
+        noticed += t("alert.noticed.z", z=_z(ep["first_z"]))
+    noticed += t("alert.noticed.close")
     if ep["severity"] != ep["first_severity"]:
-        noticed += f"; escalated to {ep['severity']} on {_d(ep.get('peak_on'))}"
-    noticed += f"; last seen {_d(ep['last_seen_on'])}"
+        noticed += t("alert.noticed.escalated", severity=ep["severity"], day=_d(t, ep.get("peak_on")))
+    noticed += t("alert.noticed.last_seen", day=_d(t, ep["last_seen_on"]))
     if ep.get("last_observed") is not None and ep.get("last_expected") is not None and ep.get("last_flag_on"):
-        noticed += (
-            f" (latest {flagged} flag, {_d(ep['last_flag_on'])}: {fmt_value(flagged, ep['last_observed'])} vs "
-            f"expected {fmt_value(flagged, ep['last_expected'])}"
-            + (f", z {ep['last_z']:+.1f}" if ep.get("last_z") is not None else "")
-            + ")"
+        noticed += t(
+            "alert.noticed.latest",
+            metric=flagged,
+            day=_d(t, ep["last_flag_on"]),
+            observed=fmt_value(flagged, ep["last_observed"]),
+            expected=fmt_value(flagged, ep["last_expected"]),
         )
-    noticed += f"; {ep['flag_days']} flag day{'s' if ep['flag_days'] != 1 else ''}"
+        if ep.get("last_z") is not None:
+            noticed += t("alert.noticed.z", z=_z(ep["last_z"]))
+        noticed += t("alert.noticed.close")
+    noticed += t.plural("alert.noticed.flag_days", ep["flag_days"])
     if ep.get("peak_z") is not None:
-        noticed += f", peak z {ep['peak_z']:+.1f}"
-    return noticed + f"; {ep['status']}."
+        noticed += t("alert.noticed.peak_z", z=_z(ep["peak_z"]))
+    return noticed + t("alert.noticed.status", status=t(f"status.{ep['status']}"))
 
 
-def _lead_sentence(ep: dict) -> str | None:
+def _lead_sentence(t: Texts, ep: dict) -> str | None:
     """How long before the first alert-level flag the change began."""
     if ep.get("change_detected") and ep["change_started_on"] < ep["opened_on"]:
-        lead = (ep["opened_on"] - ep["change_started_on"]).days
-        return f"The change began about {lead} days before the first alert-level flag."
+        return t("alert.lead", days=(ep["opened_on"] - ep["change_started_on"]).days)
     return None
 
 
-def _also_flagged_sentence(ep: dict) -> str | None:
+def _also_flagged_sentence(t: Texts, ep: dict) -> str | None:
     others = [m for m in (ep.get("metric_names") or "").split(",") if m and m != ep["metric_name"]]
     if not others:
         return None
-    return "Also flagged in this episode: " + ", ".join(f"{label(m)} ({m})" for m in others) + "."
+    items = t.join(t("alert.kpi_with_column", label=_label(t, m), metric=m) for m in others)
+    return t("alert.also_flagged", items=items)
 
 
-def _suspect_text(ep: dict, suspect_name: str | None) -> str:
+def _suspect_text(t: Texts, ep: dict, suspect_name: str | None) -> str:
     """Who may have taken the customers, and the evidence ('' when nobody is suspected)."""
     suspect = ep.get("cannibalization_suspect")
     if not suspect:
         return ""
     who = f"{suspect} {suspect_name}" if suspect_name else suspect
     if ep.get("suspect_opened_on") is not None:
-        return f"{who} opened on {_d(ep['suspect_opened_on'])}, inside this window"
-    return (
-        f"{who} rose {fmt_pct(ep.get('suspect_change_pct'))} on {label(ep['metric_name']).lower()} over the same window"
+        return t("alert.suspect.opened", who=who, day=_d(t, ep["suspect_opened_on"]))
+    return t(
+        "alert.suspect.rose",
+        who=who,
+        pct=_pct(t, ep.get("suspect_change_pct")),
+        label_lower=_label(t, ep["metric_name"]).lower(),
     )
 
 
-def _cannibalization_sentence(ep: dict, suspect_name: str | None) -> str | None:
-    text = _suspect_text(ep, suspect_name)
-    return f"Possible cannibalization: {text}." if text else None
+def _cannibalization_sentence(t: Texts, ep: dict, suspect_name: str | None) -> str | None:
+    text = _suspect_text(t, ep, suspect_name)
+    return t("alert.cannibalization", text=text) if text else None
 
 
-def _data_quality_sentence(dq: dict | None, counters: list[str]) -> str:
-    dq_total, dq_breakdown = _dq_summary(dq, counters)
+def _data_quality_sentence(t: Texts, dq: dict | None, counters: list[str]) -> str:
+    dq_total, dq_breakdown = _dq_summary(t, dq, counters)
     if dq_total:
-        return (
-            f"Data quality: {dq_total:,} source rows were excluded for this store in the window ({dq_breakdown}) "
-            f"on {int((dq or {}).get('dq_days') or 0)} day(s)."
-        )
-    return "Data quality: no source rows were excluded for this store in the window."
+        days = int((dq or {}).get("dq_days") or 0)
+        return t("alert.dq.excluded", total=f"{dq_total:,}", breakdown=dq_breakdown, days=days)
+    return t("alert.dq.none")
 
 
-def _closed_sentence(dq: dict | None) -> str | None:
+def _closed_sentence(t: Texts, dq: dict | None) -> str | None:
     closed = int((dq or {}).get("closed_days") or 0)
-    return f"The store was closed on {closed} day(s) in the window." if closed else None
+    return t("alert.closed", days=closed) if closed else None
 
 
-def _holidays_sentence(holidays: list[tuple[date, str]]) -> str | None:
+def _holidays_sentence(t: Texts, holidays: list[tuple[date, str]]) -> str | None:
     if not holidays:
         return None
-    return "Holidays in the window: " + ", ".join(f"{name} ({_d(day)})" for day, name in holidays[:4]) + "."
+    items = t.join(t("alert.holiday", name=t.holiday(name), day=_d(t, day)) for day, name in holidays[:4])
+    return t("alert.holidays", items=items)
 
 
-def _data_quality_action(ep: dict, dq: dict | None, counters: list[str]) -> str:
-    window = f"{_d(ep['change_started_on'])} to {_d(ep['last_seen_on'])}"
-    dq_total, dq_breakdown = _dq_summary(dq, counters)
+def _window(t: Texts, ep: dict) -> str:
+    return t("window", start=_d(t, ep["change_started_on"]), end=_d(t, ep["last_seen_on"]))
+
+
+def _data_quality_action(t: Texts, ep: dict, dq: dict | None, counters: list[str]) -> str:
+    dq_total, dq_breakdown = _dq_summary(t, dq, counters)
     if dq_total:
-        return (
-            f"1. Data quality: {dq_total:,} rows were excluded ({dq_breakdown}); check the source feeds for "
-            f"{ep['shop_no']} from {window} (POS export, production tablet, clock-in app) and re-run the "
-            "backfill once fixed before acting on the numbers."
+        return t(
+            "action.dq.excluded",
+            total=f"{dq_total:,}",
+            breakdown=dq_breakdown,
+            shop=ep["shop_no"],
+            window=_window(t, ep),
         )
-    return (
-        f"1. Data quality: no rows were excluded; confirm the store's POS and device feeds were complete "
-        f"from {window} (no missing hours, no till left offline) before acting."
-    )
+    return t("action.dq.none", window=_window(t, ep))
 
 
-def _external_action(ep: dict, holidays: list[tuple[date, str]]) -> str:
+def _external_action(t: Texts, ep: dict, holidays: list[tuple[date, str]]) -> str:
     if holidays:
-        return (
-            "3. External factors: the window includes "
-            + ", ".join(name for _, name in holidays[:4])
-            + "; compare with the same period last year, then check weather, roadworks and local events."
-        )
-    return (
-        f"3. External factors: check weather, roadworks, nearby events, a competitor opening or a landlord/"
-        f"mall change around {_d(ep['change_started_on'])}."
-    )
+        return t("action.external.holidays", names=t.join(t.holiday(name) for _, name in holidays[:4]))
+    return t("action.external.none", since=_d(t, ep["change_started_on"]))
 
 
-def _ownership_action(ep: dict) -> str:
+def _ownership_action(t: Texts, ep: dict) -> str:
     if ep["chain_wide"]:
-        return (
-            "4. Portfolio-wide or store-specific: most stores moved the same day; handle it at portfolio level "
-            "(regional manager / marketing), not with this store alone."
-        )
-    return (
-        f"4. Portfolio-wide or store-specific: it is specific to {ep['shop_no']}; start with the store "
-        "manager and the shift leads who worked these days."
-    )
+        return t("action.ownership.chain_wide")
+    return t("action.ownership.store", shop=ep["shop_no"])
 
 
-def _cannibalization_action(ep: dict, suspect_name: str | None, config: AlertConfig) -> str:
-    text = _suspect_text(ep, suspect_name)
+def _cannibalization_action(t: Texts, ep: dict, suspect_name: str | None, config: AlertConfig) -> str:
+    text = _suspect_text(t, ep, suspect_name)
     if text:
-        return (
-            f"5. Cannibalization: {text}; compare both stores' hour-by-hour orders and check whether "
-            "customers moved (delivery radius, promotions, opening hours)."
-        )
+        return t("action.cannibalization.suspect", text=text)
     if ep["direction"] == "down" and ep["metric_name"] in config.cannibalization_metrics:
-        return "5. Cannibalization: no other store rose over the same window, so it is unlikely."
-    return "5. Cannibalization: not applicable to this metric."
+        return t("action.cannibalization.unlikely")
+    return t("action.cannibalization.not_applicable")
 
 
-def _close_loop_action(ep: dict) -> str:
-    return (
-        f"6. Close the loop: store-anomaly ack {ep['alert_id']} --by NAME --label "
-        "confirmed|expected|false-alarm|new-normal --note '...' (new-normal restarts the baseline)."
-    )
+def _close_loop_action(t: Texts, ep: dict) -> str:
+    return t("action.close_loop", alert_id=ep["alert_id"])
 
 
 def describe_episode(
@@ -340,78 +361,73 @@ def describe_episode(
     holidays: list[tuple[date, str]],
     suspect_name: str | None,
     config: AlertConfig,
+    language: str = "en",
 ) -> tuple[str, str]:
-    """(description, recommended_action) of one episode; `ep` is a row of the episodes frame. One function per
-    sentence: what moved and by how much against the level before, how it was noticed, what moved with it, the
-    scope, the suspect, the data quality, the holidays; then the checklist, one function per item."""
+    """(description, recommended_action) of one episode in `language`; `ep` is a row of the episodes frame. One
+    function per sentence: what moved and by how much against the level before, how it was noticed, what moved
+    with it, the scope, the suspect, the data quality, the holidays; then the checklist, one function per item."""
+    t = texts_for(language)
     shop = f"{ep['shop_no']} {ep['shop_name']}" if ep.get("shop_name") else ep["shop_no"]
     threshold = config.related_move_pct
     ep = {**ep, "_baseline_days": config.comparison_baseline_days}
     sentences = [
-        _size_sentence(ep, ep["metric_name"], shop),
-        _lead_sentence(ep),
-        _noticed_sentence(ep),
-        _also_flagged_sentence(ep),
-        _related_sentence(ep, related, threshold),
-        _reading(ep, related, threshold),
-        _scope_sentence(ep),
-        _cannibalization_sentence(ep, suspect_name),
-        _data_quality_sentence(dq, counters),
-        _closed_sentence(dq),
-        _holidays_sentence(holidays),
+        _size_sentence(t, ep, ep["metric_name"], shop),
+        _lead_sentence(t, ep),
+        _noticed_sentence(t, ep),
+        _also_flagged_sentence(t, ep),
+        _related_sentence(t, ep, related, threshold),
+        _reading(t, ep, related, threshold),
+        _scope_sentence(t, ep),
+        _cannibalization_sentence(t, ep, suspect_name),
+        _data_quality_sentence(t, dq, counters),
+        _closed_sentence(t, dq),
+        _holidays_sentence(t, holidays),
     ]
     actions = [
-        _data_quality_action(ep, dq, counters),
-        "2. Operations: " + _operations_action(ep, related, threshold),
-        _external_action(ep, holidays),
-        _ownership_action(ep),
-        _cannibalization_action(ep, suspect_name, config),
-        _close_loop_action(ep),
+        _data_quality_action(t, ep, dq, counters),
+        t("action.operations", text=_operations_action(t, ep, related, threshold)),
+        _external_action(t, ep, holidays),
+        _ownership_action(t, ep),
+        _cannibalization_action(t, ep, suspect_name, config),
+        _close_loop_action(t, ep),
     ]
-    return " ".join(s for s in sentences if s), " ".join(actions)
+    return t.sentences(sentences), t.sentences(actions)
 
 
-def _operations_action(ep: dict, related: dict[str, float | None], threshold: float) -> str:
+def _operations_action(t: Texts, ep: dict, related: dict[str, float | None], threshold: float) -> str:
     family, metric, direction = ep["episode_key"], ep["metric_name"], ep["direction"]
     if family == "sales" or metric in ("revenue", "order_count", "items_sold", "aov", "production_count"):
         if direction == "down":
-            text = (
-                "confirm the store kept its opening hours, had its bestsellers in stock, and that the espresso "
-                "machine, POS and card readers worked; compare the hour-by-hour order curve with the same "
-                f"weekdays before {_d(ep['change_started_on'])}"
-            )
+            text = t("action.operations.sales_down", since=_d(t, ep["change_started_on"]))
             if _moved(related.get("staff_hours"), threshold) and (related.get("staff_hours") or 0) < 0:
-                text += "; staff hours fell too, check whether short staffing caused queues and walk-outs"
+                text += t("action.operations.short_staffed")
             elif _moved(related.get("aov"), threshold):
-                text += "; basket size moved, review menu changes, prices and upselling at the till"
-            return text + "."
-        return (
-            "find what drove the rise (promotion, event, a new delivery channel) and make sure stock and "
-            "staffing keep up."
-        )
+                text += t("action.operations.basket")
+            return t("action.operations.end", text=text)
+        return t("action.operations.sales_up")
     if family == "service_speed" or metric == "avg_production_seconds":
-        return (
-            "check bar staffing at peak hours, grinder calibration and machine maintenance, new recipes and "
-            "new-hire training; compare production times hour by hour."
-        )
+        return t("action.operations.service_speed")
     if family == "staffing" or metric in ("staff_hours", "headcount", "orders_per_labor_hour"):
-        return (
-            "review the rota against clock records: missing clock-outs, unplanned absences, or hours that no "
-            "longer match the order volume."
-        )
+        return t("action.operations.staffing")
     if family == "quality" or metric in ("qc_score", "expired_qty"):
-        return (
-            "read the latest inspection report and expiry log: stock rotation (first in, first out), order "
-            "quantities against sales, fridge temperatures."
-        )
-    return f"review what changed at the store around {_d(ep['change_started_on'])}."
+        return t("action.operations.quality")
+    return t("action.operations.other", since=_d(t, ep["change_started_on"]))
 
 
-DESCRIPTION_SCHEMA = {"episode_uid": pl.Int64, "description": pl.String, "recommended_action": pl.String}
+def text_columns(language: str) -> tuple[str, str]:
+    """The alert columns holding the description and the recommended action in `language`."""
+    suffix = "" if language == "en" else f"_{language}"
+    return f"description{suffix}", f"recommended_action{suffix}"
+
+
+DESCRIPTION_SCHEMA = {
+    "episode_uid": pl.Int64,
+    **{column: pl.String for language in LANGUAGES for column in text_columns(language)},
+}
 
 
 def describe_episodes(episodes: pl.DataFrame, context: dict[str, pl.DataFrame], config: AlertConfig) -> pl.DataFrame:
-    """description and recommended_action per episode_uid; see the module docstring."""
+    """description and recommended_action per episode_uid, in every language; see the module docstring."""
     if episodes.is_empty():
         return pl.DataFrame(schema=DESCRIPTION_SCHEMA)
     related: dict[int, dict[str, float | None]] = {}
@@ -427,14 +443,18 @@ def describe_episodes(episodes: pl.DataFrame, context: dict[str, pl.DataFrame], 
     for ep in episodes.iter_rows(named=True):
         uid = ep["episode_uid"]
         suspect = ep.get("cannibalization_suspect")
-        description, action = describe_episode(
-            ep,
-            related.get(uid, {}),
-            dq.get(uid),
-            counters,
-            holidays.get(uid, []),
-            names.get(suspect) if suspect else None,
-            config,
-        )
-        rows.append({"episode_uid": uid, "description": description, "recommended_action": action})
+        row: dict[str, object] = {"episode_uid": uid}
+        for language in LANGUAGES:
+            description, action = describe_episode(
+                ep,
+                related.get(uid, {}),
+                dq.get(uid),
+                counters,
+                holidays.get(uid, []),
+                names.get(suspect) if suspect else None,
+                config,
+                language,
+            )
+            row.update(zip(text_columns(language), (description, action), strict=True))
+        rows.append(row)
     return pl.DataFrame(rows, schema=DESCRIPTION_SCHEMA)

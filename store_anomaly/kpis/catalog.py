@@ -1,7 +1,8 @@
 """The catalog of KPIs and data-quality counters of `store_daily_metrics`: one record per column, read by every
 stage (the warehouse table, SPC models, alert texts, health scores, peer comparison) instead of copies.
 
-Add a field to `Kpi` or `DqCounter` (a translated label, say) and every reader can use it; add a KPI by adding a
+Labels and units are in both working languages (`label`, `label_zh`; `kpi_label(column, language)`). Add a
+field to `Kpi` or `DqCounter` and every reader can use it; add a KPI by adding a
 record (and its SQL in `sources/extracts.py`).
 """
 
@@ -89,6 +90,7 @@ class Kpi:
     value_format: how a value is written in texts (`str.format` with one argument); None: whole numbers at
         100 and above or when integral, two decimals otherwise.
     spc: how the default SPC rule set models it.
+    label_zh / unit_zh: the label and unit in Chinese (`label_in`, `unit_in`: by language, see `store_anomaly.texts`).
     """
 
     column: str
@@ -100,6 +102,14 @@ class Kpi:
     description: str
     spc: MetricSpec = field(default_factory=MetricSpec)
     value_format: str | None = None
+    label_zh: str = ""
+    unit_zh: str = ""
+
+    def label_in(self, language: str) -> str:
+        return self.label_zh if language == "zh" else self.label
+
+    def unit_in(self, language: str) -> str:
+        return self.unit_zh if language == "zh" else self.unit
 
     def format_value(self, value: float | None) -> str:
         if value is None:
@@ -124,6 +134,8 @@ KPIS: tuple[Kpi, ...] = (
         "DECIMAL(16,4)",
         False,
         "USD of completed trades with pay_money >= 0",
+        label_zh="营业额",
+        unit_zh="美元",
         spc=MetricSpec(scale="log", offset=1.0, volume=True, drift_directions="down", tested=False, anchored=True),
         value_format="${:,.0f}",
     ),
@@ -135,6 +147,8 @@ KPIS: tuple[Kpi, ...] = (
         "BIGINT",
         False,
         "completed trades with pay_money >= 0",
+        label_zh="订单数",
+        unit_zh="单",
         spc=MetricSpec(
             scale="log",
             offset=1.0,
@@ -155,6 +169,8 @@ KPIS: tuple[Kpi, ...] = (
         "DOUBLE",
         True,
         "revenue / order_count (NULL without orders)",
+        label_zh="客单价",
+        unit_zh="美元",
         spc=MetricSpec(scale="log", offset=0.01, drift_directions="down", drift_test="both", up_warning_only=True),
         value_format="${:,.2f}",
     ),
@@ -166,6 +182,8 @@ KPIS: tuple[Kpi, ...] = (
         "BIGINT",
         False,
         "items of the counted trades",
+        label_zh="售出件数",
+        unit_zh="件",
         spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down", tested=False),
     ),
     Kpi(
@@ -176,6 +194,8 @@ KPIS: tuple[Kpi, ...] = (
         "DOUBLE",
         True,
         "mean drink production time, seconds (NULL without production)",
+        label_zh="饮品制作时长",
+        unit_zh="秒",
         spc=MetricSpec(scale="log", offset=1.0, drift_directions="up", drift_test="up"),
         value_format="{:,.0f}s",
     ),
@@ -187,6 +207,8 @@ KPIS: tuple[Kpi, ...] = (
         "BIGINT",
         True,
         "finished production orders (NULL: the production source delivered no row that trading day)",
+        label_zh="饮品制作杯数",
+        unit_zh="杯",
         spc=MetricSpec(scale="log", offset=1.0, poisson_floor=True, volume=True, drift_directions="down", tested=False),
     ),
     # Granular KPIs, sigma usually at its unit floor: CRITICAL only beyond 8 (three call-outs of nine people are
@@ -200,6 +222,8 @@ KPIS: tuple[Kpi, ...] = (
         "DOUBLE",
         True,
         "hours of closed shifts of 0-16 h (NULL: the attendance source delivered no row that trading day)",
+        label_zh="员工工时",
+        unit_zh="小时",
         spc=MetricSpec(
             scale="log",
             offset=1.0,
@@ -220,6 +244,8 @@ KPIS: tuple[Kpi, ...] = (
         "BIGINT",
         True,
         "distinct employees who clocked in (NULL: the attendance source delivered no row that trading day)",
+        label_zh="出勤人数",
+        unit_zh="人",
         spc=MetricSpec(
             scale="log",
             offset=1.0,
@@ -240,6 +266,8 @@ KPIS: tuple[Kpi, ...] = (
         "DOUBLE",
         True,
         "order_count / staff_hours (NULL without hours)",
+        label_zh="每工时订单数",
+        unit_zh="单/小时",
         spc=MetricSpec(
             scale="log",
             offset=0.1,
@@ -260,6 +288,8 @@ KPIS: tuple[Kpi, ...] = (
         "DOUBLE",
         True,
         "mean inspection score (NULL on days without inspection)",
+        label_zh="品控检查得分",
+        unit_zh="分",
         spc=MetricSpec(
             scale="linear",
             offset=0.0,
@@ -279,6 +309,8 @@ KPIS: tuple[Kpi, ...] = (
         "BIGINT",
         False,
         "expired quantity recorded",
+        label_zh="过期数量",
+        unit_zh="件",
         spc=MetricSpec(
             scale="sqrt",
             offset=0.375,
@@ -359,10 +391,18 @@ def dq_counter_columns(columns: Iterable[str]) -> list[str]:
     return [column for column in columns if column in DQ_COLUMNS]
 
 
-def kpi_label(column: str) -> str:
-    """The KPI's label; any other column's name in words."""
+def kpi_label(column: str, language: str = "en") -> str:
+    """The KPI's label in `language` (en, zh); any other column's name in words."""
     kpi = KPI_BY_COLUMN.get(column)
-    return kpi.label if kpi is not None else column.replace("_", " ").capitalize()
+    if kpi is not None:
+        return kpi.label_in(language)
+    return column.replace("_", " ").capitalize() if language == "en" else column
+
+
+def kpi_unit(column: str, language: str = "en") -> str:
+    """The KPI's unit in `language` ('' for any other column)."""
+    kpi = KPI_BY_COLUMN.get(column)
+    return kpi.unit_in(language) if kpi is not None else ""
 
 
 def format_value(column: str, value: float | None) -> str:

@@ -1,0 +1,136 @@
+"""English texts (the platform's default language). Same keys and placeholders as `zh.py`; see
+`store_anomaly.texts` for how to add one."""
+
+TEXTS: dict[str, str] = {
+    # punctuation and common words
+    "join.list": ", ",
+    "join.clause": "; ",
+    "join.sentence": " ",
+    "value.na": "n/a",
+    "direction.up": "up",
+    "direction.down": "down",
+    "status.open": "open",
+    "status.resolved": "resolved",
+    "family.sales": "sales",
+    "family.service_speed": "service speed",
+    "family.staffing": "staffing",
+    "family.quality": "quality",
+    "window": "{start} to {end}",
+    # alert description, sentence 1: what moved, by how much, since when
+    "alert.size.change.down": "down {pct}",
+    "alert.size.change.up": "up {pct}",
+    "alert.size.detected": "{label} ({metric}) at {shop} is {change} vs its level before about {since}",
+    "alert.size.exact": "{label} ({metric}) at {shop} is {change} vs its level before {since}",
+    "alert.size.levels": " ({before} -> {now} a day, weekday-adjusted)",
+    "alert.size.loss": "; about {amount} below that level since",
+    "alert.size.end": "{text}.",
+    "alert.lead": "The change began about {days} days before the first alert-level flag.",
+    # sentence 2: how it was noticed and evolved
+    "alert.noticed.first": "First flagged on {day} ({severity}",
+    "alert.noticed.rule": ", rule {rule} on {label_lower} ({metric})",
+    "alert.noticed.values": ": {observed} vs expected {expected}",
+    "alert.noticed.z": ", z {z}",
+    "alert.noticed.close": ")",
+    "alert.noticed.escalated": "; escalated to {severity} on {day}",
+    "alert.noticed.last_seen": "; last seen {day}",
+    "alert.noticed.latest": " (latest {metric} flag, {day}: {observed} vs expected {expected}",
+    "alert.noticed.flag_days.one": "; {count} flag day",
+    "alert.noticed.flag_days.other": "; {count} flag days",
+    "alert.noticed.peak_z": ", peak z {z}",
+    "alert.noticed.status": "; {status}.",
+    "alert.also_flagged": "Also flagged in this episode: {items}.",
+    "alert.kpi_with_column": "{label} ({metric})",
+    # related KPIs and their reading
+    "alert.related.item": "{label} {pct}",
+    "alert.related.item_flagged": "{label} {pct} (flagged)",
+    "alert.related.moved": "Over the same period (since {since}, vs the {days} days before, same weekdays): moved "
+    "with it: {moved}.",
+    "alert.related.nothing_else": "nothing else",
+    "alert.related.steady": " Held steady: {steady}.",
+    "alert.reading": "Reading: {text}.",
+    "alert.reading.traffic.down": "fewer orders at an unchanged basket size: a traffic change, not pricing or menu mix",
+    "alert.reading.traffic.up": "more orders at an unchanged basket size: a traffic change, not pricing or menu mix",
+    "alert.reading.basket.smaller": "as many orders as before but smaller baskets: look at menu mix, pricing, "
+    "promotions, upselling",
+    "alert.reading.basket.larger": "as many orders as before but larger baskets: look at menu mix, pricing, "
+    "promotions, upselling",
+    "alert.reading.orders_and_basket": "both the number of orders and the basket size changed",
+    "alert.reading.slow_service": "drinks took {pct} longer to make, slow service may be costing orders",
+    "alert.reading.staff_with_demand": "staff hours moved with demand ({pct})",
+    "alert.reading.staff_behind_demand": "staff hours did not follow demand, so orders per labour hour moved with it",
+    "alert.reading.staff_alone": "staff hours changed {pct} on their own",
+    "alert.reading.busier_bar": "orders rose {pct}: a busier bar",
+    "alert.reading.fewer_hands": "staff hours fell {pct}: fewer hands on the bar",
+    "alert.reading.speed_steady_demand": "orders and staffing were steady: look at equipment, recipes or new-hire "
+    "training",
+    "alert.reading.staffing_orders_moved": "orders moved {pct} too",
+    "alert.reading.staffing_orders_steady": "orders were steady, so the schedule changed without a change in demand",
+    "alert.reading.stock_expiring": "orders fell {pct}: stock ordered for the old demand may be expiring",
+    # scope, suspect, data quality, closures, holidays
+    "alert.scope.lowered": "; severity lowered one level ({raw} -> {severity})",
+    "alert.scope.chain_wide": "Chain-wide: on {day} {flagged} of {reporting} stores had a WARNING-or-worse {family} "
+    "signal going {direction}, so this looks like a portfolio event (weather, holiday, system outage) rather than "
+    "a store problem{lowered}.",
+    "alert.scope.store": "Store-specific: on {day} only {flagged} of {reporting} stores had a WARNING-or-worse "
+    "{family} signal going {direction}.",
+    "alert.suspect.opened": "{who} opened on {day}, inside this window",
+    "alert.suspect.rose": "{who} rose {pct} on {label_lower} over the same window",
+    "alert.cannibalization": "Possible cannibalization: {text}.",
+    "alert.dq.count": "{counter} {count}",
+    "alert.dq.excluded": "Data quality: {total} source rows were excluded for this store in the window "
+    "({breakdown}) on {days} day(s).",
+    "alert.dq.none": "Data quality: no source rows were excluded for this store in the window.",
+    "alert.closed": "The store was closed on {days} day(s) in the window.",
+    "alert.holiday": "{name} ({day})",
+    "alert.holidays": "Holidays in the window: {items}.",
+    "holiday.observed": "{name} (observed)",
+    # recommended action: the checklist
+    "action.dq.excluded": "1. Data quality: {total} rows were excluded ({breakdown}); check the source feeds for "
+    "{shop} from {window} (POS export, production tablet, clock-in app) and re-run the backfill once fixed before "
+    "acting on the numbers.",
+    "action.dq.none": "1. Data quality: no rows were excluded; confirm the store's POS and device feeds were "
+    "complete from {window} (no missing hours, no till left offline) before acting.",
+    "action.operations": "2. Operations: {text}",
+    "action.operations.sales_down": "confirm the store kept its opening hours, had its bestsellers in stock, and "
+    "that the espresso machine, POS and card readers worked; compare the hour-by-hour order curve with the same "
+    "weekdays before {since}",
+    "action.operations.short_staffed": "; staff hours fell too, check whether short staffing caused queues and "
+    "walk-outs",
+    "action.operations.basket": "; basket size moved, review menu changes, prices and upselling at the till",
+    "action.operations.end": "{text}.",
+    "action.operations.sales_up": "find what drove the rise (promotion, event, a new delivery channel) and make "
+    "sure stock and staffing keep up.",
+    "action.operations.service_speed": "check bar staffing at peak hours, grinder calibration and machine "
+    "maintenance, new recipes and new-hire training; compare production times hour by hour.",
+    "action.operations.staffing": "review the rota against clock records: missing clock-outs, unplanned absences, "
+    "or hours that no longer match the order volume.",
+    "action.operations.quality": "read the latest inspection report and expiry log: stock rotation (first in, "
+    "first out), order quantities against sales, fridge temperatures.",
+    "action.operations.other": "review what changed at the store around {since}.",
+    "action.external.holidays": "3. External factors: the window includes {names}; compare with the same period "
+    "last year, then check weather, roadworks and local events.",
+    "action.external.none": "3. External factors: check weather, roadworks, nearby events, a competitor opening or "
+    "a landlord/mall change around {since}.",
+    "action.ownership.chain_wide": "4. Portfolio-wide or store-specific: most stores moved the same day; handle it "
+    "at portfolio level (regional manager / marketing), not with this store alone.",
+    "action.ownership.store": "4. Portfolio-wide or store-specific: it is specific to {shop}; start with the store "
+    "manager and the shift leads who worked these days.",
+    "action.cannibalization.suspect": "5. Cannibalization: {text}; compare both stores' hour-by-hour orders and "
+    "check whether customers moved (delivery radius, promotions, opening hours).",
+    "action.cannibalization.unlikely": "5. Cannibalization: no other store rose over the same window, so it is "
+    "unlikely.",
+    "action.cannibalization.not_applicable": "5. Cannibalization: not applicable to this metric.",
+    "action.close_loop": "6. Close the loop: store-anomaly ack {alert_id} --by NAME --label "
+    "confirmed|expected|false-alarm|new-normal --note '...' (new-normal restarts the baseline).",
+    # notifications
+    "notify.title": "[{prefix}] {shop}: {what}{move} since {since}",
+    "notify.escalated": "Escalated to {severity}",
+    "notify.move.down": " down {pct}",
+    "notify.move.up": " up {pct}",
+    "notify.move.direction.down": " down",
+    "notify.move.direction.up": " up",
+    "notify.footer": "Alert {alert_id} ({status}), opened {opened}, last seen {last_seen}.",
+}
+
+# The `holidays` package's names are English already.
+HOLIDAY_NAMES: dict[str, str] = {}

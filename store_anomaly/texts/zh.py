@@ -1,0 +1,137 @@
+"""简体中文 (Simplified Chinese) texts. Same keys and placeholders as `en.py`; see `store_anomaly.texts` for how to
+add one. Identifiers stay as they are: metric columns, rule names, alert ids, commands, WARNING/CRITICAL."""
+
+TEXTS: dict[str, str] = {
+    # punctuation and common words
+    "join.list": "、",
+    "join.clause": "；",
+    "join.sentence": "",
+    "value.na": "无数据",
+    "direction.up": "上升",
+    "direction.down": "下降",
+    "status.open": "仍在持续",
+    "status.resolved": "已结束",
+    "family.sales": "销售",
+    "family.service_speed": "出品速度",
+    "family.staffing": "人员排班",
+    "family.quality": "品质",
+    "window": "{start} 至 {end}",
+    # 告警描述，第 1 句：什么指标、变化多少、从何时开始
+    "alert.size.change.down": "下降 {pct}",
+    "alert.size.change.up": "上升 {pct}",
+    "alert.size.detected": "{shop} 的{label}（{metric}）较约 {since} 之前的水平{change}",
+    "alert.size.exact": "{shop} 的{label}（{metric}）较 {since} 之前的水平{change}",
+    "alert.size.levels": "（按星期调整后的日均值 {before} -> {now}）",
+    "alert.size.loss": "；自那时起累计比该水平少约 {amount}",
+    "alert.size.end": "{text}。",
+    "alert.lead": "变化约在首次达到告警级别标记之前 {days} 天就已开始。",
+    # 第 2 句：如何发现、如何演变
+    "alert.noticed.first": "首次标记于 {day}（{severity}",
+    "alert.noticed.rule": "，规则 {rule}，指标为{label_lower}（{metric}）",
+    "alert.noticed.values": "：实际 {observed}，预期 {expected}",
+    "alert.noticed.z": "，z {z}",
+    "alert.noticed.close": "）",
+    "alert.noticed.escalated": "；{day} 升级为 {severity}",
+    "alert.noticed.last_seen": "；最近一次出现于 {day}",
+    "alert.noticed.latest": "（最近一次 {metric} 标记，{day}：实际 {observed}，预期 {expected}",
+    "alert.noticed.flag_days.one": "；共 {count} 个标记日",
+    "alert.noticed.flag_days.other": "；共 {count} 个标记日",
+    "alert.noticed.peak_z": "，z 峰值 {z}",
+    "alert.noticed.status": "；告警{status}。",
+    "alert.also_flagged": "本次事件中同时被标记的还有：{items}。",
+    "alert.kpi_with_column": "{label}（{metric}）",
+    # 相关指标及解读
+    "alert.related.item": "{label} {pct}",
+    "alert.related.item_flagged": "{label} {pct}（已标记）",
+    "alert.related.moved": "同期（自 {since} 起，与此前 {days} 天的相同星期几相比）随之变化的指标：{moved}。",
+    "alert.related.nothing_else": "无",
+    "alert.related.steady": "保持平稳的指标：{steady}。",
+    "alert.reading": "解读：{text}。",
+    "alert.reading.traffic.down": "订单减少而客单价不变：是客流变化，不是定价或产品结构的问题",
+    "alert.reading.traffic.up": "订单增加而客单价不变：是客流变化，不是定价或产品结构的问题",
+    "alert.reading.basket.smaller": "订单量与此前持平，但客单价降低：请检查产品结构、定价、促销和追加销售",
+    "alert.reading.basket.larger": "订单量与此前持平，但客单价提高：请检查产品结构、定价、促销和追加销售",
+    "alert.reading.orders_and_basket": "订单量和客单价都发生了变化",
+    "alert.reading.slow_service": "饮品制作时间延长了 {pct}，出品慢可能正在流失订单",
+    "alert.reading.staff_with_demand": "工时随需求同步变化（{pct}）",
+    "alert.reading.staff_behind_demand": "工时没有随需求调整，因此人均每小时订单数也随之变化",
+    "alert.reading.staff_alone": "工时自身变化了 {pct}",
+    "alert.reading.busier_bar": "订单增加了 {pct}：吧台更忙了",
+    "alert.reading.fewer_hands": "工时减少了 {pct}：吧台人手变少",
+    "alert.reading.speed_steady_demand": "订单和排班都很平稳：请检查设备、配方或新员工培训",
+    "alert.reading.staffing_orders_moved": "订单也变化了 {pct}",
+    "alert.reading.staffing_orders_steady": "订单平稳，说明排班在需求没有变化的情况下发生了改变",
+    "alert.reading.stock_expiring": "订单减少了 {pct}：按原有需求订的货可能正在过期",
+    # 范围、分流嫌疑、数据质量、闭店、节假日
+    "alert.scope.lowered": "；严重级别因此下调一级（{raw} -> {severity}）",
+    "alert.scope.chain_wide": "全连锁范围：{day} 当天，{reporting} 家有数据的门店中有 {flagged} 家出现{family}类指标"
+    "{direction}的 WARNING 及以上信号，更像是全局性事件（天气、节假日、系统故障），而不是单店问题{lowered}。",
+    "alert.scope.store": "单店问题：{day} 当天，{reporting} 家有数据的门店中仅有 {flagged} 家出现{family}类指标"
+    "{direction}的 WARNING 及以上信号。",
+    "alert.suspect.opened": "{who} 于 {day} 开业，正在此时间窗口内",
+    "alert.suspect.rose": "{who} 的{label_lower}同期上升了 {pct}",
+    "alert.cannibalization": "可能存在客源分流：{text}。",
+    "alert.dq.count": "{counter} {count}",
+    "alert.dq.excluded": "数据质量：时间窗口内该店有 {total} 行源数据被剔除（{breakdown}），涉及 {days} 天。",
+    "alert.dq.none": "数据质量：时间窗口内该店没有源数据被剔除。",
+    "alert.closed": "时间窗口内该店有 {days} 天闭店。",
+    "alert.holiday": "{name}（{day}）",
+    "alert.holidays": "时间窗口内的公共假日：{items}。",
+    "holiday.observed": "{name}（补假）",
+    # 建议措施：排查清单
+    "action.dq.excluded": "1. 数据质量：有 {total} 行数据被剔除（{breakdown}）；请检查 {shop} 在 {window} 期间的源数据"
+    "（POS 导出、制作平板、打卡应用），修复后重新回填，再依据这些数字采取行动。",
+    "action.dq.none": "1. 数据质量：没有数据被剔除；采取行动前，请确认该店 {window} 期间的 POS 和设备数据完整"
+    "（没有缺失时段，没有收银机离线）。",
+    "action.operations": "2. 运营：{text}",
+    "action.operations.sales_down": "确认门店按时营业、畅销品有货，意式咖啡机、POS 和刷卡机运转正常；"
+    "将逐小时订单曲线与 {since} 之前相同星期几的曲线对比",
+    "action.operations.short_staffed": "；工时也在减少，请检查人手不足是否造成排队和顾客流失",
+    "action.operations.basket": "；客单价有变化，请检查菜单调整、价格和收银台的追加销售",
+    "action.operations.end": "{text}。",
+    "action.operations.sales_up": "找出增长的原因（促销、活动、新的外卖渠道），并确保库存和人手跟得上。",
+    "action.operations.service_speed": "检查高峰时段的吧台人手、磨豆机校准和设备保养、新配方及新员工培训；"
+    "逐小时对比制作时间。",
+    "action.operations.staffing": "对照打卡记录核对排班：是否有漏打下班卡、计划外缺勤，或工时与订单量不再匹配。",
+    "action.operations.quality": "查看最新的检查报告和过期记录：库存周转（先进先出）、订货量与销量是否匹配、冰箱温度。",
+    "action.operations.other": "检查门店在 {since} 前后发生了哪些变化。",
+    "action.external.holidays": "3. 外部因素：时间窗口内有{names}；请与去年同期对比，再检查天气、道路施工和周边活动。",
+    "action.external.none": "3. 外部因素：检查 {since} 前后的天气、道路施工、周边活动、竞争对手开业，"
+    "以及房东或商场方面的变化。",
+    "action.ownership.chain_wide": "4. 全局还是单店：多数门店在同一天出现了同样的变化；应在全局层面处理"
+    "（区域经理/市场部），而不是只找这家门店。",
+    "action.ownership.store": "4. 全局还是单店：这是 {shop} 的单店问题；先与店长和这几天当班的值班主管沟通。",
+    "action.cannibalization.suspect": "5. 客源分流：{text}；对比两家门店的逐小时订单，检查顾客是否转移"
+    "（外卖配送范围、促销、营业时间）。",
+    "action.cannibalization.unlikely": "5. 客源分流：同期没有其他门店上升，可能性不大。",
+    "action.cannibalization.not_applicable": "5. 客源分流：不适用于该指标。",
+    "action.close_loop": "6. 闭环：store-anomaly ack {alert_id} --by NAME --label "
+    "confirmed|expected|false-alarm|new-normal --note '...'（new-normal 会让基线从变化处重新开始）。",
+    # 通知
+    "notify.title": "[{prefix}] {shop}：{what}自 {since} 起{move}",
+    "notify.escalated": "升级为 {severity}",
+    "notify.move.down": "下降 {pct}",
+    "notify.move.up": "上升 {pct}",
+    "notify.move.direction.down": "下降",
+    "notify.move.direction.up": "上升",
+    "notify.footer": "告警 {alert_id}（{status}），{opened} 开启，最近一次出现于 {last_seen}。",
+}
+
+# 纽约州公共假日（`holidays` 包只提供英文名称）；不在此表中的名称保持原样。
+HOLIDAY_NAMES: dict[str, str] = {
+    "New Year's Day": "元旦",
+    "Martin Luther King Jr. Day": "马丁·路德·金纪念日",
+    "Lincoln's Birthday": "林肯诞辰纪念日",
+    "Susan B. Anthony Day": "苏珊·B·安东尼纪念日",
+    "Washington's Birthday": "华盛顿诞辰纪念日（总统日）",
+    "Memorial Day": "阵亡将士纪念日",
+    "Juneteenth National Independence Day": "六月节（Juneteenth）",
+    "Independence Day": "美国独立日",
+    "Labor Day": "劳动节",
+    "Columbus Day": "哥伦布日",
+    "Election Day": "选举日",
+    "Veterans Day": "退伍军人节",
+    "Thanksgiving": "感恩节",
+    "Thanksgiving Day": "感恩节",
+    "Christmas Day": "圣诞节",
+}
