@@ -11,9 +11,11 @@ Public API
     `notified_severity` (null = never sent). So a new alert is sent once, an escalation WARNING -> CRITICAL
     once more, and nothing else is ever re-sent. Sorted CRITICAL first, then opened_on.
 
-`notification_message(alert: dict) -> tuple[str, str]`: (title, body) of one alert row.
+`notification_message(alert: dict, language="en") -> tuple[str, str]`: (title, body) of one alert row in
+    `language` (texts from `store_anomaly.texts`; the body is the alert's description and checklist in that
+    language, `description_zh` / `recommended_action_zh` for zh, the English ones when a row has none yet).
 
-`send_notifications(alerts, urls) -> NotificationResult`
+`send_notifications(alerts, urls, language="en") -> NotificationResult`
     Sends every selected alert to every URL, each URL separately, once: a failed URL is not retried here
     (the sensor's next tick retries it, and a wait inside a tick would risk its timeout). Raises ValueError
     when there is something to send and no URL.
@@ -40,8 +42,9 @@ import apprise
 import polars as pl
 
 from store_anomaly.alerts.config import SEVERITY_RANK
-from store_anomaly.alerts.describe import label
+from store_anomaly.alerts.describe import label, text_columns
 from store_anomaly.settings import NOTIFY_URLS_ENV_VAR
+from store_anomaly.texts import texts_for
 
 
 def urls_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -95,33 +98,36 @@ def select_for_notification(alerts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def notification_message(alert: dict) -> tuple[str, str]:
-    """(title, body) for one alert row."""
+def notification_message(alert: dict, language: str = "en") -> tuple[str, str]:
+    """(title, body) for one alert row, in `language`."""
+    t = texts_for(language)
     shop = f"{alert['shop_no']} {alert.get('shop_name') or ''}".strip()
-    what = label(alert["metric_name"])
     pct = alert.get("change_pct")
-    since = alert.get("change_started_on") or alert.get("opened_on")
     move = ""
     if pct is not None:
-        move = f" {'down' if pct < 0 else 'up'} {abs(pct):.0f}%"
-    elif alert.get("direction"):
-        move = f" {alert['direction']}"
+        move = t(f"notify.move.{'down' if pct < 0 else 'up'}", pct=f"{abs(pct):.0f}%")
+    elif alert.get("direction") in ("up", "down"):
+        move = t(f"notify.move.direction.{alert['direction']}")
     escalated = alert.get("notified_severity") is not None
-    prefix = f"Escalated to {alert['severity']}" if escalated else alert["severity"]
-    title = f"[{prefix}] {shop}: {what}{move} since {since}"
-    body = "\n\n".join(
-        part
-        for part in (
-            alert.get("description"),
-            alert.get("recommended_action"),
-            (
-                f"Alert {alert['alert_id']} ({alert['status']}), opened {alert['opened_on']}, "
-                f"last seen {alert['last_seen_on']}."
-            ),
-        )
-        if part
+    prefix = t("notify.escalated", severity=alert["severity"]) if escalated else alert["severity"]
+    since = alert.get("change_started_on") or alert.get("opened_on")
+    title = t(
+        "notify.title", prefix=prefix, shop=shop, what=label(alert["metric_name"], language), move=move, since=since
     )
-    return title, body
+    description, action = text_columns(language)
+    footer = t(
+        "notify.footer",
+        alert_id=alert["alert_id"],
+        status=t(f"status.{alert['status']}") if t.has(f"status.{alert['status']}") else alert["status"],
+        opened=alert["opened_on"],
+        last_seen=alert["last_seen_on"],
+    )
+    parts = (
+        alert.get(description) or alert.get("description"),
+        alert.get(action) or alert.get("recommended_action"),
+        footer,
+    )
+    return title, "\n\n".join(part for part in parts if part)
 
 
 def _target_name(app: apprise.Apprise, url: str) -> str:
@@ -139,8 +145,8 @@ def _reason(result: object) -> str:
     return messages[-1] if messages else "the target did not accept the notification"
 
 
-def send_notifications(alerts: pl.DataFrame, urls: list[str]) -> NotificationResult:
-    """Send new and escalated alerts; see the module docstring."""
+def send_notifications(alerts: pl.DataFrame, urls: list[str], language: str = "en") -> NotificationResult:
+    """Send new and escalated alerts in `language`; see the module docstring."""
     selected = select_for_notification(alerts)
     if selected.is_empty():
         return NotificationResult(())
@@ -153,7 +159,7 @@ def send_notifications(alerts: pl.DataFrame, urls: list[str]) -> NotificationRes
         targets.append((_target_name(app, url) if added else url.split("://", 1)[0] + "://...", app if added else None))
     outcomes = []
     for alert in selected.iter_rows(named=True):
-        title, body = notification_message(alert)
+        title, body = notification_message(alert, language)
         notify_type = apprise.NotifyType.FAILURE if alert["severity"] == "CRITICAL" else apprise.NotifyType.WARNING
         accepted = 0
         failed: list[str] = []

@@ -10,18 +10,20 @@ from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, se
 from store_anomaly.alerts.notify import send_notifications, urls_from_env
 from store_anomaly.alerts.state import current_alert_state, record_notifications
 from store_anomaly.resources import Warehouse
-from store_anomaly.settings import NOTIFY_URLS_ENV_VAR
+from store_anomaly.settings import NOTIFY_URLS_ENV_VAR, language_from_env
 
 
 class NotificationDeliveryError(RuntimeError):
     """Some alerts could not be delivered; they are retried on the next tick."""
 
 
-def deliver_pending_notifications(warehouse: Warehouse, urls: list[str]):
-    """Sends what is pending, logs what was delivered, and returns the `NotificationResult`."""
+def deliver_pending_notifications(warehouse: Warehouse, urls: list[str], language: str | None = None):
+    """Sends what is pending in `language` (default: STORE_ANOMALY_LANGUAGE), logs what was delivered, and
+    returns the `NotificationResult`."""
+    language = language or language_from_env()
     with warehouse.connect() as connection:
         alerts = current_alert_state(connection)  # empty before the first alerts materialization
-    result = send_notifications(alerts, urls)
+    result = send_notifications(alerts, urls, language)
     targets = ", ".join(url.split("://", 1)[0] for url in urls)  # schemes only: URLs may hold secrets
     delivered = [(alert_id, severity, targets) for alert_id, severity in result.delivered.items()]
     with warehouse.connect() as connection:

@@ -11,6 +11,7 @@ import pytest
 from store_anomaly.alerts import select_for_notification, send_notifications, urls_from_env
 from store_anomaly.alerts.config import ALERT_SCHEMA
 from store_anomaly.alerts.sensors import deliver_pending_notifications
+from store_anomaly.settings import LANGUAGE_ENV_VAR, SettingsError
 from store_anomaly_tests.warehouse_rows import store_alerts, warehouse_at
 
 
@@ -27,6 +28,8 @@ def _alerts(rows: list[dict]) -> pl.DataFrame:
         "direction": "down",
         "description": "Revenue is down.",
         "recommended_action": "1. Check.",
+        "description_zh": "营业额下降。",
+        "recommended_action_zh": "1. 检查。",
         "notified_severity": None,
         "stale": False,
         "acknowledged": False,
@@ -71,6 +74,31 @@ def test_delivered_alerts_are_logged_and_never_resent(endpoint, fresh_database):
     assert third.delivered == {"A-000000000a": "CRITICAL"}
     assert endpoint.posts()[-1]["title"].startswith("[Escalated to CRITICAL] US00001")
     assert endpoint.posts()[-1]["type"] == "failure"
+
+
+@pytest.mark.mysql
+def test_notifications_in_chinese_when_the_language_is_zh(endpoint, fresh_database, monkeypatch):
+    warehouse = warehouse_at(fresh_database)
+    store_alerts(fresh_database, _alerts([{"alert_id": "A-000000000a", "severity": "CRITICAL"}]))
+    monkeypatch.setenv(LANGUAGE_ENV_VAR, "zh")
+    result = deliver_pending_notifications(warehouse, [endpoint.url()])
+    assert result.delivered == {"A-000000000a": "CRITICAL"}
+    (post,) = endpoint.posts()
+    assert post["title"] == "[CRITICAL] US00001 8th & Broadway：营业额自 2025-10-06 起下降 18%"
+    assert post["message"].split("\n\n") == [
+        "营业额下降。",
+        "1. 检查。",
+        "告警 A-000000000a（仍在持续），2025-10-20 开启，最近一次出现于 2025-11-10。",
+    ]
+    assert post["type"] == "failure"
+    with warehouse.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("UPDATE store_anomaly_alerts SET severity = 'CRITICAL', notified_severity = NULL")
+        cursor.execute("DELETE FROM store_anomaly_alert_notifications")
+        connection.commit()
+    monkeypatch.setenv(LANGUAGE_ENV_VAR, "klingon")
+    with pytest.raises(SettingsError, match=LANGUAGE_ENV_VAR):
+        deliver_pending_notifications(warehouse, [endpoint.url()])
+    assert len(endpoint.posts()) == 1  # nothing sent in a language the platform does not have
 
 
 @pytest.mark.mysql
