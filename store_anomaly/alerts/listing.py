@@ -7,7 +7,9 @@ Public API
     like two letters and five digits, e.g. US00001) keeps that store. Raises `AckError` on a malformed
     shop number. Sorted: open first, then severity (CRITICAL first), then last_seen_on (newest first).
 
-`headline(description) -> str`: an alert's first sentence (listings, the UI and the reports).
+`headline(description, shop_name=None, width=None) -> str`: an alert's first sentence, whole (listings, the UI
+    and the reports), in either language; a store name holding a full stop ("St. Marks") does not end it. With
+    `width`, a longer sentence is shortened at a word boundary and ends with "...".
 
 `format_alert(alert, acks, *, width=100) -> str`: one alert in full (`store-anomaly alerts show ID`).
 
@@ -58,9 +60,22 @@ def printable(text: object) -> str:
     return "".join("?" if unicodedata.category(char).startswith("C") else char for char in str(text))
 
 
-def headline(description: str | None, width: int = 100) -> str:
-    """The first sentence of an alert's description: what the listings, the UI and the reports show."""
-    return (description or "").split(". ")[0][:width]
+# The end of a sentence: an English full stop before a space or the end, or a Chinese one.
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|。")
+
+
+def headline(description: str | None, shop_name: str | None = None, width: int | None = None) -> str:
+    """The first sentence of an alert's description, without its full stop; see the module docstring."""
+    text = description or ""
+    start = 0
+    if shop_name and (at := text.find(shop_name)) >= 0:
+        start = at + len(shop_name)
+    end = _SENTENCE_END.search(text, start)
+    sentence = text[: end.start()] if end else text.rstrip(".。")
+    if width is None or len(sentence) <= width:
+        return sentence
+    cut = sentence[: width - 3]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "..."
 
 
 def format_alerts(alerts: pl.DataFrame, *, width: int | None = None) -> str:
@@ -85,7 +100,7 @@ def format_alerts(alerts: pl.DataFrame, *, width: int | None = None) -> str:
                     str(row["opened_on"]),
                     str(row["last_seen_on"]),
                     ack,
-                    headline(row.get("description")),
+                    headline(row.get("description"), row.get("shop_name")),
                 )
             )
         )
@@ -157,8 +172,8 @@ def _md(text) -> str:
 
 
 def open_alerts_markdown(alerts: pl.DataFrame, *, limit: int = 50) -> str:
-    """The open alerts as a markdown table (store, KPI, severity, since, headline), most serious first, for
-    the Dagster UI; at most `limit` rows, then how many more."""
+    """The open alerts as a markdown table (store, KPI, severity, since, the whole headline), most serious first,
+    for the Dagster UI; at most `limit` rows, then how many more."""
     rows = select_alerts(alerts, open_only=True)
     if rows.is_empty():
         return "No open alert."
@@ -168,7 +183,7 @@ def open_alerts_markdown(alerts: pl.DataFrame, *, limit: int = 50) -> str:
         since = row.get("change_started_on") or row["opened_on"]
         lines.append(
             f"| {_md(store)} | {_md(row['metric_name'])} | {_md(row['severity'])} | {since} | "
-            f"{_md(headline(row.get('description')))} | {_md(row['alert_id'])} |"
+            f"{_md(headline(row.get('description'), row.get('shop_name')))} | {_md(row['alert_id'])} |"
         )
     if rows.height > limit:
         lines.append(f"\n{rows.height - limit} more: `store-anomaly alerts --open`")

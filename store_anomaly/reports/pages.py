@@ -135,8 +135,8 @@ def _provenance(data: ReportData, built_at: datetime, *, depth: int) -> str:
 def with_headlines(alerts: pl.DataFrame) -> pl.DataFrame:
     """Alerts with a `headline` column and a numeric `severity_rank`."""
     return alerts.with_columns(
-        pl.col("description")
-        .map_elements(lambda text: headline(text, 240), return_dtype=pl.String)
+        pl.struct("description", "shop_name")
+        .map_elements(lambda row: headline(row["description"], row["shop_name"]), return_dtype=pl.String)
         .fill_null("")
         .alias("headline"),
         pl.col("severity").replace_strict(SEVERITY_RANK, default=-1, return_dtype=pl.Int64).alias("severity_rank"),

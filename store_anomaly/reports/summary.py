@@ -41,15 +41,15 @@ def warehouse_summary(warehouse_url: str) -> str:
             alerts = ", ".join(f"{n} {status} {severity}" for status, severity, n in cursor.fetchall())
             lines.append(f"  alerts: {alerts or 'none'}")
             cursor.execute(
-                "SELECT alert_id, shop_no, severity, opened_on, description FROM store_anomaly_alerts "
+                "SELECT alert_id, shop_no, severity, opened_on, description, shop_name FROM store_anomaly_alerts "
                 "WHERE status = 'open' ORDER BY FIELD(severity, 'CRITICAL', 'WARNING', 'INFO'), opened_on, shop_no"
             )
             open_alerts = cursor.fetchall()
             if open_alerts:
                 lines.append(f"  stores alerting now: {', '.join(dict.fromkeys(row[1] for row in open_alerts))}")
                 lines += [
-                    f"    {shop} {severity:<8} since {opened}  {headline(text, 90)}  ({alert_id})"
-                    for alert_id, shop, severity, opened, text in open_alerts
+                    f"    {shop} {severity:<8} since {opened}  {headline(text, name, width=90)}  ({alert_id})"
+                    for alert_id, shop, severity, opened, text, name in open_alerts
                 ]
                 next_steps.append(f"store-anomaly alerts show {open_alerts[0][0]}   # the most serious alert in full")
     lines.append("  rows per table:")

@@ -15,6 +15,7 @@ from store_anomaly.alerts import (
     validate_ack,
 )
 from store_anomaly.alerts.config import ALERT_SCHEMA
+from store_anomaly.alerts.listing import headline, open_alerts_markdown
 from store_anomaly.alerts.state import current_alert_state, record_ack
 from store_anomaly.spc.resets import baseline_resets_from_alerts, load_baseline_resets
 from store_anomaly_tests.alerts.synthetic import flag, flags_frame
@@ -207,3 +208,37 @@ def test_the_alert_state_of_an_older_table_has_every_column(fresh_database):
     assert dict(state.schema) == ALERT_SCHEMA
     assert state.row(0, named=True)["ack_label"] is None and state["shop_no"].to_list() == ["US00001"]
     assert rule_feedback_counts(state).is_empty() and baseline_resets_from_alerts(state).is_empty()
+
+
+HEADLINE_EN = (
+    "Revenue (revenue) at US00003 St. Marks Place is down 57% vs its level before about 2025-10-08 ($3,561 -> "
+    "$1,525 a day, weekday-adjusted); about $150K below that level since"
+)
+HEADLINE_ZH = (
+    "US00003 St. Marks Place 的营业额（revenue）较约 2025-10-08 之前的水平下降 57%（按星期调整后的日均值 $3,561 -> "
+    "$1,525）；自那时起累计比该水平少约 $150K"
+)
+
+
+def test_the_headline_is_the_whole_first_sentence_in_either_language():
+    english = HEADLINE_EN + ". First flagged on 2025-10-26 (WARNING, rule anchored_drift). More."
+    chinese = HEADLINE_ZH + "。首次标记于 2025-10-26（WARNING，规则 anchored_drift）。"
+    assert headline(english, "St. Marks Place") == HEADLINE_EN
+    assert headline(chinese, "St. Marks Place") == HEADLINE_ZH
+    assert headline("One sentence only.") == "One sentence only" and headline(None) == ""
+    short = headline(english, "St. Marks Place", width=60)
+    assert len(short) <= 60 and short.endswith("...") and HEADLINE_EN.startswith(short[:-3])
+    assert short == "Revenue (revenue) at US00003 St. Marks Place is down 57%..."  # cut between words
+
+
+def test_the_open_alerts_table_of_the_ui_shows_whole_headlines():
+    alerts = _alerts().with_columns(
+        pl.when(pl.col("alert_id") == IDS[0])
+        .then(pl.lit(HEADLINE_EN + ". First flagged on 2025-10-26."))
+        .otherwise(pl.col("description"))
+        .alias("description"),
+        pl.lit("St. Marks Place").alias("shop_name"),
+    )
+    table = open_alerts_markdown(alerts)
+    assert f"| {HEADLINE_EN} | {IDS[0]} |" in table
+    assert HEADLINE_EN in format_alerts(alerts)
