@@ -109,7 +109,10 @@ def in_contract(table: str, column: str) -> bool:
 # What each query returns: panel title (or variable name) -> refId -> columns, in order.
 EXPECTED_COLUMNS = {
     "Chain overview: revenue and orders": {"A": ["time", "revenue", "orders"]},
-    "Control chart: $metric at $shop": {"A": ["time", "value", "center_line", "ucl", "lcl"], "B": ["time", "flagged"]},
+    "Control chart: $metric at $shop": {
+        "A": ["time", "value", "center_line", "ucl", "lcl", "anchored_reference"],
+        "B": ["time", "flagged"],
+    },
     "Flagged days at $shop": {
         "A": [
             "metric_date",
@@ -283,8 +286,13 @@ def test_the_control_chart_shows_the_days_limits_and_flags(reader):
         datetime(2025, 12, 15, tzinfo=UTC),
     )
     _, days = run(connection, chart)
-    assert all(lcl <= center <= ucl for _, _, center, ucl, lcl in days if None not in (center, ucl, lcl))
+    assert all(lcl <= center <= ucl for _, _, center, ucl, lcl, _ in days if None not in (center, ucl, lcl))
     assert max(day for day, *_ in days) == END
+    # the anchored reference of the flagship's revenue: the level before the slide, above the sliding days
+    anchors = [(day, value, anchor) for day, value, _, _, _, anchor in days if anchor is not None]
+    assert anchors and any(day > date(2025, 10, 3) for day, _, _ in anchors)
+    late = [(value, anchor) for day, value, anchor in anchors if day >= date(2025, 11, 15)]
+    assert late and sum(value < anchor for value, anchor in late) > len(late) / 2
     flags = substitute(
         sql["Control chart: $metric at $shop", "B"],
         {"shop": "US00001", "metric": "order_count"},
