@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from store_anomaly.spc.chain import add_chain_effect
+from store_anomaly.spc.chain import add_chain_effects
 from store_anomaly.spc.config import SpcConfig
 
 GROUP = ["sid", "epoch_start"]
@@ -68,7 +68,23 @@ def add_anchored_drift(
     anchor_stat: its |T|; recent_t: the mean weekday-adjusted level of the last `recent_level_days` days.
     material: the KPI is flagged only beyond a material change (`MetricSpec.material_change`): every window and
         both models flag. `df` is sorted by sid, epoch_start, metric_date, one row per day.
+
+    The three steps (`add_window_sums`, the chain effects of `chain_specs`, `add_anchor_statistics`) can run on
+    slices of stores, the chain effects from every store's `add_window_sums` (see `store_anomaly.spc.robust`).
     """
+    df = add_window_sums(df, values, sigma, config)
+    if chain:
+        df = add_chain_effects(
+            df, chain_specs(config), config.chain_min_stores, config.chain_leave_one_out, counts=False
+        )
+    return add_anchor_statistics(df, sigma, config, chain, material)
+
+
+def add_window_sums(df: pl.DataFrame, values: str, sigma: str, config: SpcConfig) -> pl.DataFrame:
+    """First step of `add_anchored_drift`: per candidate window w, the anchor `_a{w}`, the level change `_d{w}`
+    and the ramp slope `_b{w}` (null when the window or its anchor lacks usable days), the yardstick terms of its
+    statistics (`_s{w}`, `_vd{w}`, `_vb{w}`, see `_window_terms`), and `recent_t`. What it adds is per row: the
+    rows can be filtered afterwards (to the days scored) without changing any of them."""
     windows = tuple(sorted(config.anchor_windows))
     a_days = config.anchor_days
     q = (pl.col(values).clip(-_CLIP, _CLIP) * _Q).round(0).cast(pl.Int64)
@@ -88,10 +104,7 @@ def add_anchored_drift(
         .then(_window_sum("_zs", recent).cast(pl.Float64) / _Q / n_recent.cast(pl.Float64))
         .alias("recent_t")
     )
-    stats: list[tuple[int, str, str, str]] = []  # (w, kind, T column, D column)
-    temp = ["_i", "_zs", "_zn", "_zis", "_zin", "_ziin"]
     for w in windows:
-        slope = w <= config.drift_max_flag_window  # longer windows: level only (they estimate, never flag)
         n1 = _window_sum("_zn", w)
         s1 = _window_sum("_zs", w)
         si = _window_sum("_zis", w)
@@ -113,25 +126,67 @@ def add_anchored_drift(
             pl.when(ok & sig.is_not_null()).then(anchor).alias(f"_a{w}"),
             pl.when(ok & sig.is_not_null()).then(s1.cast(pl.Float64) / _Q / n1f - anchor).alias(f"_d{w}"),
             pl.when(ok & sig.is_not_null()).then((sku - anchor * sk) / skk).alias(f"_b{w}"),
-            sig.alias(f"_s{w}"),
-            (1.0 / n1f + 1.0 / n0f).sqrt().alias(f"_vd{w}"),
-            (skk / (skk + sk * sk / n0f).sqrt()).alias(f"_vb{w}"),
         )
-        if chain:
-            member = pl.col(f"_d{w}").is_not_null() & pl.col("_member")
-            for name, moved in ((f"_d{w}", f"_cd{w}"), (f"_b{w}", None))[: 2 if slope else 1]:
-                df = add_chain_effect(df, name, member, config.chain_min_stores, config.chain_leave_one_out, "_ce")
-                df = df.with_columns((pl.col(name) - pl.col("_ce").fill_null(0.0)).alias(name))
-                if moved:
-                    df = df.with_columns(pl.col("_ce").fill_null(0.0).alias(moved))
-                df = df.drop("_ce", "_ce_n")
-        else:
-            df = df.with_columns(pl.lit(0.0).alias(f"_cd{w}"))
+    terms = []
+    for w in windows:
+        sig, vd, vb = _window_terms(w, sigma, config)
+        terms += [sig.alias(f"_s{w}"), vd.alias(f"_vd{w}"), vb.alias(f"_vb{w}")]
+    # every column from here on is per row: the frame can be cut to the days to score
+    return df.with_columns(terms).drop("_i", "_zs", "_zn", "_zis", "_zin", "_ziin")
+
+
+def _window_terms(w: int, sigma: str, config: SpcConfig) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(sigma on the candidate onset day, sqrt(1/n1 + 1/n0), sum k^2 / sqrt(sum k^2 + (sum k)^2 / n0)) of window w,
+    from the running sums of `add_window_sums`."""
+    n1 = _window_sum("_zn", w)
+    sin = _window_sum("_zin", w)
+    siin = _window_sum("_ziin", w)
+    n0 = _lagged("_zn", w) - _lagged("_zn", w + config.anchor_days)
+    c = pl.col("_i") - w
+    sk = (sin - c * n1).cast(pl.Float64)
+    skk = (siin - 2 * c * sin + c * c * n1).cast(pl.Float64)
+    n1f, n0f = n1.cast(pl.Float64), n0.cast(pl.Float64)
+    sig = pl.when(pl.col("_i") >= w - 1).then(pl.col(sigma).shift(w - 1))
+    return sig, (1.0 / n1f + 1.0 / n0f).sqrt(), skk / (skk + sk * sk / n0f).sqrt()
+
+
+def chain_specs(config: SpcConfig) -> list[tuple[str, pl.Expr, str]]:
+    """The chain effects the windows need (`store_anomaly.spc.chain`): every window's level change `_d{w}` (effect
+    `_cd{w}`) and each flagging window's slope `_b{w}` (effect `_cb{w}`), over the stores past warm-up
+    (`_member`) with that window defined."""
+    specs = []
+    for w in sorted(config.anchor_windows):
+        member = pl.col(f"_d{w}").is_not_null() & pl.col("_member")
+        specs.append((f"_d{w}", member, f"_cd{w}"))
+        if w <= config.drift_max_flag_window:
+            specs.append((f"_b{w}", member, f"_cb{w}"))
+    return specs
+
+
+def add_anchor_statistics(
+    df: pl.DataFrame, sigma: str, config: SpcConfig, chain: bool, material: bool = False
+) -> pl.DataFrame:
+    """Last step of `add_anchored_drift`: the windows' chain-relative statistics (the chain effects of
+    `chain_specs` already added when `chain`), the best windows and what they estimate; drops the work columns."""
+    windows = tuple(sorted(config.anchor_windows))
+    stats: list[tuple[int, str, str, str]] = []  # (w, kind, T column, D column)
+    temp = [f"_{p}{w}" for w in windows for p in ("a", "d", "b", "cd", "s", "vd", "vb")]
+    if chain:
+        specs = chain_specs(config)
         df = df.with_columns(
-            (pl.col(f"_d{w}") / (pl.col(f"_s{w}") * pl.col(f"_vd{w}"))).alias(f"_tl{w}"),
-            (pl.col(f"_b{w}") * pl.col(f"_vb{w}") / pl.col(f"_s{w}")).alias(f"_ts{w}"),
+            *[(pl.col(name) - pl.col(out).fill_null(0.0)).alias(name) for name, _, out in specs],
+            *[pl.col(f"_cd{w}").fill_null(0.0) for w in windows],
+        ).drop([f"_cb{w}" for w in windows if w <= config.drift_max_flag_window])
+    else:
+        df = df.with_columns(*[pl.lit(0.0).alias(f"_cd{w}") for w in windows])
+    for w in windows:
+        slope = w <= config.drift_max_flag_window  # longer windows: level only (they estimate, never flag)
+        sig, vd, vb = pl.col(f"_s{w}"), pl.col(f"_vd{w}"), pl.col(f"_vb{w}")
+        df = df.with_columns(
+            (pl.col(f"_d{w}") / (sig * vd)).alias(f"_tl{w}"),
+            *([(pl.col(f"_b{w}") * vb / sig).alias(f"_ts{w}")] if slope else []),
         )
-        temp += [f"_{p}{w}" for p in ("a", "d", "b", "s", "vd", "vb", "tl", "ts", "cd")]
+        temp += [f"_tl{w}"] + ([f"_ts{w}"] if slope else [])
         stats += [(w, "level", f"_tl{w}", f"_d{w}")] + ([(w, "slope", f"_ts{w}", f"_d{w}")] if slope else [])
 
     # a KPI flagged only for operationally material moves (staffing) can afford every short window and both
@@ -140,19 +195,30 @@ def add_anchored_drift(
     first = min(windows) if material else config.drift_min_flag_window
     flagging = [s for s in stats if first <= s[0] <= config.drift_max_flag_window and s[1] in models]
 
-    def best(scores: list[pl.Expr], alias: str) -> pl.Expr:
-        """Index of the largest score (nulls never win; the first on ties; null when every score is null)."""
+    def best(frame: pl.DataFrame, scores: list[pl.Expr], alias: str) -> pl.DataFrame:
+        """Add `alias`: the index of the largest score (nulls never win; the first on ties; null when every score
+        is null). One pass per score over plain columns."""
         filled = [sc.fill_null(float("-inf")) for sc in scores]
-        top = pl.concat_list(filled).list.arg_max()
-        return pl.when(pl.any_horizontal(*[sc.is_not_null() for sc in scores])).then(top).alias(alias)
+        frame = frame.with_columns(filled[0].alias("_bv"), pl.lit(0, pl.Int64).alias(alias))
+        for i, sc in enumerate(filled[1:], start=1):
+            better = sc > pl.col("_bv")
+            frame = frame.with_columns(
+                pl.when(better).then(sc).otherwise(pl.col("_bv")).alias("_bv"),
+                pl.when(better).then(pl.lit(i, pl.Int64)).otherwise(pl.col(alias)).alias(alias),
+            )
+        some = pl.any_horizontal(*[sc.is_not_null() for sc in scores])
+        return frame.with_columns(pl.when(some).then(pl.col(alias)).alias(alias)).drop("_bv")
 
     def pick(index: str, values: list[pl.Expr]) -> pl.Expr:
-        return pl.concat_list([v.cast(pl.Float64) for v in values]).list.get(pl.col(index), null_on_oob=True)
+        out = pl.when(pl.col(index) == 0).then(values[0])
+        for i, v in enumerate(values[1:], start=1):
+            out = out.when(pl.col(index) == i).then(v)
+        return out
 
     up_scores = [pl.col(t) for _, _, t, _ in flagging]
     down_scores = [-pl.col(t) for _, _, t, _ in flagging]
     all_scores = [pl.col(t).abs() for _, _, t, _ in stats]
-    df = df.with_columns(best(up_scores, "_bu"), best(down_scores, "_bd"), best(all_scores, "_ba"))
+    df = best(best(best(df, up_scores, "_bu"), down_scores, "_bd"), all_scores, "_ba")
     refs = [pl.col(f"_a{w}") + pl.col(f"_cd{w}") for w, _, _, _ in flagging]
     df = df.with_columns(
         pl.max_horizontal(*up_scores).clip(lower_bound=0.0).alias("drift_t_up"),
@@ -162,7 +228,7 @@ def add_anchored_drift(
         pick("_bu", refs).alias("drift_ref_up"),
         pick("_bd", refs).alias("drift_ref_down"),
         pick("_ba", [pl.col(f"_a{w}") for w, _, _, _ in stats]).alias("anchor_t"),
-        pick("_ba", [pl.lit(w) for w, _, _, _ in stats]).cast(pl.Int64).alias("anchor_window"),
+        pick("_ba", [pl.lit(w, pl.Int64) for w, _, _, _ in stats]).alias("anchor_window"),
         pick("_ba", [pl.col(d) for _, _, _, d in stats]).alias("anchor_change"),
         pl.max_horizontal(*all_scores).alias("anchor_stat"),
     ).drop("_bu", "_bd", "_ba")

@@ -9,7 +9,8 @@ reference; a store outside it (warming up, closed, on a holiday) with the median
 
 Only the same day's rows are used (no later day), the median is an order statistic (the same input rows give the
 same value whatever the range computed), and nothing is adjusted on a day with fewer than `min_stores` stores in
-the cross-section. Vectorised: one group-by over days and one join per call.
+the cross-section. Vectorised: one group-by over days and one join for any number of residual columns; the
+leave-one-out median needs no per-row rank (see `add_chain_effects`).
 """
 
 from __future__ import annotations
@@ -31,38 +32,96 @@ def add_chain_effect(
     `frame` holds one row per store and day (column ``metric_date``); `member` says which rows form the
     cross-section (rows with a null `residual` never do). The row order of `frame` is kept.
     """
-    v = pl.when(member & pl.col(residual).is_not_null()).then(pl.col(residual))
-    frame = frame.with_columns(v.alias("_cv"))
-    # the three order statistics around the median that the full and the leave-one-out medians can need:
-    # s[b], s[b+1], s[b+2] with b = (n - 2) // 2 (0-based ranks of the sorted cross-section)
-    stats = (
-        frame.lazy()
-        .filter(pl.col("_cv").is_not_null())
+    return add_chain_effects(frame, [(residual, member, out)], min_stores, leave_one_out)
+
+
+def add_chain_effects(
+    frame: pl.DataFrame,
+    specs: list[tuple[str, pl.Expr, str]],
+    min_stores: int,
+    leave_one_out: bool,
+    counts: bool = True,
+) -> pl.DataFrame:
+    """`add_chain_effect` for several (residual, member, out) columns at once: one group-by over days, one join.
+
+    `counts`: also add `{out}_n`. The same as `chain_stats` over the whole frame followed by `apply_chain_stats`.
+    """
+    values = cross_section_values(frame, specs)
+    return apply_chain_stats(frame, chain_stats([values], len(specs)), specs, min_stores, leave_one_out, counts)
+
+
+def cross_section_values(frame: pl.DataFrame, specs: list[tuple[str, pl.Expr, str]]) -> pl.DataFrame:
+    """The narrow frame `chain_stats` needs from one slice of stores: metric_date and, per spec, the residual on
+    the rows of the cross-section (null elsewhere)."""
+    return frame.select(
+        "metric_date",
+        *[
+            pl.when(member & pl.col(residual).is_not_null()).then(pl.col(residual)).alias(f"_cv{i}")
+            for i, (residual, member, _) in enumerate(specs)
+        ],
+    )
+
+
+def chain_stats(values: list[pl.DataFrame], count: int) -> pl.DataFrame:
+    """Per day and residual column, the size n of the cross-section and its order statistics s[b], s[b+1],
+    s[b+2] (b = (n - 2) // 2), from `cross_section_values` of every slice of stores (they may be scored in
+    chunks: the day's cross-section is every store's)."""
+    aggs: list[pl.Expr] = []
+    picks: list[pl.Expr] = []
+    for i in range(count):
+        name = f"_cv{i}"
+        aggs += [
+            pl.col(name).drop_nulls().sort().alias(f"{name}_s"),
+            pl.col(name).count().cast(pl.Int64).alias(f"{name}_n"),
+        ]
+        n, s = pl.col(f"{name}_n"), pl.col(f"{name}_s")
+        b = ((n - 2) // 2).clip(lower_bound=0)
+        picks += [s.list.get(b + k, null_on_oob=True).alias(f"{name}_q{k}") for k in range(3)]
+    return (
+        pl.concat([v.lazy() for v in values])
         .group_by("metric_date")
-        .agg(pl.col("_cv").sort().alias("_cs"), pl.len().cast(pl.Int64).alias("_cn"))
-        .with_columns(((pl.col("_cn") - 2) // 2).clip(lower_bound=0).alias("_cb"))
-        .with_columns(*[pl.col("_cs").list.get(pl.col("_cb") + i, null_on_oob=True).alias(f"_cq{i}") for i in range(3)])
-        .drop("_cs")
+        .agg(aggs)
+        .select("metric_date", *[pl.col(f"_cv{i}_n") for i in range(count)], *picks)
         .collect()
     )
+
+
+def apply_chain_stats(
+    frame: pl.DataFrame,
+    stats: pl.DataFrame,
+    specs: list[tuple[str, pl.Expr, str]],
+    min_stores: int,
+    leave_one_out: bool,
+    counts: bool = True,
+) -> pl.DataFrame:
+    """Add each spec's chain effect `out` (and `{out}_n` with `counts`) to `frame` (any slice of stores) from the
+    day's `chain_stats`.
+
+    The leave-one-out median of a member row with value v needs only the order statistics around the day's
+    median: with s the day's sorted cross-section (n values), b = (n - 2) // 2 and j = the number of values below v
+    (removing any copy of v leaves the same values), the k-th of the remaining values is s[k + (j <= k)], and
+    j <= k exactly when s[k] >= v. The medians' ranks k (lo, hi) are b or b + 1, so s[b], s[b+1], s[b+2] suffice.
+    """
+    frame = frame.with_columns(cross_section_values(frame, specs).drop("metric_date"))
     frame = frame.join(stats, on="metric_date", how="left", maintain_order="left")
-    n, b = pl.col("_cn"), pl.col("_cb")
-    full = pl.when(n % 2 == 0).then((pl.col("_cq0") + pl.col("_cq1")) / 2).otherwise(pl.col("_cq1"))
-    if leave_one_out:
-        # rank j (0-based) of the row in the day's sorted cross-section; ties give the same remaining values
-        j = (pl.col("_cv").rank("ordinal").over("metric_date") - 1).cast(pl.Int64)
-        m = n - 1  # values left once the row is removed; their median is (a[lo] + a[hi]) / 2
-        lo, hi = (m - 1) // 2, m // 2
-
-        def pick(k: pl.Expr) -> pl.Expr:  # a[k] = s[k + (k >= j)], one of s[b..b+2]
-            idx = k + (k >= j).cast(pl.Int64) - b
-            return pl.when(idx == 0).then(pl.col("_cq0")).when(idx == 1).then(pl.col("_cq1")).otherwise(pl.col("_cq2"))
-
-        effect = pl.when(pl.col("_cv").is_not_null()).then((pick(lo) + pick(hi)) / 2).otherwise(full)
-    else:
-        effect = full
-    frame = frame.with_columns(
-        pl.when(n >= min_stores).then(effect).alias(out),
-        n.fill_null(0).alias(f"{out}_n"),
-    )
-    return frame.drop("_cv", "_cn", "_cb", "_cq0", "_cq1", "_cq2")
+    outs = []
+    drop = []
+    for i, (_, _, out) in enumerate(specs):
+        name = f"_cv{i}"
+        n = pl.col(f"{name}_n")
+        q0, q1, q2 = (pl.col(f"{name}_q{k}") for k in range(3))
+        full = pl.when(n % 2 == 0).then((q0 + q1) / 2).otherwise(q1)
+        if leave_one_out:
+            # n odd: the two middle values of the n - 1 left are ranks b, b + 1; n even: the middle one is rank b
+            v = pl.col(name)
+            lo = pl.when(q0 >= v).then(q1).otherwise(q0)  # rank b of what is left
+            hi = pl.when(q1 >= v).then(q2).otherwise(q1)  # rank b + 1 of what is left
+            loo = pl.when(n % 2 == 1).then((lo + hi) / 2).otherwise((lo + lo) / 2)
+            effect = pl.when(v.is_not_null()).then(loo).otherwise(full)
+        else:
+            effect = full
+        outs.append(pl.when(n >= min_stores).then(effect).alias(out))
+        if counts:
+            outs.append(n.fill_null(0).alias(f"{out}_n"))
+        drop += [name, f"{name}_n", f"{name}_q0", f"{name}_q1", f"{name}_q2"]
+    return frame.with_columns(outs).drop(drop)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 
 import polars as pl
 
 from store_anomaly.spc.config import SpcConfig
 from store_anomaly.spc.prepare import clean_wide, epoch_starts
-from store_anomaly.spc.robust import FLAGS_SCHEMA, score_default
+from store_anomaly.spc.robust import FLAGS_SCHEMA, score_default_chunks
 from store_anomaly.spc.seed import score_seed
 
 SEVERITIES = ("INFO", "WARNING", "CRITICAL")
@@ -56,6 +57,9 @@ LIMITS_SCHEMA: dict[str, pl.DataType] = {
 
 FLAG_KEY = ("shop_no", "metric_date", "metric_name", "rule")
 
+# stores scored at a time by the default rule set (memory: ~1 GB of working columns per 1,000 stores x 600 days)
+CHUNK_STORES = 100
+
 
 @dataclass(frozen=True)
 class SpcResult:
@@ -79,41 +83,61 @@ def compute_spc(
     end: date,
     config: SpcConfig,
     baseline_resets: pl.DataFrame | None = None,
+    chunk_stores: int = CHUNK_STORES,
 ) -> SpcResult:
     """Control limits and anomaly flags for every store x metric x day in [start, end].
 
-    Rows of `metrics` dated before ``start - config.lookback_days`` or after `end` are ignored.
+    Rows of `metrics` dated before ``start - config.lookback_days`` or after `end` are ignored. `chunk_stores`: the
+    default rule set scores that many stores at a time (after the chain effects, which need every store's
+    residuals of the day); it bounds memory and never changes the result.
     """
     if end < start:
         return SpcResult(pl.DataFrame(schema=LIMITS_SCHEMA), pl.DataFrame(schema=FLAGS_SCHEMA))
     wide = clean_wide(metrics, start, end, config)
-    limits_parts: list[pl.DataFrame] = []
+    if wide.height == 0:
+        return SpcResult(pl.DataFrame(schema=LIMITS_SCHEMA), pl.DataFrame(schema=FLAGS_SCHEMA))
+    # slices of whole stores: rows are sorted by sid, so each slice is a contiguous range of rows
+    sizes = wide.group_by("sid").len().sort("sid")["len"].to_list()
+    bounds = [0]
+    step = len(sizes) if config.rule_set == "seed" else max(1, chunk_stores)
+    for k in range(0, len(sizes), step):
+        bounds.append(bounds[-1] + sum(sizes[k : k + step]))
+    in_range = pl.col("metric_date").is_between(start, end)
+    limits_parts: list[list[pl.DataFrame]] = [[] for _ in bounds[1:]]
     flags_parts: list[pl.DataFrame] = []
-    scorer = score_seed if config.rule_set == "seed" else score_default
-    if wide.height:
-        for metric in config.metrics:  # a loop over a handful of metrics; each is one vectorised pass
-            epochs = epoch_starts(wide, metric, baseline_resets)
-            long = (
-                wide.select(
-                    "sid",
-                    "shop_no",
-                    "metric_date",
-                    "is_closed",
-                    "is_special",
-                    pl.col(metric).alias("x"),
-                )
-                .join(epochs, on=["sid", "metric_date"], how="left")
-                .with_columns(
-                    (pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"),
-                )
-                .sort("sid", "metric_date")
+    for metric in config.metrics:  # a loop over a handful of metrics; each is one vectorised pass
+        epochs = epoch_starts(wide, metric, baseline_resets)
+        long = (
+            wide.select(
+                "sid",
+                "shop_no",
+                "metric_date",
+                "is_closed",
+                "is_special",
+                pl.col(metric).alias("x"),
             )
-            limits, flags = scorer(long, metric, config)
-            limits_parts.append(_conform(limits.filter(pl.col("metric_date").is_between(start, end)), LIMITS_SCHEMA))
-            flags_parts.append(_conform(flags.filter(pl.col("metric_date").is_between(start, end)), FLAGS_SCHEMA))
-    limits = (pl.concat(limits_parts) if limits_parts else pl.DataFrame(schema=LIMITS_SCHEMA)).sort(
-        "shop_no", "metric_name", "metric_date"
-    )
+            .join(epochs, on=["sid", "metric_date"], how="left")
+            .with_columns(
+                (pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"),
+            )
+            .sort("sid", "metric_date")
+        )
+        slices = [long.slice(lo, hi - lo) for lo, hi in pairwise(bounds)]
+        del long
+        if config.rule_set == "seed":
+            scored = [score_seed(slices[0], metric, config)]
+        else:
+            scored = score_default_chunks(slices, metric, config, keep=in_range)
+        for k, (limits, flags) in enumerate(scored):
+            limits_parts[k].append(_conform(limits.filter(in_range), LIMITS_SCHEMA))
+            flags_parts.append(_conform(flags.filter(in_range), FLAGS_SCHEMA))
+        del scored
+    # each slice sorted on its own (slices follow shop_no): no sort, and no copy, of the whole output
+    chunks = []
+    for k in range(len(limits_parts)):
+        chunks.append(pl.concat(limits_parts[k]).sort("shop_no", "metric_name", "metric_date"))
+        limits_parts[k] = []
+    limits = pl.concat(chunks, rechunk=False) if chunks else pl.DataFrame(schema=LIMITS_SCHEMA)
     flags = (pl.concat(flags_parts) if flags_parts else pl.DataFrame(schema=FLAGS_SCHEMA)).sort(
         "shop_no", "metric_date", "metric_name", "rule"
     )

@@ -47,8 +47,8 @@ from statistics import NormalDist
 
 import polars as pl
 
-from store_anomaly.spc.anchor import add_anchored_drift
-from store_anomaly.spc.chain import add_chain_effect
+from store_anomaly.spc.anchor import add_anchor_statistics, add_window_sums, chain_specs
+from store_anomaly.spc.chain import apply_chain_stats, chain_stats, cross_section_values
 from store_anomaly.spc.config import MetricSpec, SpcConfig
 from store_anomaly.spc.cusum import add_windowed_cusum
 
@@ -207,7 +207,91 @@ def _both(a: str, b: str) -> str:
 def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Limits and flags of one metric. `long` has sid, shop_no, metric_date, epoch_start, age, x, is_closed,
     is_special, sorted by sid, metric_date."""
+    return score_default_chunks([long], metric, config)[0]
+
+
+def score_default_chunks(
+    chunks: list[pl.DataFrame], metric: str, config: SpcConfig, keep: pl.Expr | None = None
+) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
+    """`score_default` over slices of stores (each slice as `long`, every store in exactly one): (limits, flags)
+    per slice, restricted to the rows where `keep` holds (all rows when None).
+
+    Everything but the chain effects is per store, so the work runs slice by slice; the chain effects need every
+    store's residuals of the day, so each of the two kinds (the day's residual, the anchored windows) is gathered
+    from every slice (a few narrow columns) before any slice goes on. Memory: the slices' working columns plus
+    one slice's temporaries, instead of the temporaries of every store at once. The result does not depend on the
+    slicing."""
     spec = config.metric_specs[metric]
+    anchored = spec.drift_test != "none" or spec.anchored
+    frames = list(chunks)
+    chunks.clear()  # (the caller's list no longer holds the slices: each is freed once its next stage exists)
+    for i in range(len(frames)):
+        frames[i] = _screen_and_center(frames[i], spec, config)
+    if config.chain_relative:
+        _apply_chain(frames, _residual_specs(config), config, counts=True)
+    for i in range(len(frames)):
+        frames[i] = _sigma_and_cusums(frames[i], spec, config, anchored)
+        if keep is not None:  # from here on every statistic is per row (and the chain effects per day)
+            frames[i] = frames[i].filter(keep)
+    if anchored and config.chain_relative:
+        _apply_chain(frames, chain_specs(config), config, counts=False)
+    out = []
+    for i in range(len(frames)):
+        frame, frames[i] = frames[i], None  # type: ignore[call-overload]
+        if anchored:
+            frame = add_anchor_statistics(
+                frame, "sigma_t", config, config.chain_relative, material=spec.material_change > 0
+            ).drop("_member")
+        else:
+            frame = frame.drop("_member").with_columns(
+                *[
+                    pl.lit(None, pl.Float64).alias(c)
+                    for c in (
+                        "drift_t_up",
+                        "drift_t_down",
+                        "drift_change_up",
+                        "drift_change_down",
+                        "drift_ref_up",
+                        "drift_ref_down",
+                        "anchor_t",
+                        "anchor_change",
+                        "anchor_stat",
+                        "recent_t",
+                    )
+                ],
+                pl.lit(None, pl.Int64).alias("anchor_window"),
+            )
+        out.append(_rules(frame, metric, spec, config))
+    return out
+
+
+def _residual_specs(config: SpcConfig) -> list[tuple[str, pl.Expr, str]]:
+    """The day's chain effects: of the residual against the centre line and against the drift reference, over
+    the cross-section (stores past warm-up with a centre line, trading, not a holiday, with a value)."""
+    member = (
+        pl.col("center_t").is_not_null()
+        & (pl.col("age") >= config.warmup_days)
+        & ~pl.col("is_closed")
+        & ~pl.col("is_special")
+        & pl.col("y").is_not_null()
+    )
+    return [("_r", member, "chain_t"), ("_rr", member, "chain_ref_t")]
+
+
+def _apply_chain(frames: list, specs: list[tuple[str, pl.Expr, str]], config: SpcConfig, counts: bool) -> None:
+    """Add the chain effects of `specs` to every slice, from the cross-section of all of them (in place)."""
+    stats = chain_stats([cross_section_values(f, specs) for f in frames], len(specs))
+    for i in range(len(frames)):
+        frames[i] = apply_chain_stats(
+            frames[i], stats, specs, config.chain_min_stores, config.chain_leave_one_out, counts
+        )
+    if specs and specs[0][0] == "_r":
+        for i in range(len(frames)):
+            frames[i] = frames[i].drop("_r", "_rr", "chain_ref_t_n").rename({"chain_t_n": "chain_stores"})
+
+
+def _screen_and_center(long: pl.DataFrame, spec: MetricSpec, config: SpcConfig) -> pl.DataFrame:
+    """Steps 1-3 up to the store's own expectation, and the residuals the chain effects are taken from."""
     usable = pl.col("y").is_not_null() & ~pl.col("is_closed") & ~pl.col("is_special")
     df = long.with_columns(
         transform(pl.col("x"), spec).alias("y"),
@@ -226,34 +310,26 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     df = df.drop("_m0", "_r0", "_s0")
     # ---- second pass on screened data: centre, sigma, Z (means and standard deviation, exact sums) ------------
     df = _center_columns(df, "_yc", spec, config, False, "center_t")
-    df = df.rename({"center_t_ref": "ref_t", "center_t_n": "center_days", "center_t_f": "factor_t"})
+    df = df.rename({"center_t_ref": "ref_t", "center_t_n": "center_days", "center_t_f": "factor_t"}).drop("_wd")
     # ---- chain effect: what every store sees that day (season, weather, a city-wide event) ---------------------
-    # cross-section: stores past warm-up with a centre line, trading (not closed, not a holiday) with a value
-    member = (
-        pl.col("center_t").is_not_null()
-        & (pl.col("age") >= config.warmup_days)
-        & ~pl.col("is_closed")
-        & ~pl.col("is_special")
-        & pl.col("y").is_not_null()
-    )
     if config.chain_relative:
-        df = df.with_columns(
+        return df.with_columns(
             (pl.col("y") - pl.col("center_t")).alias("_r"), (pl.col("y") - pl.col("ref_t")).alias("_rr")
         )
-        df = add_chain_effect(df, "_r", member, config.chain_min_stores, config.chain_leave_one_out, "chain_t")
-        df = add_chain_effect(df, "_rr", member, config.chain_min_stores, config.chain_leave_one_out, "chain_ref_t")
-        df = df.drop("_r", "_rr", "chain_ref_t_n").rename({"chain_t_n": "chain_stores"})
-    else:
-        df = df.with_columns(
-            pl.lit(None, pl.Float64).alias("chain_t"),
-            pl.lit(None, pl.Float64).alias("chain_ref_t"),
-            pl.lit(None, pl.Int64).alias("chain_stores"),
-        )
+    return df.with_columns(
+        pl.lit(None, pl.Float64).alias("chain_t"),
+        pl.lit(None, pl.Float64).alias("chain_ref_t"),
+        pl.lit(None, pl.Int64).alias("chain_stores"),
+    )
+
+
+def _sigma_and_cusums(df: pl.DataFrame, spec: MetricSpec, config: SpcConfig, anchored: bool) -> pl.DataFrame:
+    """Step 3's expectation with the chain effect, sigma, Z, the CUSUMs and the anchored windows' sums."""
     # the store's own expectation (earlier days) plus the chain's movement today
     df = df.with_columns(
         (pl.col("center_t") + pl.col("chain_t").fill_null(0.0)).alias("center_a"),
         (pl.col("ref_t") + pl.col("chain_ref_t").fill_null(0.0)).alias("ref_a"),
-    )
+    ).drop("ref_t", "chain_ref_t")
     # sigma: spread of the previous chain-relative one-step-ahead residuals (screened days)
     df = df.with_columns((pl.col("_yc") - pl.col("center_a")).alias("_rc"))
     min_obs = config.scale_min_obs if spec.weekly else config.sparse_scale_min_obs
@@ -262,7 +338,7 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     df = df.with_columns(
         pl.when(sd.is_not_null()).then(pl.max_horizontal(sd, _sigma_floor(pl.col("center_a"), spec))).alias("sigma_t"),
         n_res.alias("baseline_days"),
-    )
+    ).drop("_rc", "_yc")
     has_limits = (
         pl.col("center_t").is_not_null() & pl.col("sigma_t").is_not_null() & (pl.col("age") >= config.warmup_days)
     )
@@ -274,9 +350,10 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     df = df.with_columns(
         pl.when(~pl.col("is_special")).then(pl.col("z")).alias("_zc"),
         pl.when(~pl.col("is_special")).then(pl.col("z_ref")).alias("_zr"),
-    )
+    ).drop("z_ref")
     df = add_windowed_cusum(df, "_zc", config.fast_k, config.cusum_window_days, GROUP, config.cusum_clip, "shift")
     df = add_windowed_cusum(df, "_zr", config.drift_k, config.cusum_window_days, GROUP, config.cusum_clip, "drift")
+    df = df.drop("_zc")
     # ---- anchored drift: the weekday-adjusted level against the level before a candidate onset ------------------
     # a day enters winsorised at +-cusum_clip sigma around today's expectation: one spike or glitch moves a
     # window's mean by little, while a slide (which stays inside the band day after day) is measured in full
@@ -286,31 +363,14 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     df = df.with_columns(
         pl.when(pl.col("has_limits")).then(clipped - pl.col("factor_t")).alias("_level"),
         ((pl.col("age") >= config.warmup_days) & pl.col("center_t").is_not_null()).alias("_member"),
-    )
-    if spec.drift_test != "none" or spec.anchored:
-        df = add_anchored_drift(
-            df, "_level", "sigma_t", config, config.chain_relative, material=spec.material_change > 0
-        ).drop("_member")
-    else:
-        df = df.drop("_member").with_columns(
-            *[
-                pl.lit(None, pl.Float64).alias(c)
-                for c in (
-                    "drift_t_up",
-                    "drift_t_down",
-                    "drift_change_up",
-                    "drift_change_down",
-                    "drift_ref_up",
-                    "drift_ref_down",
-                    "anchor_t",
-                    "anchor_change",
-                    "anchor_stat",
-                    "recent_t",
-                )
-            ],
-            pl.lit(None, pl.Int64).alias("anchor_window"),
-        )
+    ).drop("_y0")
+    if anchored:
+        df = add_window_sums(df, "_level", "sigma_t", config)
+    return df.drop("_level")
 
+
+def _rules(df: pl.DataFrame, metric: str, spec: MetricSpec, config: SpcConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Step 4: the published limits and the flags of the rules, from the scored frame."""
     tiers = config.severity_thresholds(metric)
     wz = tiers["warning"]
     # The published limits are the store's own, from earlier days only (the warehouse contract); the day's

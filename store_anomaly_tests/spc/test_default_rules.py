@@ -165,6 +165,19 @@ def test_full_range_and_late_sub_range_are_byte_identical(battery) -> None:
         assert again.limits.equals(part.limits) and again.flags.equals(part.flags)
 
 
+def test_scoring_stores_in_chunks_changes_nothing(battery) -> None:
+    """The chain effects see every store; the rest is per store: any slicing gives the same rows."""
+    resets = pl.DataFrame(
+        {"shop_no": ["STEP"], "metric_name": [None], "reset_date": [date(2025, 6, 1)]},
+        schema={"shop_no": pl.String, "metric_name": pl.String, "reset_date": pl.Date},
+    )
+    whole = compute_spc(battery, date(2025, 1, 1), SERIES_END, DEFAULT, resets, chunk_stores=1_000)
+    for size in (1, 4):
+        sliced = compute_spc(battery, date(2025, 1, 1), SERIES_END, DEFAULT, resets, chunk_stores=size)
+        assert sliced.limits.equals(whole.limits) and sliced.flags.equals(whole.flags), size
+    assert whole.limits.height > 0 and whole.flags.filter(pl.col("rule") == "anchored_drift").height > 0
+
+
 def test_input_row_order_and_duplicates_do_not_matter(battery) -> None:
     one = battery.filter(pl.col("shop_no").is_in(["S00", "STEP"]))
     dirty = pl.concat([one, one.filter(pl.col("metric_date") == date(2025, 3, 3))]).sample(
