@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
+from store_anomaly.alerts.listing import headline
 from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.reports.data import load_report_data
@@ -27,6 +28,8 @@ from store_anomaly.reports.site import write_pages
 from store_anomaly.runner import run_backfill
 from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.sources.demo_data import generate_demo_sources
+from store_anomaly.texts import texts_for
+from store_anomaly_tests.bilingual import is_chinese, numbers
 from store_anomaly_tests.browser import open_browser
 from store_anomaly_tests.databases import FreshDatabases
 from store_anomaly_tests.test_webserver import graphql, serving
@@ -66,7 +69,7 @@ def report_data(demo_warehouse):
 
 @pytest.fixture(scope="module")
 def site(report_data, tmp_path_factory):
-    return write_pages(report_data, tmp_path_factory.mktemp("reports") / "reports")
+    return write_pages(report_data, tmp_path_factory.mktemp("reports") / "reports", language="en")
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +147,42 @@ def test_the_flagship_page_shows_each_kpi_chart_with_its_points_flags_and_episod
         == report_data.health.filter(pl.col("shop_no") == FLAGSHIP).height
     )
     page.close()
+
+
+def test_the_reports_in_chinese(report_data, browser, tmp_path, monkeypatch):
+    zh = texts_for("zh")
+    monkeypatch.setenv("STORE_ANOMALY_LANGUAGE", "zh")
+    site = write_pages(report_data, tmp_path / "reports")  # the language from the setting
+    assert site.language == "zh" and is_chinese(site.headline)
+    html = site.stores[FLAGSHIP].read_text()
+    assert '<html lang="zh-CN">' in html
+    for key in ("report.store.episodes", "report.store.control_charts", "report.store.health_today"):
+        assert zh(key) in html
+    assert "Alert episodes" not in html and "Control charts" not in html and "health today" not in html
+    index = site.index.read_text()
+    assert zh("report.summary.title") in index and zh("report.summary.open_alerts") in index
+    assert "executive summary" not in index and "Open alerts" not in index
+
+    page, errors = load(browser, site.stores[FLAGSHIP], tmp_path / "flagship-zh.png")
+    assert errors == []
+    days = report_data.metrics.filter(pl.col("shop_no") == FLAGSHIP).height
+    chart = traces(page, "chart-control-revenue")
+    assert chart[zh("report.trace.value")]["points"] == days
+    assert chart[zh("report.trace.centre_line")]["points"] == days
+    assert chart[zh("report.trace.anchored_reference")]["points"] == days
+    body = page.inner_text("body")
+    # the flagship's alerts in Chinese, with the numbers of their English text
+    alerts = report_data.alerts.filter(pl.col("shop_no") == FLAGSHIP)
+    assert alerts.height
+    for alert in alerts.iter_rows(named=True):
+        first_zh = headline(alert["description_zh"], alert["shop_name"])
+        first_en = headline(alert["description"], alert["shop_name"])
+        assert first_zh in body and numbers(first_zh) == numbers(first_en)
+    assert "营业额" in body and "告警事件" in body
+    page.close()
+    monkeypatch.setenv("STORE_ANOMALY_LANGUAGE", "fr")
+    with pytest.raises(ValueError, match="STORE_ANOMALY_LANGUAGE='fr'"):
+        write_pages(report_data, tmp_path / "other")
 
 
 def test_the_executive_summary_names_the_flagship_first_and_filters_stores(site, report_data, browser, tmp_path):

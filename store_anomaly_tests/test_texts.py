@@ -43,7 +43,8 @@ def test_every_language_has_a_catalog_with_the_same_keys_and_placeholders():
 
 def test_the_chinese_catalog_is_chinese():
     zh = CATALOGS["zh"]
-    prose = [key for key, text in CATALOGS["en"].items() if len(re.findall(r"[A-Za-z]{3,}", text)) >= 3]
+    words = {key: re.findall(r"[A-Za-z]{3,}", re.sub(r"\{[^}]*\}", "", text)) for key, text in CATALOGS["en"].items()}
+    prose = [key for key, found in words.items() if len(found) >= 3]
     assert prose, "the English catalog holds sentences"
     untranslated = [key for key in prose if not CJK.search(zh[key])]
     assert not untranslated, untranslated

@@ -195,11 +195,12 @@ _REPORT_DEPS = [
     backfill_policy=BackfillPolicy.single_run(),
 )
 def report_pages(context: AssetExecutionContext, warehouse: Warehouse):
-    """Static HTML reports of the latest 13 months (STORE_ANOMALY_REPORTS_DIR, default ./reports)."""
+    """Static HTML reports of the latest 13 months (STORE_ANOMALY_REPORTS_DIR, default ./reports), in
+    STORE_ANOMALY_LANGUAGE (en, zh)."""
     with warehouse.connect() as connection:
         site = write_reports(connection)
     dates = f"{site.first} .. {site.last}" if site.last else "none"
-    common = {"business_dates": dates, "built_at": f"{site.built_at:%Y-%m-%d %H:%M} UTC"}
+    common = {"business_dates": dates, "built_at": f"{site.built_at:%Y-%m-%d %H:%M} UTC", "language": site.language}
     yield MaterializeResult(
         asset_key="report_executive_summary",
         metadata={

@@ -1,10 +1,13 @@
 """Plotly figures of the HTML reports (pure: polars frames in, `plotly.graph_objects.Figure` out).
 
-Trace names are part of the reports' interface (the browser tests find traces by them):
+Every chart takes `language` (en, zh): titles, axis titles and trace names come from the text catalog
+(`store_anomaly.texts`, keys `report.trace.*` and `report.chart.*`), KPI labels and units from the KPI catalog.
+Trace names are part of the reports' interface (the browser tests find traces by them); in English:
 
 * control chart: `value`, `centre line`, `anchored reference` (only when the limits hold one),
   `WARNING limit (upper)`, `WARNING limit (lower)`, and one `flag <SEVERITY> <rule>` trace per severity and
-  rule that fired (one point per flag); alert episodes are shaded spans (layout shapes) with their text.
+  rule that fired (one point per flag); alert episodes are shaded spans (layout shapes) labelled with the alert
+  id, severity, KPI and change, the whole headline on hover.
 * health: `health score`; peers: `percentile <KPI>`; excluded rows: `excluded rows`;
   chain: `revenue`, `orders`.
 """
@@ -13,8 +16,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from store_anomaly.kpis.catalog import KPI_BY_COLUMN
-from store_anomaly.kpis.catalog import kpi_label as label
+from store_anomaly.kpis.catalog import kpi_label, kpi_unit
+from store_anomaly.texts import texts_for
 
 # Figures are plain plotly.js figure dicts ({"data": [...], "layout": {...}}): plotly.graph_objects validates
 # every property on every assignment, which made a store page cost about a second; the pages draw them with
@@ -59,27 +62,43 @@ def _line(x, y, name: str, colour: str, width: float = 1.5, dash: str = "solid",
     }  # fmt: skip
 
 
+def _change(pct: float | None) -> str:
+    return "" if pct is None else f"{pct:+.0f}%"
+
+
 def control_chart(
-    series: pl.DataFrame, flags: pl.DataFrame, episodes: pl.DataFrame, metric: str, *, height: int = 300
+    series: pl.DataFrame,
+    flags: pl.DataFrame,
+    episodes: pl.DataFrame,
+    metric: str,
+    *,
+    height: int = 300,
+    language: str = "en",
 ) -> Figure:
     """One store's control chart of one KPI.
 
     series: metric_date, value, center_line, ucl, lcl, anchor_value (one row per day, sorted);
     flags: metric_date, rule, severity, observed_value, detail (this store and KPI);
-    episodes: alert_id, opened_on, last_seen_on, severity, headline (alerts of this store touching the KPI).
+    episodes: alert_id, metric_name, opened_on, last_seen_on, severity, change_pct, headline (alerts of this
+    store touching the KPI).
     """
+    t = texts_for(language)
     days = _dates(series)
     data = [
-        _line(days, _values(series, "value"), "value", "#2c3e50", 1.2, mode="lines+markers", marker={"size": 3}),
-        _line(days, _values(series, "center_line"), "centre line", "#2980b9"),
-    ]
+        _line(
+            days, _values(series, "value"), t("report.trace.value"), "#2c3e50", 1.2, mode="lines+markers",
+            marker={"size": 3},
+        ),
+        _line(days, _values(series, "center_line"), t("report.trace.centre_line"), "#2980b9"),
+    ]  # fmt: skip
     if series["anchor_value"].is_not_null().any():
-        data.append(_line(days, _values(series, "anchor_value"), "anchored reference", "#8e44ad", 2, "dot"))
+        anchored = t("report.trace.anchored_reference")
+        data.append(_line(days, _values(series, "anchor_value"), anchored, "#8e44ad", 2, "dot"))
     # The WARNING band: the lower limit, then the upper one filled down to it.
     for bound, column in (("lower", "lcl"), ("upper", "ucl")):
         data.append(
             _line(
-                days, _values(series, column), f"WARNING limit ({bound})", SEVERITY_COLOURS["WARNING"], 0.6, "dot",
+                days, _values(series, column), t(f"report.trace.limit_{bound}"), SEVERITY_COLOURS["WARNING"], 0.6, "dot",
                 legendgroup="limits", showlegend=bound == "upper",
                 **({"fill": "tonexty", "fillcolor": "rgba(230,126,34,0.10)"} if bound == "upper" else {}),
             )
@@ -91,7 +110,7 @@ def control_chart(
                 "type": "scatter",
                 "x": _dates(group),
                 "y": _values(group, "observed_value"),
-                "name": f"flag {severity} {rule}",
+                "name": t("report.trace.flag", severity=severity, rule=rule),
                 "mode": "markers",
                 "marker": {
                     "color": SEVERITY_COLOURS.get(severity, "#000"),
@@ -111,65 +130,90 @@ def control_chart(
             {"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": end, "y0": 0, "y1": 1,
              "fillcolor": colour, "opacity": 0.12, "line": {"width": 0}, "layer": "below"}
         )  # fmt: skip
+        # a short label that never cuts a sentence; the whole headline on hover
+        text = t(
+            "report.chart.episode",
+            alert_id=episode["alert_id"],
+            severity=episode["severity"],
+            label=kpi_label(episode.get("metric_name") or metric, language),
+            change=_change(episode.get("change_pct")),
+        ).strip()
         annotations.append(
             {"xref": "x", "yref": "paper", "x": start, "y": 1, "xanchor": "left", "yanchor": "top",
-             "showarrow": False, "font": {"size": 10, "color": colour},
-             "text": f"{episode['alert_id']} {episode['severity']}: {episode['headline'][:70]}"}
+             "showarrow": False, "font": {"size": 10, "color": colour}, "text": text,
+             "hovertext": episode["headline"]}
         )  # fmt: skip
-    unit = KPI_BY_COLUMN[metric].unit if metric in KPI_BY_COLUMN else ""
-    layout = _layout(label(metric), height, shapes=shapes, annotations=annotations, yaxis={"title": {"text": unit}})
+    unit = kpi_unit(metric, language)
+    layout = _layout(
+        kpi_label(metric, language), height, shapes=shapes, annotations=annotations, yaxis={"title": {"text": unit}}
+    )
     return {"data": data, "layout": layout}
 
 
-def health_chart(health: pl.DataFrame, *, height: int = 260) -> Figure:
+def health_chart(health: pl.DataFrame, *, height: int = 260, language: str = "en") -> Figure:
     """health: metric_date, health_score, grade (one store, sorted); grade bands shaded behind the line."""
+    t = texts_for(language)
     bands = [
         {"type": "rect", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": low, "y1": high,
          "fillcolor": GRADE_COLOURS[grade], "opacity": 0.12, "line": {"width": 0}, "layer": "below"}
         for low, high, grade in ((90, 100, "A"), (80, 90, "B"), (70, 80, "C"), (60, 70, "D"), (0, 60, "F"))
     ]  # fmt: skip
     line = _line(
-        _dates(health), _values(health, "health_score"), "health score", "#2c3e50",
-        text=health["grade"].to_list(), hovertemplate="%{y:.1f} (grade %{text})<extra></extra>",
+        _dates(health), _values(health, "health_score"), t("report.trace.health"), "#2c3e50",
+        text=health["grade"].to_list(),
+        hovertemplate="%{y:.1f} (" + t("report.chart.grade") + " %{text})<extra></extra>",
     )  # fmt: skip
-    layout = _layout("Health score (0-100, grade bands)", height, shapes=bands, yaxis={"range": [0, 100]})
+    layout = _layout(t("report.chart.health"), height, shapes=bands, yaxis={"range": [0, 100]})
     return {"data": [line], "layout": layout}
 
 
-def percentile_chart(peers: pl.DataFrame, metrics: tuple[str, ...], *, height: int = 260) -> Figure:
+def percentile_chart(
+    peers: pl.DataFrame, metrics: tuple[str, ...], *, height: int = 260, language: str = "en"
+) -> Figure:
     """peers: week_start, metric_name, percentile (one store); one line per KPI of `metrics` present."""
+    t = texts_for(language)
     data = []
     for metric in metrics:
         rows = peers.filter(pl.col("metric_name") == metric).sort("week_start")
         if rows.height:
             data.append(
                 {"type": "scatter", "x": _dates(rows, "week_start"), "y": _values(rows, "percentile"),
-                 "name": f"percentile {label(metric)}", "mode": "lines+markers", "marker": {"size": 4}}
+                 "name": t("report.trace.percentile", label=kpi_label(metric, language)), "mode": "lines+markers",
+                 "marker": {"size": 4}}
             )  # fmt: skip
-    title = "Peer percentile per week (100 = best of the chain)"
-    return {"data": data, "layout": _layout(title, height, yaxis={"range": [0, 100]})}
+    return {"data": data, "layout": _layout(t("report.chart.percentile"), height, yaxis={"range": [0, 100]})}
 
 
-def excluded_rows_chart(metrics: pl.DataFrame, *, height: int = 220) -> Figure:
+def excluded_rows_chart(metrics: pl.DataFrame, *, height: int = 220, language: str = "en") -> Figure:
     """metrics: metric_date, dq_excluded_rows (one store, sorted)."""
+    t = texts_for(language)
     bars = {
-        "type": "bar", "x": _dates(metrics), "y": _values(metrics, "dq_excluded_rows"), "name": "excluded rows",
-        "marker": {"color": "#7f8c8d"},
+        "type": "bar", "x": _dates(metrics), "y": _values(metrics, "dq_excluded_rows"),
+        "name": t("report.trace.excluded"), "marker": {"color": "#7f8c8d"},
     }  # fmt: skip
-    return {"data": [bars], "layout": _layout("Source rows excluded by the KPI rules, per day", height)}
+    return {"data": [bars], "layout": _layout(t("report.chart.excluded"), height)}
 
 
-def chain_chart(chain: pl.DataFrame, *, height: int = 320) -> Figure:
+def chain_chart(chain: pl.DataFrame, *, height: int = 320, language: str = "en") -> Figure:
     """chain: metric_date, revenue, order_count (the chain's daily totals, sorted); orders on a second axis."""
+    t = texts_for(language)
     days = _dates(chain)
     data = [
-        _line(days, _values(chain, "revenue"), "revenue", "#2c3e50", hovertemplate="$%{y:,.0f}"),
-        _line(days, _values(chain, "order_count"), "orders", "#27ae60", 1, yaxis="y2", hovertemplate="%{y:,.0f}"),
-    ]
+        _line(days, _values(chain, "revenue"), t("report.trace.revenue"), "#2c3e50", hovertemplate="$%{y:,.0f}"),
+        _line(
+            days, _values(chain, "order_count"), t("report.trace.orders"), "#27ae60", 1, yaxis="y2",
+            hovertemplate="%{y:,.0f}",
+        ),
+    ]  # fmt: skip
     layout = _layout(
-        "Chain revenue and orders per business date",
+        t("report.chart.chain"),
         height,
-        yaxis={"title": {"text": "revenue (USD)"}, "tickformat": "$,.0f"},
-        yaxis2={"title": {"text": "orders"}, "overlaying": "y", "side": "right", "showgrid": False},
+        yaxis={"title": {"text": t("report.chart.revenue_axis")}, "tickformat": "$,.0f"},
+        yaxis2={
+            "title": {"text": t("report.chart.orders_axis")},
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+        },
     )
     return {"data": data, "layout": layout}

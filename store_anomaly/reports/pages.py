@@ -1,7 +1,8 @@
 """The static HTML reports: executive summary, one page per store, SPC gallery (pure: no Dagster, no I/O).
 
-`build_pages(data, built_at) -> dict[str, str]` maps each page's path relative to the reports folder
-(`index.html`, `spc.html`, `stores/<shop_no>.html`) to its HTML. Every page references the one copy of
+`build_pages(data, built_at, language="en") -> dict[str, str]` maps each page's path relative to the reports
+folder (`index.html`, `spc.html`, `stores/<shop_no>.html`) to its HTML, in `language` (every text from the
+catalog `store_anomaly.texts`, the alerts' own texts in that language, the same figures in either). Every page references the one copy of
 plotly.js in the reports folder (`PLOTLY_JS`, written by `store_anomaly.reports.site`), so nothing is fetched
 from the network when a page is viewed. Stores are listed worst first everywhere: open alerts by severity,
 then the latest health score (lowest first). The gallery draws the charts of the worst `GALLERY_STORES` stores
@@ -19,9 +20,9 @@ import plotly.io
 import polars as pl
 
 from store_anomaly.alerts.config import SEVERITY_RANK
+from store_anomaly.alerts.describe import text_columns
 from store_anomaly.alerts.listing import headline
-from store_anomaly.kpis.catalog import KPI_COLUMNS
-from store_anomaly.kpis.catalog import kpi_label as label
+from store_anomaly.kpis.catalog import KPI_COLUMNS, kpi_label
 from store_anomaly.reports.charts import (
     GRADE_COLOURS,
     chain_chart,
@@ -32,6 +33,7 @@ from store_anomaly.reports.charts import (
 )
 from store_anomaly.reports.data import ReportData
 from store_anomaly.reports.health import grade_expr
+from store_anomaly.texts import Texts, texts_for
 
 PLOTLY_JS = "plotly.min.js"
 # plotly's "plotly_white" theme, once per page: every chart of the page uses it.
@@ -44,7 +46,7 @@ HEALTH_GRID_WEEKS = 26
 GALLERY_STORES = 40
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#f6f7f9}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;margin:0;color:#222;background:#f6f7f9}
 header{background:#2c3e50;color:#fff;padding:14px 24px}header h1{margin:0;font-size:22px}
 header .meta{font-size:13px;opacity:.85;margin-top:4px}header a{color:#fff}
 main{padding:12px 24px;max-width:1400px}section{background:#fff;border-radius:6px;padding:12px 16px;margin:12px 0;
@@ -112,10 +114,10 @@ def _chart(figure: dict, chart_id: str, *, lazy: bool = False) -> str:
     )
 
 
-def _page(title: str, subtitle: str, body: str, *, depth: int = 0) -> str:
+def _page(t: Texts, title: str, subtitle: str, body: str, *, depth: int = 0) -> str:
     prefix = "../" * depth
     return (
-        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        f'<!doctype html>\n<html lang="{t.html_lang}"><head><meta charset="utf-8"><title>{_e(title)}</title>'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style>'
         f'<script src="{prefix}{PLOTLY_JS}"></script></head><body>'
         f'<header><h1>{_e(title)}</h1><div class="meta">{subtitle}</div></header><main>{body}</main>'
@@ -123,17 +125,26 @@ def _page(title: str, subtitle: str, body: str, *, depth: int = 0) -> str:
     )
 
 
-def _provenance(data: ReportData, built_at: datetime, *, depth: int) -> str:
+def _provenance(t: Texts, data: ReportData, built_at: datetime, *, depth: int) -> str:
     prefix = "../" * depth
-    dates = f"business dates {data.first} to {data.last}" if data.last else "no business date yet"
+    dates = t("report.dates", first=data.first, last=data.last) if data.last else t("report.no_dates")
     return (
-        f"Built {built_at:%Y-%m-%d %H:%M} UTC from {dates} &middot; "
-        f'<a href="{prefix}index.html">summary</a> &middot; <a href="{prefix}spc.html">SPC gallery</a>'
+        f"{_e(t('report.built', built_at=f'{built_at:%Y-%m-%d %H:%M}', dates=dates))} &middot; "
+        f'<a href="{prefix}index.html">{_e(t("report.link.summary"))}</a> &middot; '
+        f'<a href="{prefix}spc.html">{_e(t("report.link.gallery"))}</a>'
     )
 
 
-def with_headlines(alerts: pl.DataFrame) -> pl.DataFrame:
-    """Alerts with a `headline` column and a numeric `severity_rank`."""
+def with_headlines(alerts: pl.DataFrame, language: str = "en") -> pl.DataFrame:
+    """Alerts with a numeric `severity_rank` and their texts in `language`: `description` and
+    `recommended_action` are that language's (the English ones where a row has none yet), `headline` the first
+    sentence."""
+    description, action = text_columns(language)
+    if description != "description":
+        alerts = alerts.with_columns(
+            pl.coalesce(description, "description").alias("description"),
+            pl.coalesce(action, "recommended_action").alias("recommended_action"),
+        )
     return alerts.with_columns(
         pl.struct("description", "shop_name")
         .map_elements(lambda row: headline(row["description"], row["shop_name"]), return_dtype=pl.String)
@@ -163,12 +174,12 @@ def store_order(data: ReportData) -> pl.DataFrame:
     )
 
 
-def alert_activity(data: ReportData, resolve_after_quiet_days: int) -> dict[str, pl.DataFrame]:
+def alert_activity(data: ReportData, resolve_after_quiet_days: int, language: str = "en") -> dict[str, pl.DataFrame]:
     """Alerts opened, escalated and resolved on the latest business date.
 
     Escalated: an open alert whose severity is above its opening severity and whose first flag at that
     severity (on one of its KPIs) is on the latest date. Resolved: `last_seen_on` + the quiet days = latest."""
-    alerts = with_headlines(data.alerts)
+    alerts = with_headlines(data.alerts, language)
     if data.last is None or alerts.is_empty():
         return {"opened": alerts.head(0), "escalated": alerts.head(0), "resolved": alerts.head(0)}
     opened = alerts.filter(pl.col("opened_on") == data.last)
@@ -200,16 +211,38 @@ def latest_complete_week(last: date) -> date:
     return monday if last.weekday() == 6 else monday - timedelta(days=7)
 
 
-def _alerts_table(alerts: pl.DataFrame, *, depth: int, with_store: bool = True, full_text: bool = False) -> str:
+def _th(t: Texts, *keys: str, num: tuple[str, ...] = ()) -> str:
+    return "".join(
+        f"<th class='num'>{_e(t(f'report.col.{key}'))}</th>" if key in num else f"<th>{_e(t(f'report.col.{key}'))}</th>"
+        for key in keys
+    )
+
+
+def _status(t: Texts, status: str) -> str:
+    return t(f"status.{status}") if t.has(f"status.{status}") else status
+
+
+def _alerts_table(
+    t: Texts, alerts: pl.DataFrame, *, depth: int, with_store: bool = True, full_text: bool = False
+) -> str:
     if alerts.is_empty():
-        return '<p class="muted">None.</p>'
+        return f'<p class="muted">{_e(t("report.none"))}</p>'
     prefix = "../" * depth
     head = (
-        "<tr><th>severity</th>"
-        + ("<th>store</th>" if with_store else "")
-        + "<th>KPI</th><th>since</th><th>last seen</th><th>status</th><th class='num'>change</th>"
-        + f"<th>{'headline (click for the description and what to do)' if full_text else 'headline'}</th>"
-        + "<th>alert</th></tr>"
+        "<tr>"
+        + _th(
+            t,
+            "severity",
+            *(("store",) if with_store else ()),
+            "kpi",
+            "since",
+            "last_seen",
+            "status",
+            "change",
+            num=("change",),
+        )
+        + _th(t, "headline_details" if full_text else "headline", "alert")
+        + "</tr>"
     )
     rows = []
     for alert in alerts.iter_rows(named=True):
@@ -225,12 +258,12 @@ def _alerts_table(alerts: pl.DataFrame, *, depth: int, with_store: bool = True, 
                 f"<details><summary>{text}</summary><p>{_e(alert.get('description'))}</p>"
                 f"<p><i>{_e(alert.get('recommended_action'))}</i></p></details>"
             )
-        ack = " (acknowledged)" if alert.get("acknowledged") else ""
+        ack = t("report.acknowledged") if alert.get("acknowledged") else ""
         rows.append(
             f'<tr data-search="{_e(alert["shop_no"]).lower()} {_e(alert.get("shop_name")).lower()}">'
-            f"<td>{_severity(alert['severity'])}</td>{store}<td>{_e(label(alert['metric_name']))}</td>"
+            f"<td>{_severity(alert['severity'])}</td>{store}<td>{_e(kpi_label(alert['metric_name'], t.language))}</td>"
             f"<td>{_e(alert.get('change_started_on') or alert['opened_on'])}</td><td>{_e(alert['last_seen_on'])}</td>"
-            f"<td>{_e(alert['status'])}{ack}</td><td class='num'>{_pct(alert.get('change_pct'))}</td>"
+            f"<td>{_e(_status(t, alert['status']) + ack)}</td><td class='num'>{_pct(alert.get('change_pct'))}</td>"
             f"<td>{text}</td><td class='id'>{_e(alert['alert_id'])}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
@@ -240,54 +273,77 @@ def _sorted_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
     return alerts.sort(["severity_rank", "opened_on", "shop_no"], descending=[True, False, False])
 
 
-def summary_headline(data: ReportData) -> str:
-    """One line: how many alerts are open, by severity, and the most serious one's headline."""
-    open_alerts = _sorted_alerts(with_headlines(data.alerts).filter(pl.col("status") == "open"))
-    if open_alerts.is_empty():
-        return "No open alert."
+def _by_severity(t: Texts, open_alerts: pl.DataFrame) -> str:
     counts = dict(open_alerts.group_by("severity").len().iter_rows())
-    by_severity = ", ".join(f"{counts[s]} {s}" for s in ("CRITICAL", "WARNING", "INFO") if s in counts)
-    top = open_alerts.row(0, named=True)
-    return (
-        f"{open_alerts.height} open alert{'s' if open_alerts.height > 1 else ''} ({by_severity}). Most serious: "
-        f"{top['severity']} {top['shop_no']} {top.get('shop_name') or ''}: {top['headline']}."
+    return t.join(
+        t("report.severity_count", count=counts[s], severity=s) for s in ("CRITICAL", "WARNING", "INFO") if s in counts
     )
 
 
-def executive_summary(data: ReportData, built_at: datetime, *, resolve_after_quiet_days: int) -> str:
+def summary_headline(data: ReportData, language: str = "en") -> str:
+    """One line: how many alerts are open, by severity, and the most serious one's headline."""
+    t = texts_for(language)
+    open_alerts = _sorted_alerts(with_headlines(data.alerts, language).filter(pl.col("status") == "open"))
+    if open_alerts.is_empty():
+        return t("report.no_open_alert")
+    top = open_alerts.row(0, named=True)
+    store = f"{top['shop_no']} {top.get('shop_name') or ''}".strip()
+    most_serious = t("report.most_serious", severity=top["severity"], store=store, headline=top["headline"])
+    return t(
+        "report.sentence_end",
+        text=t.plural(
+            "report.open_alerts", open_alerts.height, by_severity=_by_severity(t, open_alerts), top=most_serious
+        ),
+    )
+
+
+def executive_summary(
+    data: ReportData, built_at: datetime, *, resolve_after_quiet_days: int, language: str = "en"
+) -> str:
     """index.html; see the module docstring."""
-    alerts = with_headlines(data.alerts)
+    t = texts_for(language)
+    alerts = with_headlines(data.alerts, language)
     stores = store_order(data)
     open_alerts = _sorted_alerts(alerts.filter(pl.col("status") == "open")).join(
         data.stores.select("shop_no", pl.col("shop_name").alias("store_name")), on="shop_no", how="left"
     )
-    counts = dict(open_alerts.group_by("severity").len().iter_rows())
-    by_severity = ", ".join(f"{counts[s]} {s}" for s in ("CRITICAL", "WARNING", "INFO") if s in counts)
     if open_alerts.height:
         top = open_alerts.row(0, named=True)
+        store = f'<a href="stores/{_e(top["shop_no"])}.html">{_e(top["shop_no"])} {_e(top.get("shop_name"))}</a>'
+        # the catalog's sentence around HTML pieces: filled with markers, escaped, then the markers replaced
+        most_serious = t("report.most_serious", severity="\x00", store="\x01", headline=top["headline"])
+        text = t(
+            "report.sentence_end",
+            text=t.plural(
+                "report.open_alerts", open_alerts.height, by_severity=_by_severity(t, open_alerts), top=most_serious
+            ),
+        )
         lead = (
-            f'<p class="headline">{open_alerts.height} open alert{"s" if open_alerts.height > 1 else ""} '
-            f"({by_severity}). Most serious: {_severity(top['severity'])} "
-            f'<a href="stores/{_e(top["shop_no"])}.html">{_e(top["shop_no"])} {_e(top.get("shop_name"))}</a>: '
-            f"{_e(top['headline'])}.</p>"
+            '<p class="headline">'
+            + _e(text).replace("\x00", _severity(top["severity"])).replace("\x01", store)
+            + "</p>"
         )
     else:
-        lead = '<p class="headline">No open alert.</p>'
-    sections = [f"<section><h2>Open alerts</h2>{lead}{_alerts_table(open_alerts, depth=0)}</section>"]
+        lead = f'<p class="headline">{_e(t("report.no_open_alert"))}</p>'
+    sections = [
+        f"<section><h2>{_e(t('report.summary.open_alerts'))}</h2>{lead}{_alerts_table(t, open_alerts, depth=0)}</section>"
+    ]
 
-    activity = alert_activity(data, resolve_after_quiet_days)
+    activity = alert_activity(data, resolve_after_quiet_days, language)
     parts = []
     for name in ("opened", "escalated", "resolved"):
         frame = _sorted_alerts(activity[name])
-        parts.append(f"<h3>{name.capitalize()} ({frame.height})</h3>{_alerts_table(frame, depth=0)}")
-    sections.append(f"<section><h2>Alert activity on {data.last}</h2>{''.join(parts)}</section>")
+        parts.append(
+            f"<h3>{_e(t(f'report.summary.{name}', count=frame.height))}</h3>{_alerts_table(t, frame, depth=0)}"
+        )
+    sections.append(f"<section><h2>{_e(t('report.summary.activity', day=data.last))}</h2>{''.join(parts)}</section>")
 
     chain = (
         data.metrics.group_by("metric_date")
         .agg(pl.col("revenue").sum(), pl.col("order_count").sum())
         .sort("metric_date")
     )
-    sections.append(f"<section>{_chart(chain_chart(chain), 'chain')}</section>")
+    sections.append(f"<section>{_chart(chain_chart(chain, language=language), 'chain')}</section>")
 
     if data.last is not None:
         week = latest_complete_week(data.last)
@@ -304,21 +360,24 @@ def executive_summary(data: ReportData, built_at: datetime, *, resolve_after_qui
             f"<td class='num'>{r['open_alerts']}</td></tr>"
             for r in ranking.iter_rows(named=True)
         )
+        columns = ("rank", "store", "revenue", "vs_median", "percentile", "grade_today", "open_alerts")
+        head = _th(t, *columns, num=("rank", "revenue", "vs_median", "percentile", "open_alerts"))
+        ranking_title = t("report.summary.ranking", start=week, end=week + timedelta(days=6))
         sections.append(
-            f"<section><h2>Ranking of the week {week} to {week + timedelta(days=6)} by revenue (worst first)</h2>"
-            '<input class="search" data-target="#ranking" placeholder="search a store (number or name)">'
-            f'<div class="scroll" id="ranking"><table><tr><th class="num">rank</th><th>store</th>'
-            "<th class='num'>revenue</th><th class='num'>vs peer median</th><th class='num'>percentile</th>"
-            f"<th>grade today</th><th class='num'>open alerts</th></tr>{rows}</table></div></section>"
+            f"<section><h2>{_e(ranking_title)}</h2>"
+            f'<input class="search" data-target="#ranking" placeholder="{_e(t("report.search"))}">'
+            f'<div class="scroll" id="ranking"><table><tr>{head}</tr>{rows}</table></div></section>'
         )
-        sections.append(_health_grid(data, stores))
+        sections.append(_health_grid(t, data, stores))
 
-    title = "Store anomaly report: executive summary"
-    subtitle = _provenance(data, built_at, depth=0) + f" &middot; {stores.height} stores in scope"
-    return _page(title, subtitle, "".join(sections))
+    subtitle = (
+        _provenance(t, data, built_at, depth=0)
+        + f" &middot; {_e(t('report.summary.stores_in_scope', count=stores.height))}"
+    )
+    return _page(t, t("report.summary.title"), subtitle, "".join(sections))
 
 
-def _health_grid(data: ReportData, stores: pl.DataFrame) -> str:
+def _health_grid(t: Texts, data: ReportData, stores: pl.DataFrame) -> str:
     weekly = (
         data.health.with_columns(pl.col("metric_date").dt.truncate("1w").alias("week_start"))
         .group_by("shop_no", "week_start")
@@ -331,7 +390,9 @@ def _health_grid(data: ReportData, stores: pl.DataFrame) -> str:
         for r in weekly.filter(pl.col("week_start").is_in(weeks)).iter_rows(named=True)
     }
     head = (
-        "<tr><th>store</th><th>today</th>" + "".join(f"<th title='week of {w}'>{w:%m-%d}</th>" for w in weeks) + "</tr>"
+        f"<tr>{_th(t, 'store', 'today')}"
+        + "".join(f"<th title='{_e(t('report.week_of', week=w))}'>{w:%m-%d}</th>" for w in weeks)
+        + "</tr>"
     )
     rows = []
     for store in stores.iter_rows(named=True):
@@ -341,9 +402,9 @@ def _health_grid(data: ReportData, stores: pl.DataFrame) -> str:
             if cell is None or cell["grade"] is None:
                 tds.append("<td></td>")
             else:
+                score = t("report.week_score", week=week, score=f"{cell['health_score']:.1f}")
                 tds.append(
-                    f"<td style='background:{GRADE_COLOURS[cell['grade']]}' title='week of {week}: "
-                    f"{cell['health_score']:.1f}'>{cell['grade']}</td>"
+                    f"<td style='background:{GRADE_COLOURS[cell['grade']]}' title='{_e(score)}'>{cell['grade']}</td>"
                 )
         rows.append(
             f'<tr data-search="{_e(store["shop_no"]).lower()} {_e(store["shop_name"]).lower()}">'
@@ -351,8 +412,8 @@ def _health_grid(data: ReportData, stores: pl.DataFrame) -> str:
             f"{_e(store['shop_name'])}</td><td>{_grade(store['grade'])}</td>{''.join(tds)}</tr>"
         )
     return (
-        f"<section><h2>Health per store and week (weekly mean score as a grade; worst first)</h2>"
-        '<input class="search" data-target="#health-grid" placeholder="search a store (number or name)">'
+        f"<section><h2>{_e(t('report.health_grid'))}</h2>"
+        f'<input class="search" data-target="#health-grid" placeholder="{_e(t("report.search"))}">'
         f'<div class="scroll" id="health-grid"><table class="grid">{head}{"".join(rows)}</table></div></section>'
     )
 
@@ -387,20 +448,24 @@ def store_page(
     peers: pl.DataFrame,
     metrics: pl.DataFrame,
     charts: dict[str, str] | None = None,
+    language: str = "en",
 ) -> str:
-    """stores/<shop_no>.html; `charts`, when given, receives the HTML of its headline KPIs' control charts (for
-    the gallery)."""
+    """stores/<shop_no>.html in `language` (`alerts` as `with_headlines` gave them in that language); `charts`,
+    when given, receives the HTML of its headline KPIs' control charts (for the gallery)."""
+    t = texts_for(language)
     shop = store["shop_no"]
     open_alerts = alerts.filter(pl.col("status") == "open")
+    weakest = kpi_label(store["worst_metric"], language) if store["worst_metric"] else "-"
     kpis = (
-        f"<div class='kpis'><div class='kpi'>health today<b>{_num(store['health_score'])} {_grade(store['grade'])}</b>"
-        f"</div><div class='kpi'>open alerts<b>{open_alerts.height}</b></div>"
-        f"<div class='kpi'>weakest KPI today<b>{_e(label(store['worst_metric']) if store['worst_metric'] else '-')}"
-        "</b></div></div>"
+        f"<div class='kpis'><div class='kpi'>{_e(t('report.store.health_today'))}"
+        f"<b>{_num(store['health_score'])} {_grade(store['grade'])}</b></div>"
+        f"<div class='kpi'>{_e(t('report.store.open_alerts'))}<b>{open_alerts.height}</b></div>"
+        f"<div class='kpi'>{_e(t('report.store.weakest_kpi'))}<b>{_e(weakest)}</b></div></div>"
     )
+    episodes = _alerts_table(t, _sorted_alerts(alerts), depth=1, with_store=False, full_text=True)
     sections = [
         f"<section>{kpis}</section>",
-        f"<section><h2>Alert episodes</h2>{_alerts_table(_sorted_alerts(alerts), depth=1, with_store=False, full_text=True)}</section>",
+        f"<section><h2>{_e(t('report.store.episodes'))}</h2>{episodes}</section>",
     ]
     order = [*HEADLINE_KPIS, *(m for m in KPI_COLUMNS if m not in HEADLINE_KPIS)]
     control = []
@@ -408,38 +473,48 @@ def store_page(
         rows = series.filter(pl.col("metric_name") == metric)
         if rows.is_empty():
             continue
-        figure = control_chart(rows, flags.filter(pl.col("metric_name") == metric), _episodes(alerts, metric), metric)
+        figure = control_chart(
+            rows, flags.filter(pl.col("metric_name") == metric), _episodes(alerts, metric), metric, language=language
+        )
         control.append(_chart(figure, f"control-{metric}"))
         if charts is not None and metric in HEADLINE_KPIS:
             charts[metric] = _chart(figure, f"{shop}-{metric}", lazy=True)
     sections.append(
-        "<section><h2>Control charts</h2><p class='muted'>Value, centre line (the expected value of the day, from "
-        "earlier days only), the anchored reference when the limits hold one, WARNING limits, flagged days "
-        "(colour: severity, symbol: rule) and alert episodes (shaded).</p>" + "".join(control) + "</section>"
+        f"<section><h2>{_e(t('report.store.control_charts'))}</h2>"
+        f"<p class='muted'>{_e(t('report.store.control_explained'))}</p>" + "".join(control) + "</section>"
     )
     sections.append(
         "<section class='cards2'>"
-        f"<div>{_chart(health_chart(health.sort('metric_date')), 'health')}</div>"
-        f"<div>{_chart(percentile_chart(peers, PEER_KPIS), 'percentile')}</div></section>"
+        f"<div>{_chart(health_chart(health.sort('metric_date'), language=language), 'health')}</div>"
+        f"<div>{_chart(percentile_chart(peers, PEER_KPIS, language=language), 'percentile')}</div></section>"
     )
     totals = metrics.select(pl.col(c).sum() for c in metrics.columns if c.startswith("dq_")).row(0, named=True)
-    breakdown = ", ".join(
-        f"{name.removeprefix('dq_').replace('_', ' ')} {n:,}"
+    breakdown = t.join(
+        t("report.store.counter", counter=name.removeprefix("dq_").replace("_", " "), count=f"{n:,}")
         for name, n in totals.items()
         if n and name != "dq_excluded_rows"
     )
+    excluded = t("report.store.excluded", count=f"{totals.get('dq_excluded_rows') or 0:,}")
+    if breakdown:
+        excluded += t("report.store.counters", counters=breakdown)
     sections.append(
-        f"<section>{_chart(excluded_rows_chart(metrics.sort('metric_date')), 'excluded')}"
-        f"<p>{totals.get('dq_excluded_rows') or 0:,} source rows excluded in the window"
-        f"{' (counters: ' + breakdown + ')' if breakdown else ''}.</p></section>"
+        f"<section>{_chart(excluded_rows_chart(metrics.sort('metric_date'), language=language), 'excluded')}"
+        f"<p>{_e(t('report.sentence_end', text=excluded))}</p></section>"
     )
     title = f"{shop} {store['shop_name'] or ''}"
-    return _page(title, _provenance(data, built_at, depth=1), "".join(sections), depth=1)
+    return _page(t, title, _provenance(t, data, built_at, depth=1), "".join(sections), depth=1)
 
 
-def spc_gallery(data: ReportData, built_at: datetime, stores: pl.DataFrame, charts: dict[str, dict[str, str]]) -> str:
+def spc_gallery(
+    data: ReportData,
+    built_at: datetime,
+    stores: pl.DataFrame,
+    charts: dict[str, dict[str, str]],
+    language: str = "en",
+) -> str:
     """spc.html: the headline KPIs' control charts of the stores in `charts` (the worst ones), worst first, drawn
     when scrolled near; every other store as a table row (grade, open alerts, link to its page)."""
+    t = texts_for(language)
     cards, rows = [], []
     for store in stores.iter_rows(named=True):
         shop = store["shop_no"]
@@ -448,7 +523,8 @@ def spc_gallery(data: ReportData, built_at: datetime, stores: pl.DataFrame, char
         if shop in charts:
             cards.append(
                 f'<div class="card" data-search="{search}"><h2>{link} {_grade(store["grade"])} '
-                f"<span class='muted'>{store['open_alerts']} open alerts</span></h2><div class='cards2'>"
+                f"<span class='muted'>{_e(t('report.gallery.open_alerts', count=store['open_alerts']))}</span></h2>"
+                "<div class='cards2'>"
                 + "".join(f"<div>{charts[shop][m]}</div>" for m in HEADLINE_KPIS if m in charts[shop])
                 + "</div></div>"
             )
@@ -459,17 +535,17 @@ def spc_gallery(data: ReportData, built_at: datetime, stores: pl.DataFrame, char
             )
     others = ""
     if rows:
+        head = _th(t, "store", "grade_today", "health_today", "open_alerts", num=("health_today", "open_alerts"))
         others = (
-            f"<h2>The other {len(rows)} stores, worst first (charts on each store's page)</h2>"
-            "<div class='scroll'><table id='gallery-others'><tr><th>store</th><th>grade today</th>"
-            f"<th class='num'>health today</th><th class='num'>open alerts</th></tr>{''.join(rows)}</table></div>"
+            f"<h2>{_e(t('report.gallery.others', count=len(rows)))}</h2>"
+            f"<div class='scroll'><table id='gallery-others'><tr>{head}</tr>{''.join(rows)}</table></div>"
         )
     body = (
-        "<section><input class='search' data-target='#gallery' placeholder='search a store (number or name)'>"
+        f"<section><input class='search' data-target='#gallery' placeholder='{_e(t('report.search'))}'>"
         f"<div id='gallery'>{''.join(cards)}{others}</div></section>"
     )
-    title = f"SPC control charts of the {len(cards)} worst stores" if rows else "SPC control charts, worst store first"
-    return _page(title, _provenance(data, built_at, depth=0), body)
+    title = t("report.gallery.title_worst", count=len(cards)) if rows else t("report.gallery.title")
+    return _page(t, title, _provenance(t, data, built_at, depth=0), body)
 
 
 def build_pages(
@@ -478,10 +554,12 @@ def build_pages(
     *,
     resolve_after_quiet_days: int = 7,
     gallery_stores: int = GALLERY_STORES,
+    language: str = "en",
 ) -> dict[str, str]:
-    """Every page of the reports by its relative path; the gallery charts the worst `gallery_stores` stores."""
+    """Every page of the reports by its relative path, in `language`; the gallery charts the worst
+    `gallery_stores` stores."""
     stores = store_order(data)
-    alerts = with_headlines(data.alerts).join(
+    alerts = with_headlines(data.alerts, language).join(
         data.stores.select("shop_no", pl.col("shop_name").alias("store_name")), on="shop_no", how="left"
     )
     parts = {
@@ -500,7 +578,11 @@ def build_pages(
         "peers": data.peers.head(0),
         "metrics": data.metrics.head(0),
     }
-    pages = {"index.html": executive_summary(data, built_at, resolve_after_quiet_days=resolve_after_quiet_days)}
+    pages = {
+        "index.html": executive_summary(
+            data, built_at, resolve_after_quiet_days=resolve_after_quiet_days, language=language
+        )
+    }
     gallery_charts: dict[str, dict[str, str]] = {}
     for position, store in enumerate(stores.iter_rows(named=True)):
         shop = store["shop_no"]
@@ -511,7 +593,8 @@ def build_pages(
             data,
             built_at,
             charts=gallery_charts.get(shop),
+            language=language,
             **{name: parts[name].get(shop, empty[name]) for name in parts},
         )
-    pages["spc.html"] = spc_gallery(data, built_at, stores, gallery_charts)
+    pages["spc.html"] = spc_gallery(data, built_at, stores, gallery_charts, language)
     return pages

@@ -1,7 +1,8 @@
 """Writes the HTML reports into the reports folder (no Dagster import).
 
-`write_reports(connection, directory, built_at=None) -> ReportSite` reads the bounded window
-(`data.load_report_data`), builds every page (`pages.build_pages`) and writes them. The folder holds revenue
+`write_reports(connection, directory, built_at=None, language=None) -> ReportSite` reads the bounded window
+(`data.load_report_data`), builds every page (`pages.build_pages`) in `language` (default:
+STORE_ANOMALY_LANGUAGE, `settings.language_from_env`) and writes them. The folder holds revenue
 figures, so it is created readable by its owner and group only (0750, pages 0640), whatever the umask. Each
 page is written to a temporary file and renamed over the old one, so a reader never sees half a page; plotly.js
 is written once (again only when the installed plotly's copy differs); pages of stores no longer in scope are
@@ -20,7 +21,7 @@ from plotly.offline import get_plotlyjs
 
 from store_anomaly.reports.data import ReportData, load_report_data
 from store_anomaly.reports.pages import GALLERY_STORES, PLOTLY_JS, build_pages, store_order, summary_headline
-from store_anomaly.settings import reports_dir_from_env
+from store_anomaly.settings import language_from_env, reports_dir_from_env
 
 DIRECTORY_MODE = 0o750
 FILE_MODE = 0o640
@@ -37,6 +38,7 @@ class ReportSite:
     built_at: datetime
     headline: str
     worst_store: str | None
+    language: str
 
     @property
     def pages(self) -> int:
@@ -66,9 +68,11 @@ def write_pages(
     built_at: datetime | None = None,
     *,
     gallery_stores: int = GALLERY_STORES,
+    language: str | None = None,
 ) -> ReportSite:
-    """Builds and writes every page of `data` into `directory` (the gallery charts the worst `gallery_stores`
-    stores); see the module docstring."""
+    """Builds and writes every page of `data` into `directory` in `language` (default: STORE_ANOMALY_LANGUAGE;
+    the gallery charts the worst `gallery_stores` stores); see the module docstring."""
+    language = language or language_from_env()
     built_at = built_at or datetime.now(UTC)
     root = Path(directory).resolve()
     _private_directory(root)
@@ -77,7 +81,7 @@ def write_pages(
     script = get_plotlyjs()
     if not plotly_js.exists() or plotly_js.stat().st_size != len(script.encode()):
         _write_atomically(plotly_js, script)
-    pages = build_pages(data, built_at, gallery_stores=gallery_stores)
+    pages = build_pages(data, built_at, gallery_stores=gallery_stores, language=language)
     for relative, text in pages.items():
         _write_atomically(root / relative, text)
     stores = {Path(p).stem: root / p for p in pages if p.startswith("stores/")}
@@ -93,11 +97,16 @@ def write_pages(
         first=data.first,
         last=data.last,
         built_at=built_at,
-        headline=summary_headline(data),
+        headline=summary_headline(data, language),
         worst_store=order["shop_no"][0] if order.height else None,
+        language=language,
     )
 
 
-def write_reports(connection, directory: Path | str | None = None, built_at: datetime | None = None) -> ReportSite:
-    """Reads the warehouse through `connection` and writes the reports (default folder: reports_dir_from_env())."""
-    return write_pages(load_report_data(connection), directory or reports_dir_from_env(), built_at)
+def write_reports(
+    connection, directory: Path | str | None = None, built_at: datetime | None = None, language: str | None = None
+) -> ReportSite:
+    """Reads the warehouse through `connection` and writes the reports (default folder: reports_dir_from_env(),
+    default language: language_from_env())."""
+    language = language or language_from_env()  # a wrong setting fails before the warehouse is read
+    return write_pages(load_report_data(connection), directory or reports_dir_from_env(), built_at, language=language)
