@@ -40,9 +40,11 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# Headless Chromium for the page tests and the screenshots: Debian's package, installed when absent.
+# Headless Chromium for the page tests and the screenshots, with a Chinese font for the pages in Chinese:
+# Debian's packages, installed when absent.
 chromium:
-	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+	@{ command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; } || \
+		{ apt-get update && apt-get install -y chromium fonts-wqy-microhei; }
 
 # The instance the UI and the CLI share (run monitoring on, one queued run at a time); an existing
 # dagster.yaml (yours) is left alone.
