@@ -21,6 +21,8 @@ export STORE_ANOMALY_DEMO_OPPRODUCTION_URL ?= $(MYSQL_SERVER)/demo_opproduction
 export STORE_ANOMALY_DEMO_OPQUALITYCONTROL_URL ?= $(MYSQL_SERVER)/demo_opqualitycontrol
 export STORE_ANOMALY_DEMO_OPEMPEFFICIENCY_URL ?= $(MYSQL_SERVER)/demo_opempefficiency
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# One "planned" event per asset for a run's range, not one per asset and day (README, "Backfills").
+export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= 1
 
 DEMO_START ?= 2025-03-24
 DEMO_END ?= 2026-02-15

@@ -3,6 +3,7 @@ that carry a range)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
@@ -14,6 +15,10 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
+    DagsterEvent,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
     DailyPartitionsDefinition,
     MetadataValue,
     Output,
@@ -21,6 +26,7 @@ from dagster import (
     TimeWindow,
     asset,
 )
+from dagster._core.events import AssetMaterializationPlannedData
 
 from store_anomaly.settings import DEFAULT_PARTITIONS_START, PARTITIONS_START_ENV_VAR
 
@@ -154,3 +160,48 @@ def date_ranges_text(days: Iterable[date]) -> str:
 
 def first_partition_date() -> date:
     return date.fromisoformat(daily_partitions.get_first_partition_key())
+
+
+# Dagster writes one "planned" event per asset for a run's whole partition range when this is set, instead of
+# one per asset and partition: the bookkeeping of a year-long backfill drops by days x assets events. What it
+# gives up (partitions of a failed run are not shown failed) `mark_failed_partitions` restores.
+RANGED_PLANNED_EVENTS_ENV_VAR = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+
+
+def mark_failed_partitions(instance: DagsterInstance, run_id: str) -> int:
+    """After a failed run: shows each partition of its range failed, in the UI, for every asset it planned and
+    did not materialize. Returns the number of partitions marked.
+
+    With ranged planned events Dagster records one planned event per asset for the range, and derives failed
+    partitions only from per-partition planned events without a materialization in a failed run; this records
+    those per-partition events for the failed run's unmaterialized assets (a cost paid by failed runs only)."""
+    run = instance.get_run_by_id(run_id)
+    if run is None or run.status != DagsterRunStatus.FAILURE:
+        return 0
+    records = instance.get_records_for_run(
+        run_id,
+        of_type={DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_MATERIALIZATION},
+    ).records
+    events = [record.event_log_entry.dagster_event for record in records if record.event_log_entry.dagster_event]
+    materialized = {
+        (event.asset_key, event.partition)
+        for event in events
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+    }
+    marked = 0
+    for event in events:
+        subset = event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED and (
+            event.asset_materialization_planned_data.partitions_subset
+        )
+        if not subset:  # unpartitioned, or already planned partition by partition
+            continue
+        asset_key = event.asset_key
+        for key in subset.get_partition_keys():
+            if (asset_key, key) in materialized:
+                continue
+            planned = DagsterEvent.build_asset_materialization_planned_event(
+                run.job_name, event.step_key, AssetMaterializationPlannedData(asset_key, partition=key)
+            )
+            instance.report_dagster_event(planned, run_id=run_id, log_level=logging.DEBUG)
+            marked += 1
+    return marked

@@ -25,7 +25,13 @@ from store_anomaly.automation.incidents import process_run
 from store_anomaly.automation.run_log import record_run_log, root_message
 from store_anomaly.definitions import build_definitions
 from store_anomaly.mysql import process_alive
-from store_anomaly.partitions import SKIPPED_DATES_KEY, date_ranges_text, partition_range_tags
+from store_anomaly.partitions import (
+    RANGED_PLANNED_EVENTS_ENV_VAR,
+    SKIPPED_DATES_KEY,
+    date_ranges_text,
+    mark_failed_partitions,
+    partition_range_tags,
+)
 from store_anomaly.resources import Warehouse
 from store_anomaly.sources.feeds import LATE_FEED_REASON
 
@@ -55,6 +61,8 @@ def run_backfill(
     if end < start:
         raise ValueError(f"the range ends ({end}) before it starts ({start})")
     instance = instance or DagsterInstance.get()
+    # One planned event per asset for the range, not per asset and day (unless the environment says otherwise).
+    os.environ.setdefault(RANGED_PLANNED_EVENTS_ENV_VAR, "1")
     job = build_definitions().resolve_job_def("daily_refresh_job")
     run_id = str(uuid.uuid4())
     if progress is not None:
@@ -72,6 +80,8 @@ def run_backfill(
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
+    if not result.success:
+        mark_failed_partitions(instance, result.run_id)
     # No daemon watches an in-process run: log it here (the run-status sensors would write the same rows).
     # A run log that cannot be written (the warehouse is the usual cause of both) never hides the run's own
     # outcome: it is reported beside it.

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance, RunsFilter
+from dagster import AssetKey, DagsterEventType, DagsterInstance, RunsFilter
 
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -53,7 +53,8 @@ def test_demo_data_then_backfill_is_one_recorded_run(platform_urls, tmp_path, mo
     assert summary.returncode == 0 and "4 stores x 10 business days" in summary.stdout
 
 
-def test_a_wrong_source_url_fails_naming_the_source(platform_urls, tmp_path):
+def test_a_wrong_source_url_fails_naming_the_source(platform_urls, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     create_all_source_tables(platform_urls)
     env = {
         **os.environ,
@@ -68,6 +69,19 @@ def test_a_wrong_source_url_fails_naming_the_source(platform_urls, tmp_path):
         cursor.execute("SELECT asset, status, error_message FROM store_anomaly_run_log")
         rows = cursor.fetchall()
     assert rows and all(status == "failed" and "opproduction" in error for _, status, error in rows)
+    # Dagster recorded one planned event per asset for the range; its days still show failed in the UI (a
+    # planned partition without a materialization, in a failed run)
+    with DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        attempts = storage.get_latest_asset_partition_materialization_attempts_without_materializations(
+            AssetKey("store_daily_metrics")
+        )
+        assert sorted(attempts) == ["2025-10-01", "2025-10-02"]
+        (run,) = instance.get_runs(RunsFilter(job_name="daily_refresh_job"))
+        assert {run_id for run_id, _ in attempts.values()} == {run.run_id}
+        planned = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+        ranged = [r for r in planned.records if r.event_log_entry.dagster_event.partition is None]
+        assert ranged  # the run itself planned ranges, not days
 
 
 def test_a_missing_source_table_fails_naming_source_and_table(platform_urls, tmp_path):

@@ -21,7 +21,11 @@ from dagster import (
 )
 
 from store_anomaly.mysql import ensure_table
-from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from store_anomaly.partitions import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    mark_failed_partitions,
+)
 from store_anomaly.resources import Warehouse
 from store_anomaly.table_schemas import table_schema
 
@@ -169,9 +173,11 @@ def run_log_on_success(context: RunStatusSensorContext, warehouse: Warehouse) ->
 
 @run_failure_sensor(
     default_status=DefaultSensorStatus.RUNNING,
-    description="Writes store_anomaly_run_log rows, with the error, for every failed run.",
+    description="Writes store_anomaly_run_log rows, with the error, for every failed run, and shows the "
+    "partitions it did not materialize failed in the UI.",
 )
 def run_log_on_failure(context, warehouse: Warehouse) -> None:
+    mark_failed_partitions(context.instance, context.dagster_run.run_id)
     record_run_log(context.instance, context.dagster_run.run_id, warehouse)
 
 
