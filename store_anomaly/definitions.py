@@ -14,6 +14,7 @@ from dagster import (
     Definitions,
     EnvVar,
     FreshnessPolicy,
+    in_process_executor,
 )
 
 from store_anomaly.ack_log import ACK_LOG_SPEC
@@ -80,6 +81,8 @@ def build_definitions() -> Definitions:
             alerts_automation_sensor,
         ],
         resources=build_resources(),
+        # Materializations launched from the UI (a partition, a selection) run in process like the daily job.
+        executor=in_process_executor,
     ).map_resolved_asset_specs(func=with_daily_freshness, selection=AssetSelection.assets(*ALL_ASSETS))
 
 

@@ -1,11 +1,16 @@
-"""`store_anomaly_alerts`: one row per anomaly episode, rebuilt from every flag on each materialization.
+"""`store_anomaly_alerts`: one row per anomaly episode, brought up to date from the days that changed.
 
-The table is unpartitioned: an episode spans days, so it is recomputed whole from all flags and replaced in
-one transaction. Alert ids are stable across rebuilds (matched to the previous rows), and acknowledgements
-and notifications come from append-only logs (`state`), so re-materializing any range never duplicates an
-alert nor loses what a person did.
+The table is unpartitioned: an episode spans days. Each materialization finds the first business date whose
+flags, limits or metrics were materialized since the alerts' last materialization (the instance's event
+log), re-derives only the episodes that date can reach (the open ones and those closed within the quiet
+days before it) from the flags and metrics of that window (`incremental`), and writes the whole table in one
+transaction; the first materialization, or one on a table that no longer matches the instance, rebuilds
+from every flag. Either way the result is what a rebuild from every flag gives. Alert ids are stable across
+rebuilds (matched to the previous rows), and acknowledgements and notifications come from append-only logs
+(`state`), so re-materializing any range never duplicates an alert nor loses what a person did.
 """
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -13,9 +18,11 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
+    AssetKey,
+    AssetRecordsFilter,
     AutomationCondition,
     BackfillPolicy,
+    DagsterInstance,
     MetadataValue,
     Output,
     asset,
@@ -23,11 +30,15 @@ from dagster import (
 
 from store_anomaly.alerts.config import ALERT_SCHEMA, AlertConfig
 from store_anomaly.alerts.episodes import build_alerts
+from store_anomaly.alerts.incremental import evidence_from, merge_rederived, rederive_from, split_existing
 from store_anomaly.alerts.listing import open_alerts_markdown
 from store_anomaly.alerts.state import anchored_references, current_alert_state
+from store_anomaly.io_managers.mysql import hold_asset_lock
+from store_anomaly.kpis.assets import STORE_DAILY_METRICS_TABLE
+from store_anomaly.mysql import query_frame, table_exists
 from store_anomaly.resources import Warehouse
 from store_anomaly.settings import reports_dir_from_env
-from store_anomaly.table_schemas import table_schema_from_polars
+from store_anomaly.table_schemas import polars_schema, table_schema_from_polars
 
 ALERTS_TABLE_SCHEMA = table_schema_from_polars(
     ALERT_SCHEMA,
@@ -76,12 +87,8 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
 @asset(
     group_name="alerts",
     kinds={"mysql", "polars"},
-    ins={
-        "store_anomaly_flags": AssetIn(),
-        "store_daily_metrics": AssetIn(),
-    },
-    # sized against the anchored references SPC publishes (read in SQL: only the rows holding one)
-    deps=["store_spc_control_limits"],
+    # read in SQL, the window an update needs only; sized against the anchored references SPC publishes
+    deps=["store_anomaly_flags", "store_daily_metrics", "store_spc_control_limits"],
     metadata={"dagster/column_schema": ALERTS_TABLE_SCHEMA, "primary_key": ["alert_id"]},
     # Rebuilt when flags or metrics change outside the refresh job (a partition materialized in the UI). Days
     # before the history starts are never materialized; they must not hold the rebuild back.
@@ -96,17 +103,19 @@ ALERTS_TABLE_SCHEMA = table_schema_from_polars(
         )
     ],
 )
-def store_anomaly_alerts(
-    context: AssetExecutionContext,
-    warehouse: Warehouse,
-    store_anomaly_flags: pl.DataFrame,
-    store_daily_metrics: pl.DataFrame,
-):
+def store_anomaly_alerts(context: AssetExecutionContext, warehouse: Warehouse):
     """What a person is asked to act on: one row per anomaly episode, kept open while the signal lasts."""
+    config = AlertConfig()
+    hold_asset_lock(context)  # the lock before the read: read, compute and write are one
     with warehouse.connect() as connection:
         existing = current_alert_state(connection)
-        anchors = anchored_references(connection)
-    alerts = build_alerts(store_anomaly_flags, store_daily_metrics, existing, AlertConfig(), anchors=anchors)
+        since = changed_since(context.instance, existing.height)
+        if since is None:
+            alerts, window = rebuild(connection, existing, config), "every flag"
+        else:
+            alerts, window_start = update(connection, existing, since, config)
+            window = f"flags from {window_start} (changed from {since})"
+    context.log.info(f"store_anomaly_alerts derived from {window}")
     open_alerts = alerts.filter(pl.col("status") == "open")
     yield Output(
         alerts,
@@ -115,6 +124,7 @@ def store_anomaly_alerts(
             "open": open_alerts.height,
             "open_critical": open_alerts.filter(pl.col("severity") == "CRITICAL").height,
             "acknowledged": int(alerts["acknowledged"].sum()),
+            "derived_from": window,
             "open_alerts": MetadataValue.md(open_alerts_markdown(alerts)),
             # the reports are rebuilt from these alerts by report_executive_summary, in the same run
             "report": MetadataValue.url((Path(reports_dir_from_env()).resolve() / "index.html").as_uri()),
@@ -122,6 +132,90 @@ def store_anomaly_alerts(
     )
     duplicates = open_alerts.group_by("shop_no", "episode_key").len().filter(pl.col("len") > 1)
     yield AssetCheckResult(passed=duplicates.is_empty(), metadata={"duplicated_open_episodes": duplicates.height})
+
+
+ALERTS_KEY = AssetKey("store_anomaly_alerts")
+# What the alerts are derived from: a materialization of any of these since the alerts' last one changed them.
+INPUT_KEYS = [AssetKey(k) for k in ("store_anomaly_flags", "store_spc_control_limits", "store_daily_metrics")]
+FLAG_COLUMNS = {
+    "metric_date": pl.Date,
+    "shop_no": pl.String,
+    "metric_name": pl.String,
+    "rule": pl.String,
+    "observed_value": pl.Float64,
+    "expected_value": pl.Float64,
+    "z_score": pl.Float64,
+    "severity": pl.String,
+    "direction": pl.String,
+}
+METRIC_COLUMNS = polars_schema(STORE_DAILY_METRICS_TABLE.columns)
+
+
+def changed_since(instance: DagsterInstance, stored_alerts: int) -> date | None:
+    """The first business date materialized, for any input, since the alerts' last materialization; None when
+    the alerts must be rebuilt from every flag (never materialized in this instance, or the stored table is
+    not the one it recorded). With no input changed, the last date materialized (the open episodes age)."""
+    last = instance.fetch_materializations(ALERTS_KEY, limit=1, ascending=False).records
+    if not last:
+        return None
+    recorded = last[0].asset_materialization.metadata.get("alerts") if last[0].asset_materialization else None
+    if recorded is None or recorded.value != stored_alerts:
+        return None
+    first: date | None = None
+    for key in INPUT_KEYS:
+        cursor = None
+        while True:
+            page = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, after_storage_id=last[0].storage_id), limit=1000, cursor=cursor
+            )
+            for record in page.records:
+                if record.partition_key:
+                    day = date.fromisoformat(record.partition_key)
+                    first = day if first is None else min(first, day)
+            if not page.has_more:
+                break
+            cursor = page.cursor
+    return first or latest_metric_date(instance)
+
+
+def latest_metric_date(instance: DagsterInstance) -> date:
+    keys = instance.get_materialized_partitions(AssetKey("store_daily_metrics"))
+    return max(date.fromisoformat(key) for key in keys) if keys else date.today()
+
+
+def read_since(connection, table: str, schema: dict, since: date | None) -> pl.DataFrame:
+    """The declared columns of `table`, business dates from `since` on (every date when None)."""
+    with connection.cursor() as cursor:
+        if not table_exists(cursor, table):
+            return pl.DataFrame(schema=schema)
+        where, params = ("WHERE metric_date >= %s", (since,)) if since else ("", None)
+        return query_frame(cursor, f"SELECT {', '.join(schema)} FROM {table} {where}", params, schema)
+
+
+def rebuild(connection, existing: pl.DataFrame, config: AlertConfig) -> pl.DataFrame:
+    """The whole table from every flag."""
+    flags = read_since(connection, "store_anomaly_flags", FLAG_COLUMNS, None)
+    metrics = read_since(connection, "store_daily_metrics", METRIC_COLUMNS, None)
+    return build_alerts(flags, metrics, existing, config, anchors=anchored_references(connection))
+
+
+def update(connection, existing: pl.DataFrame, since: date, config: AlertConfig) -> tuple[pl.DataFrame, date]:
+    """The whole table, re-deriving only what a change from `since` on can reach (see `incremental`)."""
+    window_start = rederive_from(existing, since, config)
+    touched, untouched = split_existing(existing, window_start, config)
+    anchors = anchored_references(connection, since=window_start)
+    read_from = evidence_from(touched, window_start, config)
+    while True:  # the evidence of a re-derived episode may reach before its stored one: read further back
+        flags = read_since(connection, "store_anomaly_flags", FLAG_COLUMNS, read_from)
+        metrics = read_since(connection, "store_daily_metrics", METRIC_COLUMNS, read_from)
+        as_of = metrics["metric_date"].max() if metrics.height else None
+        rederived = build_alerts(flags, metrics, touched, config, as_of=as_of, anchors=anchors)
+        needed = evidence_from(rederived.filter(pl.col("last_seen_on") >= window_start), window_start, config)
+        if needed >= read_from:
+            break
+        read_from = needed
+    names = metrics.group_by("shop_no").agg(pl.col("shop_name").drop_nulls().last())
+    return merge_rederived(rederived, untouched, window_start, as_of or since, names), window_start
 
 
 ALERT_ASSETS = [store_anomaly_alerts]

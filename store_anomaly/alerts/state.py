@@ -7,7 +7,7 @@ rebuilt alerts, so it survives every re-materialization, even one racing with an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import polars as pl
 
@@ -118,9 +118,10 @@ def record_notifications(connection, delivered: list[tuple[str, str, str]]) -> N
     connection.commit()
 
 
-def anchored_references(connection) -> pl.DataFrame:
+def anchored_references(connection, since: date | None = None) -> pl.DataFrame:
     """The anchored references SPC published (`store_spc_control_limits` rows holding one): the alerts' sizing.
-    Only the rows with an anchor are read, in SQL: they exist while a change is under test."""
+    Only the rows with an anchor are read, in SQL: they exist while a change is under test; with `since`, only
+    those of business dates from `since` on."""
     schema = {
         "shop_no": pl.String,
         "metric_date": pl.Date,
@@ -141,8 +142,9 @@ def anchored_references(connection) -> pl.DataFrame:
         return query_frame(
             cursor,
             "SELECT shop_no, metric_date, metric_name, anchor_value, anchor_since, recent_level "
-            "FROM store_spc_control_limits WHERE anchor_value IS NOT NULL",
-            None,
+            "FROM store_spc_control_limits WHERE anchor_value IS NOT NULL"
+            + (" AND metric_date >= %s" if since else ""),
+            (since,) if since else None,
             schema,
         )
 

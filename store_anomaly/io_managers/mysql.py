@@ -327,19 +327,23 @@ class LockedDbIOManager(DbIOManager):
         self._writes: dict[str, StepWrite] = {}
 
     def _step_write(self, context: InputContext | OutputContext) -> StepWrite | None:
-        step_key = context.step_context.step.key
+        return self.step_write(context.step_context)
+
+    def step_write(self, step) -> StepWrite | None:
+        """The step's hold on the warehouse (its `StepExecutionContext`), taken on first use."""
+        step_key = step.step.key
         write = self._writes.get(step_key)
         if write is None:
-            step = context.step_context
+            op_def = step.op_def
             assets_def = step.job_def.asset_layer.get_assets_def_for_node(step.node_handle)
             asset_outputs = (  # the step's asset outputs (a check's output is no table)
                 {name for name, key in assets_def.keys_by_output_name.items() if key in assets_def.keys}
                 if assets_def is not None
-                else {output.name for output in context.op_def.output_defs}
+                else {output.name for output in op_def.output_defs}
             )
             outputs = [  # ...that this IO manager stores, whatever resource key it is bound to
                 output.name
-                for output in context.op_def.output_defs
+                for output in op_def.output_defs
                 if output.name in asset_outputs
                 and not output.dagster_type.is_nothing
                 and getattr(step.resources, output.io_manager_key, None) is self
@@ -347,7 +351,7 @@ class LockedDbIOManager(DbIOManager):
             if not outputs:
                 return None
             try:
-                write = StepWrite(self._url, context.op_def.name, outputs, self._lock_timeout_seconds)
+                write = StepWrite(self._url, op_def.name, outputs, self._lock_timeout_seconds)
             except pymysql.err.MySQLError as error:
                 raise database_error(
                     "warehouse", WAREHOUSE_ENV_VAR, self._url.redacted(), error, doing="taking the asset lock"
@@ -390,6 +394,15 @@ class LockedDbIOManager(DbIOManager):
         for write in self._writes.values():
             write.abandon()
         self._writes.clear()
+
+
+def hold_asset_lock(context) -> None:
+    """Takes the asset's warehouse lock now, for an asset that reads the warehouse itself (not through an
+    input) before it writes: its read, computation and write are then one, as they are for inputs."""
+    step = context.get_step_execution_context()
+    manager = getattr(step.resources, "io_manager", None)
+    if isinstance(manager, LockedDbIOManager):
+        manager.step_write(step)
 
 
 class MySQLIOManager(ConfigurableIOManagerFactory):
