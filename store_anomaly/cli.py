@@ -1,5 +1,6 @@
 """`store-anomaly`: the command line of the platform.
 
+    store-anomaly status
     store-anomaly demo-data [--stores N] [--start DATE] [--end DATE] [--seed S]
     store-anomaly backfill --start DATE --end DATE
     store-anomaly summary
@@ -154,6 +155,17 @@ def cmd_summary(args: argparse.Namespace) -> None:
     except pymysql.err.MySQLError as error:
         where = MySQLUrl.parse(url, name="warehouse").redacted()
         raise database_error("warehouse", WAREHOUSE_ENV_VAR, where, error, doing="reading the summary") from None
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    from dagster import DagsterInstance
+
+    from store_anomaly.automation.status import platform_status
+
+    if not os.environ.get("DAGSTER_HOME"):
+        raise CliError("DAGSTER_HOME is not set: it names the Dagster instance whose runs are reported")
+    with _warehouse_connection() as connection, DagsterInstance.get() as instance:
+        print(platform_status(instance, connection))
 
 
 def _warehouse_connection():
@@ -366,6 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--start", type=_date, required=True, help="first business date, YYYY-MM-DD")
     backfill.add_argument("--end", type=_date, required=True, help="last business date, YYYY-MM-DD")
     backfill.set_defaults(handler=cmd_backfill)
+
+    status = commands.add_parser(
+        "status",
+        help="the platform at a glance: last successful daily run, latest business date per source, open "
+        "platform incidents, next scheduled run",
+    )
+    status.set_defaults(handler=cmd_status)
 
     summary = commands.add_parser("summary", help="what the warehouse holds")
     summary.set_defaults(handler=cmd_summary)

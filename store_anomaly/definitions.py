@@ -22,6 +22,7 @@ from store_anomaly.alerts.assets import ALERT_ASSETS
 from store_anomaly.alerts.sensors import alert_notifications_sensor
 from store_anomaly.automation.incidents import INCIDENT_SENSORS, INCIDENTS_SPEC
 from store_anomaly.automation.refresh import daily_refresh_job, daily_refresh_schedule, late_source_rows_sensor
+from store_anomaly.automation.retention import retention_job, retention_schedule
 from store_anomaly.automation.run_log import RUN_LOG_SENSORS, RUN_LOG_SPEC
 from store_anomaly.io_managers.mysql import MySQLIOManager, lock_timeout_from_env
 from store_anomaly.kpis.assets import KPI_ASSETS
@@ -71,8 +72,8 @@ def build_definitions() -> Definitions:
     return Definitions(
         assets=[*ALL_ASSETS, *EXTERNAL_ASSETS],
         asset_checks=ALL_CHECKS,
-        jobs=[daily_refresh_job],
-        schedules=[daily_refresh_schedule],
+        jobs=[daily_refresh_job, retention_job],
+        schedules=[daily_refresh_schedule, retention_schedule],
         sensors=[
             late_source_rows_sensor,
             alert_notifications_sensor,

@@ -71,6 +71,16 @@ LANGUAGE_ENV_VAR = "STORE_ANOMALY_LANGUAGE"
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
 
+# Retention (days) of the purge job: run log rows, notification rows of alerts resolved that long ago (never
+# the latest delivery of an open alert; acknowledgements are never purged), and the Dagster instance's runs
+# with their event logs (a run holding the latest materialization of a partition is kept).
+RUN_LOG_RETENTION_DAYS_ENV_VAR = "STORE_ANOMALY_RUN_LOG_RETENTION_DAYS"
+DEFAULT_RUN_LOG_RETENTION_DAYS = 90
+NOTIFICATION_RETENTION_DAYS_ENV_VAR = "STORE_ANOMALY_NOTIFICATION_RETENTION_DAYS"
+DEFAULT_NOTIFICATION_RETENTION_DAYS = 365
+DAGSTER_RUN_RETENTION_DAYS_ENV_VAR = "STORE_ANOMALY_DAGSTER_RUN_RETENTION_DAYS"
+DEFAULT_DAGSTER_RUN_RETENTION_DAYS = 30
+
 # Folder of the HTML reports; unset: ./reports of the working directory.
 REPORTS_DIR_ENV_VAR = "STORE_ANOMALY_REPORTS_DIR"
 DEFAULT_REPORTS_DIR = "reports"

@@ -5,13 +5,23 @@ run the daemon and the webserver with that environment."""
 from __future__ import annotations
 
 import configparser
+import os
+import time
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.scheduler.instigation import TickStatus
 
+from store_anomaly.definitions import build_definitions
+from store_anomaly.mysql import MySQLUrl
+from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from store_anomaly.settings import NOTIFY_URLS_ENV_VAR, PARTITIONS_START_ENV_VAR
+from store_anomaly_tests.dagster_processes import daemon_running, graphql, serving
 from store_anomaly_tests.deploy_instance import DEPLOY_DAGSTER_YAML, deploy_instance_env
+from store_anomaly_tests.small_chain import build_sources
 
 DEPLOY = DEPLOY_DAGSTER_YAML.parent
 
@@ -55,3 +65,151 @@ def test_every_variable_the_instance_and_units_read_is_in_the_example_environmen
             if word.startswith("${"):
                 assert word[2:-1] in example, (unit.name, word)
     assert {"DAGSTER_HOME", "STORE_ANOMALY_WAREHOUSE_URL"} <= example
+
+
+# --------------------------------------------------------------------------------------------------------
+# The deployment running: a real dagster-daemon and webserver on the dagster-mysql instance
+# --------------------------------------------------------------------------------------------------------
+
+REPOSITORY = {"repositoryLocationName": "store_anomaly", "repositoryName": "__repository__"}
+# Sensors that could launch runs or send messages of their own during the test: stopped through the UI's API.
+QUIET_SENSORS = ("late_source_rows_sensor", "alerts_automation_sensor", "alert_notifications_sensor")
+# 07:00 New York on 4 November 2025: the schedule's window is 1-3 November (the partitions start on the 1st).
+TICK = datetime(2025, 11, 4, 7, 0, tzinfo=ZoneInfo("America/New_York"))
+
+SENSORS = """query($repo: RepositorySelector!) { sensorsOrError(repositorySelector: $repo) {
+  ... on Sensors { results { name sensorState { id selectorId status } } } } }"""
+STOP_SENSOR = """mutation($origin: String!, $selector: String!) {
+  stopSensor(jobOriginId: $origin, jobSelectorId: $selector) {
+    ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }"""
+DRY_RUN = """mutation($selector: ScheduleSelector!, $timestamp: Float!) {
+  scheduleDryRun(selectorData: $selector, timestamp: $timestamp) {
+    ... on DryRunInstigationTick { evaluationResult {
+      runRequests { runKey runConfigYaml tags { key value } } skipReason error { message } } }
+    ... on PythonError { message } } }"""
+LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  ... on LaunchRunSuccess { run { runId status } }
+  ... on PythonError { message }
+  ... on RunConfigValidationInvalid { errors { message } } } }"""
+
+
+def executor_config() -> dict:
+    """While the daily job keeps Dagster's default executor (a process per step, minutes per run on 2 shared
+    cores), the test's runs choose its in-process mode; an executor without that choice gets no config."""
+    executor = build_definitions().resolve_job_def("daily_refresh_job").executor_def
+    return {"execution": {"config": {"in_process": {}}}} if executor.name == "multi_or_in_process_executor" else {}
+
+
+def launch_scheduled_run(port: int, request: dict) -> str:
+    """Launches the schedule's run request through the webserver, as the daemon's scheduler would submit it:
+    into the run queue."""
+    assert request["runConfigYaml"].strip() in ("", "{}")  # the schedule sets tags only
+    params = {
+        "selector": {**REPOSITORY, "jobName": "daily_refresh_job"},
+        "runConfigData": executor_config(),
+        "executionMetadata": {"tags": request["tags"]},
+    }
+    launched = graphql(port, LAUNCH, {"params": params})["launchRun"]
+    assert "run" in launched, launched
+    assert launched["run"]["status"] == "QUEUED"  # the queued run coordinator holds it for the daemon
+    return launched["run"]["runId"]
+
+
+def wait_for_run(instance: DagsterInstance, run_id: str, timeout: float = 400) -> DagsterRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = instance.get_run_by_id(run_id)
+        if run.is_finished:
+            return run
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} still {instance.get_run_by_id(run_id).status} after {timeout} s")
+
+
+def warehouse_query(urls: dict[str, str], sql: str) -> list[tuple]:
+    with MySQLUrl.parse(urls["warehouse"]).connect(autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+
+
+def wait_for_posts(endpoint, count: int, timeout: float = 90) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while len(endpoint.posts("/incidents")) < count and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return endpoint.posts("/incidents")
+
+
+@pytest.mark.mysql
+@pytest.mark.webserver
+@pytest.mark.timeout(900)
+def test_the_daemon_runs_the_schedules_request_through_the_queue_and_announces_incidents(
+    platform_urls, fresh_databases, endpoint, tmp_path, monkeypatch
+):
+    build_sources(platform_urls)
+    instance_env = deploy_instance_env(fresh_databases.create("dagster"), tmp_path / "home")
+    env = {
+        **os.environ,
+        **instance_env,
+        NOTIFY_URLS_ENV_VAR: endpoint.url("/incidents"),
+        PARTITIONS_START_ENV_VAR: "2025-11-01",
+    }
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    sales = MySQLUrl.parse(platform_urls["sales_order"])
+    with DagsterInstance.get() as instance, serving(env) as port:
+        states = graphql(port, SENSORS, {"repo": REPOSITORY})["sensorsOrError"]["results"]
+        for sensor in states:
+            if sensor["name"] in QUIET_SENSORS:
+                state = sensor["sensorState"]
+                stopped = graphql(port, STOP_SENSOR, {"origin": state["id"], "selector": state["selectorId"]})
+                assert stopped["stopSensor"]["instigationState"]["status"] == "STOPPED", stopped
+        evaluation = graphql(
+            port,
+            DRY_RUN,
+            {"selector": {**REPOSITORY, "scheduleName": "daily_refresh_schedule"}, "timestamp": TICK.timestamp()},
+        )["scheduleDryRun"]["evaluationResult"]
+        (request,) = evaluation["runRequests"]
+        tags = {tag["key"]: tag["value"] for tag in request["tags"]}
+        assert (tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]) == (
+            "2025-11-01",
+            "2025-11-03",
+        )
+
+        with daemon_running(env, tmp_path / "daemon.log"):
+            # 1. The schedule's request, queued, launched by the daemon: the warehouse is written, no message.
+            good = wait_for_run(instance, launch_scheduled_run(port, request))
+            assert good.status == DagsterRunStatus.SUCCESS, (tmp_path / "daemon.log").read_text()[-3000:]
+            written = warehouse_query(
+                platform_urls, "SELECT MIN(metric_date), MAX(metric_date), COUNT(*) FROM store_daily_metrics"
+            )
+            assert written == [(date(2025, 11, 1), date(2025, 11, 3), 5)]
+
+            # 2. The sales source loses its trade table: the next run fails; one message, within a minute.
+            with sales.connect(autocommit=True) as connection, connection.cursor() as cursor:
+                cursor.execute("RENAME TABLE t_trade TO t_trade_gone")
+            bad = wait_for_run(instance, launch_scheduled_run(port, request))
+            assert bad.status == DagsterRunStatus.FAILURE
+            posts = wait_for_posts(endpoint, 1)
+            assert len(posts) == 1, posts
+            assert posts[0]["title"].startswith("[store_anomaly] Run failed:")
+            assert bad.run_id in posts[0]["message"] and "t_trade" in posts[0]["message"]
+            failed_at = instance.get_run_record_by_id(bad.run_id).end_time
+            seconds = posts[0]["received_at"] - failed_at
+            print(f"failed daemon-launched run -> its message: {seconds:.1f} s")
+            assert seconds < 60
+
+            # 3. The table is back: the next run succeeds and its recovery is announced once.
+            with sales.connect(autocommit=True) as connection, connection.cursor() as cursor:
+                cursor.execute("RENAME TABLE t_trade_gone TO t_trade")
+            again = wait_for_run(instance, launch_scheduled_run(port, request))
+            assert again.status == DagsterRunStatus.SUCCESS
+            posts = wait_for_posts(endpoint, 2)
+            assert [p["title"] for p in posts][1] == "[store_anomaly] Recovered: daily_refresh_job"
+            time.sleep(15)  # a sensor tick or two later: nothing else was sent
+            assert len(endpoint.posts("/incidents")) == 2
+            logged = dict(
+                warehouse_query(
+                    platform_urls,
+                    "SELECT run_id, status FROM store_anomaly_run_log WHERE asset = 'store_daily_metrics'",
+                )
+            )
+            assert logged[good.run_id] == "success" and logged[again.run_id] == "success"

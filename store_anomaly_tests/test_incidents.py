@@ -50,7 +50,7 @@ def user_with_password(fresh_databases):
 
 
 def test_a_failed_cli_backfill_is_announced_once_and_its_recovery_once(
-    platform_urls, fresh_databases, user_with_password, endpoint, tmp_path, monkeypatch
+    platform_urls, fresh_databases, user_with_password, endpoint, tmp_path, monkeypatch, capsys
 ):
     build_sources(platform_urls)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
@@ -85,6 +85,11 @@ def test_a_failed_cli_backfill_is_announced_once_and_its_recovery_once(
     for fact in (run.run_id, f"--start {START} --end {END}", "Unknown database"):
         assert fact in row["message"] and fact in row["message_zh"]
     assert "运行失败" in row["message_zh"]
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    status = capsys.readouterr().out
+    assert "Last successful daily run: none" in status and "Open platform incidents: 1" in status
+    assert "run_failed   daily_refresh_job" in status and "sales_order       never read" in status
 
     monkeypatch.setenv("STORE_ANOMALY_SALESORDER_URL", platform_urls["sales_order"])
     assert main(["backfill", "--start", str(START), "--end", str(END)]) == 0
@@ -96,6 +101,15 @@ def test_a_failed_cli_backfill_is_announced_once_and_its_recovery_once(
     assert len(endpoint.posts("/incidents")) == 2  # announced once
     (row,) = incidents(platform_urls["warehouse"])
     assert row["resolved_at"] is not None and row["recovery_notified_at"] is not None
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    status = capsys.readouterr().out
+    with DagsterInstance.get() as instance:
+        latest = instance.get_runs(limit=1)[0].run_id
+    assert f"Last successful daily run: {latest} finished" in status
+    assert f"business dates {START} .. {END} (launched by CLI)" in status
+    assert f"sales_order       {END}" in status and "Open platform incidents: none" in status
+    assert "Next scheduled run: daily_refresh_schedule at " in status and " 07:00 America/New_York" in status
 
 
 def test_a_late_feed_is_an_incident_announced_once(platform_urls, endpoint, tmp_path, monkeypatch):

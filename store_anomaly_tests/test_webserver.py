@@ -1,27 +1,17 @@
 """The real Dagster webserver serves the code location: its GraphQL API lists the assets, their daily
 partitions, their checks, and which partitions a CLI backfill materialized."""
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
 
 from store_anomaly.runner import run_backfill
+from store_anomaly_tests.dagster_processes import graphql, serving
 from store_anomaly_tests.small_chain import build_sources
 
 pytestmark = [pytest.mark.mysql, pytest.mark.webserver]
 
-ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_ASSETS = {
     "source_opshop_daily",
     "source_sales_order_daily",
@@ -51,59 +41,6 @@ QUERY = """
   }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        payload = json.load(response)
-    assert "errors" not in payload, payload
-    return payload["data"]
-
-
-@contextmanager
-def serving() -> Iterator[int]:
-    """The real Dagster webserver on a free local port, with this process's environment; yields the port."""
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster-webserver"),
-            "-w",
-            str(ROOT / "workspace.yaml"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"webserver did not start: {server.stderr.read().decode()[-2000:]}") from None
-                time.sleep(0.5)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture
