@@ -17,7 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from store_anomaly.kpis.catalog import kpi_label, kpi_unit
-from store_anomaly.texts import texts_for
+from store_anomaly.texts import Texts, texts_for
 
 # Figures are plain plotly.js figure dicts ({"data": [...], "layout": {...}}): plotly.graph_objects validates
 # every property on every assignment, which made a store page cost about a second; the pages draw them with
@@ -29,14 +29,22 @@ GRADE_COLOURS = {"A": "#1a9850", "B": "#91cf60", "C": "#fee08b", "D": "#fc8d59",
 _RULE_SYMBOLS = ("circle", "diamond", "square", "triangle-up", "triangle-down", "x", "star", "cross", "hexagon")
 
 
-def _layout(title: str, height: int, **extra) -> dict:
+def _date_axis(t: Texts) -> dict:
+    """A date axis whose ticks and hover dates are written in the language (plotly's default is English)."""
+    axis = {"type": "date"}
+    if t("report.chart.date_ticks"):
+        axis |= {"tickformat": t("report.chart.date_ticks"), "hoverformat": t("report.chart.date_hover")}
+    return axis
+
+
+def _layout(t: Texts, title: str, height: int, **extra) -> dict:
     return {
         "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top"},
         "height": height,
         "margin": {"l": 60, "r": 20, "t": 75, "b": 30},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0, "font": {"size": 10}},
         "hovermode": "x unified",
-        "xaxis": {"type": "date"},
+        "xaxis": _date_axis(t),
         **extra,
     }
 
@@ -145,7 +153,7 @@ def control_chart(
         )  # fmt: skip
     unit = kpi_unit(metric, language)
     layout = _layout(
-        kpi_label(metric, language), height, shapes=shapes, annotations=annotations, yaxis={"title": {"text": unit}}
+        t, kpi_label(metric, language), height, shapes=shapes, annotations=annotations, yaxis={"title": {"text": unit}}
     )
     return {"data": data, "layout": layout}
 
@@ -163,7 +171,7 @@ def health_chart(health: pl.DataFrame, *, height: int = 260, language: str = "en
         text=health["grade"].to_list(),
         hovertemplate="%{y:.1f} (" + t("report.chart.grade") + " %{text})<extra></extra>",
     )  # fmt: skip
-    layout = _layout(t("report.chart.health"), height, shapes=bands, yaxis={"range": [0, 100]})
+    layout = _layout(t, t("report.chart.health"), height, shapes=bands, yaxis={"range": [0, 100]})
     return {"data": [line], "layout": layout}
 
 
@@ -181,7 +189,7 @@ def percentile_chart(
                  "name": t("report.trace.percentile", label=kpi_label(metric, language)), "mode": "lines+markers",
                  "marker": {"size": 4}}
             )  # fmt: skip
-    return {"data": data, "layout": _layout(t("report.chart.percentile"), height, yaxis={"range": [0, 100]})}
+    return {"data": data, "layout": _layout(t, t("report.chart.percentile"), height, yaxis={"range": [0, 100]})}
 
 
 def excluded_rows_chart(metrics: pl.DataFrame, *, height: int = 220, language: str = "en") -> Figure:
@@ -191,7 +199,7 @@ def excluded_rows_chart(metrics: pl.DataFrame, *, height: int = 220, language: s
         "type": "bar", "x": _dates(metrics), "y": _values(metrics, "dq_excluded_rows"),
         "name": t("report.trace.excluded"), "marker": {"color": "#7f8c8d"},
     }  # fmt: skip
-    return {"data": [bars], "layout": _layout(t("report.chart.excluded"), height)}
+    return {"data": [bars], "layout": _layout(t, t("report.chart.excluded"), height)}
 
 
 def chain_chart(chain: pl.DataFrame, *, height: int = 320, language: str = "en") -> Figure:
@@ -206,6 +214,7 @@ def chain_chart(chain: pl.DataFrame, *, height: int = 320, language: str = "en")
         ),
     ]  # fmt: skip
     layout = _layout(
+        t,
         t("report.chart.chain"),
         height,
         yaxis={"title": {"text": t("report.chart.revenue_axis")}, "tickformat": "$,.0f"},

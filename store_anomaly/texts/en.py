@@ -198,6 +198,9 @@ TEXTS: dict[str, str] = {
     "report.chart.health": "Health score (0-100, grade bands)",
     "report.chart.percentile": "Peer percentile per week (100 = best of the chain)",
     "report.chart.excluded": "Source rows excluded by the KPI rules, per day",
+    # plotly date formats (d3): empty = plotly's own (English month names)
+    "report.chart.date_ticks": "",
+    "report.chart.date_hover": "",
     "report.chart.chain": "Chain revenue and orders per business date",
     "report.chart.revenue_axis": "revenue (USD)",
     "report.chart.orders_axis": "orders",

@@ -182,6 +182,8 @@ TEXTS: dict[str, str] = {
     "report.chart.health": "健康分（0-100，按等级分段）",
     "report.chart.percentile": "每周同行百分位（100 = 全连锁最好）",
     "report.chart.excluded": "每日被 KPI 规则剔除的源数据行数",
+    "report.chart.date_ticks": "%-m月%-d日",
+    "report.chart.date_hover": "%Y年%-m月%-d日",
     "report.chart.chain": "全连锁每个营业日的营业额和订单数",
     "report.chart.revenue_axis": "营业额（美元）",
     "report.chart.orders_axis": "订单数",
