@@ -41,7 +41,6 @@ from dagster import (
 )
 
 from store_anomaly.alerts.notify import send_message, urls_from_env
-from store_anomaly.automation.incident_texts import INCIDENT_TEXTS
 from store_anomaly.automation.run_log import run_log_rows
 from store_anomaly.mysql import MySQLUrl, MySQLUrlError, ensure_table
 from store_anomaly.partitions import (
@@ -60,6 +59,7 @@ from store_anomaly.settings import (
     WAREHOUSE_ENV_VAR,
 )
 from store_anomaly.table_schemas import table_schema
+from store_anomaly.texts import texts_for
 
 INCIDENTS_TABLE = "store_anomaly_incidents"
 INCIDENT_COLUMNS = table_schema(
@@ -107,7 +107,8 @@ def language() -> str:
 
 
 def text(lang: str, key: str, **values: object) -> str:
-    return INCIDENT_TEXTS[lang][key].format(**values)
+    """An incident text (`incident.*` keys of the text catalog, `store_anomaly.texts`) in `lang`."""
+    return texts_for(lang)(key, **values)
 
 
 def _secrets() -> set[str]:
@@ -217,7 +218,7 @@ def run_findings(instance: DagsterInstance, run_id: str) -> RunFindings:
         before_steps = failed.height > 1 and failed.height == rows.height and len(set(causes)) == 1
         subject = run.job_name if before_steps or failed.is_empty() else failed["asset"][0]
         messages = {}
-        for lang in INCIDENT_TEXTS:
+        for lang in LANGUAGES:
             cause = one_line(causes[0] if causes else None) or text(lang, "incident.run_failed.no_cause")
             messages[lang] = _message(
                 lang,
@@ -267,7 +268,7 @@ def run_findings(instance: DagsterInstance, run_id: str) -> RunFindings:
                             detail=detail or "",
                             rerun=_rerun(lang, run_id, start, end),
                         )
-                        for lang in INCIDENT_TEXTS
+                        for lang in LANGUAGES
                     },
                 )
             )
@@ -311,7 +312,7 @@ def run_findings(instance: DagsterInstance, run_id: str) -> RunFindings:
                         run_id=run_id,
                         reason=text(lang, "incident.feed_late.reason", variable=CLOSED_DAYS_ENV_VAR),
                     )
-                    for lang in INCIDENT_TEXTS
+                    for lang in LANGUAGES
                 },
             )
         )
@@ -343,7 +344,7 @@ def missed_daily_run(instance: DagsterInstance, now: datetime) -> Incident | Non
     )
     start = yesterday - timedelta(days=3)
     messages = {}
-    for lang in INCIDENT_TEXTS:
+    for lang in LANGUAGES:
         described = text(lang, "incident.run_missed.never")
         if latest is not None:
             described = f"{latest.run_id} ({_dates(lang, *_range(latest.tags))})"

@@ -212,6 +212,37 @@ TEXTS: dict[str, str] = {
     "notify.move.direction.down": " down",
     "notify.move.direction.up": " up",
     "notify.footer": "Alert {alert_id} ({status}), opened {opened}, last seen {last_seen}.",
+    # platform incidents (store_anomaly/automation/incidents.py)
+    "incident.run_failed.title": "[store_anomaly] Run failed: {subject}",
+    "incident.run_failed.body": "Run {run_id} of {job} ({dates}) failed at {subject}.\nCause: {cause}\nRe-run: {rerun}",
+    "incident.run_failed.rerun_cli": "store-anomaly backfill --start {start} --end {end}, or in the Dagster UI "
+    "open run {run_id} and choose Re-execute > From failure",
+    "incident.run_failed.rerun_ui": "in the Dagster UI open run {run_id} and choose Re-execute > From failure",
+    "incident.run_failed.no_cause": "the run failed without an error message: see its event log in the UI",
+    "incident.run_missed.title": "[store_anomaly] Daily run missed: no successful {job} for {day} by 09:00 New York",
+    "incident.run_missed.body": "No successful run of {job} has written business date {day} by the 09:00 "
+    "New York deadline (latest successful run: {latest}). Check the daemon (systemctl status "
+    "store-anomaly-daemon) and the UI's Runs page; run it now: store-anomaly backfill --start {start} "
+    "--end {day}",
+    "incident.run_missed.never": "none",
+    "incident.check_failed.title": "[store_anomaly] Blocking check failed: {subject}",
+    "incident.check_failed.body": "The blocking check {subject} failed in run {run_id} ({dates}): the assets "
+    "downstream of it were not written. {detail}\nFix the data or the source, then re-run: {rerun}",
+    "incident.feed_late.title": "[store_anomaly] Late feed: {source} has no trade for {day}",
+    "incident.feed_late.body": "Business date {day}: {reason}. That date was not written (its earlier rows, if "
+    "any, are kept); the run's other dates were (run {run_id}). The daily run re-reads the last days by "
+    "itself; once the feed has caught up you can also run: store-anomaly backfill --start {day} --end {day}",
+    "incident.feed_late.reason": "the sales-order source holds no trade for any in-scope store, and the date "
+    "is neither a public holiday nor a configured closure day ({variable})",
+    "incident.recovered.title": "[store_anomaly] Recovered: {subject}",
+    "incident.recovered.body": "Resolved by run {run_id} at {at} UTC: {incidents}",
+    "incident.recovered.item": "{kind} {subject}{day}, run {failed_run} (opened {opened} UTC)",
+    "incident.kind.run_failed": "failed run",
+    "incident.kind.run_missed": "missed daily run",
+    "incident.kind.check_failed": "failed blocking check",
+    "incident.kind.feed_late": "late feed",
+    "incident.join": "; ",
+    "incident.all_dates": "no partition range",
 }
 
 # The `holidays` package's names are English already.

@@ -195,6 +195,36 @@ TEXTS: dict[str, str] = {
     "notify.move.direction.down": "下降",
     "notify.move.direction.up": "上升",
     "notify.footer": "告警 {alert_id}（{status}），{opened} 开启，最近一次出现于 {last_seen}。",
+    # 平台事件（store_anomaly/automation/incidents.py）
+    "incident.run_failed.title": "[store_anomaly] 运行失败：{subject}",
+    "incident.run_failed.body": "{job} 的运行 {run_id}（{dates}）在 {subject} 处失败。\n原因：{cause}\n"
+    "重新运行：{rerun}",
+    "incident.run_failed.rerun_cli": "store-anomaly backfill --start {start} --end {end}，或在 Dagster 界面打开"
+    "运行 {run_id}，选择 Re-execute > From failure",
+    "incident.run_failed.rerun_ui": "在 Dagster 界面打开运行 {run_id}，选择 Re-execute > From failure",
+    "incident.run_failed.no_cause": "运行失败但没有错误信息：请在界面中查看其事件日志",
+    "incident.run_missed.title": "[store_anomaly] 每日运行未完成：纽约时间 09:00 前没有 {day} 的成功 {job}",
+    "incident.run_missed.body": "截至纽约时间 09:00，{job} 没有任何成功运行写入营业日 {day}（最近一次成功运行："
+    "{latest}）。请检查守护进程（systemctl status store-anomaly-daemon）和界面的 Runs 页面；立即运行："
+    "store-anomaly backfill --start {start} --end {day}",
+    "incident.run_missed.never": "无",
+    "incident.check_failed.title": "[store_anomaly] 阻断检查未通过：{subject}",
+    "incident.check_failed.body": "阻断检查 {subject} 在运行 {run_id}（{dates}）中未通过：其下游资产未写入。"
+    "{detail}\n修正数据或数据源后重新运行：{rerun}",
+    "incident.feed_late.title": "[store_anomaly] 数据延迟：{source} 在 {day} 没有任何交易",
+    "incident.feed_late.body": "营业日 {day}：{reason}。该日未写入（已有的行保留）；本次运行的其他日期已写入（运行 "
+    "{run_id}）。每日运行会自动重读最近几天；数据补齐后也可运行：store-anomaly backfill --start {day} --end {day}",
+    "incident.feed_late.reason": "销售订单数据源中没有任何在营门店的交易，且该日既不是公众假日，也不是配置的停业日"
+    "（{variable}）",
+    "incident.recovered.title": "[store_anomaly] 已恢复：{subject}",
+    "incident.recovered.body": "已由运行 {run_id} 于 UTC {at} 解决：{incidents}",
+    "incident.recovered.item": "{kind} {subject}{day}，运行 {failed_run}（开启于 UTC {opened}）",
+    "incident.kind.run_failed": "运行失败",
+    "incident.kind.run_missed": "每日运行未完成",
+    "incident.kind.check_failed": "阻断检查未通过",
+    "incident.kind.feed_late": "数据延迟",
+    "incident.join": "；",
+    "incident.all_dates": "无分区范围",
 }
 
 # 纽约州公共假日（`holidays` 包只提供英文名称）；不在此表中的名称保持原样。
