@@ -106,12 +106,21 @@ def require_materialized(context: AssetExecutionContext, *upstream_assets: str) 
             )
 
 
+# A range check that passes over more days than this (a backfill) is recorded once, on the range's last day,
+# instead of once per day: a check result is one event in the instance, and a year's backfill of the nine
+# checks of store_daily_metrics would write 3,285 of them. Shorter ranges (the daily window, the late-rows
+# sensor's re-runs) and every failed verdict are recorded for each day.
+PER_DAY_CHECK_RESULTS_MAX_DAYS = 35
+
+
 def per_partition_evaluations(context: AssetCheckExecutionContext, result: AssetCheckResult) -> Iterator:
-    """A partitioned check's result, recorded for every partition of the run's range.
+    """A partitioned check's result, recorded for the partitions of the run's range.
 
     Dagster records a check computed over a partition range as one evaluation without a partition, so each
-    day of a backfill would read "skipped" (and the lineage "0 / N passed"). A range check's verdict holds
-    for each day of the range: one evaluation per partition says so, with the range in its metadata.
+    day of a range would read "skipped" (and the lineage "0 / N passed"). A range check's verdict holds for
+    each day of the range: it is recorded for every day of a range of up to PER_DAY_CHECK_RESULTS_MAX_DAYS
+    days, and for a failed verdict; a passed verdict over a longer range only on its last day. Each carries the
+    range in its metadata.
     """
     keys = list(context.partition_keys)
     if len(keys) <= 1:
@@ -119,7 +128,8 @@ def per_partition_evaluations(context: AssetCheckExecutionContext, result: Asset
         return
     spec = context.check_specs[0]
     metadata = {**result.metadata, "checked_range": MetadataValue.text(f"{keys[0]} .. {keys[-1]}")}
-    for key in keys:
+    recorded = keys[-1:] if result.passed and len(keys) > PER_DAY_CHECK_RESULTS_MAX_DAYS else keys
+    for key in recorded:
         yield AssetCheckEvaluation(
             asset_key=spec.asset_key,
             check_name=spec.name,

@@ -44,6 +44,14 @@ def test_demo_data_then_backfill_is_one_recorded_run(platform_urls, tmp_path, mo
         assert runs[0].tags[ASSET_PARTITION_RANGE_START_TAG] == "2025-10-01"
         assert runs[0].tags[ASSET_PARTITION_RANGE_END_TAG] == "2025-10-10"
         assert len(instance.get_materialized_partitions(AssetKey("store_daily_metrics"))) == 10
+        # a range this short records each check's verdict for each of its days
+        checks = instance.get_records_for_run(runs[0].run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        unique_days = [
+            r.event_log_entry.dagster_event.event_specific_data
+            for r in checks.records
+            if r.event_log_entry.dagster_event.event_specific_data.check_name == "unique_store_days"
+        ]
+        assert sorted(e.partition for e in unique_days) == [f"2025-10-{day:02d}" for day in range(1, 11)]
 
     with MySQLUrl.parse(platform_urls["warehouse"]).connect() as connection, connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(DISTINCT shop_no), COUNT(*) FROM store_daily_metrics")

@@ -22,6 +22,7 @@ from dagster import DagsterInstance
 from store_anomaly.alerts.listing import headline
 from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.mysql import MySQLUrl
+from store_anomaly.partitions import PER_DAY_CHECK_RESULTS_MAX_DAYS
 from store_anomaly.reports.data import load_report_data
 from store_anomaly.reports.pages import HEADLINE_KPIS
 from store_anomaly.reports.site import write_pages
@@ -250,7 +251,7 @@ def test_report_assets_write_into_the_configured_folder_with_paths_in_metadata(d
     assert materializations["report_spc_gallery"].metadata["path"].value.endswith("spc.html")
 
 
-def test_a_range_run_records_each_day_its_own_metrics_and_check_results(demo_warehouse):
+def test_a_range_run_records_each_day_its_own_metrics_and_its_check_results(demo_warehouse):
     result = demo_warehouse[1]
     days = {(START + timedelta(days=n)).isoformat() for n in range((END - START).days + 1)}
     metrics = [
@@ -267,7 +268,12 @@ def test_a_range_run_records_each_day_its_own_metrics_and_check_results(demo_war
     by_check: dict[str, set[str]] = {}
     for evaluation in evaluations:
         by_check.setdefault(evaluation.check_name, set()).add(evaluation.partition)
-    assert len(by_check) == len(KPI_CHECKS) and all(partitions == days for partitions in by_check.values())
+    assert len(by_check) == len(KPI_CHECKS)
+    # a passed verdict over a range longer than PER_DAY_CHECK_RESULTS_MAX_DAYS is recorded on its last day
+    assert len(days) > PER_DAY_CHECK_RESULTS_MAX_DAYS
+    for evaluation in evaluations:
+        assert evaluation.metadata["checked_range"].value == f"{START} .. {END}"
+        assert by_check[evaluation.check_name] == ({END.isoformat()} if evaluation.passed else days)
 
 
 LATEST_METADATA = """
