@@ -19,7 +19,7 @@ from store_anomaly.automation.incidents import (
 from store_anomaly.cli import main
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.resources import Warehouse
-from store_anomaly.settings import NOTIFY_URLS_ENV_VAR, PARTITIONS_START_ENV_VAR
+from store_anomaly.settings import LANGUAGE_ENV_VAR, NOTIFY_URLS_ENV_VAR, PARTITIONS_START_ENV_VAR
 from store_anomaly_tests.databases import TEST_SERVER_URL
 from store_anomaly_tests.small_chain import END, START, build_sources
 
@@ -112,20 +112,25 @@ def test_a_failed_cli_backfill_is_announced_once_and_its_recovery_once(
     assert "Next scheduled run: daily_refresh_schedule at " in status and " 07:00 America/New_York" in status
 
 
-def test_a_late_feed_is_an_incident_announced_once(platform_urls, endpoint, tmp_path, monkeypatch):
-    """31 October has no trade at all (the small chain starts on 1 November): a late feed, not a closure."""
+def test_a_late_feed_is_an_incident_announced_once_in_the_chosen_language(
+    platform_urls, endpoint, tmp_path, monkeypatch
+):
+    """31 October has no trade at all (the small chain starts on 1 November): a late feed, not a closure; the
+    channel reads Chinese (STORE_ANOMALY_LANGUAGE=zh), the table keeps both languages."""
     build_sources(platform_urls)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setenv(NOTIFY_URLS_ENV_VAR, endpoint.url("/incidents"))
     monkeypatch.setenv(PARTITIONS_START_ENV_VAR, "2025-10-31")
+    monkeypatch.setenv(LANGUAGE_ENV_VAR, "zh")
     assert main(["backfill", "--start", "2025-10-31", "--end", str(END)]) == 0
     (late,) = endpoint.posts("/incidents")
-    assert late["title"] == "[store_anomaly] Late feed: sales_order has no trade for 2025-10-31"
+    assert late["title"] == "[store_anomaly] 数据延迟：sales_order 在 2025-10-31 没有任何交易"
     assert "store-anomaly backfill --start 2025-10-31 --end 2025-10-31" in late["message"]
     assert main(["backfill", "--start", "2025-10-31", "--end", str(END)]) == 0
     assert len(endpoint.posts("/incidents")) == 1
     (row,) = incidents(platform_urls["warehouse"])
     assert (row["kind"], row["subject"], row["business_date"]) == ("feed_late", "sales_order", date(2025, 10, 31))
+    assert row["message"].startswith("[store_anomaly] Late feed: sales_order has no trade for 2025-10-31")
 
 
 def test_the_daily_run_is_missed_when_yesterday_has_no_successful_run_by_nine():
