@@ -84,6 +84,16 @@ CONTRACT_COLUMNS: dict[str, set[str]] = {
         "acknowledged_at",
         "ack_note",
     },
+    "store_anomaly_incidents": {
+        "incident_id",
+        "kind",
+        "subject",
+        "business_date",
+        "opened_at",
+        "resolved_at",
+        "message",
+        "notified_at",
+    },
     "store_anomaly_run_log": {
         "run_id",
         "asset",
@@ -157,6 +167,19 @@ EXPECTED_COLUMNS = {
             "error_message",
         ]
     },
+    "Platform incidents": {
+        "A": [
+            "opened_at",
+            "kind",
+            "subject",
+            "business_date",
+            "state",
+            "resolved_at",
+            "notified_at",
+            "message",
+            "incident_id",
+        ]
+    },
 }
 
 
@@ -189,7 +212,12 @@ def reader():
         patch.setenv(WAREHOUSE_ENV_VAR, urls["warehouse"])
         patch.delenv("STORE_ANOMALY_NOTIFY_URLS", raising=False)
         generate_demo_sources({s: urls[s] for s in SOURCE_ENV_VARS}, start=START, end=END, stores=4, seed=3)
-        run_backfill(START, END, instance=DagsterInstance.ephemeral())
+        instance = DagsterInstance.ephemeral()
+        run_backfill(START, END, instance=instance)
+        # A platform incident to show: a last run whose sales source points at a missing database.
+        patch.setenv(SOURCE_ENV_VARS["sales_order"], databases.create("moved") + "_gone")
+        assert not run_backfill(END, END, instance=instance, raise_on_error=False).success
+        patch.setenv(SOURCE_ENV_VARS["sales_order"], urls["sales_order"])
 
         root = MySQLUrl.parse(urls["warehouse"], name="warehouse")
         view_db = MySQLUrl.parse(contract_view).database
@@ -326,3 +354,13 @@ def test_the_provisioned_data_source_is_the_warehouse_url(reader, tmp_path, monk
     assert grafana_datasource("mysql://ro:pa$word@db:3306/wh")["datasources"][0]["secureJsonData"] == {
         "password": "pa$$word"
     }
+
+
+def test_the_incidents_panel_shows_the_open_failed_run(reader):
+    connection, _ = reader
+    sql = {(title, ref): sql for title, ref, sql in panel_queries()}
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    _, rows = run(connection, substitute(sql["Platform incidents", "A"], {}, now - timedelta(days=1), now))
+    (incident,) = rows
+    assert incident[1:5] == ("run_failed", "daily_refresh_job", END, "open")
+    assert "Unknown database" in incident[7] and incident[6] is None  # no channel configured: not announced
