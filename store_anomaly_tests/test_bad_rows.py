@@ -141,7 +141,11 @@ def test_every_bad_row_is_excluded_and_counted_and_the_run_goes_on(platform_urls
     # printed by the CLI (item 6) though the run succeeded.
     assert "check not passed (ERROR): store_daily_metrics.no_negative_kpis" in result.stderr
     assert "'expired_qty': 1" in result.stderr
-    warning = next(line for line in result.stderr.splitlines() if "source_rows_no_partition_can_hold" in line)
+    warning = next(
+        line
+        for line in result.stderr.splitlines()
+        if line.startswith("check not passed") and "source_rows_no_partition_can_hold" in line
+    )
     for expected in (
         "'sales_order.t_trade.dept_id is NULL': 1",
         "'sales_order.t_trade.create_time before the first partition (2025-11-04)': 1",
