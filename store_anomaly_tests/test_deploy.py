@@ -11,15 +11,21 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.scheduler.instigation import TickStatus
 
-from store_anomaly.definitions import build_definitions
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from store_anomaly.settings import NOTIFY_URLS_ENV_VAR, PARTITIONS_START_ENV_VAR
-from store_anomaly_tests.dagster_processes import daemon_running, graphql, serving
+from store_anomaly_tests.dagster_processes import (
+    daemon_running,
+    launch_scheduled_run,
+    schedule_request,
+    serving,
+    stop_quiet_sensors,
+    wait_for_run,
+)
 from store_anomaly_tests.deploy_instance import DEPLOY_DAGSTER_YAML, deploy_instance_env
 from store_anomaly_tests.small_chain import build_sources
 
@@ -71,58 +77,8 @@ def test_every_variable_the_instance_and_units_read_is_in_the_example_environmen
 # The deployment running: a real dagster-daemon and webserver on the dagster-mysql instance
 # --------------------------------------------------------------------------------------------------------
 
-REPOSITORY = {"repositoryLocationName": "store_anomaly", "repositoryName": "__repository__"}
-# Sensors that could launch runs or send messages of their own during the test: stopped through the UI's API.
-QUIET_SENSORS = ("late_source_rows_sensor", "alerts_automation_sensor", "alert_notifications_sensor")
 # 07:00 New York on 4 November 2025: the schedule's window is 1-3 November (the partitions start on the 1st).
 TICK = datetime(2025, 11, 4, 7, 0, tzinfo=ZoneInfo("America/New_York"))
-
-SENSORS = """query($repo: RepositorySelector!) { sensorsOrError(repositorySelector: $repo) {
-  ... on Sensors { results { name sensorState { id selectorId status } } } } }"""
-STOP_SENSOR = """mutation($origin: String!, $selector: String!) {
-  stopSensor(jobOriginId: $origin, jobSelectorId: $selector) {
-    ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }"""
-DRY_RUN = """mutation($selector: ScheduleSelector!, $timestamp: Float!) {
-  scheduleDryRun(selectorData: $selector, timestamp: $timestamp) {
-    ... on DryRunInstigationTick { evaluationResult {
-      runRequests { runKey runConfigYaml tags { key value } } skipReason error { message } } }
-    ... on PythonError { message } } }"""
-LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
-  ... on LaunchRunSuccess { run { runId status } }
-  ... on PythonError { message }
-  ... on RunConfigValidationInvalid { errors { message } } } }"""
-
-
-def executor_config() -> dict:
-    """While the daily job keeps Dagster's default executor (a process per step, minutes per run on 2 shared
-    cores), the test's runs choose its in-process mode; an executor without that choice gets no config."""
-    executor = build_definitions().resolve_job_def("daily_refresh_job").executor_def
-    return {"execution": {"config": {"in_process": {}}}} if executor.name == "multi_or_in_process_executor" else {}
-
-
-def launch_scheduled_run(port: int, request: dict) -> str:
-    """Launches the schedule's run request through the webserver, as the daemon's scheduler would submit it:
-    into the run queue."""
-    assert request["runConfigYaml"].strip() in ("", "{}")  # the schedule sets tags only
-    params = {
-        "selector": {**REPOSITORY, "jobName": "daily_refresh_job"},
-        "runConfigData": executor_config(),
-        "executionMetadata": {"tags": request["tags"]},
-    }
-    launched = graphql(port, LAUNCH, {"params": params})["launchRun"]
-    assert "run" in launched, launched
-    assert launched["run"]["status"] == "QUEUED"  # the queued run coordinator holds it for the daemon
-    return launched["run"]["runId"]
-
-
-def wait_for_run(instance: DagsterInstance, run_id: str, timeout: float = 400) -> DagsterRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = instance.get_run_by_id(run_id)
-        if run.is_finished:
-            return run
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} still {instance.get_run_by_id(run_id).status} after {timeout} s")
 
 
 def warehouse_query(urls: dict[str, str], sql: str) -> list[tuple]:
@@ -156,18 +112,8 @@ def test_the_daemon_runs_the_schedules_request_through_the_queue_and_announces_i
         monkeypatch.setenv(variable, value)
     sales = MySQLUrl.parse(platform_urls["sales_order"])
     with DagsterInstance.get() as instance, serving(env) as port:
-        states = graphql(port, SENSORS, {"repo": REPOSITORY})["sensorsOrError"]["results"]
-        for sensor in states:
-            if sensor["name"] in QUIET_SENSORS:
-                state = sensor["sensorState"]
-                stopped = graphql(port, STOP_SENSOR, {"origin": state["id"], "selector": state["selectorId"]})
-                assert stopped["stopSensor"]["instigationState"]["status"] == "STOPPED", stopped
-        evaluation = graphql(
-            port,
-            DRY_RUN,
-            {"selector": {**REPOSITORY, "scheduleName": "daily_refresh_schedule"}, "timestamp": TICK.timestamp()},
-        )["scheduleDryRun"]["evaluationResult"]
-        (request,) = evaluation["runRequests"]
+        stop_quiet_sensors(port)
+        request = schedule_request(port, TICK)
         tags = {tag["key"]: tag["value"] for tag in request["tags"]}
         assert (tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]) == (
             "2025-11-01",
