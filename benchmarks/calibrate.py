@@ -8,7 +8,9 @@ Run from the repository root:
 Simulates stable stores of a chain (`store_anomaly.spc.simulate`, with the chain's season, weather and event
 days), scores them with the default rule set and prints, for a grid of thresholds, how many days per
 store-month each test would flag: the ``anchored_drift`` GLR statistic per KPI and direction (with the KPI's
-materiality), and the point rule's |Z| on the tested KPIs. The thresholds of `SpcConfig.default()` are read off
+materiality), and, per side, the point rule's Z and the shift CUSUM on the tested KPIs (the two sides of a
+log-scale KPI are not alike: a day's lower tail is heavier, and a rise of 20% is a smaller step in log units than
+a fall of 20%). The thresholds of `SpcConfig.default()` are read off
 these tables so that each test spends its share of the budget (docs/spc.md, "False-alarm budget"). The seed is
 not the detection battery's: the battery measures what the calibration chose.
 """
@@ -62,16 +64,28 @@ def main(argv: list[str] | None = None) -> None:
             material = rows.filter(change >= spec.material_change)
             cells = [f"{material.filter(pl.col(f'drift_glr_{side}') > h).height / months:.3f}" for h in grid]
             print(f"| {metric} | {side} | " + " | ".join(cells) + " |")
-    zgrid = [3.0, 3.25, 3.5, 3.75, 4.0, 4.5, 5.0, 6.0]
-    print("\n## robust_z: days with |Z| above the threshold per store-month (tested KPIs)\n")
-    print("| KPI | " + " | ".join(f"z={z:g}" for z in zgrid) + " |")
-    print("|---|" + "---|" * len(zgrid))
+    zgrid = [2.75, 3.0, 3.25, 3.5, 3.75, 4.0, 4.5, 5.0, 6.0]
+    print("\n## robust_z: days with Z beyond the threshold per store-month, per side (tested KPIs)\n")
+    print("| KPI | side | " + " | ".join(f"z={z:g}" for z in zgrid) + " |")
+    print("|---|---|" + "---|" * len(zgrid))
     for metric in config.metrics:
         if not config.metric_specs[metric].tested:
             continue
         rows = limits.filter((pl.col("metric_name") == metric) & pl.col("z_score").is_not_null())
-        cells = [f"{rows.filter(pl.col('z_score').abs() > z).height / months:.4f}" for z in zgrid]
-        print(f"| {metric} | " + " | ".join(cells) + " |")
+        for side, sign in (("up", 1), ("down", -1)):
+            cells = [f"{rows.filter(pl.col('z_score') * sign > z).height / months:.4f}" for z in zgrid]
+            print(f"| {metric} | {side} | " + " | ".join(cells) + " |")
+    hgrid = [2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+    print("\n## cusum_shift: days with the CUSUM (k = fast_k) above h per store-month, per side (tested KPIs)\n")
+    print("| KPI | side | " + " | ".join(f"h={h:g}" for h in hgrid) + " |")
+    print("|---|---|" + "---|" * len(hgrid))
+    for metric in config.metrics:
+        if not config.metric_specs[metric].tested:
+            continue
+        rows = limits.filter((pl.col("metric_name") == metric) & pl.col("z_score").is_not_null())
+        for side in ("up", "down"):
+            cells = [f"{rows.filter(pl.col(f'cusum_shift_{side}') > h).height / months:.4f}" for h in hgrid]
+            print(f"| {metric} | {side} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

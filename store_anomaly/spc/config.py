@@ -243,8 +243,16 @@ class SpcConfig:
         return max(self.cusum_window_days - 1 + self.z_dependency_days, anchored, self.warmup_days)
 
     def severity_thresholds(self, metric: str | None = None) -> dict[str, float]:
-        """|Z| tiers of the ``robust_z`` rule (of `metric`, with its `MetricSpec` overrides, when given)."""
+        """|Z| tiers of the ``robust_z`` rule (of `metric`, with its `MetricSpec` overrides, when given): info,
+        warning, critical, and the upward side's info_up and warning_up (`MetricSpec.up_warning_z`)."""
         spec = self.metric_specs.get(metric) if metric is not None else None
         warning = spec.warning_z if spec is not None and spec.warning_z is not None else self.point_warning_z
         critical = spec.critical_z if spec is not None and spec.critical_z is not None else self.point_critical_z
-        return {"info": min(self.point_info_z, warning), "warning": warning, "critical": max(critical, warning)}
+        up = spec.up_warning_z if spec is not None and spec.up_warning_z is not None else warning
+        return {
+            "info": min(self.point_info_z, warning),
+            "warning": warning,
+            "critical": max(critical, warning, up),
+            "info_up": min(self.point_info_z, up),
+            "warning_up": up,
+        }

@@ -384,7 +384,7 @@ def _rules(df: pl.DataFrame, metric: str, spec: MetricSpec, config: SpcConfig) -
         pl.lit(metric).alias("metric_name"),
         inverse(e, spec).alias("center_line"),
         ((inverse(e + s, spec) - inverse(e - s, spec)) / 2).alias("sigma"),
-        inverse(e + wz * s, spec).alias("ucl"),
+        inverse(e + tiers["warning_up"] * s, spec).alias("ucl"),
         inverse(e - wz * s, spec).alias("lcl"),
         pl.col("baseline_days").cast(pl.Int64),
         pl.lit("default").alias("rule_set"),
@@ -470,12 +470,12 @@ def _rules(df: pl.DataFrame, metric: str, spec: MetricSpec, config: SpcConfig) -
         else pl.lit(True)
     )
     emit(
-        (z > tiers["info"]) & material,
+        (z > tiers["info_up"]) & material,
         (z < -tiers["info"]) & material,
         "robust_z",
         pl.when(az > tiers["critical"])
         .then(pl.lit("CRITICAL"))
-        .when(az > tiers["warning"])
+        .when((z > tiers["warning_up"]) | (z < -tiers["warning"]))
         .then(pl.lit("WARNING"))
         .otherwise(pl.lit("INFO")),
         inverse(e, spec),
@@ -491,16 +491,19 @@ def _rules(df: pl.DataFrame, metric: str, spec: MetricSpec, config: SpcConfig) -
     # a CUSUM reports the side that signals (the larger one if, exceptionally, both do)
     up_c, dn_c = pl.col("shift_up"), pl.col("shift_down")
     h = config.fast_h
+    h_up = spec.up_shift_h if spec.up_shift_h is not None else h
+    shift_up = (up_c > h_up) & ~((dn_c > h) & (dn_c > up_c))
     emit(
-        (up_c > h) & (up_c >= dn_c) & material,
-        (dn_c > h) & (dn_c > up_c) & material,
+        shift_up & material,
+        (dn_c > h) & ~shift_up.fill_null(False) & material,
         "cusum_shift",
         pl.lit("WARNING"),
         inverse(pl.col("center_a"), spec),
         "z",
         pl.format(
-            f"CUSUM(k={config.fast_k}) {{}} > h={h}: sustained shift{{}}",
+            f"CUSUM(k={config.fast_k}) {{}} > h={{}}: sustained shift{{}}",
             pl.max_horizontal(up_c, dn_c).round(2),
+            pl.when(shift_up).then(pl.lit(f"{h_up}")).otherwise(pl.lit(f"{h}")),
             chain_note("chain_t"),
         ),
     )

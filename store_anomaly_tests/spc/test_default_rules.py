@@ -302,9 +302,15 @@ def _staffing_store(n: int, start: date) -> dict[str, np.ndarray]:
 
 
 def test_per_metric_point_tiers() -> None:
-    assert DEFAULT.severity_thresholds("headcount") == {"info": 3.0, "warning": 3.0, "critical": 8.0}
-    assert DEFAULT.severity_thresholds("staff_hours") == {"info": 3.0, "warning": 4.0, "critical": 8.0}
-    assert DEFAULT.severity_thresholds("revenue") == {"info": 3.0, "warning": 4.0, "critical": 6.0}
+    def tiers(info: float, warning: float, critical: float, up: float | None = None) -> dict[str, float]:
+        up = warning if up is None else up
+        return {"info": info, "warning": warning, "critical": critical, "info_up": min(info, up), "warning_up": up}
+
+    assert DEFAULT.severity_thresholds("headcount") == tiers(3.0, 3.0, 8.0)
+    assert DEFAULT.severity_thresholds("staff_hours") == tiers(3.0, 4.0, 8.0)
+    assert DEFAULT.severity_thresholds("revenue") == tiers(3.0, 4.0, 6.0)
+    # orders: the lighter upper tail of a log count gets its own, lower WARNING tier (the same share of budget)
+    assert DEFAULT.severity_thresholds("order_count") == tiers(3.0, 3.5, 6.0, up=3.25)
     # the ucl / lcl of a metric are its own WARNING limits
     start = date(2024, 1, 1)
     n = 200
