@@ -53,9 +53,13 @@ cannibalization, data quality, holidays); `identity.py` keeps ids and human stat
 Identity and human state
 ------------------------
 `alert_id` = 'A-' + first 10 hex digits of sha1("shop_no|episode_key|opened_on"). Existing alerts are
-matched to recomputed episodes, one to one, greedily in this order: same alert_id; then same shop_no and
-episode_key with date spans overlapping (with `config.match_tolerance_days` slack), acknowledged rows
-first, then the largest overlap. A matched episode keeps the EXISTING alert_id (ids quoted in messages
+matched to recomputed episodes of the same shop_no and episode_key whose date spans overlap (with
+`config.match_tolerance_days` slack), one to one, greedily: rows with human state (an acknowledgement, a
+label, a note) first, each going to the episode that overlaps it most (when re-scoring splits an acknowledged
+episode, the acknowledgement follows the larger part; when it merges two, the merged episode takes the one it
+overlaps most and the other is kept as stale); then rows without, by the same alert_id first, then the
+largest overlap. An unmatched episode whose computed id went to another episode gets an id of its own. A
+matched episode keeps the EXISTING alert_id (ids quoted in messages
 stay valid when a re-run moves `opened_on`) and its human state: acknowledged, acknowledged_by,
 acknowledged_at, ack_note, ack_label, notified_severity. An existing row that matches nothing is kept
 (status 'resolved', `stale` True, its text unchanged) when it carries an acknowledgement, a label or a

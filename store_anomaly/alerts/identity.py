@@ -98,8 +98,18 @@ def match_existing(new: pl.DataFrame, existing: pl.DataFrame, config: AlertConfi
             .alias("overlap_days"),
         )
     )
-    pairs = pl.concat([exact, overlap]).sort(
-        ["exact", "old_has_state", "overlap_days", "episode_uid"], descending=[True, True, True, False]
+    # an acknowledged (labelled, annotated) row follows the episode that overlaps it most, whatever their ids;
+    # a row without human state keeps its id where the id still names an episode (a plain re-run), else the
+    # largest overlap
+    rank = (
+        pl.when(pl.col("old_has_state"))
+        .then(pl.col("overlap_days"))
+        .otherwise(pl.col("exact").cast(pl.Int64) * 1_000_000 + pl.col("overlap_days"))
+    )
+    pairs = (
+        pl.concat([exact, overlap])
+        .with_columns(rank.alias("_rank"))
+        .sort(["old_has_state", "_rank", "episode_uid"], descending=[True, True, False])
     )
     taken_new: set[int] = set()
     taken_old: set[str] = set()
@@ -110,6 +120,11 @@ def match_existing(new: pl.DataFrame, existing: pl.DataFrame, config: AlertConfi
         taken_new.add(uid)
         taken_old.add(old_id)
         matches.append((uid, old_id))
+    # an unmatched episode whose own id went to another episode (a split: the acknowledged part that overlaps
+    # most took it) gets an id of its own, stable across re-runs
+    for uid, computed in new.select("episode_uid", "computed_id").iter_rows():
+        if uid not in taken_new and computed in taken_old:
+            matches.append((uid, alert_id_for(computed, "split", date(1970, 1, 1))))
     if not matches:
         return empty
     return pl.DataFrame(matches, schema={"episode_uid": pl.Int64, "matched_alert_id": pl.String}, orient="row")

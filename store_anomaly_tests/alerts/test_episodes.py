@@ -310,6 +310,50 @@ def test_one_ack_is_never_copied_onto_two_alerts():
     assert split["alert_id"].n_unique() == 2
 
 
+def test_a_split_ack_follows_the_part_that_overlaps_it_most():
+    """Re-scoring splits an acknowledged episode: the ack goes to the larger part, even though the smaller one
+    starts on the same day (and so computes the same id)."""
+    metrics = _metrics_for()
+    rows = [flag(D0 + timedelta(d), "US00002") for d in (0, 1, 5, 6, 7, 8, 9)]
+    as_of = D0 + timedelta(10)
+    alerts = build_alerts(flags_frame(rows), metrics, None, as_of=as_of)
+    assert alerts.height == 1
+    acked_id = alerts["alert_id"].item()
+    acked = _ack(alerts, acked_id, label="confirmed")
+    split = build_alerts(flags_frame(rows), metrics, acked, AlertConfig(resolve_after_quiet_days=3), as_of=as_of)
+    assert split.height == 2 and split["alert_id"].n_unique() == 2
+    owner = split.filter(pl.col("acknowledged"))
+    assert owner["alert_id"].item() == acked_id and owner["ack_label"].item() == "confirmed"
+    assert owner["opened_on"].item() == D0 + timedelta(5)  # the part of 5 days, not the part of 2
+    # and a second re-run keeps both ids and the ack where they are
+    again = build_alerts(flags_frame(rows), metrics, split, AlertConfig(resolve_after_quiet_days=3), as_of=as_of)
+    assert sorted(again["alert_id"].to_list()) == sorted(split["alert_id"].to_list())
+    assert again.filter(pl.col("acknowledged"))["alert_id"].item() == acked_id
+
+
+def test_merged_acks_follow_the_largest_overlap_and_none_is_lost():
+    """Re-scoring merges two acknowledged episodes into one: it carries the ack of the one it overlaps most, the
+    other ack stays on its alert, kept as stale; an unacknowledged episode never takes an ack's place."""
+    metrics = _metrics_for()
+    rows = [flag(D0 + timedelta(d), "US00002") for d in (0, 1, 5, 6, 7, 8, 9)]
+    as_of = D0 + timedelta(10)
+    short = AlertConfig(resolve_after_quiet_days=3)
+    parts = build_alerts(flags_frame(rows), metrics, None, short, as_of=as_of).sort("opened_on")
+    small, large = parts["alert_id"].to_list()
+    # only the smaller one acknowledged: the merged episode takes it (state first), whatever the overlap
+    merged = build_alerts(flags_frame(rows), metrics, _ack(parts, small, note="late delivery"), as_of=as_of)
+    live = merged.filter(~pl.col("stale"))
+    assert live.height == 1 and live["alert_id"].item() == small and live["ack_note"].item() == "late delivery"
+    # both acknowledged: the larger overlap wins, the other ack is kept, never dropped, never copied
+    both = _ack(_ack(parts, small, label="false-alarm"), large, label="confirmed")
+    merged = build_alerts(flags_frame(rows), metrics, both, as_of=as_of)
+    live = merged.filter(~pl.col("stale"))
+    assert live["alert_id"].item() == large and live["ack_label"].item() == "confirmed"
+    kept = merged.filter(pl.col("stale"))
+    assert kept["alert_id"].to_list() == [small] and kept["ack_label"].item() == "false-alarm"
+    assert merged["acknowledged"].sum() == 2
+
+
 def test_empty_inputs_give_an_empty_table():
     metrics = _metrics_for(days=10)
     assert build_alerts(flags_frame([]), metrics, None).schema == pl.Schema(ALERT_SCHEMA)
