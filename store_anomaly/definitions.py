@@ -21,21 +21,24 @@ from store_anomaly.ack_log import ACK_LOG_SPEC
 from store_anomaly.alerts.assets import ALERT_ASSETS
 from store_anomaly.alerts.sensors import alert_notifications_sensor
 from store_anomaly.automation.incidents import INCIDENT_SENSORS, INCIDENTS_SPEC
+from store_anomaly.automation.observations import observe_sources_job, observe_sources_schedule
 from store_anomaly.automation.refresh import daily_refresh_job, daily_refresh_schedule, late_source_rows_sensor
 from store_anomaly.automation.retention import retention_job, retention_schedule
 from store_anomaly.automation.run_log import RUN_LOG_SENSORS, RUN_LOG_SPEC
 from store_anomaly.io_managers.mysql import MySQLIOManager, lock_timeout_from_env
 from store_anomaly.kpis.assets import KPI_ASSETS
 from store_anomaly.kpis.checks import KPI_CHECKS
+from store_anomaly.kpis.current import data_is_current
 from store_anomaly.partitions import PARTITIONS_TIME_ZONE
 from store_anomaly.reports.assets import REPORT_ASSETS, REPORT_PAGE_ASSETS
 from store_anomaly.resources import PlatformSettings, source_resources, warehouse_resource
 from store_anomaly.settings import WAREHOUSE_ENV_VAR
 from store_anomaly.sources.assets import SOURCE_ASSETS
+from store_anomaly.sources.observed import OBSERVED_SOURCES
 from store_anomaly.spc.assets import SPC_ASSETS
 
 ALL_ASSETS = [*SOURCE_ASSETS, *KPI_ASSETS, *SPC_ASSETS, *ALERT_ASSETS, *REPORT_ASSETS]
-ALL_CHECKS = [*KPI_CHECKS]
+ALL_CHECKS = [*KPI_CHECKS, data_is_current]
 # Logs written outside runs: declared for the lineage graph, never materialized by a job.
 EXTERNAL_ASSETS = [ACK_LOG_SPEC, RUN_LOG_SPEC, INCIDENTS_SPEC]
 
@@ -70,10 +73,10 @@ def with_daily_freshness(spec: AssetSpec) -> AssetSpec:
 def build_definitions() -> Definitions:
     """The code location, with settings read from the environment now."""
     return Definitions(
-        assets=[*ALL_ASSETS, *EXTERNAL_ASSETS],
+        assets=[*OBSERVED_SOURCES, *ALL_ASSETS, *EXTERNAL_ASSETS],
         asset_checks=ALL_CHECKS,
-        jobs=[daily_refresh_job, retention_job],
-        schedules=[daily_refresh_schedule, retention_schedule],
+        jobs=[daily_refresh_job, observe_sources_job, retention_job],
+        schedules=[daily_refresh_schedule, observe_sources_schedule, retention_schedule],
         sensors=[
             late_source_rows_sensor,
             alert_notifications_sensor,

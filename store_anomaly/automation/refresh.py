@@ -26,8 +26,10 @@ from dagster import (
     sensor,
 )
 
+from store_anomaly.kpis.current import data_is_current
 from store_anomaly.partitions import PARTITIONS_TIME_ZONE, contiguous_ranges, daily_partitions, partition_range_tags
 from store_anomaly.resources import SourceDatabase
+from store_anomaly.sources.observed import OBSERVED_SOURCE_KEYS
 from store_anomaly.sources.schema import REQUIRED_COLUMNS
 
 # Rows may arrive late (offline tills, corrected shifts): each daily run also recomputes the days before.
@@ -59,14 +61,18 @@ def _first_partition() -> date:
     return datetime.strptime(daily_partitions.get_first_partition_key(), "%Y-%m-%d").date()
 
 
-# Every warehouse asset for a range of business dates, as one run (the run log is written by sensors instead).
+# Every warehouse asset for a range of business dates, as one run (the run log is written by sensors instead),
+# after observing the source databases: what the run reads is recorded against the sources' versions.
+# data_is_current runs with the hourly observation (automation/observations.py), on the latest business dates.
 # Its steps run one after the other in the run's own process: each is a vectorized pass over the range, and
 # Dagster's default executor would start a Python interpreter (importing Dagster, polars and the platform)
 # for each of its ~20 steps, which cost more than the daily window's work.
 daily_refresh_job = define_asset_job(
     "daily_refresh_job",
-    selection=AssetSelection.all(),
-    description="Materializes every warehouse asset for a range of business dates in one run.",
+    selection=(AssetSelection.assets(*OBSERVED_SOURCE_KEYS) | AssetSelection.all())
+    - AssetSelection.checks(data_is_current),
+    description="Observes the sources, then materializes every warehouse asset for a range of business dates "
+    "in one run.",
     executor_def=in_process_executor,
 )
 

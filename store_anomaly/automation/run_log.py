@@ -68,7 +68,10 @@ def run_log_rows(instance: DagsterInstance, run_id: str) -> pl.DataFrame:
         for e in events
         if e.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED and e.asset_key
     }
-    planned = set(step_of_asset)
+    # The source databases a run observed are no warehouse table: a successful observation is no row (a failed
+    # one is, with its error).
+    observed = {e.asset_key.to_user_string() for e in events if e.event_type == DagsterEventType.ASSET_OBSERVATION}
+    planned = set(step_of_asset) - observed
     rows_written: dict[str, int] = {}
     materialized: set[str] = set()
     for event in events:

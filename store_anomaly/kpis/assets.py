@@ -57,6 +57,9 @@ _SOURCE_INS = {
     "source_opqualitycontrol_daily": AssetIn(),
     "source_opempefficiency_daily": AssetIn(),
 }
+# The source databases themselves (observed per business date): a KPI partition is stale when a source's rows
+# for its date changed after it was computed, and the lineage graph names that source.
+SOURCE_DATABASES = ["opshop", "sales_order", "opproduction", "opqualitycontrol", "opempefficiency"]
 
 
 def late_feed_skip(
@@ -83,6 +86,7 @@ def late_feed_skip(
     table=STORE_DAILY_METRICS_TABLE,
     primary_key=["metric_date", "shop_no"],
     ins=_SOURCE_INS,
+    deps=SOURCE_DATABASES,
 )
 def store_daily_metrics(
     context: AssetExecutionContext,
@@ -158,6 +162,7 @@ def store_daily_metrics(
     table=EXCLUDED_SOURCE_ROWS_TABLE,
     primary_key=["business_date", "source", "dept_id"],
     ins=_SOURCE_INS,
+    deps=SOURCE_DATABASES,
 )
 def excluded_source_rows(
     context: AssetExecutionContext,

@@ -96,7 +96,7 @@ OPSHOP_SCHEMA = table_schema(
 )
 
 
-@_source_asset(OPSHOP_SCHEMA, ["business_date", "shop_no"])
+@_source_asset(OPSHOP_SCHEMA, ["business_date", "shop_no"], deps=["opshop"])
 def source_opshop_daily(
     context: AssetExecutionContext, opshop_source: SourceDatabase, settings: PlatformSettings
 ) -> pl.DataFrame:
@@ -138,6 +138,7 @@ SALES_TABLE = table_schema(
     SALES_TABLE,
     ["business_date", "dept_id"],
     ins={"source_opshop_daily": AssetIn()},
+    deps=["sales_order"],
 )
 def source_sales_order_daily(
     context: AssetExecutionContext,
@@ -169,6 +170,7 @@ PRODUCTION_TABLE = table_schema(
     PRODUCTION_TABLE,
     ["business_date", "dept_id"],
     ins={"source_opshop_daily": AssetIn()},
+    deps=["opproduction"],
 )
 def source_opproduction_daily(
     context: AssetExecutionContext,
@@ -197,6 +199,7 @@ QUALITY_TABLE = table_schema(
     QUALITY_TABLE,
     ["business_date", "dept_id"],
     ins={"source_opshop_daily": AssetIn()},
+    deps=["opqualitycontrol"],
 )
 def source_opqualitycontrol_daily(
     context: AssetExecutionContext,
@@ -237,6 +240,7 @@ ATTENDANCE_TABLE = table_schema(
     ATTENDANCE_TABLE,
     ["business_date", "dept_id"],
     ins={"source_opshop_daily": AssetIn()},
+    deps=["opempefficiency"],
 )
 def source_opempefficiency_daily(
     context: AssetExecutionContext,
