@@ -11,9 +11,9 @@ from store_anomaly.definitions import build_definitions
 from store_anomaly.partitions import daily_partitions
 from store_anomaly.runner import run_backfill
 from store_anomaly.sources.observations import OBSERVED_DAYS, observed_dates
+from store_anomaly_tests.dagster_processes import graphql, serving
 from store_anomaly_tests.small_chain import END, START, build_sources
 from store_anomaly_tests.source_rows import insert_rows
-from store_anomaly_tests.dagster_processes import graphql, serving
 
 DAYS = [START.isoformat(), "2025-11-02", END.isoformat()]
 DOWNSTREAM = ["source_sales_order_daily", "store_daily_metrics", "excluded_source_rows"]
