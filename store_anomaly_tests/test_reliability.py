@@ -119,6 +119,7 @@ def test_missing_lookback_days_are_an_error_naming_them_and_the_fix(demo):
 # --------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(600)  # three CLI runs of a month, one after the other
 def test_overlapping_cli_runs_wait_for_each_other_or_fail_clearly(demo):
     warehouse = demo["warehouse"]
     assert run_backfill(START, END, instance=DagsterInstance.ephemeral()).success
@@ -127,14 +128,17 @@ def test_overlapping_cli_runs_wait_for_each_other_or_fail_clearly(demo):
     spc_lock = asset_lock_name(MySQLUrl.parse(warehouse).database, "spc")
 
     held = HeldInSpc(warehouse)
-    first = cli_process("backfill", "--start", str(START), "--end", str(END))
+    # The paused run waits on the server for the held table lock while the other runs start: its session's
+    # lock-wait limit (60 s by default) must outlast them on a slow machine.
+    paused = {"STORE_ANOMALY_LOCK_WAIT_TIMEOUT_SECONDS": "280"}
+    first = cli_process("backfill", "--start", str(START), "--end", str(END), **paused)
     try:
         wait_for_lock(warehouse, spc_lock, first)  # the first run is inside its SPC step, paused
         impatient = cli_process(
             "backfill", "--start", "2025-10-20", "--end", str(END), STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT_SECONDS="2"
         )
         _, impatient_err = impatient.communicate(timeout=300)
-        patient = cli_process("backfill", "--start", "2025-10-20", "--end", str(END))
+        patient = cli_process("backfill", "--start", "2025-10-20", "--end", str(END), **paused)
         time.sleep(3)
         assert patient.poll() is None  # waiting for the SPC lock, not writing
     finally:
