@@ -145,6 +145,35 @@ def _reason(result: object) -> str:
     return messages[-1] if messages else "the target did not accept the notification"
 
 
+def _targets(urls: list[str]) -> list[tuple[str, apprise.Apprise | None]]:
+    """Each URL's privacy-masked name and its apprise client (None for a URL apprise does not accept)."""
+    targets: list[tuple[str, apprise.Apprise | None]] = []
+    for url in urls:
+        app = apprise.Apprise()
+        added = app.add(url)
+        targets.append((_target_name(app, url) if added else url.split("://", 1)[0] + "://...", app if added else None))
+    return targets
+
+
+def _deliver(
+    targets: list[tuple[str, apprise.Apprise | None]], title: str, body: str, notify_type
+) -> tuple[int, list[str], list[str]]:
+    """Sends one message to every target once: how many accepted it, the names that did not, and why."""
+    accepted, failed, reasons = 0, [], []
+    for name, app in targets:
+        if app is None:
+            failed.append(name)
+            reasons.append(f"{name}: not a valid apprise URL")
+            continue
+        result = app.notify(body=body, title=title, notify_type=notify_type)
+        if bool(result):
+            accepted += 1
+        else:
+            failed.append(name)
+            reasons.append(f"{name}: {_reason(result)}")
+    return accepted, failed, reasons
+
+
 def send_notifications(alerts: pl.DataFrame, urls: list[str], language: str = "en") -> NotificationResult:
     """Send new and escalated alerts in `language`; see the module docstring."""
     selected = select_for_notification(alerts)
@@ -152,29 +181,12 @@ def send_notifications(alerts: pl.DataFrame, urls: list[str], language: str = "e
         return NotificationResult(())
     if not urls:
         raise ValueError(f"no notification URL: set {NOTIFY_URLS_ENV_VAR} to one or more apprise URLs")
-    targets: list[tuple[str, apprise.Apprise | None]] = []
-    for url in urls:
-        app = apprise.Apprise()
-        added = app.add(url)
-        targets.append((_target_name(app, url) if added else url.split("://", 1)[0] + "://...", app if added else None))
+    targets = _targets(urls)
     outcomes = []
     for alert in selected.iter_rows(named=True):
         title, body = notification_message(alert, language)
         notify_type = apprise.NotifyType.FAILURE if alert["severity"] == "CRITICAL" else apprise.NotifyType.WARNING
-        accepted = 0
-        failed: list[str] = []
-        reasons: list[str] = []
-        for name, app in targets:
-            if app is None:
-                failed.append(name)
-                reasons.append(f"{name}: not a valid apprise URL")
-                continue
-            result = app.notify(body=body, title=title, notify_type=notify_type)
-            if bool(result):
-                accepted += 1
-            else:
-                failed.append(name)
-                reasons.append(f"{name}: {_reason(result)}")
+        accepted, failed, reasons = _deliver(targets, title, body, notify_type)
         outcomes.append(
             DeliveryOutcome(
                 alert_id=alert["alert_id"],
@@ -194,21 +206,7 @@ def send_message(urls: list[str], title: str, body: str, *, failure: bool = True
     if not urls:
         raise ValueError(f"no notification URL: set {NOTIFY_URLS_ENV_VAR} to one or more apprise URLs")
     notify_type = apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS
-    accepted, failed, reasons = 0, [], []
-    for url in urls:
-        app = apprise.Apprise()
-        if not app.add(url):
-            name = url.split("://", 1)[0] + "://..."
-            failed.append(name)
-            reasons.append(f"{name}: not a valid apprise URL")
-            continue
-        name = _target_name(app, url)
-        result = app.notify(body=body, title=title, notify_type=notify_type)
-        if bool(result):
-            accepted += 1
-        else:
-            failed.append(name)
-            reasons.append(f"{name}: {_reason(result)}")
+    accepted, failed, reasons = _deliver(_targets(urls), title, body, notify_type)
     return DeliveryOutcome(
         alert_id="",
         severity="",
