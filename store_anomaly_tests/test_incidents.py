@@ -12,6 +12,7 @@ from dagster import DagsterInstance
 
 from store_anomaly.automation.incidents import (
     INCIDENTS_TABLE,
+    language,
     missed_daily_run,
     process_run,
     without_secrets,
@@ -19,7 +20,13 @@ from store_anomaly.automation.incidents import (
 from store_anomaly.cli import main
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.resources import Warehouse
-from store_anomaly.settings import LANGUAGE_ENV_VAR, NOTIFY_URLS_ENV_VAR, PARTITIONS_START_ENV_VAR
+from store_anomaly.settings import (
+    LANGUAGE_ENV_VAR,
+    NOTIFY_URLS_ENV_VAR,
+    PARTITIONS_START_ENV_VAR,
+    SettingsError,
+    language_from_env,
+)
 from store_anomaly_tests.databases import TEST_SERVER_URL
 from store_anomaly_tests.small_chain import END, START, build_sources
 
@@ -152,3 +159,16 @@ def test_no_password_reaches_a_message(monkeypatch):
     cleaned = without_secrets(text)
     assert "s3cr" not in cleaned and "instance-pw" not in cleaned
     assert "mysql://etl:***@db:3306/wh" in cleaned
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("", "en"), (" ZH ", "zh"), ("en", "en"), ("fr", "en")])
+def test_incidents_read_the_language_as_the_platform_does_but_an_invalid_one_still_sends(
+    setting, expected, monkeypatch
+):
+    """The same parsing as every other reader; where those fail on an invalid value (naming the variable), an
+    incident falls back to English so that a failing platform is still announced."""
+    monkeypatch.setenv(LANGUAGE_ENV_VAR, setting)
+    assert language() == expected
+    if setting == "fr":
+        with pytest.raises(SettingsError, match=LANGUAGE_ENV_VAR):
+            language_from_env()

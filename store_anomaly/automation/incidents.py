@@ -53,10 +53,11 @@ from store_anomaly.resources import Warehouse
 from store_anomaly.settings import (
     CLOSED_DAYS_ENV_VAR,
     DEFAULT_LANGUAGE,
-    LANGUAGE_ENV_VAR,
     LANGUAGES,
     SOURCE_ENV_VARS,
     WAREHOUSE_ENV_VAR,
+    SettingsError,
+    language_from_env,
 )
 from store_anomaly.table_schemas import table_schema
 from store_anomaly.texts import texts_for
@@ -101,9 +102,15 @@ CAUSE_CHARACTERS = 300
 
 
 def language() -> str:
-    """The language messages are sent in: STORE_ANOMALY_LANGUAGE (en, zh); both are stored."""
-    value = os.environ.get(LANGUAGE_ENV_VAR, "").strip().lower()
-    return value if value in LANGUAGES else DEFAULT_LANGUAGE
+    """The language messages are sent in: STORE_ANOMALY_LANGUAGE (en, zh); both are stored.
+
+    An invalid value falls back to the default language here, and only here: an incident reports that the
+    platform is failing, and must reach someone even when a setting is wrong. Every other reader of the
+    variable (alert notifications, report pages) fails with the error naming it."""
+    try:
+        return language_from_env()
+    except SettingsError:
+        return DEFAULT_LANGUAGE
 
 
 def text(lang: str, key: str, **values: object) -> str:
