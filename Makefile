@@ -87,10 +87,14 @@ shell: install demo.env
 
 # Lint and format checks first (seconds), then the suite.
 LINTED := store_anomaly store_anomaly_tests benchmarks docs
+# Two workers: most tests wait on the server, Dagster processes and the browser, so two share two cores well.
+# Tests sharing a module-scoped fixture stay on one worker (their `xdist_group` marker); the rest spread out.
+TEST_WORKERS ?= 2
+
 test: install chromium
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 benchmark: install
 	$(BIN)/python benchmarks/backfill.py

@@ -17,7 +17,8 @@ from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.sources.demo_data import generate_demo_sources
 from store_anomaly_tests.databases import FreshDatabases
 
-pytestmark = pytest.mark.mysql
+# One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
+pytestmark = [pytest.mark.mysql, pytest.mark.xdist_group("test_alerts_incremental")]
 
 START, END = date(2025, 7, 14), date(2025, 12, 7)
 

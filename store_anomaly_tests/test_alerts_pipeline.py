@@ -21,7 +21,8 @@ from store_anomaly.sources.demo_data import generate_demo_sources
 from store_anomaly_tests.bilingual import is_chinese, numbers
 from store_anomaly_tests.databases import FreshDatabases
 
-pytestmark = pytest.mark.mysql
+# One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
+pytestmark = [pytest.mark.mysql, pytest.mark.xdist_group("test_alerts_pipeline")]
 
 START, END = date(2025, 7, 14), date(2025, 12, 14)
 

@@ -35,7 +35,8 @@ from store_anomaly_tests.browser import open_browser
 from store_anomaly_tests.databases import FreshDatabases
 from store_anomaly_tests.test_webserver import graphql, serving
 
-pytestmark = [pytest.mark.mysql, pytest.mark.webserver]
+# One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
+pytestmark = [pytest.mark.mysql, pytest.mark.webserver, pytest.mark.xdist_group("test_reports_html")]
 
 START, END = date(2025, 8, 1), date(2025, 11, 16)
 FLAGSHIP = "US00001"

@@ -18,6 +18,9 @@ from store_anomaly.texts import CATALOGS, texts_for
 from store_anomaly_tests.alerts.synthetic import SHOPS, flag, flags_frame, make_limits_and_flags, make_metrics, slide
 from store_anomaly_tests.bilingual import CJK, numbers
 
+# One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
+pytestmark = pytest.mark.xdist_group("test_texts")
+
 
 def placeholders(template: str) -> Counter:
     """The template's fields with their conversion and format spec."""

@@ -21,6 +21,9 @@ from store_anomaly_tests.alerts.synthetic import (
     slide,
 )
 
+# One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
+pytestmark = pytest.mark.xdist_group("test_episodes")
+
 SLIDE_START = date(2025, 10, 6)
 D0 = date(2025, 10, 1)
 

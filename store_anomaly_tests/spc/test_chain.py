@@ -12,6 +12,9 @@ from store_anomaly.spc import SpcConfig, compute_spc
 from store_anomaly.spc.chain import add_chain_effect
 from store_anomaly.spc.simulate import Anomaly, Chain, StoreSpec, simulate_stores
 
+# One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
+pytestmark = pytest.mark.xdist_group("test_chain")
+
 DEFAULT = SpcConfig.default()
 START, END = date(2024, 6, 1), date(2025, 9, 30)
 SCORE = date(2025, 3, 1)

@@ -22,6 +22,9 @@ TESTING_REVENUE = DEFAULT.replace(
     metric_specs={**DEFAULT.metric_specs, "revenue": dataclasses.replace(DEFAULT.metric_specs["revenue"], tested=True)}
 )
 
+# One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
+pytestmark = pytest.mark.xdist_group("test_default_rules")
+
 
 @pytest.fixture(scope="module")
 def battery() -> pl.DataFrame:
