@@ -59,8 +59,7 @@ def main() -> None:
     endpoint = Endpoint()
     endpoint.thread.start()
     try:
-        urls = {source: databases.create(source) for source in SOURCE_ENV_VARS}
-        urls["warehouse"] = databases.create("warehouse")
+        urls = databases.create_platform()
         build_sources(urls)
         home = Path(tempfile.mkdtemp(prefix="incident-latency-"))
         env = {

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from store_anomaly.settings import REPORTS_DIR_ENV_VAR, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
-from store_anomaly_tests.databases import FreshDatabases
+from store_anomaly.settings import REPORTS_DIR_ENV_VAR
+from store_anomaly_tests.databases import FreshDatabases, export_platform
 from store_anomaly_tests.endpoint import Endpoint
 
 
@@ -41,15 +41,13 @@ def fresh_database(fresh_databases: FreshDatabases) -> str:
 
 @pytest.fixture
 def platform_urls(fresh_databases: FreshDatabases, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Five empty source databases and an empty warehouse, their URLs exported in the contract's variables.
+    """Five empty source databases and an empty warehouse, their URLs exported in the contract's variables
+    (notifications off until the test sets its own endpoint).
 
     Keys are the source names of `store_anomaly.settings.SOURCE_ENV_VARS` plus "warehouse".
     """
-    urls = {source: fresh_databases.create(source) for source in SOURCE_ENV_VARS}
-    urls["warehouse"] = fresh_databases.create("warehouse")
-    for source, variable in SOURCE_ENV_VARS.items():
-        monkeypatch.setenv(variable, urls[source])
-    monkeypatch.setenv(WAREHOUSE_ENV_VAR, urls["warehouse"])
+    urls = fresh_databases.create_platform()
+    export_platform(urls, monkeypatch)
     return urls
 
 

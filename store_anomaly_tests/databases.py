@@ -9,7 +9,7 @@ import os
 import uuid
 
 from store_anomaly.mysql import MySQLUrl
-from store_anomaly.settings import TEST_MYSQL_URL_ENV_VAR
+from store_anomaly.settings import NOTIFY_URLS_ENV_VAR, SOURCE_ENV_VARS, TEST_MYSQL_URL_ENV_VAR, WAREHOUSE_ENV_VAR
 
 TEST_SERVER_URL = os.environ.get(TEST_MYSQL_URL_ENV_VAR, "mysql://root@127.0.0.1:3306/test")
 
@@ -32,9 +32,25 @@ class FreshDatabases:
         self.created.append(name)
         return _server().with_database(name).to_url()
 
+    def create_platform(self) -> dict[str, str]:
+        """Five empty source databases and an empty warehouse: URLs keyed by the source names of
+        `SOURCE_ENV_VARS` plus "warehouse"."""
+        urls = {source: self.create(source) for source in SOURCE_ENV_VARS}
+        urls["warehouse"] = self.create("warehouse")
+        return urls
+
     def drop_all(self) -> None:
         if not self.created:
             return
         with _server().connect(database=False, autocommit=True) as connection, connection.cursor() as cursor:
             for name in self.created:
                 cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def export_platform(urls: dict[str, str], patch) -> None:
+    """Exports a platform's URLs (`FreshDatabases.create_platform`) in the contract's variables through a pytest
+    MonkeyPatch, with notifications off: a test sends to its own endpoint or nowhere."""
+    for source, variable in SOURCE_ENV_VARS.items():
+        patch.setenv(variable, urls[source])
+    patch.setenv(WAREHOUSE_ENV_VAR, urls["warehouse"])
+    patch.delenv(NOTIFY_URLS_ENV_VAR, raising=False)

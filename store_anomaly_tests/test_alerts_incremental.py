@@ -13,9 +13,9 @@ from store_anomaly.alerts.config import AlertConfig
 from store_anomaly.alerts.state import current_alert_state
 from store_anomaly.resources import Warehouse
 from store_anomaly.runner import run_backfill
-from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
+from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.sources.demo_data import generate_demo_sources
-from store_anomaly_tests.databases import FreshDatabases
+from store_anomaly_tests.databases import FreshDatabases, export_platform
 
 # One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
 pytestmark = [pytest.mark.mysql, pytest.mark.xdist_group("test_alerts_incremental")]
@@ -28,12 +28,8 @@ def chain():
     """Four demo stores (the flagship slides from 2025-10-03), their sources for the whole range."""
     databases = FreshDatabases()
     with pytest.MonkeyPatch.context() as patch:
-        urls = {source: databases.create(source) for source in SOURCE_ENV_VARS}
-        urls["warehouse"] = databases.create("warehouse")
-        for source, variable in SOURCE_ENV_VARS.items():
-            patch.setenv(variable, urls[source])
-        patch.setenv(WAREHOUSE_ENV_VAR, urls["warehouse"])
-        patch.delenv("STORE_ANOMALY_NOTIFY_URLS", raising=False)
+        urls = databases.create_platform()
+        export_platform(urls, patch)
         generate_demo_sources({s: urls[s] for s in SOURCE_ENV_VARS}, start=START, end=END, stores=4, seed=3)
         try:
             yield DagsterInstance.ephemeral()

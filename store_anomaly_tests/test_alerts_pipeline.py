@@ -16,10 +16,10 @@ from store_anomaly.alerts.sensors import NotificationDeliveryError, alert_notifi
 from store_anomaly.alerts.state import current_alert_state, record_ack
 from store_anomaly.resources import Warehouse
 from store_anomaly.runner import run_backfill
-from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
+from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.sources.demo_data import generate_demo_sources
 from store_anomaly_tests.bilingual import is_chinese, numbers
-from store_anomaly_tests.databases import FreshDatabases
+from store_anomaly_tests.databases import FreshDatabases, export_platform
 
 # One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
 pytestmark = [pytest.mark.mysql, pytest.mark.xdist_group("test_alerts_pipeline")]
@@ -32,12 +32,8 @@ def pipeline():
     """Four demo stores (the flagship slides from 2025-10-03), backfilled once for the module."""
     databases = FreshDatabases()
     with pytest.MonkeyPatch.context() as patch:
-        urls = {source: databases.create(source) for source in SOURCE_ENV_VARS}
-        urls["warehouse"] = databases.create("warehouse")
-        for source, variable in SOURCE_ENV_VARS.items():
-            patch.setenv(variable, urls[source])
-        patch.setenv(WAREHOUSE_ENV_VAR, urls["warehouse"])
-        patch.delenv("STORE_ANOMALY_NOTIFY_URLS", raising=False)
+        urls = databases.create_platform()
+        export_platform(urls, patch)
         generate_demo_sources({s: urls[s] for s in SOURCE_ENV_VARS}, start=START, end=END, stores=4, seed=3)
         instance = DagsterInstance.ephemeral()
         run_backfill(START, END, instance=instance)

@@ -26,7 +26,7 @@ from store_anomaly.mysql import MySQLUrl
 from store_anomaly.runner import run_backfill
 from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly.sources.demo_data import generate_demo_sources
-from store_anomaly_tests.databases import FreshDatabases
+from store_anomaly_tests.databases import FreshDatabases, export_platform
 
 # One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
 pytestmark = [pytest.mark.mysql, pytest.mark.xdist_group("test_grafana")]
@@ -205,13 +205,9 @@ def reader():
     user = f"grafana_{uuid.uuid4().hex[:8]}"
     password = uuid.uuid4().hex
     with pytest.MonkeyPatch.context() as patch:
-        urls = {source: databases.create(source) for source in SOURCE_ENV_VARS}
-        urls["warehouse"] = databases.create("warehouse")
+        urls = databases.create_platform()
         contract_view = databases.create("contract")
-        for source, variable in SOURCE_ENV_VARS.items():
-            patch.setenv(variable, urls[source])
-        patch.setenv(WAREHOUSE_ENV_VAR, urls["warehouse"])
-        patch.delenv("STORE_ANOMALY_NOTIFY_URLS", raising=False)
+        export_platform(urls, patch)
         generate_demo_sources({s: urls[s] for s in SOURCE_ENV_VARS}, start=START, end=END, stores=4, seed=3)
         instance = DagsterInstance.ephemeral()
         run_backfill(START, END, instance=instance)

@@ -27,12 +27,12 @@ from store_anomaly.reports.data import load_report_data
 from store_anomaly.reports.pages import HEADLINE_KPIS
 from store_anomaly.reports.site import write_pages
 from store_anomaly.runner import run_backfill
-from store_anomaly.settings import SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
+from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.sources.demo_data import generate_demo_sources
 from store_anomaly.texts import texts_for
 from store_anomaly_tests.bilingual import is_chinese, numbers
 from store_anomaly_tests.browser import open_browser
-from store_anomaly_tests.databases import FreshDatabases
+from store_anomaly_tests.databases import FreshDatabases, export_platform
 from store_anomaly_tests.test_webserver import graphql, serving
 
 # One worker builds this module's shared fixture once (`make test` runs the suite on two workers).
@@ -48,11 +48,8 @@ def demo_warehouse(tmp_path_factory):
     databases = FreshDatabases()
     with pytest.MonkeyPatch.context() as patch:
         try:
-            urls = {source: databases.create(source) for source in SOURCE_ENV_VARS}
-            urls["warehouse"] = databases.create("warehouse")
-            for source, variable in SOURCE_ENV_VARS.items():
-                patch.setenv(variable, urls[source])
-            patch.setenv(WAREHOUSE_ENV_VAR, urls["warehouse"])
+            urls = databases.create_platform()
+            export_platform(urls, patch)
             patch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))
             patch.setenv("STORE_ANOMALY_REPORTS_DIR", str(tmp_path_factory.mktemp("run_reports") / "reports"))
             generate_demo_sources({s: urls[s] for s in SOURCE_ENV_VARS}, start=START, end=END, stores=4, seed=42)
