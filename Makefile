@@ -21,8 +21,17 @@ export STORE_ANOMALY_DEMO_OPPRODUCTION_URL ?= $(MYSQL_SERVER)/demo_opproduction
 export STORE_ANOMALY_DEMO_OPQUALITYCONTROL_URL ?= $(MYSQL_SERVER)/demo_opqualitycontrol
 export STORE_ANOMALY_DEMO_OPEMPEFFICIENCY_URL ?= $(MYSQL_SERVER)/demo_opempefficiency
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
-# One "planned" event per asset for a run's range, not one per asset and day (README, "Backfills").
+# The Dagster instance's runs and event log: a database of the same local server (dagster_instance/dagster.yaml),
+# created when missing.
+export DAGSTER_MYSQL_HOST ?= 127.0.0.1
+export DAGSTER_MYSQL_PORT ?= 3306
+export DAGSTER_MYSQL_USER ?= root
+export DAGSTER_MYSQL_PASSWORD ?=
+export DAGSTER_MYSQL_DB ?= store_anomaly_dagster
+# One "planned" event per asset for a run's range, not one per asset and day, and a step's per-day events
+# stored in one transaction (README, "Backfills").
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= 1
+export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
 DEMO_START ?= 2025-03-24
 DEMO_END ?= 2026-02-15
@@ -32,7 +41,7 @@ DEMO_TARGETS := demo demo-data backfill ui report screenshots shell demo.env
 $(DEMO_TARGETS): export STORE_ANOMALY_PARTITIONS_START ?= $(DEMO_START)
 $(DEMO_TARGETS): export STORE_ANOMALY_REPORTS_DIR ?= $(CURDIR)/reports
 
-.PHONY: install chromium demo demo-data backfill ui report screenshots shell demo.env test benchmark clean
+.PHONY: install instance-database chromium demo demo-data backfill ui report screenshots shell demo.env test benchmark clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,19 +57,22 @@ chromium:
 	@{ command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; } || \
 		{ apt-get update && apt-get install -y chromium fonts-wqy-microhei; }
 
-# The instance the UI and the CLI share (run monitoring on, one queued run at a time); an existing
-# dagster.yaml (yours) is left alone.
+# The instance the UI and the CLI share (run monitoring on, one queued run at a time, its storage in
+# DAGSTER_MYSQL_DB); an existing dagster.yaml (yours) is left alone. The database is created when missing.
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	test -e $@ || cp dagster_instance/dagster.yaml $@
 
+instance-database: install
+	@$(BIN)/python -m store_anomaly.instance_storage
+
 demo-data: install
 	$(BIN)/store-anomaly demo-data --start $(DEMO_START) --end $(DEMO_END)
 
-backfill: install $(DAGSTER_HOME)/dagster.yaml
+backfill: install instance-database $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/store-anomaly backfill --start $(DEMO_START) --end $(DEMO_END)
 
-ui: install $(DAGSTER_HOME)/dagster.yaml
+ui: install instance-database $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 demo: demo-data backfill
@@ -77,7 +89,7 @@ screenshots: install chromium report
 
 # The demo's variables for your own shell: `source demo.env`, or `make shell` for a shell with them set.
 demo.env:
-	@env | grep -E '^(STORE_ANOMALY_|DAGSTER_HOME=)' | sed -e 's/^/export /' -e 's/=\(.*\)$$/="\1"/' > $@
+	@env | grep -E '^(STORE_ANOMALY_|DAGSTER_)' | sed -e 's/^/export /' -e 's/=\(.*\)$$/="\1"/' > $@
 	@echo 'export PATH="$(CURDIR)/$(BIN):$$PATH"' >> $@
 	@echo "wrote $@: source it to use store-anomaly with the demo's warehouse"
 

@@ -29,13 +29,17 @@ from store_anomaly.io_managers.mysql import MySQLIOManager, lock_timeout_from_en
 from store_anomaly.kpis.assets import KPI_ASSETS
 from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.kpis.current import data_is_current
-from store_anomaly.partitions import PARTITIONS_TIME_ZONE
+from store_anomaly.partitions import PARTITIONS_TIME_ZONE, apply_bookkeeping_defaults
 from store_anomaly.reports.assets import REPORT_ASSETS, REPORT_PAGE_ASSETS
 from store_anomaly.resources import PlatformSettings, source_resources, warehouse_resource
 from store_anomaly.settings import WAREHOUSE_ENV_VAR
 from store_anomaly.sources.assets import SOURCE_ASSETS
 from store_anomaly.sources.observed import OBSERVED_SOURCES
 from store_anomaly.spc.assets import SPC_ASSETS
+
+# Every process that loads the code location (a run worker, `dagster job execute`, the UI's code server) plans
+# and records runs with ranged planned events and batched event writes, unless its environment says otherwise.
+apply_bookkeeping_defaults()
 
 ALL_ASSETS = [*SOURCE_ASSETS, *KPI_ASSETS, *SPC_ASSETS, *ALERT_ASSETS, *REPORT_ASSETS]
 ALL_CHECKS = [*KPI_CHECKS, data_is_current]

@@ -176,6 +176,18 @@ def first_partition_date() -> date:
 # one per asset and partition: the bookkeeping of a year-long backfill drops by days x assets events. What it
 # gives up (partitions of a failed run are not shown failed) `mark_failed_partitions` restores.
 RANGED_PLANNED_EVENTS_ENV_VAR = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+# How many events of a step Dagster buffers before handing them to the event log's `store_event_batch` (a
+# step's partition events end a batch anyway): the instance storage of dagster_instance/ and deploy/ writes a
+# batch in one transaction (store_anomaly/instance_storage.py); other storages store them one by one as before.
+EVENT_BATCH_SIZE_ENV_VAR = "DAGSTER_EVENT_BATCH_SIZE"
+# Defaults for every process that plans or runs steps (the code location, the CLI); the environment wins.
+BOOKKEEPING_ENV_DEFAULTS = {RANGED_PLANNED_EVENTS_ENV_VAR: "1", EVENT_BATCH_SIZE_ENV_VAR: "1000"}
+
+
+def apply_bookkeeping_defaults() -> None:
+    """Sets Dagster's bookkeeping options (ranged planned events, batched event writes) unless already set."""
+    for variable, value in BOOKKEEPING_ENV_DEFAULTS.items():
+        os.environ.setdefault(variable, value)
 
 
 def mark_failed_partitions(instance: DagsterInstance, run_id: str) -> int:

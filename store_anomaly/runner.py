@@ -26,8 +26,8 @@ from store_anomaly.automation.run_log import record_run_log, root_message
 from store_anomaly.definitions import build_definitions
 from store_anomaly.mysql import process_alive
 from store_anomaly.partitions import (
-    RANGED_PLANNED_EVENTS_ENV_VAR,
     SKIPPED_DATES_KEY,
+    apply_bookkeeping_defaults,
     date_ranges_text,
     mark_failed_partitions,
     partition_range_tags,
@@ -61,8 +61,9 @@ def run_backfill(
     if end < start:
         raise ValueError(f"the range ends ({end}) before it starts ({start})")
     instance = instance or DagsterInstance.get()
-    # One planned event per asset for the range, not per asset and day (unless the environment says otherwise).
-    os.environ.setdefault(RANGED_PLANNED_EVENTS_ENV_VAR, "1")
+    # One planned event per asset for the range, not per asset and day, and a step's per-day events written
+    # in batches (unless the environment says otherwise).
+    apply_bookkeeping_defaults()
     job = build_definitions().resolve_job_def("daily_refresh_job")
     run_id = str(uuid.uuid4())
     if progress is not None:

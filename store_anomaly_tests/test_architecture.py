@@ -24,6 +24,7 @@ LAYER_OF_PART: dict[str, int] = {
     "partitions": 0,
     "io_managers": 0,
     "ack_log": 0,
+    "instance_storage": 0,  # the Dagster instance's event log (loaded by the webserver and the daemon)
     "text_table": 0,
     "texts": 0,  # the texts of every language (alerts, notifications, reports)
     # the data flow

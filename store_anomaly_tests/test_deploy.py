@@ -40,7 +40,7 @@ def test_the_deploy_instance_stores_everything_in_mysql_and_queues_one_run(fresh
         storages = (instance.run_storage, instance.event_log_storage, instance.schedule_storage)
         assert [type(s).__name__ for s in storages] == [
             "MySQLRunStorage",
-            "MySQLEventLogStorage",
+            "BatchedMySQLEventLogStorage",
             "MySQLScheduleStorage",
         ]
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1

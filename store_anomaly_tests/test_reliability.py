@@ -27,6 +27,7 @@ from store_anomaly.resources import source_resources
 from store_anomaly.runner import root_causes, run_backfill
 from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.sources.demo_data import generate_demo_sources
+from store_anomaly_tests.deploy_instance import deploy_instance_env
 
 pytestmark = pytest.mark.mysql
 
@@ -377,12 +378,23 @@ def test_bulk_load_files_of_a_dead_process_are_removed_by_the_next_writer(demo):
     assert not debris.exists()
 
 
-def test_the_instance_the_makefile_installs_monitors_runs_and_queues_one():
-    with tempfile.TemporaryDirectory() as home:
-        Path(home, "dagster.yaml").write_text(
-            Path(__file__).parents[1].joinpath("dagster_instance/dagster.yaml").read_text()
-        )
-        with DagsterInstance.from_config(home) as instance:
-            assert instance.run_monitoring_enabled
-            assert instance.run_monitoring_max_resume_run_attempts == 0
-            assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+@pytest.mark.mysql
+def test_the_instance_the_makefile_installs_monitors_runs_queues_one_and_stores_in_mysql(
+    fresh_database, tmp_path, monkeypatch
+):
+    # The Makefile's variables, for a fresh database of the test server.
+    for variable, value in deploy_instance_env(fresh_database, tmp_path / "home").items():
+        monkeypatch.setenv(variable, value)
+    Path(tmp_path, "home", "dagster.yaml").write_text(
+        Path(__file__).parents[1].joinpath("dagster_instance/dagster.yaml").read_text()
+    )
+    with DagsterInstance.get() as instance:
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_max_resume_run_attempts == 0
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+        storages = (instance.run_storage, instance.event_log_storage, instance.schedule_storage)
+        assert [type(s).__name__ for s in storages] == [
+            "MySQLRunStorage",
+            "BatchedMySQLEventLogStorage",
+            "MySQLScheduleStorage",
+        ]

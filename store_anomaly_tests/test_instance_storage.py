@@ -1,0 +1,103 @@
+"""The instance's MySQL event log writing a step's partition events in one transaction
+(store_anomaly/instance_storage.py): the same events, partitions and asset index as one by one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    Definitions,
+    MetadataValue,
+    PartitionKeyRange,
+    asset,
+    define_asset_job,
+    in_process_executor,
+)
+from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+
+from store_anomaly.instance_storage import BatchedMySQLEventLogStorage
+from store_anomaly.partitions import EVENT_BATCH_SIZE_ENV_VAR, RANGED_PLANNED_EVENTS_ENV_VAR, mark_failed_partitions
+from store_anomaly_tests.deploy_instance import deploy_instance_env
+
+DAYS = 40
+partitions = DailyPartitionsDefinition(start_date="2025-01-01")
+
+
+@asset(partitions_def=partitions)
+def daily_table(context) -> None:
+    context.add_output_metadata({"rows": MetadataValue.int(len(context.partition_keys))})
+
+
+@asset(partitions_def=partitions, deps=[daily_table])
+def downstream_table(context) -> None:
+    if context.run.tags.get("fail"):
+        raise RuntimeError("this run fails")
+
+
+definitions = Definitions(
+    assets=[daily_table, downstream_table], jobs=[define_asset_job("tables", executor_def=in_process_executor)]
+)
+RANGE_TAGS = {"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": "2025-02-09"}
+
+
+def run_tables(instance: DagsterInstance, **tags: str):
+    job = definitions.resolve_job_def("tables")
+    return job.execute_in_process(instance=instance, tags={**RANGE_TAGS, **tags}, raise_on_error=False)
+
+
+def materializations(instance: DagsterInstance, run_id: str) -> list[tuple[str, str | None, int]]:
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+    out = []
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        rows = event.step_materialization_data.materialization.metadata.get("rows")
+        out.append((event.asset_key.to_user_string(), event.partition, rows.value if rows else None))
+    return out
+
+
+@pytest.mark.mysql
+def test_batched_event_log_records_what_dagster_records_one_by_one(fresh_database, tmp_path, monkeypatch):
+    for variable, value in deploy_instance_env(fresh_database, tmp_path / "home").items():
+        monkeypatch.setenv(variable, value)
+    Path(tmp_path, "home", "dagster.yaml").write_text(
+        Path(__file__).parents[1].joinpath("dagster_instance/dagster.yaml").read_text()
+    )
+    monkeypatch.setenv(RANGED_PLANNED_EVENTS_ENV_VAR, "1")
+    monkeypatch.setenv(EVENT_BATCH_SIZE_ENV_VAR, "1000")
+    batches: list[int] = []
+    store_event_batch = BatchedMySQLEventLogStorage.store_event_batch
+
+    def counted(self, events):
+        batches.append(len(events))
+        return store_event_batch(self, events)
+
+    monkeypatch.setattr(BatchedMySQLEventLogStorage, "store_event_batch", counted)
+    with DagsterInstance.get() as instance:
+        assert isinstance(instance.event_log_storage, BatchedMySQLEventLogStorage)
+        batched = run_tables(instance)
+        assert batched.success
+        # One batch per asset's materializations (a planned event per asset: ranged).
+        assert batches.count(DAYS) == 2
+        with DagsterInstance.ephemeral() as reference:
+            one_by_one = run_tables(reference)
+            assert materializations(instance, batched.run_id) == materializations(reference, one_by_one.run_id)
+            assert len(instance.all_logs(batched.run_id)) == len(reference.all_logs(one_by_one.run_id))
+        for key in (AssetKey("daily_table"), AssetKey("downstream_table")):
+            assert len(instance.get_materialized_partitions(key)) == DAYS
+            latest = instance.get_latest_materialization_event(key)
+            assert latest.dagster_event.partition == "2025-02-09"
+
+        # A failed run: the partitions it did not materialize show failed (partitions.mark_failed_partitions).
+        failed = run_tables(instance, fail="1")
+        assert not failed.success
+        assert mark_failed_partitions(instance, failed.run_id) == DAYS
+        keys = partitions.get_partition_keys_in_range(PartitionKeyRange("2025-01-01", "2025-02-09"))
+        status = instance.get_status_by_partition(AssetKey("downstream_table"), keys, partitions)
+        assert set(status.values()) == {AssetPartitionStatus.FAILED}
+        status = instance.get_status_by_partition(AssetKey("daily_table"), keys, partitions)
+        assert set(status.values()) == {AssetPartitionStatus.MATERIALIZED}
