@@ -42,8 +42,6 @@ from datetime import date
 
 import numpy as np
 import polars as pl
-import ruptures as rpt
-from ruptures.exceptions import BadSegmentationParameters
 
 from store_anomaly.alerts.config import AlertConfig
 
@@ -112,6 +110,10 @@ def _ramp_break(y: np.ndarray, min_segment_days: int) -> tuple[int, int, float] 
 def _candidate_fits(y: np.ndarray, min_segment_days: int) -> dict[str, tuple[float, int]]:
     """(BIC, break index) of the two change models: a level step (ruptures `KernelCPD` with the linear
     kernel, i.e. the l2 cost, solved exactly in C) and a ramp between two plateaus (break = ramp start)."""
+    # ruptures imports scipy (over a second): loaded when an episode is first dated, not with the code location.
+    import ruptures as rpt
+    from ruptures.exceptions import BadSegmentationParameters
+
     n = len(y)
     fits: dict[str, tuple[float, int]] = {}
     try:

@@ -37,12 +37,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import apprise
 import polars as pl
 
 from store_anomaly.alerts.config import SEVERITY_RANK
 from store_anomaly.alerts.describe import label, text_columns
+
+if TYPE_CHECKING:  # apprise (and its plugins) is imported where a message is sent, not with the code location
+    import apprise
 from store_anomaly.settings import NOTIFY_URLS_ENV_VAR
 from store_anomaly.texts import texts_for
 
@@ -147,6 +150,8 @@ def _reason(result: object) -> str:
 
 def _targets(urls: list[str]) -> list[tuple[str, apprise.Apprise | None]]:
     """Each URL's privacy-masked name and its apprise client (None for a URL apprise does not accept)."""
+    import apprise
+
     targets: list[tuple[str, apprise.Apprise | None]] = []
     for url in urls:
         app = apprise.Apprise()
@@ -181,6 +186,8 @@ def send_notifications(alerts: pl.DataFrame, urls: list[str], language: str = "e
         return NotificationResult(())
     if not urls:
         raise ValueError(f"no notification URL: set {NOTIFY_URLS_ENV_VAR} to one or more apprise URLs")
+    import apprise
+
     targets = _targets(urls)
     outcomes = []
     for alert in selected.iter_rows(named=True):
@@ -205,6 +212,8 @@ def send_message(urls: list[str], title: str, body: str, *, failure: bool = True
     a URL."""
     if not urls:
         raise ValueError(f"no notification URL: set {NOTIFY_URLS_ENV_VAR} to one or more apprise URLs")
+    import apprise
+
     notify_type = apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS
     accepted, failed, reasons = _deliver(_targets(urls), title, body, notify_type)
     return DeliveryOutcome(

@@ -21,7 +21,7 @@ from store_anomaly.texts import Texts, texts_for
 
 # Figures are plain plotly.js figure dicts ({"data": [...], "layout": {...}}): plotly.graph_objects validates
 # every property on every assignment, which made a store page cost about a second; the pages draw them with
-# the folder's plotly.js and one shared template (`pages.TEMPLATE`).
+# the folder's plotly.js and one shared template (`pages.plotly_template`).
 Figure = dict
 
 SEVERITY_COLOURS = {"CRITICAL": "#c0392b", "WARNING": "#e67e22", "INFO": "#95a5a6"}

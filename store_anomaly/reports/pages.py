@@ -12,11 +12,11 @@ its size and cost stay bounded at any store count.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from datetime import date, datetime, timedelta
 
-import plotly.io
 import polars as pl
 
 from store_anomaly.alerts.config import SEVERITY_RANK
@@ -36,8 +36,17 @@ from store_anomaly.reports.health import grade_expr
 from store_anomaly.texts import Texts, texts_for
 
 PLOTLY_JS = "plotly.min.js"
-# plotly's "plotly_white" theme, once per page: every chart of the page uses it.
-TEMPLATE = json.dumps(plotly.io.templates["plotly_white"].to_plotly_json(), separators=(",", ":"))
+
+
+@functools.cache
+def plotly_template() -> str:
+    """plotly's "plotly_white" theme, once per page: every chart of the page uses it. (plotly is imported here,
+    when a page is first written, not with the code location.)"""
+    import plotly.io
+
+    return json.dumps(plotly.io.templates["plotly_white"].to_plotly_json(), separators=(",", ":"))
+
+
 # The KPIs every store shows first (and the only ones in the gallery): what customers and sales do.
 HEADLINE_KPIS: tuple[str, ...] = ("revenue", "order_count")
 PEER_KPIS: tuple[str, ...] = ("revenue", "order_count", "aov")
@@ -121,7 +130,7 @@ def _page(t: Texts, title: str, subtitle: str, body: str, *, depth: int = 0) -> 
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style>'
         f'<script src="{prefix}{PLOTLY_JS}"></script></head><body>'
         f'<header><h1>{_e(title)}</h1><div class="meta">{subtitle}</div></header><main>{body}</main>'
-        f"<script>var TEMPLATE={TEMPLATE};{_JS}</script></body></html>\n"
+        f"<script>var TEMPLATE={plotly_template()};{_JS}</script></body></html>\n"
     )
 
 

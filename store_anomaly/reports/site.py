@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from plotly.offline import get_plotlyjs
-
 from store_anomaly.reports.data import ReportData, load_report_data
 from store_anomaly.reports.pages import GALLERY_STORES, PLOTLY_JS, build_pages, store_order, summary_headline
 from store_anomaly.settings import language_from_env, reports_dir_from_env
@@ -78,6 +76,8 @@ def write_pages(
     _private_directory(root)
     _private_directory(root / "stores")
     plotly_js = root / PLOTLY_JS
+    from plotly.offline import get_plotlyjs  # plotly is imported when pages are written, not with the code location
+
     script = get_plotlyjs()
     if not plotly_js.exists() or plotly_js.stat().st_size != len(script.encode()):
         _write_atomically(plotly_js, script)

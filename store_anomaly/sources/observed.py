@@ -7,9 +7,10 @@ already computed, the UI and the GraphQL API show that day's partitions as stale
 date; materializing them again records the new version and clears it. The store master is one unpartitioned
 asset (scope applies the current master to every date).
 
-The observed dates are the `OBSERVED_DAYS` business dates ending at the latest complete business date, at the
-latest materialized date and, inside a run, at the run's last date. Every refresh run observes first, so what
-it computes is recorded against the version it read; `observe_sources_schedule` observes between runs.
+The observed dates are the `OBSERVED_DAYS` business dates ending at the latest complete business date and at the
+latest materialized date; inside a run over a range, the run's own dates (at most the `OBSERVED_DAYS` ending at
+its last). Every refresh run observes first, so what it computes is recorded against the version it read;
+`observe_sources_schedule` observes between runs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dagster._core.definitions.external_asset import create_external_asset_from_
 
 from store_anomaly.partitions import (
     ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
     contiguous_ranges,
     daily_partitions,
     first_partition_date,
@@ -56,12 +58,15 @@ def dates_to_observe(context: OpExecutionContext) -> list[date]:
     """The business dates an observation covers (see the module's docstring)."""
     tags = context.run.tags
     run_end = tags.get(ASSET_PARTITION_RANGE_END_TAG) or tags.get("dagster/partition")
+    if run_end:
+        # Inside a run over a range: the run's own dates (what it computes is recorded against the versions it
+        # read), at most the OBSERVED_DAYS ending at its last. The dates it does not compute are for the hourly
+        # observation: observing them here cost the daily run more than its own work.
+        run_start = tags.get(ASSET_PARTITION_RANGE_START_TAG) or run_end
+        first = max(first_partition_date(), date.fromisoformat(run_start))
+        return observed_dates([date.fromisoformat(run_end)], first, _last_complete_date())
     materialized = context.instance.get_materialized_partitions(ANCHOR_ASSET)
-    anchors = [
-        _last_complete_date(),
-        date.fromisoformat(max(materialized)) if materialized else None,
-        date.fromisoformat(run_end) if run_end else None,
-    ]
+    anchors = [_last_complete_date(), date.fromisoformat(max(materialized)) if materialized else None]
     return observed_dates(anchors, first_partition_date(), _last_complete_date())
 
 
