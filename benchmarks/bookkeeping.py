@@ -11,7 +11,9 @@ demo generator's variables). Variants:
 - sqlite: SQLite, one planned event per asset for the run's range (DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS)
 - mysql-per-day, mysql: the same on a dagster-mysql instance storage, a database `store_anomaly_bench_dagster`
   on the sources' server (dropped before and after)
-- mysql-batched: mysql with DAGSTER_EVENT_BATCH_SIZE=100
+- mysql-batched: the demo's instance (dagster_instance/dagster.yaml: dagster-mysql run and schedule storage, the
+  event log of store_anomaly/instance_storage.py writing a step's events in one transaction) with
+  DAGSTER_EVENT_BATCH_SIZE=1000
 
 Prints per variant: wall seconds of the run, events in its event log, and the events by type.
 """
@@ -34,14 +36,19 @@ from store_anomaly.settings import DEMO_END, DEMO_START, SOURCE_ENV_VARS, WAREHO
 WAREHOUSE = "store_anomaly_bench_bookkeeping"
 DAGSTER_DB = "store_anomaly_bench_dagster"
 RANGED = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+BATCH = "DAGSTER_EVENT_BATCH_SIZE"
 VARIANTS = {
-    "memory": ("memory", {}),
-    "sqlite-per-day": ("sqlite", {RANGED: "0"}),
-    "sqlite": ("sqlite", {RANGED: "1"}),
-    "mysql-per-day": ("mysql", {RANGED: "0"}),
-    "mysql": ("mysql", {RANGED: "1"}),
-    "mysql-batched": ("mysql", {RANGED: "1", "DAGSTER_EVENT_BATCH_SIZE": "100"}),
+    "memory": ("memory", {BATCH: "0"}),
+    "sqlite-per-day": ("sqlite", {RANGED: "0", BATCH: "0"}),
+    "sqlite": ("sqlite", {RANGED: "1", BATCH: "0"}),
+    "mysql-per-day": ("mysql", {RANGED: "0", BATCH: "0"}),
+    "mysql": ("mysql", {RANGED: "1", BATCH: "0"}),
+    # The demo's and deploy/'s instance: dagster_instance/dagster.yaml, the batched event log.
+    "mysql-batched": ("mysql-batched", {RANGED: "1", BATCH: "1000"}),
 }
+DEMO_INSTANCE_YAML = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dagster_instance", "dagster.yaml"
+)
 
 
 def mysql_instance_yaml(server: MySQLUrl) -> str:
@@ -94,15 +101,24 @@ def main() -> int:
         storage, variables = VARIANTS[name]
         drop_databases(server)
         with tempfile.TemporaryDirectory() as home:
-            if storage == "mysql":
+            if storage.startswith("mysql"):
                 with server.connect(database=False, autocommit=True) as connection, connection.cursor() as cursor:
                     cursor.execute(f"CREATE DATABASE `{DAGSTER_DB}`")
                 with open(os.path.join(home, "dagster.yaml"), "w") as file:
-                    file.write(mysql_instance_yaml(server))
+                    if storage == "mysql":
+                        file.write(mysql_instance_yaml(server))
+                    else:
+                        with open(DEMO_INSTANCE_YAML) as demo:
+                            file.write(demo.read())
             run_env = {
-                **{k: v for k, v in env.items() if k not in (RANGED, "DAGSTER_EVENT_BATCH_SIZE")},
+                **{k: v for k, v in env.items() if k not in (RANGED, BATCH)},
                 **variables,
                 "DAGSTER_HOME": home,
+                "DAGSTER_MYSQL_HOST": server.host,
+                "DAGSTER_MYSQL_PORT": str(server.port),
+                "DAGSTER_MYSQL_USER": server.user,
+                "DAGSTER_MYSQL_PASSWORD": server.password,
+                "DAGSTER_MYSQL_DB": DAGSTER_DB,
             }
             command = [sys.executable, __file__, "--start", str(args.start), "--end", str(args.end), "--child", storage]
             done = subprocess.run(command, env=run_env, capture_output=True, text=True, check=False)

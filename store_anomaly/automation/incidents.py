@@ -41,7 +41,7 @@ from dagster import (
 )
 
 from store_anomaly.alerts.notify import send_message, urls_from_env
-from store_anomaly.automation.run_log import run_log_rows
+from store_anomaly.automation.run_log import run_events, run_log_rows
 from store_anomaly.mysql import MySQLUrl, MySQLUrlError, ensure_table
 from store_anomaly.partitions import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -215,7 +215,7 @@ def run_findings(instance: DagsterInstance, run_id: str) -> RunFindings:
         return findings
     start, end = _range(run.tags)
     business_date = date.fromisoformat(end) if end else None
-    events = [record.dagster_event for record in instance.all_logs(run_id) if record.dagster_event]
+    events = run_events(instance, run_id)
 
     if run.status == DagsterRunStatus.FAILURE:
         rows = run_log_rows(instance, run_id)

@@ -11,6 +11,7 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     AssetSpec,
+    DagsterEvent,
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
@@ -58,10 +59,26 @@ def root_message(error) -> str | None:
     return error.message.strip() if error is not None else None
 
 
+# The events of the run read last, keyed by (instance, run, its latest event's storage id): the run log and the
+# incidents of a finished run read the same events (a year's backfill holds thousands); an event added since
+# (a failed run's partitions marked failed) makes a new key.
+_run_events: dict[tuple, list[DagsterEvent]] = {}
+
+
+def run_events(instance: DagsterInstance, run_id: str) -> list[DagsterEvent]:
+    """The Dagster events of a run's event log, read once per version of the log."""
+    latest = instance.get_records_for_run(run_id, limit=1, ascending=False).records
+    key = (id(instance), run_id, latest[0].storage_id if latest else None)
+    if key not in _run_events:
+        _run_events.clear()
+        _run_events[key] = [record.dagster_event for record in instance.all_logs(run_id) if record.dagster_event]
+    return _run_events[key]
+
+
 def run_log_rows(instance: DagsterInstance, run_id: str) -> pl.DataFrame:
     """The run log rows of one finished run, from its event log."""
     run = instance.get_run_by_id(run_id)
-    events = [record.dagster_event for record in instance.all_logs(run_id) if record.dagster_event]
+    events = run_events(instance, run_id)
     # Each planned materialization names the step (op) that computes the asset.
     step_of_asset = {
         e.asset_key.to_user_string(): e.step_key
