@@ -91,6 +91,15 @@ def test_batched_event_log_records_what_dagster_records_one_by_one(fresh_databas
             assert len(instance.get_materialized_partitions(key)) == DAYS
             latest = instance.get_latest_materialization_event(key)
             assert latest.dagster_event.partition == "2025-02-09"
+            # The asset index (written once per batch) as one by one: the last materialization's record and
+            # every event's data version tag.
+            stored = instance.get_records_for_run(batched.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+            last_id = max(r.storage_id for r in stored.records if r.event_log_entry.dagster_event.asset_key == key)
+            record = instance.get_asset_records([key])[0].asset_entry
+            assert record.last_materialization_record.storage_id == last_id
+            assert record.last_run_id == batched.run_id
+            tags = instance.event_log_storage.get_event_tags_for_asset(key)
+            assert len([t for t in tags if "dagster/data_version" in t]) == DAYS
 
         # A failed run: the partitions it did not materialize show failed (partitions.mark_failed_partitions).
         failed = run_tables(instance, fail="1")
