@@ -33,7 +33,7 @@ from dagster._core.events import ASSET_EVENTS
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster_mysql import MySQLEventLogStorage
 from dagster_mysql.utils import mysql_isolation_level, mysql_url_from_config
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.pool import QueuePool
 
 
@@ -46,10 +46,16 @@ def _indexed_asset_event(event: EventLogEntry) -> bool:
     )
 
 
+# Event rows per INSERT statement of a batch (a materialization's row is a few kB; MySQL's packet limit is 16 MB
+# or more by default).
+INSERT_CHUNK = 200
+
+
 class BatchedMySQLEventLogStorage(MySQLEventLogStorage):
     """dagster-mysql's event log storage, with `store_event_batch` in one connection and one transaction.
 
-    Every event row is written as `store_event` writes it, in the batch's order. The asset index (the tags
+    Every event row is written as `store_event` writes it, in the batch's order (several rows per statement
+    where the server's ids allow it). The asset index (the tags
     table and each asset's row, which holds its last materialization) is written once per batch: the rows
     `store_event` would have left after the last event. Other events go through `store_event` itself, on the
     batch's connection. A failing batch rolls back whole, and Dagster then stores its events one by one."""
@@ -84,12 +90,15 @@ class BatchedMySQLEventLogStorage(MySQLEventLogStorage):
             self._batch.connection = connection
             try:
                 asset_events: list[tuple[EventLogEntry, int]] = []
+                pending: list[EventLogEntry] = []
                 for event in events:
-                    if not _indexed_asset_event(event):
-                        self.store_event(event)  # as dagster-mysql stores it, on the batch's connection
+                    if _indexed_asset_event(event):
+                        pending.append(event)
                         continue
-                    with db_result(connection, self.prepare_insert_event(event)) as result:
-                        asset_events.append((event, result.inserted_primary_key[0]))
+                    asset_events += zip(pending, self._insert_rows(connection, pending), strict=True)
+                    pending = []
+                    self.store_event(event)  # as dagster-mysql stores it, on the batch's connection
+                asset_events += zip(pending, self._insert_rows(connection, pending), strict=True)
                 if asset_events:
                     # The asset index as `store_event` leaves it after each of them in turn: the data-version
                     # tags of every event (one statement), and each asset's row updated by the last event of each
@@ -105,6 +114,34 @@ class BatchedMySQLEventLogStorage(MySQLEventLogStorage):
                         self._store_asset_event(connection, event, event_id)
             finally:
                 self._batch.connection = None
+
+    def _insert_rows(self, connection, events: Sequence[EventLogEntry]) -> list[int]:
+        """Inserts the events' rows in their order; returns their ids. Where the server hands a multi-row
+        insert consecutive ids (InnoDB's auto-increment lock mode 0 or 1: MariaDB's default), one statement per
+        INSERT_CHUNK rows; otherwise (mode 2, MySQL 8's default) one statement per row."""
+        step = self._consecutive_id_step(connection)
+        if step is None or len(events) < 2:
+            ids = []
+            for event in events:
+                with db_result(connection, self.prepare_insert_event(event)) as result:
+                    ids.append(result.inserted_primary_key[0])
+            return ids
+        ids = []
+        for start in range(0, len(events), INSERT_CHUNK):
+            chunk = events[start : start + INSERT_CHUNK]
+            connection.execute(self.prepare_insert_event_batch(chunk))
+            first = connection.execute(text("SELECT LAST_INSERT_ID()")).scalar_one()
+            ids += [first + index * step for index in range(len(chunk))]
+        return ids
+
+    def _consecutive_id_step(self, connection) -> int | None:
+        """The id increment of a multi-row insert, when the server allocates its ids consecutively; else None."""
+        if not hasattr(self, "_id_step"):
+            mode, increment = connection.execute(
+                text("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment")
+            ).one()
+            self._id_step = int(increment) if int(mode) in (0, 1) else None
+        return self._id_step
 
     @contextmanager
     def _batch_or_new(self) -> Iterator:
