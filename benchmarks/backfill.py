@@ -59,9 +59,11 @@ def daily_window(home: str, end: date) -> float:
 
 
 def source_query_floor(urls: dict[str, str], start: date, end: date) -> float:
-    """Seconds of the extract queries alone (store master read, then each source's aggregations)."""
+    """Seconds of the extract queries alone (store master read, then each source's aggregations, in the parts
+    the extract assets read them)."""
     import polars as pl
 
+    from store_anomaly.resources import SourceDatabase
     from store_anomaly.sources import extracts
     from store_anomaly.sources.assets import SHOPS_SCHEMA, SHOPS_SQL
     from store_anomaly.sources.scope import dept_time_zones
@@ -71,17 +73,9 @@ def source_query_floor(urls: dict[str, str], start: date, end: date) -> float:
         cursor.execute(SHOPS_SQL)
         shops = pl.DataFrame(cursor.fetchall(), schema=list(SHOPS_SCHEMA), orient="row")
     scope = extracts.DateScope(start, end, dept_time_zones(shops), "America/New_York")
-    queries = {
-        "sales_order": [extracts.sales_sql(scope), extracts.items_sql(scope)],
-        "opproduction": [extracts.production_sql(scope)],
-        "opqualitycontrol": [extracts.inspections_sql(scope), extracts.expiry_sql(scope)],
-        "opempefficiency": [extracts.attendance_sql(scope)],
-    }
-    for source, sqls in queries.items():
-        with MySQLUrl.parse(urls[source]).connect(read_only=True) as connection, connection.cursor() as cursor:
-            for sql in sqls:
-                cursor.execute(sql, scope.params())
-                cursor.fetchall()
+    for source, sql_of, schema in extracts.SOURCE_EXTRACTS:
+        database = SourceDatabase(name=source, url=urls[source])
+        extracts.fetch_parts(database, sql_of, scope, schema)
     return time.perf_counter() - started
 
 

@@ -125,9 +125,12 @@ def _revenue_totals(
 ) -> tuple[float, int, dict]:
     """Source revenue and orders of [start, end] by the contract's rules, and the warehouse's totals."""
     scope = _stored_scope(warehouse, settings, start, end)
-    source = sales_order_source.fetch_frame(
-        source_row_totals_sql("t_trade", "create_time", valid_trade_sql(scope.bounds), scope, value="t.pay_money"),
-        scope.params(),
+    source = extracts.fetch_parts(
+        sales_order_source,
+        lambda part: source_row_totals_sql(
+            "t_trade", "create_time", valid_trade_sql(part.bounds), part, value="t.pay_money"
+        ),
+        scope,
         {"dept_id": pl.Int64, "revenue": pl.Float64, "orders": pl.Int64},
     )
     warehouse_totals = warehouse.fetch_frame(
@@ -417,14 +420,10 @@ def recent_days_match_sources(
         return AssetCheckResult(passed=True, metadata={"compared_store_days": 0})
     scope = _stored_scope(warehouse, settings, start, end)
     keys = ["dept_id", "business_date"]
-    sales = sales_order_source.fetch_frame(extracts.sales_sql(scope), scope.params(), extracts.SALES_SCHEMA)
-    items = sales_order_source.fetch_frame(extracts.items_sql(scope), scope.params(), extracts.ITEMS_SCHEMA)
-    production = opproduction_source.fetch_frame(
-        extracts.production_sql(scope), scope.params(), extracts.PRODUCTION_SCHEMA
-    )
-    shifts = opempefficiency_source.fetch_frame(
-        extracts.attendance_sql(scope), scope.params(), extracts.ATTENDANCE_SCHEMA
-    )
+    sales = extracts.fetch_parts(sales_order_source, extracts.sales_sql, scope, extracts.SALES_SCHEMA)
+    items = extracts.fetch_parts(sales_order_source, extracts.items_sql, scope, extracts.ITEMS_SCHEMA)
+    production = extracts.fetch_parts(opproduction_source, extracts.production_sql, scope, extracts.PRODUCTION_SCHEMA)
+    shifts = extracts.fetch_parts(opempefficiency_source, extracts.attendance_sql, scope, extracts.ATTENDANCE_SCHEMA)
     source = (
         stored.select(keys)
         .join(sales.select(*keys, "order_count", "revenue"), on=keys, how="left")

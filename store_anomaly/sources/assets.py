@@ -15,7 +15,7 @@ from dagster import AssetExecutionContext, AssetIn
 from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
 from store_anomaly.resources import PlatformSettings, SourceDatabase
 from store_anomaly.sources import extracts
-from store_anomaly.sources.extracts import DateScope
+from store_anomaly.sources.extracts import DateScope, fetch_parts
 from store_anomaly.sources.scope import dept_aliases, dept_time_zones, store_scope_days
 from store_anomaly.table_schemas import table_schema
 
@@ -148,8 +148,8 @@ def source_sales_order_daily(
 ) -> pl.DataFrame:
     """Orders, revenue and items per department and business date, aggregated in the sales database."""
     scope = _date_scope(context, source_opshop_daily, settings)
-    sales = sales_order_source.fetch_frame(extracts.sales_sql(scope), scope.params(), extracts.SALES_SCHEMA)
-    items = sales_order_source.fetch_frame(extracts.items_sql(scope), scope.params(), extracts.ITEMS_SCHEMA)
+    sales = fetch_parts(sales_order_source, extracts.sales_sql, scope, extracts.SALES_SCHEMA)
+    items = fetch_parts(sales_order_source, extracts.items_sql, scope, extracts.ITEMS_SCHEMA)
     return sales.join(items, on=["dept_id", "business_date"], how="left").with_columns(
         pl.col("items_sold", "dq_nonpositive_item_quantity").fill_null(0)
     )
@@ -180,7 +180,7 @@ def source_opproduction_daily(
 ) -> pl.DataFrame:
     """Drink production durations per department and business date of start_time."""
     scope = _date_scope(context, source_opshop_daily, settings)
-    return opproduction_source.fetch_frame(extracts.production_sql(scope), scope.params(), extracts.PRODUCTION_SCHEMA)
+    return fetch_parts(opproduction_source, extracts.production_sql, scope, extracts.PRODUCTION_SCHEMA)
 
 
 QUALITY_TABLE = table_schema(
@@ -209,10 +209,8 @@ def source_opqualitycontrol_daily(
 ) -> pl.DataFrame:
     """Inspection scores and expired quantities per department and business date."""
     scope = _date_scope(context, source_opshop_daily, settings)
-    inspections = opqualitycontrol_source.fetch_frame(
-        extracts.inspections_sql(scope), scope.params(), extracts.INSPECTIONS_SCHEMA
-    )
-    expiry = opqualitycontrol_source.fetch_frame(extracts.expiry_sql(scope), scope.params(), extracts.EXPIRY_SCHEMA)
+    inspections = fetch_parts(opqualitycontrol_source, extracts.inspections_sql, scope, extracts.INSPECTIONS_SCHEMA)
+    expiry = fetch_parts(opqualitycontrol_source, extracts.expiry_sql, scope, extracts.EXPIRY_SCHEMA)
     return inspections.join(expiry, on=["dept_id", "business_date"], how="full", coalesce=True).with_columns(
         pl.col(
             "qc_inspections",
@@ -250,9 +248,7 @@ def source_opempefficiency_daily(
 ) -> pl.DataFrame:
     """Staff hours and headcount per department and business date of clock_in."""
     scope = _date_scope(context, source_opshop_daily, settings)
-    return opempefficiency_source.fetch_frame(
-        extracts.attendance_sql(scope), scope.params(), extracts.ATTENDANCE_SCHEMA
-    )
+    return fetch_parts(opempefficiency_source, extracts.attendance_sql, scope, extracts.ATTENDANCE_SCHEMA)
 
 
 SOURCE_ASSETS = [

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from store_anomaly.sources.extracts import DateScope
+from store_anomaly.sources.extracts import TRADE_ITEMS, DateScope, fetch_parts
 from store_anomaly.sources.schema import REQUIRED_COLUMNS
 
 # How many business dates back from each anchor (the latest complete business date, the latest materialized one,
@@ -60,16 +60,18 @@ REQUIRED_COLUMNS_OF_TABLE = {
 def observation_sql(table: str, timestamp: str, scope: DateScope) -> str:
     """Per department and business date of `scope`: rows, latest event time (UTC), BIT_XOR of the rows' CRC32.
 
-    Parameters: `scope.params()`. Scans the UTC window on the event-time index; rows without a department are
-    dated in the default zone and kept (a NULL dept_id group)."""
+    Parameters: `scope.params()`. Scans the UTC window by primary key within the window's id range (see
+    `sources.extracts`); rows without a department are dated in the default zone and kept (a NULL dept_id
+    group)."""
     if table == "t_trade_item":
-        rows, joined = "r", "t_trade_item r JOIN t_trade t ON t.id = r.trade_id"
+        rows, joined = "i", TRADE_ITEMS
+        ids = f"{scope.item_id_range('i')} AND {scope.id_range('t_trade', timestamp)}"
     else:
-        rows, joined = "t", f"{table} t"
+        rows, joined, ids = "t", f"{table} t", scope.id_range(table, timestamp)
     return (
         f"SELECT '{table}', {scope.dept()} AS dept, {scope.local_date('t.' + timestamp)} AS business_date, "
         f"COUNT(*), MAX(t.{timestamp}), BIT_XOR(CRC32({_row_text(rows, table)})) FROM {joined} "
-        f"WHERE t.{timestamp} >= %s AND t.{timestamp} < %s "
+        f"WHERE {ids} AND t.{timestamp} >= %s AND t.{timestamp} < %s "
         "GROUP BY dept, business_date HAVING business_date BETWEEN %s AND %s"
     )
 
@@ -77,7 +79,12 @@ def observation_sql(table: str, timestamp: str, scope: DateScope) -> str:
 def observe_source(database, source: str, scope: DateScope) -> pl.DataFrame:
     """The observation of a dated source over the business dates of `scope` (see OBSERVATION_SCHEMA)."""
     frames = [
-        database.fetch_frame(observation_sql(table, timestamp, scope), scope.params(), OBSERVATION_SCHEMA)
+        fetch_parts(
+            database,
+            lambda part, table=table, timestamp=timestamp: observation_sql(table, timestamp, part),
+            scope,
+            OBSERVATION_SCHEMA,
+        )
         for table, timestamp in DATED_SOURCE_TABLES[source]
     ]
     return pl.concat(frames)
