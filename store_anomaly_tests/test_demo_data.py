@@ -102,6 +102,39 @@ def test_same_seed_gives_identical_tables(platform_urls, fresh_databases):
 
 
 @pytest.mark.mysql
+def test_parts_continue_ids_and_keep_the_contract_indexes(platform_urls, fresh_databases):
+    """A large chain is drawn and loaded a few days at a time: ids keep growing across parts, every item has
+    its trade, and the tables end with the contract's indexes."""
+    whole = sources_of(platform_urls)
+    parts = {source: fresh_databases.create(f"parts_{source}") for source in SOURCE_ENV_VARS}
+    window = {"start": date(2025, 10, 1), "end": date(2025, 10, 12), "stores": 12}
+
+    generate_demo_sources(whole, **window)
+    summary = generate_demo_sources(parts, chunk_days=5, **window)
+
+    for table in TABLE_SOURCE:
+        assert count_rows(parts, table) == summary.row_counts[table] > 0, table
+        show = f"SHOW CREATE TABLE `{table}`"
+        assert query(parts[TABLE_SOURCE[table]], show) == query(whole[TABLE_SOURCE[table]], show), table
+    for table in DEPT_TABLES:
+        ids = query(
+            parts[TABLE_SOURCE[table]], f"SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM `{table}`"
+        )[0]
+        assert ids == (ids[0], ids[0], 1, ids[0]), table
+    orphan_items = "SELECT COUNT(*) FROM t_trade_item i LEFT JOIN t_trade t ON t.id = i.trade_id WHERE t.id IS NULL"
+    assert query(parts["sales_order"], orphan_items)[0][0] == 0
+    # Each part's first trade comes after the previous part's trades (all stores but the Shanghai kitchen).
+    first_of_day = "SELECT MIN(id), MAX(id) FROM t_trade WHERE dept_id <> 99998 AND DATE(create_time) = %s"
+    assert (
+        query(parts["sales_order"], first_of_day, (date(2025, 10, 6),))[0][0]
+        > query(parts["sales_order"], first_of_day, (date(2025, 10, 4),))[0][1]
+    )
+    # The same departments trade (orphans included).
+    depts = "SELECT DISTINCT dept_id FROM t_trade ORDER BY dept_id"
+    assert query(parts["sales_order"], depts) == query(whole["sales_order"], depts)
+
+
+@pytest.mark.mysql
 def test_every_kind_of_dirty_row_is_present(platform_urls):
     urls = sources_of(platform_urls)
     generate_demo_sources(urls, start=OCTOBER_START, end=OCTOBER_END, stores=10)

@@ -21,10 +21,11 @@ the time-zone database, so daylight saving time shifts the UTC hours as it does 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -229,6 +230,17 @@ class StoreDays:
 
     def __len__(self) -> int:
         return len(self.store)
+
+    def between(self, first: date, last: date) -> StoreDays:
+        """The entries of business days [first, last]."""
+        rows = (self.day >= np.datetime64(first)) & (self.day <= np.datetime64(last))
+        return StoreDays(
+            store=self.store[rows],
+            day=self.day[rows],
+            planned_orders=self.planned_orders[rows],
+            expected_orders=self.expected_orders[rows],
+            basket_factor=self.basket_factor[rows],
+        )
 
 
 def day_of_week(days: np.ndarray) -> np.ndarray:
@@ -756,28 +768,68 @@ def random_stream(seed: int, topic: str) -> np.random.Generator:
 
 def build_demo_tables(start: date, end: date, *, stores: int = 10, seed: int = 42) -> DemoTables:
     """All demo rows, per source and table, in contract column order; deterministic for a seed."""
+    return next(iter_demo_tables(start, end, stores=stores, seed=seed))
+
+
+def iter_demo_tables(
+    start: date, end: date, *, stores: int = 10, seed: int = 42, chunk_days: int | None = None
+) -> Iterator[DemoTables]:
+    """The demo rows in consecutive parts of `chunk_days` business days (all at once without it), so a large
+    chain's history never sits in memory whole. Each part's ids continue the previous part's; the store
+    master comes with the first part only. Demand (the story included) is planned over the whole range; the
+    rows of each part are drawn from random streams of their own, so a seed and a `chunk_days` always yield
+    the same rows (other `chunk_days`, other rows)."""
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
+    if chunk_days is not None and chunk_days < 1:
+        raise ValueError(f"chunk_days must be at least 1, got {chunk_days}")
     catalog = demo_stores(stores, start, end)
-    plan = plan_store_days(catalog, start, end, random_stream(seed, "demand"))
-    sales = generate_sales(catalog, plan, random_stream(seed, "sales"))
-    trade_columns = ("id", "trade_no", "dept_id", "pay_money", "trade_status", "create_time")
-    return {
-        "opshop": shop_tables(catalog),
-        "sales_order": {"t_trade": sales.trades.select(trade_columns), "t_trade_item": sales.items},
-        "opproduction": {
-            "t_production_order": generate_production(sales.trades, random_stream(seed, "production")),
-        },
-        "opqualitycontrol": {
-            "t_task_form": generate_inspections(catalog, plan, random_stream(seed, "inspections")),
-            "t_expiry_management": generate_expiry_records(catalog, plan, random_stream(seed, "expiry")),
-        },
-        "opempefficiency": {
-            "t_attendance": generate_attendance(catalog, plan, random_stream(seed, "attendance")),
-        },
-    }
+    whole_plan = plan_store_days(catalog, start, end, random_stream(seed, "demand"))
+    next_ids: dict[str, int] = {}
+    first = start
+    while first <= end:
+        last = end if chunk_days is None else min(end, first + timedelta(days=chunk_days - 1))
+        plan = whole_plan if chunk_days is None else whole_plan.between(first, last)
+        suffix = "" if chunk_days is None else f" {first.isoformat()}"
+
+        def stream(topic: str, suffix: str = suffix) -> np.random.Generator:
+            return random_stream(seed, topic + suffix)
+
+        sales = generate_sales(catalog, plan, stream("sales"))
+        trade_columns = ("id", "trade_no", "dept_id", "pay_money", "trade_status", "create_time")
+        tables = {
+            "opshop": shop_tables(catalog) if first == start else {},
+            "sales_order": {"t_trade": sales.trades.select(trade_columns), "t_trade_item": sales.items},
+            "opproduction": {"t_production_order": generate_production(sales.trades, stream("production"))},
+            "opqualitycontrol": {
+                "t_task_form": generate_inspections(catalog, plan, stream("inspections")),
+                "t_expiry_management": generate_expiry_records(catalog, plan, stream("expiry")),
+            },
+            "opempefficiency": {"t_attendance": generate_attendance(catalog, plan, stream("attendance"))},
+        }
+        yield continue_ids(tables, next_ids)
+        first = last + timedelta(days=1)
+
+
+def continue_ids(tables: DemoTables, next_ids: dict[str, int]) -> DemoTables:
+    """Shifts each dated table's ids (and the items' trade ids) past the rows of earlier parts; updates
+    `next_ids` (table -> rows so far). The first part is left as drawn."""
+    shifted: DemoTables = {}
+    for source, frames in tables.items():
+        shifted[source] = {}
+        for table, frame in frames.items():
+            offset = next_ids.get(table, 0)
+            if offset and table not in ("t_shop", "t_shop_dept"):
+                frame = frame.with_columns(pl.col("id") + offset)
+                if table == "t_trade_item":
+                    frame = frame.with_columns(pl.col("trade_id") + next_ids.get("t_trade", 0))
+            shifted[source][table] = frame
+    for frames in tables.values():
+        for table, frame in frames.items():
+            next_ids[table] = next_ids.get(table, 0) + frame.height
+    return shifted
 
 
 @dataclass(frozen=True)
@@ -822,6 +874,7 @@ def generate_demo_sources(
     stores: int = 10,
     seed: int = 42,
     recreate: bool = True,
+    chunk_days: int | None = None,
 ) -> DemoSummary:
     """Generates the demo history and loads it into the five source databases.
 
@@ -829,14 +882,16 @@ def generate_demo_sources(
     created. Only databases the generator created (or found empty) are written: one holding any table it
     did not make raises `NotADemoDatabaseError` before anything is written anywhere. With `recreate` the
     contract tables are dropped and created anew; without it they must be empty (or absent). `start` and
-    `end` are inclusive store-local business dates.
+    `end` are inclusive store-local business dates. `chunk_days`: drawn and loaded that many business days
+    at a time (see `iter_demo_tables`), the tables' secondary indexes built once after the last part.
     """
     missing = [source for source in SOURCE_ENV_VARS if source not in source_urls]
     if missing:
         raise ValueError(f"source_urls lacks {', '.join(missing)}; expected keys {', '.join(SOURCE_ENV_VARS)}")
     began = time.perf_counter()
-    tables = build_demo_tables(start, end, stores=stores, seed=seed)
-    urls = {source: MySQLUrl.parse(source_urls[source], name=source) for source in tables}
+    parts = iter_demo_tables(start, end, stores=stores, seed=seed, chunk_days=chunk_days)
+    first_part = next(parts)  # argument errors surface before any database is touched
+    urls = {source: MySQLUrl.parse(source_urls[source], name=source) for source in first_part}
     refusals = [
         f"  {source}: database `{url.database}` ({DEMO_SOURCE_ENV_VARS[source]}) holds {', '.join(foreign)}"
         for source, url in urls.items()
@@ -855,15 +910,25 @@ def generate_demo_sources(
         demo_loading.claim_demo_database(url, source)
         with url.connect() as connection:
             demo_loading.prepare_tables(connection, source, recreate=recreate)
-    for source, frames in tables.items():
-        with urls[source].connect(local_infile=True) as connection:  # the demo writes its own sources
-            for table, frame in frames.items():
-                demo_loading.load_frame(connection, table, frame)
-        log.info("demo %s loaded into %s", source, urls[source].redacted())
+    row_counts: dict[str, int] = {}
+    shop_nos = tuple(first_part["opshop"]["t_shop"]["shop_no"])
+    indexes: dict[tuple[str, str], list[str]] = {}
+    for number, tables in enumerate(itertools.chain([first_part], parts)):
+        for source, frames in tables.items():
+            with urls[source].connect(local_infile=True) as connection:  # the demo writes its own sources
+                for table, frame in frames.items():
+                    if chunk_days is not None and number == 0:
+                        indexes[source, table] = demo_loading.drop_secondary_indexes(connection, table)
+                    demo_loading.load_frame(connection, table, frame)
+                    row_counts[table] = row_counts.get(table, 0) + frame.height
+            log.info("demo %s part %d loaded into %s", source, number + 1, urls[source].redacted())
+    for (source, table), clauses in indexes.items():
+        with urls[source].connect() as connection:
+            demo_loading.add_indexes(connection, table, clauses)
     return DemoSummary(
         start=start,
         end=end,
-        shop_nos=tuple(tables["opshop"]["t_shop"]["shop_no"]),
-        row_counts={table: frame.height for frames in tables.values() for table, frame in frames.items()},
+        shop_nos=shop_nos,
+        row_counts=row_counts,
         elapsed_seconds=time.perf_counter() - began,
     )

@@ -94,3 +94,34 @@ def load_frame(connection, table: str, frame: pl.DataFrame) -> None:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SET SESSION unique_checks = 1, foreign_key_checks = 1")
+
+
+def drop_secondary_indexes(connection, table: str) -> list[str]:
+    """Drops the secondary indexes of `table` (to load it in parts, in primary key order) and returns the
+    ALTER TABLE clauses that make them again (`add_indexes`): one sorted build per index after the load
+    instead of a random-order insert per row."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SHOW INDEX FROM {quote_identifier(table)}")
+        names = [column[0] for column in cursor.description]
+        keys: dict[str, tuple[bool, list[str]]] = {}
+        for row in map(dict, (zip(names, values, strict=True) for values in cursor.fetchall())):
+            if row["Key_name"] == "PRIMARY":
+                continue
+            part = quote_identifier(row["Column_name"]) + (f"({row['Sub_part']})" if row["Sub_part"] else "")
+            keys.setdefault(row["Key_name"], (not row["Non_unique"], []))[1].append(part)
+        if keys:
+            cursor.execute(
+                f"ALTER TABLE {quote_identifier(table)} "
+                + ", ".join(f"DROP INDEX {quote_identifier(name)}" for name in keys)
+            )
+    return [
+        f"ADD {'UNIQUE ' if unique else ''}KEY {quote_identifier(name)} ({', '.join(parts)})"
+        for name, (unique, parts) in keys.items()
+    ]
+
+
+def add_indexes(connection, table: str, clauses: list[str]) -> None:
+    """Makes the indexes `drop_secondary_indexes` dropped, in one ALTER TABLE."""
+    if clauses:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {quote_identifier(table)} {', '.join(clauses)}")
