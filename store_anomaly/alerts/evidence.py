@@ -89,8 +89,33 @@ def comparison_windows(episodes: pl.DataFrame, config: AlertConfig) -> pl.DataFr
     )
 
 
+def peer_window_changes(long: pl.DataFrame, peer_windows: pl.DataFrame, candidates_per_batch: int) -> pl.DataFrame:
+    """`window_changes` of every peer window, a batch of episodes (keys, by window start) at a time, each batch
+    joined to the days of its own date span only: the join is episodes x peer stores x days, which for 1,000
+    stores and a year of days would not fit in memory at once. The result is the same as one call."""
+    keys = peer_windows.group_by("key").agg(pl.col("before_from").min()).sort("before_from", "key")["key"]
+    parts = []
+    for first in range(0, keys.len(), candidates_per_batch):
+        batch = peer_windows.filter(pl.col("key").is_in(keys.slice(first, candidates_per_batch).implode()))
+        days = long.filter(
+            pl.col("metric_date").is_between(batch["before_from"].min(), batch["after_to"].max())
+            & pl.col("metric_name").is_in(batch["metric_name"].unique().implode())
+        )
+        parts.append(window_changes(days, batch))
+    return pl.concat(parts) if parts else window_changes(long, peer_windows)
+
+
+# Episodes whose peer windows one join of `peer_window_changes` holds (memory: episodes x stores x days).
+CANDIDATES_PER_BATCH = 25
+
+
 def cannibalization_suspects(
-    episodes: pl.DataFrame, long: pl.DataFrame, flags_up: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig
+    episodes: pl.DataFrame,
+    long: pl.DataFrame,
+    flags_up: pl.DataFrame,
+    metrics: pl.DataFrame,
+    config: AlertConfig,
+    candidates_per_batch: int = CANDIDATES_PER_BATCH,
 ) -> pl.DataFrame:
     schema = {
         "episode_uid": pl.Int64,
@@ -109,7 +134,7 @@ def cannibalization_suspects(
     )
     shops = long.select("shop_no").unique()
     peer_windows = windows.drop("shop_no").join(shops, how="cross").filter(pl.col("shop_no") != pl.col("own_shop"))
-    changes = window_changes(long, peer_windows)
+    changes = peer_window_changes(long, peer_windows, candidates_per_batch)
     medians = changes.group_by("key").agg(pl.col("change_pct").median().alias("median_pct"))
     first_day = metrics.group_by("shop_no").agg(pl.col("metric_date").min().alias("first_day"))
     up_days = (
