@@ -50,19 +50,29 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.stores} stable stores, {months:.0f} store-months, seed {args.seed}, scored in "
         f"{time.perf_counter() - t0:.0f} s"
     )
-    grid = [3.0, 3.25, 3.5, 3.75, 4.0, 4.5, 5.0, 6.0]
-    print("\n## anchored_drift: days with GLR above h per store-month (materiality applied)\n")
+    grid = [2.75, 3.0, 3.25, 3.5, 3.75, 4.0, 4.5, 5.0, 6.0]
+    print(
+        "\n## anchored_drift: days with GLR above h per store-month (materiality applied), and in brackets the "
+        "signals: excursions above h (a day above h after a day that was not)\n"
+    )
     print("| KPI | side | " + " | ".join(f"h={h:g}" for h in grid) + " |")
     print("|---|---|" + "---|" * len(grid))
     for metric in config.metrics:
         spec = config.metric_specs[metric]
-        rows = limits.filter(pl.col("metric_name") == metric)
+        rows = limits.filter(pl.col("metric_name") == metric).sort("shop_no", "metric_date")
         for side in ("up", "down"):
             if spec.drift_test not in ("both", side):
                 continue
             change = pl.col(f"drift_change_{side}") * (1 if side == "up" else -1)
-            material = rows.filter(change >= spec.material_change)
-            cells = [f"{material.filter(pl.col(f'drift_glr_{side}') > h).height / months:.3f}" for h in grid]
+            cells = []
+            for h in grid:
+                above = ((pl.col(f"drift_glr_{side}") > h) & (change >= spec.material_change)).fill_null(False)
+                marked = rows.select(
+                    "shop_no", above.alias("on"), above.shift(1).over("shop_no").fill_null(False).alias("before")
+                )
+                days = marked["on"].sum() / months
+                signals = marked.filter(pl.col("on") & ~pl.col("before")).height / months
+                cells.append(f"{days:.3f} ({signals:.3f})")
             print(f"| {metric} | {side} | " + " | ".join(cells) + " |")
     zgrid = [2.75, 3.0, 3.25, 3.5, 3.75, 4.0, 4.5, 5.0, 6.0]
     print("\n## robust_z: days with Z beyond the threshold per store-month, per side (tested KPIs)\n")

@@ -138,12 +138,12 @@ class SpcConfig:
     drift_lag_days: int = 7
     cusum_window_days: int = 56
     cusum_clip: float = 4.0
-    anchor_windows: tuple[int, ...] = (7, 14, 21, 28, 42, 56, 84, 112, 140)
-    anchor_days: int = 56
-    anchor_min_obs: int = 28
+    anchor_windows: tuple[int, ...] = (7, 10, 14, 17, 21, 28, 42, 56, 84, 112, 140)
+    anchor_days: int = 42
+    anchor_min_obs: int = 21
     drift_min_share: float = 0.6
-    drift_min_flag_window: int = 14
-    drift_max_flag_window: int = 28
+    drift_min_flag_window: int = 10
+    drift_max_flag_window: int = 17
     drift_flag_models: tuple[str, ...] = ("slope",)
     anchor_h: float = 4.0
     anchor_other_h: float = 4.25

@@ -513,7 +513,14 @@ def _rules(df: pl.DataFrame, metric: str, spec: MetricSpec, config: SpcConfig) -
 
 
 def _anchored_flags(scored: pl.DataFrame, metric: str, spec: MetricSpec, config: SpcConfig) -> pl.DataFrame:
-    """``anchored_drift`` flags: the level against the anchored reference (`store_anomaly.spc.anchor`)."""
+    """``anchored_drift`` flags: the level against the anchored reference (`store_anomaly.spc.anchor`).
+
+    Two conditions flag: the short windows' ramp statistic above the KPI's threshold (a slide caught early), or
+    an established change held by the anchored reference (the best of every window: |T| above
+    `anchor_critical_h` and a chain-relative change of at least `anchor_critical_change`), which keeps a large
+    change flagged after the short windows have absorbed it (a slide that has stopped at half the level); the
+    latter is CRITICAL on the adverse side, as is a short window's statistic above `anchor_critical_h` with such a
+    change."""
     dirs = _both(spec.directions, spec.drift_test) if spec.drift_test != "none" else "none"
     watch_up, watch_down = dirs in ("both", "up"), dirs in ("both", "down")
     empty = pl.DataFrame(schema=FLAGS_SCHEMA)
@@ -524,26 +531,44 @@ def _anchored_flags(scored: pl.DataFrame, metric: str, spec: MetricSpec, config:
     h_up = adverse_h if spec.drift_directions in ("both", "up") else config.anchor_other_h
     h_down = adverse_h if spec.drift_directions in ("both", "down") else config.anchor_other_h
     material = spec.material_change
-    up = (
-        (t_up > h_up) & (pl.col("drift_change_up") >= material) & (t_up >= t_dn.fill_null(0.0))
+    crit, big = config.anchor_critical_h, config.anchor_critical_change
+    # an established change held by the anchored reference (best of every window)
+    established = pl.col("anchor_stat") > crit
+    held_up = (established & (pl.col("anchor_change") >= max(big, material))).fill_null(False)
+    held_down = (established & (-pl.col("anchor_change") >= max(big, material))).fill_null(False)
+    short_up = (
+        ((t_up > h_up) & (pl.col("drift_change_up") >= material) & (t_up >= t_dn.fill_null(0.0))).fill_null(False)
         if watch_up
         else pl.lit(False)
     )
-    down = (
-        (t_dn > h_down) & (-pl.col("drift_change_down") >= material) & (t_dn > t_up.fill_null(0.0))
+    short_down = (
+        ((t_dn > h_down) & (-pl.col("drift_change_down") >= material) & (t_dn > t_up.fill_null(0.0))).fill_null(False)
         if watch_down
         else pl.lit(False)
     )
-    up, down = up.fill_null(False), down.fill_null(False)
+    held_up = held_up if watch_up else pl.lit(False)
+    held_down = held_down if watch_down else pl.lit(False)
+    up = held_up | (short_up & ~held_down)
+    down = held_down | (short_down & ~held_up)
     adverse_up = spec.drift_directions in ("both", "up") and not spec.up_warning_only
     adverse_down = spec.drift_directions in ("both", "down")
-    crit = config.anchor_critical_h
     critical = (
-        down & (t_dn > crit) & (-pl.col("drift_change_down") >= config.anchor_critical_change) & adverse_down
-    ) | (up & (t_up > crit) & (pl.col("drift_change_up") >= config.anchor_critical_change) & adverse_up)
-    ref = pl.when(up).then(pl.col("drift_ref_up")).otherwise(pl.col("drift_ref_down")) + pl.col("factor_t")
-    stat = pl.when(up).then(t_up).otherwise(-t_dn)
-    change = pl.when(up).then(pl.col("drift_change_up")).otherwise(pl.col("drift_change_down"))
+        down & (held_down | ((t_dn > crit) & (-pl.col("drift_change_down") >= big)).fill_null(False)) & adverse_down
+    ) | (up & (held_up | ((t_up > crit) & (pl.col("drift_change_up") >= big)).fill_null(False)) & adverse_up)
+    short = pl.when(up).then(short_up).otherwise(short_down)
+    ref = pl.when(short).then(pl.when(up).then(pl.col("drift_ref_up")).otherwise(pl.col("drift_ref_down"))).otherwise(
+        pl.col("anchor_t")
+    ) + pl.col("factor_t")
+    stat = (
+        pl.when(short)
+        .then(pl.when(up).then(t_up).otherwise(-t_dn))
+        .otherwise(pl.when(up).then(pl.col("anchor_stat")).otherwise(-pl.col("anchor_stat")))
+    )
+    change = (
+        pl.when(short)
+        .then(pl.when(up).then(pl.col("drift_change_up")).otherwise(pl.col("drift_change_down")))
+        .otherwise(pl.col("anchor_change"))
+    )
     change_text = (
         pl.concat_str(((change.exp() - 1.0) * 100).round(1).cast(pl.String), pl.lit("%"))
         if spec.scale == "log"
@@ -552,6 +577,7 @@ def _anchored_flags(scored: pl.DataFrame, metric: str, spec: MetricSpec, config:
     flagged = scored.filter(up | down)
     if flagged.height == 0:  # (formatting strings over an empty frame is where polars is least robust)
         return empty
+    since = (pl.col("metric_date") - pl.duration(days=pl.col("anchor_window") - 1)).cast(pl.String)
     return flagged.select(
         "metric_date",
         "shop_no",
@@ -563,11 +589,26 @@ def _anchored_flags(scored: pl.DataFrame, metric: str, spec: MetricSpec, config:
         pl.when(critical).then(pl.lit("CRITICAL")).otherwise(pl.lit("WARNING")).alias("severity"),
         pl.when(up).then(pl.lit("up")).otherwise(pl.lit("down")).alias("direction"),
         pl.lit("default").alias("rule_set"),
-        pl.concat_str(
-            pl.lit("level vs anchored reference: GLR "),
-            stat.abs().round(2).cast(pl.String),
-            pl.when(up).then(pl.lit(f" > h={h_up:g}, change ")).otherwise(pl.lit(f" > h={h_down:g}, change ")),
-            change_text,
-            pl.lit(" (chain-relative)"),
-        ).alias("detail"),
+        pl.when(short)
+        .then(
+            pl.concat_str(
+                pl.lit("level vs anchored reference: GLR "),
+                stat.abs().round(2).cast(pl.String),
+                pl.when(up).then(pl.lit(f" > h={h_up:g}, change ")).otherwise(pl.lit(f" > h={h_down:g}, change ")),
+                change_text,
+                pl.lit(" (chain-relative)"),
+            )
+        )
+        .otherwise(
+            pl.concat_str(
+                pl.lit("level vs anchored reference since "),
+                since,
+                pl.lit(": |T| "),
+                stat.abs().round(2).cast(pl.String),
+                pl.lit(f" > {crit:g}, change "),
+                change_text,
+                pl.lit(" since (chain-relative, held)"),
+            )
+        )
+        .alias("detail"),
     )

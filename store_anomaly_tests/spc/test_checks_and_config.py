@@ -51,10 +51,10 @@ def test_config_presets_and_lookback() -> None:
     assert default.replace(drift_h=7.0).drift_h == 7.0
     # per kind of metric, a day's Z reaches 84 (sigma) + 118 (centre) + 202 (screen) = 404 days back (weekly KPIs;
     # the sparse ones' longer sigma window sits on a shorter centre: 364); the anchored reference adds its longest
-    # candidate onset (140 days) and the anchor window before it (56): 600 (560)
-    assert default.lookback_days == 600
-    assert default.replace(metrics=("qc_score", "expired_qty")).lookback_days == 560
-    assert default.replace(chain_relative=False).lookback_days == 600  # the chain effect adds no depth
+    # candidate onset (140 days) and the anchor window before it (42): 586 (546)
+    assert default.lookback_days == 586
+    assert default.replace(metrics=("qc_score", "expired_qty")).lookback_days == 546
+    assert default.replace(chain_relative=False).lookback_days == 586  # the chain effect adds no depth
     with pytest.raises(ValueError):
         SpcConfig.default(chain_min_stores=2)
     with pytest.raises(ValueError):
