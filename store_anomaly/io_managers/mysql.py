@@ -60,7 +60,7 @@ from store_anomaly.mysql import (
     create_database,
     database_error,
     ensure_table,
-    query_frame,
+    query_frame_streamed,
     quote_identifier,
     table_exists,
     transaction,
@@ -249,7 +249,8 @@ class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
         with connection.cursor() as cursor:
             if not table_exists(cursor, table_slice.table, table_slice.schema):
                 return pl.DataFrame(schema=schema)
-            return query_frame(cursor, f"SELECT {columns} FROM {table}{where}", params, schema)
+        # streamed: an input can be a year of 1,000 stores' control limits (3.3M rows)
+        return query_frame_streamed(connection, f"SELECT {columns} FROM {table}{where}", params, schema)
 
     @property
     def supported_types(self) -> Sequence[type[object]]:
