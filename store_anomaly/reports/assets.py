@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
-from store_anomaly.reports.health import HealthConfig, compute_health_scores
+from store_anomaly.reports.health import HEALTH_LIMIT_COLUMNS, HealthConfig, compute_health_scores
 from store_anomaly.reports.peers import PEER_SCHEMA, compute_peer_comparison
 from store_anomaly.reports.site import write_reports
 from store_anomaly.resources import Warehouse
@@ -79,8 +79,10 @@ HEALTH_TABLE = table_schema_from_polars(
         "store_daily_metrics": AssetIn(
             partition_mapping=TimeWindowPartitionMapping(start_offset=-HEALTH_CONFIG.qc_carry_days)
         ),
+        # the columns the scores read only: a year of 1,000 stores is 3.3M limit rows
         "store_spc_control_limits": AssetIn(
-            partition_mapping=TimeWindowPartitionMapping(start_offset=-HEALTH_CONFIG.qc_carry_days)
+            partition_mapping=TimeWindowPartitionMapping(start_offset=-HEALTH_CONFIG.qc_carry_days),
+            metadata={"columns": list(HEALTH_LIMIT_COLUMNS)},
         ),
     },
 )

@@ -95,6 +95,20 @@ def grade_expr(score: pl.Expr) -> pl.Expr:
     return expr.otherwise(pl.lit("F"))
 
 
+# The control-limit columns the scores read (the asset loads these only).
+HEALTH_LIMIT_COLUMNS = (
+    "metric_date",
+    "shop_no",
+    "metric_name",
+    "center_line",
+    "sigma",
+    "drift_z",
+    "rule_set",
+    "anchor_value",
+    "recent_level",
+)
+
+
 def _limits(limits: pl.DataFrame, config: HealthConfig) -> pl.DataFrame:
     # the anchored reference is read where the limits carry it (limits written before it existed do not)
     frame = limits.select(
