@@ -17,6 +17,9 @@ Configured in dagster.yaml like `MySQLEventLogStorage` (`mysql_db` or `mysql_url
       config:
         mysql_db: {hostname: ..., port: ..., username: ..., password: ..., db_name: ...}
 
+The run and schedule storages (`LongBodyMySQLRunStorage`, `LongBodyMySQLScheduleStorage`) are dagster-mysql's
+with their serialized-body columns widened from TEXT to LONGTEXT (`LONG_BODY_COLUMNS`), as is this event log.
+
 Only Dagster, dagster-mysql and SQLAlchemy are imported here: the webserver and the daemon load this module with the
 instance, before (and apart from) the code location.
 """
@@ -31,7 +34,7 @@ from contextlib import contextmanager
 from dagster import EventLogEntry
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.storage.sqlalchemy_compat import db_result
-from dagster_mysql import MySQLEventLogStorage
+from dagster_mysql import MySQLEventLogStorage, MySQLRunStorage, MySQLScheduleStorage
 from dagster_mysql.utils import mysql_isolation_level, mysql_url_from_config
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import QueuePool
@@ -44,6 +47,68 @@ def _indexed_asset_event(event: EventLogEntry) -> bool:
         and event.get_dagster_event().event_type in ASSET_EVENTS
         and event.get_dagster_event().asset_key
     )
+
+
+# Columns dagster-mysql creates as TEXT, which MySQL caps at 64 KB, although they hold serialized bodies that grow
+# with an asset's partitions: the automation daemon's evaluation of an asset of a year of daily partitions is
+# 50-90 KB and failed every tick ("Data too long for column 'asset_evaluation_body'"), and a sensor's tick or
+# cursor, a run's body and a check's evaluation grow the same way. PostgreSQL and SQLite have no such cap; Dagster
+# widens some of these in new databases only. Each storage below widens those of its tables to LONGTEXT when it
+# opens the database (a look at information_schema; an ALTER once).
+LONG_BODY_COLUMNS = {
+    "asset_daemon_asset_evaluations": "asset_evaluation_body",
+    "job_ticks": "tick_body",
+    "instigators": "instigator_body",
+    "runs": "run_body",
+    "kvs": "value",
+    "asset_check_executions": "evaluation_event",
+    "asset_keys": "asset_details",
+}
+
+
+def widen_body_columns(engine) -> list[str]:
+    """ALTERs the `LONG_BODY_COLUMNS` still TEXT in the engine's database to LONGTEXT (nullability kept); returns
+    the `table.column` names it widened."""
+    widened = []
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = DATABASE() AND data_type = 'text'"
+            )
+        ).all()
+        for table, column, nullable in rows:
+            if LONG_BODY_COLUMNS.get(table) == column:
+                null = "NULL" if nullable == "YES" else "NOT NULL"
+                connection.execute(text(f"ALTER TABLE `{table}` MODIFY `{column}` LONGTEXT {null}"))
+                widened.append(f"{table}.{column}")
+        connection.commit()
+    return widened
+
+
+class LongBodyMySQLRunStorage(MySQLRunStorage):
+    """dagster-mysql's run storage, its body columns widened to LONGTEXT (`LONG_BODY_COLUMNS`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        widen_body_columns(self._engine)
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value) -> LongBodyMySQLRunStorage:
+        return cls(inst_data=inst_data, mysql_url=mysql_url_from_config(config_value))
+
+
+class LongBodyMySQLScheduleStorage(MySQLScheduleStorage):
+    """dagster-mysql's schedule storage (ticks, sensor state, automation evaluations), its body columns widened
+    to LONGTEXT (`LONG_BODY_COLUMNS`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        widen_body_columns(self._engine)
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value) -> LongBodyMySQLScheduleStorage:
+        return cls(inst_data=inst_data, mysql_url=mysql_url_from_config(config_value))
 
 
 # Event rows per INSERT statement of a batch (a materialization's row is a few kB; MySQL's packet limit is 16 MB
@@ -76,6 +141,7 @@ class BatchedMySQLEventLogStorage(MySQLEventLogStorage):
             pool_recycle=3600,
             pool_pre_ping=True,
         )
+        widen_body_columns(self._engine)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> BatchedMySQLEventLogStorage:

@@ -39,9 +39,9 @@ def test_the_deploy_instance_stores_everything_in_mysql_and_queues_one_run(fresh
     with DagsterInstance.get() as instance:
         storages = (instance.run_storage, instance.event_log_storage, instance.schedule_storage)
         assert [type(s).__name__ for s in storages] == [
-            "MySQLRunStorage",
+            "LongBodyMySQLRunStorage",
             "BatchedMySQLEventLogStorage",
-            "MySQLScheduleStorage",
+            "LongBodyMySQLScheduleStorage",
         ]
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert instance.run_monitoring_enabled and instance.run_monitoring_max_resume_run_attempts == 0

@@ -20,7 +20,7 @@ from dagster import (
 )
 from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 
-from store_anomaly.instance_storage import BatchedMySQLEventLogStorage
+from store_anomaly.instance_storage import LONG_BODY_COLUMNS, BatchedMySQLEventLogStorage
 from store_anomaly.partitions import EVENT_BATCH_SIZE_ENV_VAR, RANGED_PLANNED_EVENTS_ENV_VAR, mark_failed_partitions
 from store_anomaly_tests.deploy_instance import deploy_instance_env
 
@@ -127,3 +127,37 @@ def test_batched_event_log_records_what_dagster_records_one_by_one(
         assert set(status.values()) == {AssetPartitionStatus.FAILED}
         status = instance.get_status_by_partition(AssetKey("daily_table"), keys, partitions)
         assert set(status.values()) == {AssetPartitionStatus.MATERIALIZED}
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("instance_file", ["dagster_instance/dagster.yaml", "deploy/dagster.yaml"])
+def test_the_instance_stores_bodies_larger_than_a_mysql_text(instance_file, fresh_database, tmp_path, monkeypatch):
+    """The automation daemon's evaluation of an asset of a year of daily partitions is 50-90 KB: on dagster-mysql's
+    TEXT columns (64 KB) every tick failed. Both instance files widen those columns when the instance opens."""
+    for variable, value in deploy_instance_env(fresh_database, tmp_path / "home").items():
+        monkeypatch.setenv(variable, value)
+    Path(tmp_path, "home", "dagster.yaml").write_text(Path(__file__).parents[1].joinpath(instance_file).read_text())
+    body = "x" * 200_000
+    with DagsterInstance.get() as instance:
+        instance.run_storage.set_cursor_values({"a large cursor": body})
+        assert instance.run_storage.get_cursor_values({"a large cursor"}) == {"a large cursor": body}
+        with instance.schedule_storage._engine.connect() as connection:
+            kinds = dict(
+                connection.exec_driver_sql(
+                    "SELECT CONCAT(table_name, '.', column_name), data_type FROM information_schema.columns "
+                    "WHERE table_schema = DATABASE()"
+                ).all()
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO asset_daemon_asset_evaluations (evaluation_id, asset_key, asset_evaluation_body, "
+                "num_requested) VALUES (1, %s, %s, 0)",
+                ('["store_anomaly_alerts"]', body),
+            )
+            connection.commit()
+            (stored,) = connection.exec_driver_sql(
+                "SELECT LENGTH(asset_evaluation_body) FROM asset_daemon_asset_evaluations"
+            ).one()
+    assert stored == len(body)
+    assert {f"{table}.{column}": kinds[f"{table}.{column}"] for table, column in LONG_BODY_COLUMNS.items()} == {
+        f"{table}.{column}": "longtext" for table, column in LONG_BODY_COLUMNS.items()
+    }
