@@ -394,7 +394,7 @@ def test_the_instance_the_makefile_installs_monitors_runs_queues_one_and_stores_
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         storages = (instance.run_storage, instance.event_log_storage, instance.schedule_storage)
         assert [type(s).__name__ for s in storages] == [
-            "MySQLRunStorage",
+            "LongBodyMySQLRunStorage",
             "BatchedMySQLEventLogStorage",
-            "MySQLScheduleStorage",
+            "LongBodyMySQLScheduleStorage",
         ]
