@@ -95,7 +95,9 @@ def grade_expr(score: pl.Expr) -> pl.Expr:
     return expr.otherwise(pl.lit("F"))
 
 
-# The control-limit columns the scores read (the asset loads these only).
+# The control-limit columns the scores read (the asset loads these only); the anchored reference's two may be
+# missing from limits written before it existed.
+ANCHOR_LIMIT_COLUMNS = ("anchor_value", "recent_level")
 HEALTH_LIMIT_COLUMNS = (
     "metric_date",
     "shop_no",
@@ -104,24 +106,17 @@ HEALTH_LIMIT_COLUMNS = (
     "sigma",
     "drift_z",
     "rule_set",
-    "anchor_value",
-    "recent_level",
+    *ANCHOR_LIMIT_COLUMNS,
 )
 
 
 def _limits(limits: pl.DataFrame, config: HealthConfig) -> pl.DataFrame:
     # the anchored reference is read where the limits carry it (limits written before it existed do not)
     frame = limits.select(
-        "metric_date",
-        "shop_no",
-        "metric_name",
-        "center_line",
-        "sigma",
-        "drift_z",
-        "rule_set",
+        *[c for c in HEALTH_LIMIT_COLUMNS if c not in ANCHOR_LIMIT_COLUMNS],
         *[
             (pl.col(c).cast(pl.Float64) if c in limits.columns else pl.lit(None, pl.Float64)).alias(c)
-            for c in ("anchor_value", "recent_level")
+            for c in ANCHOR_LIMIT_COLUMNS
         ],
     )
     if config.rule_set is not None:
