@@ -86,29 +86,26 @@ def widen_body_columns(engine) -> list[str]:
     return widened
 
 
-class LongBodyMySQLRunStorage(MySQLRunStorage):
-    """dagster-mysql's run storage, its body columns widened to LONGTEXT (`LONG_BODY_COLUMNS`)."""
+class _WidenedBodies:
+    """Mixin for a dagster-mysql storage: its body columns widened to LONGTEXT (`LONG_BODY_COLUMNS`) on opening,
+    and built from config as this class (dagster-mysql's `from_config_value` names its own)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         widen_body_columns(self._engine)
 
     @classmethod
-    def from_config_value(cls, inst_data, config_value) -> LongBodyMySQLRunStorage:
+    def from_config_value(cls, inst_data, config_value):
         return cls(inst_data=inst_data, mysql_url=mysql_url_from_config(config_value))
 
 
-class LongBodyMySQLScheduleStorage(MySQLScheduleStorage):
+class LongBodyMySQLRunStorage(_WidenedBodies, MySQLRunStorage):
+    """dagster-mysql's run storage, its body columns widened to LONGTEXT."""
+
+
+class LongBodyMySQLScheduleStorage(_WidenedBodies, MySQLScheduleStorage):
     """dagster-mysql's schedule storage (ticks, sensor state, automation evaluations), its body columns widened
-    to LONGTEXT (`LONG_BODY_COLUMNS`)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        widen_body_columns(self._engine)
-
-    @classmethod
-    def from_config_value(cls, inst_data, config_value) -> LongBodyMySQLScheduleStorage:
-        return cls(inst_data=inst_data, mysql_url=mysql_url_from_config(config_value))
+    to LONGTEXT."""
 
 
 # Event rows per INSERT statement of a batch (a materialization's row is a few kB; MySQL's packet limit is 16 MB
