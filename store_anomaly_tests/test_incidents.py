@@ -40,6 +40,11 @@ def incidents(url: str) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def rename_table(url: str, table: str, new_name: str) -> None:
+    with MySQLUrl.parse(url).connect(autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(f"RENAME TABLE {table} TO {new_name}")
+
+
 @pytest.fixture
 def user_with_password(fresh_databases):
     """A server user with a password, allowed on this test's databases only."""
@@ -117,6 +122,33 @@ def test_a_failed_cli_backfill_is_announced_once_and_its_recovery_once(
     assert f"business dates {START} .. {END} (launched by CLI)" in status
     assert f"sales_order       {END}" in status and "Open platform incidents: none" in status
     assert "Next scheduled run: daily_refresh_schedule at " in status and " 07:00 America/New_York" in status
+
+
+def test_a_success_seen_after_a_later_failure_recovers_nothing(platform_urls, endpoint, tmp_path, monkeypatch):
+    """The daemon's sensors see finished runs in no fixed order: the success sensor may reach a run that ended
+    before a failure only after the failure's incident was opened. That success is not a recovery."""
+    build_sources(platform_urls)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv(NOTIFY_URLS_ENV_VAR, endpoint.url("/incidents"))
+    assert main(["backfill", "--start", str(START), "--end", str(END)]) == 0
+    rename_table(platform_urls["sales_order"], "t_trade", "t_trade_gone")
+    assert main(["backfill", "--start", str(START), "--end", str(END)]) == 1
+    assert [p["title"] for p in endpoint.posts("/incidents")] == ["[store_anomaly] Run failed: daily_refresh_job"]
+
+    with DagsterInstance.get() as instance:
+        failed, earlier = instance.get_runs(limit=2)
+        process_run(instance, earlier.run_id, Warehouse.from_env(), noticed_by="sensor")
+    assert len(endpoint.posts("/incidents")) == 1
+    (row,) = incidents(platform_urls["warehouse"])
+    assert row["resolved_at"] is None and row["run_id"] == failed.run_id
+    assert row["run_ended_at"] is not None
+
+    rename_table(platform_urls["sales_order"], "t_trade_gone", "t_trade")
+    assert main(["backfill", "--start", str(START), "--end", str(END)]) == 0
+    posts = endpoint.posts("/incidents")
+    assert [p["title"] for p in posts][1:] == ["[store_anomaly] Recovered: daily_refresh_job"]
+    (row,) = incidents(platform_urls["warehouse"])
+    assert row["resolved_at"] is not None and row["resolved_by_run_id"] != earlier.run_id
 
 
 def test_a_late_feed_is_an_incident_announced_once_in_the_chosen_language(

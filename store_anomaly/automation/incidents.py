@@ -78,6 +78,11 @@ INCIDENT_COLUMNS = table_schema(
     ("noticed_by", "VARCHAR(32)", "cli, sensor or deadline"),
     ("resolved_by_run_id", "VARCHAR(64)", "the run that recovered it"),
     ("recovery_notified_at", "DATETIME(6)", "when the recovery message was delivered (UTC)"),
+    (
+        "run_ended_at",
+        "DATETIME(6)",
+        "when the run in which it was noticed ended (UTC); only a run started later resolves it",
+    ),
 )
 INCIDENTS_SPEC = AssetSpec(
     INCIDENTS_TABLE,
@@ -162,6 +167,7 @@ class Incident:
     job_name: str | None
     run_id: str | None
     messages: Mapping[str, str]  # language -> title + "\n\n" + body
+    run_ended_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,9 @@ class Recovery:
     subjects: frozenset[str] = frozenset()
     dates: frozenset[date] = frozenset()
     until: date | None = None  # run_missed: every missed date up to this one
+    # run_failed, check_failed: only incidents noticed in runs that ended before the recovering run started. The
+    # daemon's sensors see runs in no fixed order: a success seen after a later failure recovers nothing.
+    started_at: datetime | None = None
 
 
 @dataclass
@@ -207,12 +216,19 @@ def _dates(lang: str, start: str | None, end: str | None) -> str:
     return start if start == end else f"{start} .. {end}"
 
 
+def _utc(timestamp: float | None) -> datetime | None:
+    """A run record's epoch seconds as the naive UTC datetime the incidents table stores."""
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
+
+
 def run_findings(instance: DagsterInstance, run_id: str) -> RunFindings:
     """The incidents a finished run opens and the recoveries it brings, from its event log."""
-    run = instance.get_run_by_id(run_id)
+    record = instance.get_run_record_by_id(run_id)
     findings = RunFindings(run_id)
-    if run is None or run.status not in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE):
+    if record is None or record.dagster_run.status not in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE):
         return findings
+    run = record.dagster_run
+    started_at, ended_at = _utc(record.start_time), _utc(record.end_time)
     start, end = _range(run.tags)
     business_date = date.fromisoformat(end) if end else None
     events = run_events(instance, run_id)
@@ -238,10 +254,12 @@ def run_findings(instance: DagsterInstance, run_id: str) -> RunFindings:
                 rerun=_rerun(lang, run_id, start, end),
             )
         findings.incidents.append(
-            Incident(f"run_failed:{run_id}", "run_failed", subject, business_date, run.job_name, run_id, messages)
+            Incident(
+                f"run_failed:{run_id}", "run_failed", subject, business_date, run.job_name, run_id, messages, ended_at
+            )
         )
     else:
-        findings.recoveries.append(Recovery("run_failed", job_name=run.job_name))
+        findings.recoveries.append(Recovery("run_failed", job_name=run.job_name, started_at=started_at))
         if run.job_name == DAILY_JOB and business_date:
             findings.recoveries.append(Recovery("run_missed", job_name=run.job_name, until=business_date))
 
@@ -277,11 +295,14 @@ def run_findings(instance: DagsterInstance, run_id: str) -> RunFindings:
                         )
                         for lang in LANGUAGES
                     },
+                    ended_at,
                 )
             )
     failed_checks = {i.subject for i in findings.incidents if i.kind == "check_failed"}
     if passed_checks - failed_checks:
-        findings.recoveries.append(Recovery("check_failed", subjects=frozenset(passed_checks - failed_checks)))
+        findings.recoveries.append(
+            Recovery("check_failed", subjects=frozenset(passed_checks - failed_checks), started_at=started_at)
+        )
 
     # Late feeds: the business dates the KPI asset did not write because the sales feed had no trade.
     written: set[date] = set()
@@ -403,7 +424,8 @@ def record_incidents(
                         continue
                 cursor.execute(
                     f"INSERT IGNORE INTO {INCIDENTS_TABLE} (incident_id, kind, subject, business_date, opened_at, "
-                    "message, message_zh, job_name, run_id, noticed_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "message, message_zh, job_name, run_id, noticed_by, run_ended_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         incident.incident_id,
                         incident.kind,
@@ -415,6 +437,7 @@ def record_incidents(
                         incident.job_name,
                         incident.run_id,
                         noticed_by,
+                        incident.run_ended_at,
                     ),
                 )
                 if cursor.rowcount:
@@ -431,6 +454,9 @@ def record_incidents(
                 if recovery.dates:
                     where.append(f"business_date IN ({', '.join(['%s'] * len(recovery.dates))})")
                     params.extend(sorted(recovery.dates))
+                if recovery.started_at:
+                    where.append("COALESCE(run_ended_at, opened_at) <= %s")
+                    params.append(recovery.started_at)
                 if recovery.until:
                     where.append("business_date <= %s")
                     params.append(recovery.until)
