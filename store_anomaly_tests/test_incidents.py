@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, Definitions, define_asset_job
 
 from store_anomaly.automation.incidents import (
     INCIDENTS_TABLE,
@@ -18,7 +18,9 @@ from store_anomaly.automation.incidents import (
     without_secrets,
 )
 from store_anomaly.cli import main
+from store_anomaly.definitions import build_definitions
 from store_anomaly.mysql import MySQLUrl
+from store_anomaly.partitions import partition_range_tags
 from store_anomaly.resources import Warehouse
 from store_anomaly.settings import (
     LANGUAGE_ENV_VAR,
@@ -29,6 +31,7 @@ from store_anomaly.settings import (
 )
 from store_anomaly_tests.databases import TEST_SERVER_URL
 from store_anomaly_tests.small_chain import END, START, build_sources
+from store_anomaly_tests.source_rows import insert_rows
 
 pytestmark = pytest.mark.mysql
 
@@ -149,6 +152,60 @@ def test_a_success_seen_after_a_later_failure_recovers_nothing(platform_urls, en
     assert [p["title"] for p in posts][1:] == ["[store_anomaly] Recovered: daily_refresh_job"]
     (row,) = incidents(platform_urls["warehouse"])
     assert row["resolved_at"] is not None and row["resolved_by_run_id"] != earlier.run_id
+
+
+def test_a_failed_blocking_check_is_announced_once_and_its_recovery_once(
+    platform_urls, endpoint, tmp_path, monkeypatch
+):
+    """A trade arrives in the sales source for a date already written; the checks, run alone as from the UI's
+    "Execute checks", no longer reconcile: the run fails on its blocking check (a run_failed and a check_failed
+    incident, as the daemon's sensor records them). Once the stray trade is gone, a passing re-check recovers
+    both in one message."""
+    build_sources(platform_urls)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv(NOTIFY_URLS_ENV_VAR, endpoint.url("/incidents"))
+    assert main(["backfill", "--start", str(START), "--end", str(END)]) == 0
+    check = AssetCheckKey(AssetKey("store_daily_metrics"), "revenue_reconciles_with_source")
+    recheck = define_asset_job("recheck_revenue", selection=AssetSelection.checks(check))
+    job = Definitions.merge(build_definitions(), Definitions(jobs=[recheck])).resolve_job_def("recheck_revenue")
+    stray = {
+        "id": 99,
+        "trade_no": "T99",
+        "dept_id": 1127,
+        "pay_money": 11,
+        "trade_status": 1,
+        "create_time": datetime(2025, 11, 2, 18, 0),
+    }
+
+    def run_the_check(instance: DagsterInstance) -> str:
+        result = job.execute_in_process(instance=instance, tags=partition_range_tags(START, END), raise_on_error=False)
+        process_run(instance, result.run_id, Warehouse.from_env(), noticed_by="sensor")
+        return result.run_id
+
+    with DagsterInstance.get() as instance:
+        insert_rows(platform_urls, "t_trade", [stray])
+        failed_run = run_the_check(instance)
+        posts = endpoint.posts("/incidents")
+        assert "revenue_reconciles_with_source" in " ".join(p["title"] + p["message"] for p in posts)
+        kinds = {(row["kind"], row["subject"]) for row in incidents(platform_urls["warehouse"])}
+        assert kinds == {
+            ("run_failed", "recheck_revenue"),  # no asset failed: the run's job is the subject
+            ("check_failed", "store_daily_metrics.revenue_reconciles_with_source"),
+        }, kinds
+        assert len(posts) == 2
+        run_the_check(instance)  # still failing: a new run, but the open check incident is not repeated
+        assert len(incidents(platform_urls["warehouse"])) == 3  # the second run's run_failed only
+        with MySQLUrl.parse(platform_urls["sales_order"]).connect(autocommit=True) as connection:
+            connection.cursor().execute("DELETE FROM t_trade WHERE id = 99")
+        recovering_run = run_the_check(instance)
+    rows = incidents(platform_urls["warehouse"])
+    assert all(row["resolved_by_run_id"] == recovering_run for row in rows), rows
+    again, *recovered = endpoint.posts("/incidents")[len(posts) :]
+    assert again["title"] == "[store_anomaly] Run failed: recheck_revenue"
+    assert [p["title"] for p in recovered] == [
+        "[store_anomaly] Recovered: recheck_revenue, store_daily_metrics.revenue_reconciles_with_source"
+    ]
+    assert failed_run in recovered[0]["message"]
 
 
 def test_a_late_feed_is_an_incident_announced_once_in_the_chosen_language(
