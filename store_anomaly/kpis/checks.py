@@ -261,8 +261,8 @@ def excluded_rows_surfaced(context: AssetCheckExecutionContext, warehouse: Wareh
     description=(
         "Counts the source rows no partition can hold (a NULL dept_id, dated after tomorrow or before the first "
         "partition, items whose trade does not exist) and the store-master rows read defensively (names cut to "
-        "128 characters, zero open dates, stores with several t_shop_dept rows). They never fail the run; the "
-        "check warns, naming each source table and column."
+        "128 characters, zero open dates, stores with several t_shop or t_shop_dept rows). They never fail the "
+        "run; the check warns, naming each source table and column."
     )
 )
 def source_rows_no_partition_can_hold(
@@ -302,14 +302,16 @@ def source_rows_no_partition_can_hold(
     master = warehouse.fetch_frame(
         "SELECT COUNT(DISTINCT CASE WHEN shop_name_truncated THEN shop_no END), "
         "COUNT(DISTINCT CASE WHEN open_date_zero THEN shop_no END), "
-        "COUNT(DISTINCT CASE WHEN other_dept_ids IS NOT NULL THEN shop_no END) "
+        "COUNT(DISTINCT CASE WHEN other_dept_ids IS NOT NULL THEN shop_no END), "
+        "COUNT(DISTINCT CASE WHEN several_shop_rows THEN shop_no END) "
         "FROM source_opshop_daily WHERE business_date BETWEEN %s AND %s",
         (start, end),
-        {"truncated": pl.Int64, "zero_dates": pl.Int64, "several_depts": pl.Int64},
+        {"truncated": pl.Int64, "zero_dates": pl.Int64, "several_depts": pl.Int64, "several_rows": pl.Int64},
     ).row(0)
     counts["opshop.t_shop.shop_name longer than 128 characters (cut)"] = master[0]
     counts["opshop.t_shop.open_date zero date (read as NULL)"] = master[1]
     counts["opshop.t_shop_dept.shop_no several rows (rows kept under the first dept_id)"] = master[2]
+    counts["opshop.t_shop.shop_no several rows (the row with the highest id read)"] = master[3]
     found = {name: count for name, count in counts.items() if count}
     return AssetCheckResult(
         passed=not found,

@@ -5,8 +5,10 @@ their source per department and store-local business date, orphans included, wit
 the source contract excludes.
 
 The store master is read defensively, in SQL: a shop name longer than the contract's 128 characters is cut to
-128 (and flagged), a MySQL zero date reads as NULL (and is flagged), and a store with two t_shop_dept rows
-keeps its first dept_id with the others listed in `other_dept_ids`, whose rows the extracts count under it.
+128 (and flagged), a MySQL zero date reads as NULL (and is flagged), a store with two t_shop_dept rows
+keeps its first dept_id with the others listed in `other_dept_ids`, whose rows the extracts count under it,
+and a shop_no with several t_shop rows (a master without the contract's UNIQUE key, a store registered again)
+is read from its row with the highest id (and flagged, `several_shop_rows`).
 """
 
 import polars as pl
@@ -28,8 +30,10 @@ SHOPS_SQL = f"""
            CASE WHEN {_ZERO_DATE} THEN NULL ELSE s.open_date END,
            NULLIF(SUBSTRING(GROUP_CONCAT(d.dept_id ORDER BY d.dept_id), LENGTH(MIN(d.dept_id)) + 2), ''),
            CHAR_LENGTH(s.shop_name) > {SHOP_NAME_LENGTH},
-           COALESCE({_ZERO_DATE}, FALSE)
+           COALESCE({_ZERO_DATE}, FALSE),
+           EXISTS (SELECT 1 FROM t_shop o WHERE o.shop_no = s.shop_no AND o.id <> s.id)
     FROM t_shop s LEFT JOIN t_shop_dept d ON d.shop_no = s.shop_no
+    WHERE NOT EXISTS (SELECT 1 FROM t_shop o WHERE o.shop_no = s.shop_no AND o.id > s.id)
     GROUP BY s.id, s.shop_no, s.shop_name, s.status, s.shop_type, s.time_zone, s.open_date
 """
 SHOPS_SCHEMA = {
@@ -43,6 +47,7 @@ SHOPS_SCHEMA = {
     "other_dept_ids": pl.String,
     "shop_name_truncated": pl.Boolean,
     "open_date_zero": pl.Boolean,
+    "several_shop_rows": pl.Boolean,
 }
 
 _KEY_COLUMNS = (
@@ -93,6 +98,7 @@ OPSHOP_SCHEMA = table_schema(
     ("other_dept_ids", "VARCHAR(255)", "further t_shop_dept rows of the store, whose rows count under dept_id"),
     ("shop_name_truncated", "BOOLEAN", f"the source's shop_name was longer than {SHOP_NAME_LENGTH} characters"),
     ("open_date_zero", "BOOLEAN", "the source's open_date was a MySQL zero date, read as NULL"),
+    ("several_shop_rows", "BOOLEAN", "the source's t_shop held several rows of this shop_no: the highest id is read"),
 )
 
 
@@ -112,6 +118,7 @@ def source_opshop_daily(
             "shop_names_truncated": int(shops["shop_name_truncated"].sum()),
             "open_dates_zero": int(shops["open_date_zero"].sum()),
             "stores_with_several_depts": int(shops["other_dept_ids"].is_not_null().sum()),
+            "stores_with_several_master_rows": int(shops["several_shop_rows"].sum()),
         }
     )
     return scope

@@ -221,14 +221,15 @@ _PRODUCTION_SECONDS = "TIMESTAMPDIFF(SECOND, t.start_time, t.finish_time)"
 
 
 def production_sql(scope: DateScope) -> str:
+    # A zero finish_time ('0000-00-00') is no time: its duration is NULL, read as unfinished like a NULL one.
     longest = float(scope.bounds.max_production_seconds)
-    valid = f"(t.finish_time IS NOT NULL AND t.finish_time >= t.start_time AND {_PRODUCTION_SECONDS} <= {longest!r})"
+    valid = f"({_PRODUCTION_SECONDS} >= 0 AND {_PRODUCTION_SECONDS} <= {longest!r})"
     return _grouped(
         f"""SUM(CASE WHEN {valid} THEN {_PRODUCTION_SECONDS} ELSE 0 END),
             SUM({valid}),
-            SUM(t.finish_time IS NULL),
-            SUM(t.finish_time IS NOT NULL AND t.finish_time < t.start_time),
-            SUM(t.finish_time IS NOT NULL AND {_PRODUCTION_SECONDS} > {longest!r}),
+            SUM({_PRODUCTION_SECONDS} IS NULL),
+            SUM({_PRODUCTION_SECONDS} < 0),
+            SUM({_PRODUCTION_SECONDS} > {longest!r}),
             COUNT(*)""",
         "t_production_order",
         "start_time",
@@ -248,18 +249,19 @@ ATTENDANCE_SCHEMA = {
 }
 
 _SHIFT_SECONDS = "TIMESTAMPDIFF(SECOND, t.clock_in, t.clock_out)"
-_VALID_SHIFT = f"(t.clock_out IS NOT NULL AND {_SHIFT_SECONDS} > 0 AND {_SHIFT_SECONDS} <= {MAX_SHIFT_HOURS * 3600})"
+_VALID_SHIFT = f"({_SHIFT_SECONDS} > 0 AND {_SHIFT_SECONDS} <= {MAX_SHIFT_HOURS * 3600})"
 
 
 def attendance_sql(scope: DateScope) -> str:
-    # headcount counts everyone who clocked in that day, open shifts included: they were at work.
+    # headcount counts everyone who clocked in that day, open shifts included: they were at work. A zero
+    # clock_out ('0000-00-00') is no time: the shift's length is NULL, an open shift like a NULL clock_out.
     return _grouped(
         f"""SUM(CASE WHEN {_VALID_SHIFT} THEN {_SHIFT_SECONDS} ELSE 0 END) / 3600,
             COUNT(DISTINCT t.employee_id),
             COUNT(*),
-            SUM(t.clock_out IS NULL),
-            SUM(t.clock_out IS NOT NULL AND {_SHIFT_SECONDS} > {MAX_SHIFT_HOURS * 3600}),
-            SUM(t.clock_out IS NOT NULL AND {_SHIFT_SECONDS} <= 0)""",
+            SUM({_SHIFT_SECONDS} IS NULL),
+            SUM({_SHIFT_SECONDS} > {MAX_SHIFT_HOURS * 3600}),
+            SUM({_SHIFT_SECONDS} <= 0)""",
         "t_attendance",
         "clock_in",
         scope,
@@ -366,7 +368,16 @@ def orphan_items_sql() -> str:
 
 
 def first_trades_sql(departments: int) -> str:
-    """Each department's first t_trade row (any status), UTC: where its history in the sales source begins.
-    One index range per department on (dept_id, create_time)."""
+    """Each department's first t_trade row (any status) from the first partition on, UTC: where its history in
+    the sales source begins. Rows dated earlier (the 1970s, MySQL zero dates) are rows no partition can hold,
+    counted by a check: they neither date a store's history nor reach the driver (a zero date is no datetime).
+    One index range per department on (dept_id, create_time). Parameters: `first_trades_params`."""
     placeholders = ", ".join(["%s"] * departments)
-    return f"SELECT dept_id, MIN(create_time) FROM t_trade WHERE dept_id IN ({placeholders}) GROUP BY dept_id"
+    return (
+        f"SELECT dept_id, MIN(create_time) FROM t_trade WHERE dept_id IN ({placeholders}) AND create_time >= %s "
+        "GROUP BY dept_id"
+    )
+
+
+def first_trades_params(dept_ids: list[int], first_partition: date) -> list:
+    return [*dept_ids, utc_window(first_partition, first_partition)[0]]

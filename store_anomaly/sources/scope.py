@@ -21,7 +21,7 @@ def store_scope_days(shops: pl.DataFrame, start: date, end: date, excluded_shops
     """Every store of the master x every business date in [start, end], with whether it is scored and why not.
 
     `shops` has shop_no, dept_id (null without a t_shop_dept row), shop_name, status, shop_type, time_zone,
-    open_date, and optionally other_dept_ids, shop_name_truncated, open_date_zero (carried through). A store
+    open_date, and optionally other_dept_ids, shop_name_truncated, open_date_zero, several_shop_rows (carried through). A store
     is in scope when active, retail, mapped to a department, not excluded by
     configuration, with a valid time zone, on or after its open date.
     """
@@ -33,6 +33,7 @@ def store_scope_days(shops: pl.DataFrame, start: date, end: date, excluded_shops
                 ("other_dept_ids", pl.String, None),
                 ("shop_name_truncated", pl.Boolean, False),
                 ("open_date_zero", pl.Boolean, False),
+                ("several_shop_rows", pl.Boolean, False),
             )
             if name not in shops.columns
         )
@@ -76,6 +77,7 @@ def store_scope_days(shops: pl.DataFrame, start: date, end: date, excluded_shops
             "other_dept_ids",
             "shop_name_truncated",
             "open_date_zero",
+            "several_shop_rows",
         )
         .sort("business_date", "shop_no")
     )

@@ -34,7 +34,7 @@ from store_anomaly.partitions import (
 )
 from store_anomaly.resources import SourceDatabase, Warehouse
 from store_anomaly.settings import CLOSED_DAYS_ENV_VAR, DEFAULT_RULE_SET, RULE_SET_ENV_VAR
-from store_anomaly.sources.extracts import first_trades_sql
+from store_anomaly.sources.extracts import first_trades_params, first_trades_sql
 from store_anomaly.spc import FLAGS_SCHEMA, LIMITS_SCHEMA, SpcConfig, compute_spc
 from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
 from store_anomaly.spc.resets import load_baseline_resets
@@ -116,7 +116,9 @@ def store_first_days(warehouse: Warehouse, sales_order_source: SourceDatabase, s
         return first_in_scope_days(stores, pl.DataFrame())
     dept_ids = stores["dept_id"].unique().to_list()
     first_trades = sales_order_source.fetch_frame(
-        first_trades_sql(len(dept_ids)), dept_ids, {"dept_id": pl.Int64, "first_trade": pl.Datetime("us")}
+        first_trades_sql(len(dept_ids)),
+        first_trades_params(dept_ids, first_partition_date()),
+        {"dept_id": pl.Int64, "first_trade": pl.Datetime("us")},
     )
     return first_in_scope_days(stores, first_trades)
 

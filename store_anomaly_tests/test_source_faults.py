@@ -1,0 +1,129 @@
+"""Faults of real, unseen sources that the contract's clean schema does not show, done for real on fresh
+databases: MySQL zero dates in every dated source table, a trade dated 1970, a store master holding two rows
+of one shop_no. Each bad row is counted or read defensively; none blocks the chain."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from dagster import DagsterInstance
+
+from store_anomaly.mysql import MySQLUrl
+from store_anomaly.runner import run_backfill
+from store_anomaly.sources.extracts import DATED_TABLES, unattributable_params, unattributable_sql
+from store_anomaly_tests.small_chain import END, START, build_sources
+
+pytestmark = pytest.mark.mysql
+
+ZERO = "'0000-00-00 00:00:00'"
+NOV2 = date(2025, 11, 2)
+
+
+def execute(url: str, *statements: str) -> None:
+    with MySQLUrl.parse(url).connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SET SESSION sql_mode = ''")  # what lets a real source hold zero dates
+        for statement in statements:
+            cursor.execute(statement)
+        connection.commit()
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with MySQLUrl.parse(url).connect() as connection, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def check_metadata(result, check: str) -> dict:
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == check)
+    return {key: value.value for key, value in evaluation.metadata.items()}
+
+
+def test_zero_dates_in_every_source_table_are_counted_and_never_block_the_chain(platform_urls):
+    build_sources(platform_urls)
+    execute(
+        platform_urls["sales_order"],
+        f"INSERT INTO t_trade VALUES (100, 'T100', 1127, 11, 1, {ZERO}), (101, 'T101', 1127, 12, 1, '1970-01-01')",
+        "INSERT INTO t_trade_item VALUES (100, 100, 1, 5)",
+    )
+    execute(
+        platform_urls["opproduction"],
+        f"INSERT INTO t_production_order VALUES (100, 1127, NULL, 1, {ZERO}, '2025-11-02 14:05:00'), "
+        f"(101, 1127, NULL, 1, '2025-11-02 14:40:00', {ZERO})",
+    )
+    execute(
+        platform_urls["opqualitycontrol"],
+        f"INSERT INTO t_task_form VALUES (100, 1127, {ZERO}, 50)",
+        f"INSERT INTO t_expiry_management VALUES (100, 1127, {ZERO}, 7)",
+    )
+    execute(
+        platform_urls["opempefficiency"],
+        f"INSERT INTO t_attendance VALUES (100, 1127, 900, {ZERO}, '2025-11-02 18:00:00'), "
+        f"(101, 1127, 901, '2025-11-02 13:00:00', {ZERO})",
+    )
+
+    # The default first partition (2024-01-01): SPC reads its lookback from there, and neither a zero-dated nor
+    # a 1970 trade may make it look for history before the store's first real trade.
+    result = run_backfill(START, END, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} >= {
+        "store_spc_control_limits",
+        "store_anomaly_alerts",
+    }
+
+    (row,) = query(
+        platform_urls["warehouse"],
+        "SELECT order_count, production_count, dq_unfinished_production, dq_negative_production_duration, "
+        "staff_hours, headcount, dq_open_shifts, dq_nonpositive_shifts "
+        "FROM store_daily_metrics WHERE shop_no = 'US00001' AND metric_date = %s",
+        (NOV2,),
+    )
+    # A zero finish_time or clock_out reads as NULL, as the contract says: an unfinished order, an open shift
+    # (counted, and the shift's employee was at work), never a negative duration nor a row counted nowhere.
+    assert row == (3, 2, 2, 1, 10.0, 5, 2, 1)
+    # The run that starts at the first partition counts them, per table, in source_rows_no_partition_can_hold.
+    before_first_partition = {
+        table: query(
+            platform_urls[source],
+            unattributable_sql(table, timestamp),
+            tuple(unattributable_params(START, END, first_partition=START, today=END)),
+        )[0][2]
+        for source, table, timestamp in DATED_TABLES
+    }
+    assert before_first_partition == {
+        "t_trade": 2,
+        "t_production_order": 1,
+        "t_task_form": 1,
+        "t_expiry_management": 1,
+        "t_attendance": 1,
+    }
+
+
+def test_a_shop_no_with_two_store_master_rows_keeps_the_latest_and_is_counted(platform_urls):
+    build_sources(platform_urls)
+    # A store re-registered in a real master without the contract's UNIQUE key: the old row closed, a new one.
+    execute(
+        platform_urls["opshop"],
+        "ALTER TABLE t_shop DROP INDEX shop_no",
+        "UPDATE t_shop SET id = 40 WHERE shop_no = 'US00001'",
+        "INSERT INTO t_shop VALUES (5, 'US00001', '8th & Broadway (first site)', 3, 1, 'America/New_York', "
+        "'2019-05-01')",
+    )
+    result = run_backfill(START, END, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+
+    assert query(
+        platform_urls["warehouse"],
+        "SELECT shop_no, shop_name, status, in_scope, several_shop_rows FROM source_opshop_daily "
+        "WHERE business_date = %s AND shop_no = 'US00001'",
+        (NOV2,),
+    ) == [("US00001", "8th & Broadway", 1, 1, 1)]
+    (revenue,) = query(
+        platform_urls["warehouse"],
+        "SELECT revenue FROM store_daily_metrics WHERE shop_no = 'US00001' AND metric_date = %s",
+        (NOV2,),
+    )[0]
+    assert float(revenue) == 15
+    held = check_metadata(result, "source_rows_no_partition_can_hold")["rows_by_table_and_column"]
+    assert held["opshop.t_shop.shop_no several rows (the row with the highest id read)"] == 1, held
+
