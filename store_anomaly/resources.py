@@ -44,7 +44,7 @@ from store_anomaly.settings import (
     number_from_env,
 )
 from store_anomaly.sources.extracts import PlausibilityBounds
-from store_anomaly.sources.schema import REQUIRED_COLUMNS
+from store_anomaly.sources.schema import COLUMN_KINDS, REQUIRED_COLUMNS, column_kind
 
 
 class SourceUnavailableError(DatabaseUnavailableError):
@@ -130,12 +130,13 @@ class SourceDatabase(MySQLDatabase):
         database = self.parsed_url.database
         with self.connect() as connection, connection.cursor() as cursor:
             cursor.execute(
-                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s",
+                "SELECT table_name, column_name, LOWER(data_type), LOWER(column_type) FROM information_schema.columns "
+                "WHERE table_schema = %s",
                 (database,),
             )
-            present: dict[str, set[str]] = {}
-            for table, column in cursor.fetchall():
-                present.setdefault(table, set()).add(column)
+            present: dict[str, dict[str, tuple[str, str]]] = {}
+            for table, column, data_type, column_type in cursor.fetchall():
+                present.setdefault(table, {})[column] = (data_type, column_type)
         for table, columns in required.items():
             if table not in present:
                 raise SourceUnavailableError(
@@ -148,6 +149,14 @@ class SourceDatabase(MySQLDatabase):
                     f"{self.name}: table {table} in database {database!r} lacks columns {missing} of the source "
                     f"contract; {self._advice()} points at the {self.name} database"
                 )
+            for column in columns:
+                data_type, column_type = present[table][column]
+                kind, data_types = COLUMN_KINDS[column_kind(column)]
+                if data_type not in data_types:
+                    raise SourceUnavailableError(
+                        f"{self.name}: column {table}.{column} in database {database!r} is {column_type}, not {kind} "
+                        f"as the source contract has it; nothing was read from {self.name} ({self.env_var})"
+                    )
 
 
 class Warehouse(MySQLDatabase):

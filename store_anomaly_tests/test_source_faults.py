@@ -10,7 +10,8 @@ import pytest
 from dagster import DagsterInstance
 
 from store_anomaly.mysql import MySQLUrl
-from store_anomaly.runner import run_backfill
+from store_anomaly.runner import root_causes, run_backfill
+from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.sources.extracts import DATED_TABLES, unattributable_params, unattributable_sql
 from store_anomaly_tests.small_chain import END, START, build_sources
 
@@ -127,3 +128,24 @@ def test_a_shop_no_with_two_store_master_rows_keeps_the_latest_and_is_counted(pl
     held = check_metadata(result, "source_rows_no_partition_can_hold")["rows_by_table_and_column"]
     assert held["opshop.t_shop.shop_no several rows (the row with the highest id read)"] == 1, held
 
+
+def test_a_contract_column_of_another_type_fails_at_start_naming_source_table_and_column(platform_urls):
+    build_sources(platform_urls)
+    # Wider columns of the same kind are read as they are (test_bad_rows.py); text where the contract has an
+    # amount would be summed as 0 for 'N/A' and 1 for '1,250.00': the run refuses it before reading anything.
+    execute(
+        platform_urls["sales_order"],
+        "ALTER TABLE t_trade MODIFY pay_money VARCHAR(20) NULL, MODIFY create_time TIMESTAMP NOT NULL",
+        "INSERT INTO t_trade VALUES (200, 'T200', 1127, 'N/A', 1, '2025-11-02 15:40:00')",
+    )
+    execute(platform_urls["opshop"], "ALTER TABLE t_shop MODIFY shop_name TEXT NOT NULL")
+    result = run_backfill(START, END, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    causes = " ".join(root_causes(result))
+    assert (
+        "sales_order: column t_trade.pay_money in database" in causes
+        and "is varchar(20), not a number as the source contract has it" in causes
+        and SOURCE_ENV_VARS["sales_order"] in causes
+    ), causes
+    assert "create_time" not in causes and "shop_name" not in causes  # a TIMESTAMP reads as UTC, TEXT as text
+    assert query(platform_urls["warehouse"], "SHOW TABLES LIKE 'store_daily_metrics'") == []

@@ -77,6 +77,31 @@ REQUIRED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# What kind of value each column the platform reads must hold, by column name (information_schema DATA_TYPE):
+# a wider or narrower type of the same kind reads the same (DECIMAL(20,4) for DECIMAL(12,4), VARCHAR(300), a
+# TIMESTAMP, which a UTC session reads as UTC); another kind does not: text summed as an amount is 0 for 'N/A'.
+COLUMN_KINDS: dict[str, tuple[str, frozenset[str]]] = {
+    "text": ("text", frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum"})),
+    "time": ("a date and time", frozenset({"datetime", "timestamp"})),
+    "date": ("a date", frozenset({"date", "datetime", "timestamp"})),
+    "number": (
+        "a number",
+        frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "float", "double"}),
+    ),
+}
+_TIME_COLUMNS = ("create_time", "start_time", "finish_time", "task_time", "record_time", "clock_in", "clock_out")
+COLUMN_KIND: dict[str, str] = {
+    **dict.fromkeys(("shop_no", "shop_name", "time_zone"), "text"),
+    **dict.fromkeys(_TIME_COLUMNS, "time"),
+    "open_date": "date",
+}
+
+
+def column_kind(column: str) -> str:
+    """The kind of value a contract column holds: "text", "time", "date" or (every other) "number"."""
+    return COLUMN_KIND.get(column, "number")
+
+
 def table_name_of(ddl: str) -> str:
     """The table name of one CREATE TABLE statement."""
     return ddl.split("CREATE TABLE", 1)[1].split("(", 1)[0].strip().strip("`")
