@@ -149,3 +149,29 @@ def test_a_contract_column_of_another_type_fails_at_start_naming_source_table_an
     ), causes
     assert "create_time" not in causes and "shop_name" not in causes  # a TIMESTAMP reads as UTC, TEXT as text
     assert query(platform_urls["warehouse"], "SHOW TABLES LIKE 'store_daily_metrics'") == []
+
+
+def test_null_values_a_looser_source_allows_are_counted_never_dropped_unseen(platform_urls):
+    build_sources(platform_urls)
+    # A real schema without the contract's NOT NULLs: a trade without a status or a time, an item without a
+    # quantity.
+    execute(
+        platform_urls["sales_order"],
+        "ALTER TABLE t_trade MODIFY trade_status TINYINT NULL, MODIFY create_time DATETIME NULL",
+        "ALTER TABLE t_trade_item MODIFY quantity INT NULL",
+        "INSERT INTO t_trade VALUES (300, 'T300', 1127, 8, NULL, '2025-11-02 15:45:00'), "
+        "(301, 'T301', 1127, 8, 1, NULL), (302, 'T302', 1127, 8, 1, '2025-11-02 15:46:00')",
+        "INSERT INTO t_trade_item VALUES (300, 302, 1, NULL), (301, 302, 1, 2)",
+    )
+    result = run_backfill(START, END, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    (row,) = query(
+        platform_urls["warehouse"],
+        "SELECT revenue, order_count, items_sold, dq_unknown_status_trades, dq_nonpositive_item_quantity "
+        "FROM store_daily_metrics WHERE shop_no = 'US00001' AND metric_date = %s",
+        (NOV2,),
+    )
+    # The small chain's 15 over 3 orders and 6 items, plus trade 302 and its one item with a quantity.
+    assert (float(row[0]), *row[1:]) == (23.0, 4, 8, 1, 1)
+    held = check_metadata(result, "source_rows_no_partition_can_hold")["rows_by_table_and_column"]
+    assert held["sales_order.t_trade.create_time is NULL"] == 1, held

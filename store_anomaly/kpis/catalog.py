@@ -358,7 +358,7 @@ DQ_COUNTERS: tuple[DqCounter, ...] = (
     DqCounter("dq_negative_pay_money", "completed trades with negative pay_money, excluded", invalid_rows=True),
     DqCounter("dq_refunded_trades", "refunded trades, excluded"),
     DqCounter("dq_cancelled_trades", "cancelled trades, excluded"),
-    DqCounter("dq_unknown_status_trades", "trades with an unknown status, excluded", invalid_rows=True),
+    DqCounter("dq_unknown_status_trades", "trades with an unknown or NULL status, excluded", invalid_rows=True),
     DqCounter("dq_large_pay_money", "counted trades with a suspiciously large amount (kept)"),
     DqCounter("dq_unfinished_production", "production orders with no finish_time, excluded", invalid_rows=True),
     DqCounter(
@@ -375,7 +375,9 @@ DQ_COUNTERS: tuple[DqCounter, ...] = (
     DqCounter(
         "dq_implausible_pay_money", "completed trades above STORE_ANOMALY_MAX_PAY_MONEY, excluded", invalid_rows=True
     ),
-    DqCounter("dq_nonpositive_item_quantity", "items of counted trades with quantity <= 0, excluded from items_sold"),
+    DqCounter(
+        "dq_nonpositive_item_quantity", "items of counted trades with quantity <= 0 or NULL, excluded from items_sold"
+    ),
     DqCounter(
         "dq_overlong_production",
         "production orders longer than STORE_ANOMALY_MAX_PRODUCTION_SECONDS, excluded",

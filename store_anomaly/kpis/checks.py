@@ -259,8 +259,8 @@ def excluded_rows_surfaced(context: AssetCheckExecutionContext, warehouse: Wareh
 
 @_partitioned_check(
     description=(
-        "Counts the source rows no partition can hold (a NULL dept_id, dated after tomorrow or before the first "
-        "partition, items whose trade does not exist) and the store-master rows read defensively (names cut to "
+        "Counts the source rows no partition can hold (a NULL dept_id, dated after tomorrow, before the first "
+        "partition or not at all, items whose trade does not exist) and the store-master rows read defensively (names cut to "
         "128 characters, zero open dates, stores with several t_shop or t_shop_dept rows). They never fail the "
         "run; the check warns, naming each source table and column."
     )
@@ -284,7 +284,7 @@ def source_rows_no_partition_can_hold(
     }
     counts: dict[str, int] = {}
     for source, table, timestamp in DATED_TABLES:
-        null_dept, future, old = (
+        null_dept, future, old, undated = (
             sources[source]
             .fetch_frame(
                 unattributable_sql(table, timestamp),
@@ -296,6 +296,7 @@ def source_rows_no_partition_can_hold(
         counts[f"{source}.{table}.dept_id is NULL"] = null_dept
         counts[f"{source}.{table}.{timestamp} after tomorrow ({today})"] = future
         counts[f"{source}.{table}.{timestamp} before the first partition ({first_partition})"] = old
+        counts[f"{source}.{table}.{timestamp} is NULL"] = undated
     counts["sales_order.t_trade_item.trade_id has no t_trade"] = sales_order_source.fetch_frame(
         orphan_items_sql(), list(utc_window(start, end)) * 2, {"items": pl.Int64}
     ).item()

@@ -133,11 +133,11 @@ SALES_TABLE = table_schema(
     _counter("dq_negative_pay_money", "completed trades with negative pay_money (excluded)"),
     _counter("dq_refunded_trades", "refunded trades (status 2, excluded)"),
     _counter("dq_cancelled_trades", "cancelled trades (status 3, excluded)"),
-    _counter("dq_unknown_status_trades", "trades with a status outside 1-3 (excluded)"),
+    _counter("dq_unknown_status_trades", "trades with a status outside 1-3 or NULL (excluded)"),
     _counter("dq_large_pay_money", f"counted trades above ${extracts.LARGE_PAY_MONEY_USD} (kept, suspicious)"),
     _counter("source_rows", "all t_trade rows of the department and day"),
     _counter("dq_implausible_pay_money", "completed trades above the plausibility bound (excluded)"),
-    _counter("dq_nonpositive_item_quantity", "items of counted trades with quantity <= 0 (excluded)"),
+    _counter("dq_nonpositive_item_quantity", "items of counted trades with quantity <= 0 or NULL (excluded)"),
 )
 
 

@@ -178,7 +178,7 @@ def sales_sql(scope: DateScope) -> str:
             SUM(t.trade_status = 1 AND t.pay_money IS NOT NULL AND t.pay_money < 0),
             SUM(t.trade_status = 2),
             SUM(t.trade_status = 3),
-            SUM(t.trade_status NOT IN (1, 2, 3)),
+            SUM(COALESCE(t.trade_status NOT IN (1, 2, 3), TRUE)),
             SUM({valid} AND t.pay_money > {LARGE_PAY_MONEY_USD}),
             SUM(t.trade_status = 1 AND t.pay_money IS NOT NULL AND t.pay_money > {float(scope.bounds.max_pay_money)!r}),
             COUNT(*)""",
@@ -198,7 +198,7 @@ ITEMS_SCHEMA = {
 
 def items_sql(scope: DateScope) -> str:
     return _grouped(
-        "SUM(CASE WHEN i.quantity > 0 THEN i.quantity ELSE 0 END), SUM(i.quantity <= 0)",
+        "SUM(CASE WHEN i.quantity > 0 THEN i.quantity ELSE 0 END), SUM(COALESCE(i.quantity <= 0, TRUE))",
         "t_trade_item",
         "create_time",
         scope,
@@ -330,19 +330,23 @@ UNATTRIBUTABLE_SCHEMA = {
     "null_dept_id": pl.Int64,
     "dated_after_tomorrow": pl.Int64,
     "dated_before_partitions": pl.Int64,
+    "null_timestamp": pl.Int64,
 }
 
 
 def unattributable_sql(table: str, timestamp: str) -> str:
     """Rows of a dated table that no partition of this run can hold: a NULL dept_id within the run's UTC window,
-    a timestamp after tomorrow (in any zone), or one before the first partition (the 1970s, zero dates).
+    a timestamp after tomorrow (in any zone), one before the first partition (the 1970s, zero dates), or none
+    (a NULL timestamp, in a source looser than the contract's NOT NULL: counted by every run).
 
     Parameters: `unattributable_params`. Each part is an index range on the timestamp, so the cost follows the
     rows counted, not the table."""
     return (
         f"SELECT COALESCE(SUM(t.dept_id IS NULL AND t.{timestamp} >= %s AND t.{timestamp} < %s), 0), "
-        f"COALESCE(SUM(t.{timestamp} >= %s), 0), COALESCE(SUM(t.{timestamp} < %s), 0) FROM {table} t "
-        f"WHERE (t.{timestamp} >= %s AND t.{timestamp} < %s) OR t.{timestamp} >= %s OR t.{timestamp} < %s"
+        f"COALESCE(SUM(t.{timestamp} >= %s), 0), COALESCE(SUM(t.{timestamp} < %s), 0), "
+        f"COALESCE(SUM(t.{timestamp} IS NULL), 0) FROM {table} t "
+        f"WHERE (t.{timestamp} >= %s AND t.{timestamp} < %s) OR t.{timestamp} >= %s OR t.{timestamp} < %s "
+        f"OR t.{timestamp} IS NULL"
     )
 
 
