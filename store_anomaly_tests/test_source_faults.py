@@ -175,3 +175,37 @@ def test_null_values_a_looser_source_allows_are_counted_never_dropped_unseen(pla
     assert (float(row[0]), *row[1:]) == (23.0, 4, 8, 1, 1)
     held = check_metadata(result, "source_rows_no_partition_can_hold")["rows_by_table_and_column"]
     assert held["sales_order.t_trade.create_time is NULL"] == 1, held
+
+
+def test_a_shift_without_employee_and_an_expiry_record_without_quantity_are_counted(platform_urls):
+    build_sources(platform_urls)
+    # A looser attendance schema: a 2-hour shift without an employee_id keeps its hours (staff_hours counts
+    # shifts) but can be in no headcount; an expiry record without a quantity adds nothing to expired_qty.
+    execute(
+        platform_urls["opempefficiency"],
+        "ALTER TABLE t_attendance MODIFY employee_id BIGINT NULL",
+        "INSERT INTO t_attendance VALUES (400, 1127, NULL, '2025-11-02 15:00:00', '2025-11-02 17:00:00')",
+    )
+    execute(
+        platform_urls["opqualitycontrol"],
+        "ALTER TABLE t_expiry_management MODIFY expired_qty INT NULL",
+        "INSERT INTO t_expiry_management VALUES (400, 1127, '2025-11-02 15:00:00', NULL)",
+    )
+    (before,) = query(
+        platform_urls["opempefficiency"],
+        "SELECT COUNT(DISTINCT employee_id) FROM t_attendance WHERE dept_id = 1127 "
+        "AND clock_in >= '2025-11-02 05:00:00' AND clock_in < '2025-11-03 05:00:00'",
+    )
+    result = run_backfill(START, END, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    (row,) = query(
+        platform_urls["warehouse"],
+        "SELECT staff_hours, headcount, shift_count, dq_null_employee_id, expired_qty, dq_null_expired_qty "
+        "FROM store_daily_metrics WHERE shop_no = 'US00001' AND metric_date = %s",
+        (NOV2,),
+    )
+    # The contract's KPIs unchanged (hours of every valid shift, distinct employees, the sum of the quantities),
+    # the rows they could not use counted per store and day.
+    assert (row[0], row[1], row[3], row[5]) == (12.0, before[0], 1, 1), row
+    surfaced = check_metadata(result, "excluded_rows_surfaced")["excluded_by_rule"]
+    assert (surfaced["dq_null_employee_id"], surfaced["dq_null_expired_qty"]) == (1, 1), surfaced

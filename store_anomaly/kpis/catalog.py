@@ -386,6 +386,8 @@ DQ_COUNTERS: tuple[DqCounter, ...] = (
     DqCounter(
         "dq_implausible_qc_score", "inspections scored outside STORE_ANOMALY_QC_SCORE_MIN..MAX, excluded from qc_score"
     ),
+    DqCounter("dq_null_employee_id", "shifts with a NULL employee_id: hours kept in staff_hours, not in headcount"),
+    DqCounter("dq_null_expired_qty", "expiry records with a NULL expired_qty, excluded from expired_qty"),
 )
 DQ_COLUMNS: tuple[str, ...] = tuple(counter.column for counter in DQ_COUNTERS)
 # The counters of source rows the KPI rules excluded as invalid: what `dq_excluded_rows` adds up.

@@ -199,6 +199,7 @@ QUALITY_TABLE = table_schema(
     _counter("expiry_records", "t_expiry_management rows"),
     _counter("source_rows", "all t_task_form rows of the department and day"),
     _counter("dq_implausible_qc_score", "inspections scored outside the plausible range (excluded from qc_score)"),
+    _counter("dq_null_expired_qty", "expiry records with a NULL expired_qty (excluded from expired_qty)"),
 )
 
 
@@ -226,6 +227,7 @@ def source_opqualitycontrol_daily(
             "expired_qty",
             "expiry_records",
             "source_rows",
+            "dq_null_expired_qty",
         ).fill_null(0)
     )
 
@@ -238,6 +240,7 @@ ATTENDANCE_TABLE = table_schema(
     _counter("dq_open_shifts", "shifts with no clock_out (excluded from hours)"),
     _counter("dq_overlong_shifts", "shifts over 16 h (excluded from hours)"),
     _counter("dq_nonpositive_shifts", "shifts of zero or negative length (excluded from hours)"),
+    _counter("dq_null_employee_id", "shifts with a NULL employee_id (hours kept, not in headcount)"),
 )
 
 

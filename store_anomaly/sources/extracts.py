@@ -246,6 +246,7 @@ ATTENDANCE_SCHEMA = {
     "dq_open_shifts": pl.Int64,
     "dq_overlong_shifts": pl.Int64,
     "dq_nonpositive_shifts": pl.Int64,
+    "dq_null_employee_id": pl.Int64,
 }
 
 _SHIFT_SECONDS = "TIMESTAMPDIFF(SECOND, t.clock_in, t.clock_out)"
@@ -254,14 +255,16 @@ _VALID_SHIFT = f"({_SHIFT_SECONDS} > 0 AND {_SHIFT_SECONDS} <= {MAX_SHIFT_HOURS 
 
 def attendance_sql(scope: DateScope) -> str:
     # headcount counts everyone who clocked in that day, open shifts included: they were at work. A zero
-    # clock_out ('0000-00-00') is no time: the shift's length is NULL, an open shift like a NULL clock_out.
+    # clock_out ('0000-00-00') is no time: the shift's length is NULL, an open shift like a NULL clock_out. A shift
+    # without an employee_id (a source looser than the contract) keeps its hours, is in no headcount: counted.
     return _grouped(
         f"""SUM(CASE WHEN {_VALID_SHIFT} THEN {_SHIFT_SECONDS} ELSE 0 END) / 3600,
             COUNT(DISTINCT t.employee_id),
             COUNT(*),
             SUM({_SHIFT_SECONDS} IS NULL),
             SUM({_SHIFT_SECONDS} > {MAX_SHIFT_HOURS * 3600}),
-            SUM({_SHIFT_SECONDS} <= 0)""",
+            SUM({_SHIFT_SECONDS} <= 0),
+            SUM(t.employee_id IS NULL)""",
         "t_attendance",
         "clock_in",
         scope,
@@ -290,11 +293,20 @@ def inspections_sql(scope: DateScope) -> str:
     )
 
 
-EXPIRY_SCHEMA = {"dept_id": pl.Int64, "business_date": pl.Date, "expired_qty": pl.Int64, "expiry_records": pl.Int64}
+EXPIRY_SCHEMA = {
+    "dept_id": pl.Int64,
+    "business_date": pl.Date,
+    "expired_qty": pl.Int64,
+    "expiry_records": pl.Int64,
+    "dq_null_expired_qty": pl.Int64,
+}
 
 
 def expiry_sql(scope: DateScope) -> str:
-    return _grouped("SUM(t.expired_qty), COUNT(*)", "t_expiry_management", "record_time", scope)
+    # A record without a quantity (a source looser than the contract) adds nothing to the sum: counted.
+    return _grouped(
+        "SUM(t.expired_qty), COUNT(*), SUM(t.expired_qty IS NULL)", "t_expiry_management", "record_time", scope
+    )
 
 
 # What the extract assets read from each source, in the order they run: (source, SQL builder, schema).
