@@ -108,6 +108,24 @@ class SessionTimeouts:
             )
         return None
 
+    def advice(self, error: pymysql.err.MySQLError) -> str | None:
+        """What to do about a wait that ended without an answer (None: not such a wait, or a connection that never
+        came, for which the URL is the thing to check)."""
+        code = error.args[0] if error.args else None
+        text = str(error.args[-1]) if error.args else ""
+        if code == LOCK_WAIT_TIMEOUT_CODE:
+            return (
+                "another session holds a lock on it (LOCK TABLES, a long transaction: SHOW PROCESSLIST on that "
+                "server names it); nothing was written, the next run or tick reads again once it is released (raise "
+                "the limit to wait longer)"
+            )
+        if code in LOST_CONNECTION_CODES and "timed out" in text:
+            return (
+                "the server is overloaded or the query too long for the limit; nothing was written, the next run or "
+                "tick reads again (raise the limit if such queries are expected)"
+            )
+        return None
+
 
 def tables_of(sql: str) -> list[str]:
     """The tables a statement names after FROM, JOIN or INTO, for messages ("waited for a lock on t_trade")."""
@@ -142,11 +160,15 @@ def database_error(
     seconds: float | None = None,
     timeouts: SessionTimeouts | None = None,
 ) -> DatabaseUnavailableError:
-    """One message for a failed session: which database and variable, what it was doing, which wait ended."""
-    wait = (timeouts or SessionTimeouts.from_env()).describe_wait(error, seconds)
+    """One message for a failed session: which database and variable, what it was doing, which wait ended, and
+    what to do (a lock wait or a slow server is no wrong URL)."""
+    timeouts = timeouts or SessionTimeouts.from_env()
+    wait = timeouts.describe_wait(error, seconds)
     detail = wait or (str(error.args[-1]) if error.args else str(error))
     code = f" [MySQL {error.args[0]}]" if error.args and isinstance(error.args[0], int) and not wait else ""
-    return DatabaseUnavailableError(f"{name}: {doing} at {where}: {detail}{code}; {url_advice(env_var)}")
+    advice = timeouts.advice(error)
+    advice = f"{advice} (database of {env_var})" if advice and env_var else advice or url_advice(env_var)
+    return DatabaseUnavailableError(f"{name}: {doing} at {where}: {detail}{code}; {advice}")
 
 
 class LocalFileRefusedError(pymysql.err.MySQLError):

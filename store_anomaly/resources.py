@@ -96,7 +96,18 @@ class MySQLDatabase(ConfigurableResource):
             with transaction(connection):
                 yield connection
         except pymysql.err.MySQLError as error:
-            raise self._error(error, "query failed", began) from error
+            # `from None`: the run log's root cause is this message (source, variable, advice), not the bare
+            # driver error it quotes.
+            raise self._error(error, "query failed", began) from None
+
+    @contextmanager
+    def reading(self, *tables: str) -> Iterator[None]:
+        """A driver error inside the block is re-raised naming the database, its variable and the tables read."""
+        began = time.perf_counter()
+        try:
+            yield
+        except pymysql.err.MySQLError as error:
+            raise self._error(error, f"reading {', '.join(tables) or 'the database'}", began) from None
 
     def fetch_frame(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None, schema: Mapping[str, Any]
@@ -108,7 +119,7 @@ class MySQLDatabase(ConfigurableResource):
                 return query_frame(cursor, sql, params, schema)
             except pymysql.err.MySQLError as error:
                 tables = ", ".join(tables_of(sql)) or "the database"
-                raise self._error(error, f"reading {tables}", began) from error
+                raise self._error(error, f"reading {tables}", began) from None
 
     def check_reachable(self) -> None:
         """Connects and asks the server one question, so a wrong host, port or password fails at run start."""

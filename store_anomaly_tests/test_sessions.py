@@ -14,11 +14,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
+from dagster import DagsterInstance
 
+from store_anomaly.automation.refresh import read_fingerprints
+from store_anomaly.definitions import build_definitions
 from store_anomaly.mysql import (
     LocalFileRefusedError,
     MySQLUrl,
@@ -27,6 +31,7 @@ from store_anomaly.mysql import (
     bulk_load,
 )
 from store_anomaly.resources import SourceDatabase, SourceUnavailableError, Warehouse
+from store_anomaly.runner import root_causes
 from store_anomaly.settings import LOCK_WAIT_TIMEOUT_ENV_VAR, READ_TIMEOUT_ENV_VAR, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
 from store_anomaly_tests.databases import TEST_SERVER_URL
 from store_anomaly_tests.source_rows import create_all_source_tables
@@ -128,6 +133,55 @@ def test_a_held_table_lock_ends_in_a_timeout_naming_the_table(platform_urls, mon
     assert message.startswith("sales_order: reading t_trade at ")
     assert "lock wait ended after 1." in message and LOCK_WAIT_TIMEOUT_ENV_VAR in message
     assert SOURCE_ENV_VARS["sales_order"] in message
+    lock_wait_advice_is_right(message)
+
+
+def lock_wait_advice_is_right(message: str) -> None:
+    """A lock wait is no wrong URL: the advice names the lock, never "check the URL"."""
+    assert "lock wait ended after" in message and LOCK_WAIT_TIMEOUT_ENV_VAR in message, message
+    assert "check the URL" not in message and "another session holds a lock" in message, message
+
+
+def test_a_held_table_lock_during_the_late_rows_sensor_names_source_table_and_what_to_do(platform_urls, monkeypatch):
+    create_all_source_tables(platform_urls)
+    monkeypatch.setenv(LOCK_WAIT_TIMEOUT_ENV_VAR, "1")
+    sources = {
+        f"{name}_source": SourceDatabase(name=name, url=platform_urls[name], env_var=SOURCE_ENV_VARS[name])
+        for name in ("sales_order", "opproduction", "opqualitycontrol", "opempefficiency")
+    }
+    holder = MySQLUrl.parse(platform_urls["opqualitycontrol"]).connect()
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("LOCK TABLES t_expiry_management WRITE")
+        with pytest.raises(SourceUnavailableError) as raised:
+            read_fingerprints(sources, date(2025, 10, 1))
+    finally:
+        holder.close()
+    message = str(raised.value)
+    assert message.startswith("opqualitycontrol: reading t_expiry_management at "), message
+    assert SOURCE_ENV_VARS["opqualitycontrol"] in message
+    lock_wait_advice_is_right(message)
+
+
+def test_a_held_table_lock_during_the_observation_job_is_its_root_cause_naming_the_source(platform_urls, monkeypatch):
+    create_all_source_tables(platform_urls)
+    monkeypatch.setenv(LOCK_WAIT_TIMEOUT_ENV_VAR, "1")
+    holder = MySQLUrl.parse(platform_urls["sales_order"]).connect()
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("LOCK TABLES t_trade WRITE")
+        result = (
+            build_definitions()
+            .resolve_job_def("observe_sources_job")
+            .execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+        )
+    finally:
+        holder.close()
+    assert not result.success
+    causes = root_causes(result)
+    assert causes and all("sales_order: reading t_trade at " in cause for cause in causes), causes
+    assert SOURCE_ENV_VARS["sales_order"] in causes[0]
+    lock_wait_advice_is_right(causes[0])
 
 
 def test_a_warehouse_row_lock_ends_in_a_timeout_naming_the_warehouse(fresh_database, monkeypatch):

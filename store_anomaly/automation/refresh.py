@@ -119,8 +119,10 @@ def read_fingerprints(sources: Mapping[str, SourceDatabase], since: date) -> dic
     for key, tables in WATCHED_TABLES.items():
         with sources[key].connect() as connection, connection.cursor() as cursor:
             for table, timestamp in tables:
-                cursor.execute(fingerprint_sql(table, timestamp), (since,))
-                fingerprints[table] = {day.isoformat(): f"{count}:{checksum}" for day, count, checksum in cursor}
+                with sources[key].reading(table):
+                    cursor.execute(fingerprint_sql(table, timestamp), (since,))
+                    rows = cursor.fetchall()
+                fingerprints[table] = {day.isoformat(): f"{count}:{checksum}" for day, count, checksum in rows}
     return fingerprints
 
 
@@ -145,8 +147,11 @@ def days_after_legacy_ids(sources: Mapping[str, SourceDatabase], seen_ids: Mappi
             for table, timestamp in tables:
                 if table not in seen_ids or table == "t_trade_item":
                     continue
-                cursor.execute(f"SELECT DISTINCT DATE({timestamp}) FROM {table} WHERE id > %s", (int(seen_ids[table]),))
-                days.update(row[0] for row in cursor.fetchall())
+                with sources[key].reading(table):
+                    cursor.execute(
+                        f"SELECT DISTINCT DATE({timestamp}) FROM {table} WHERE id > %s", (int(seen_ids[table]),)
+                    )
+                    days.update(row[0] for row in cursor.fetchall())
     return days
 
 
