@@ -63,7 +63,7 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
 
 
 def cmd_backfill(args: argparse.Namespace) -> None:
-    from dagster import AssetCheckSeverity, DagsterInstance
+    from dagster import DagsterInstance
 
     from store_anomaly.io_managers.mysql import warehouse_url
     from store_anomaly.mysql import DatabaseUnavailableError
@@ -116,24 +116,43 @@ def cmd_backfill(args: argparse.Namespace) -> None:
         raise CliError(f"backfill run {result.run_id} failed:\n" + "\n".join(f"  {m}" for m in root_causes(result)))
     checks = result.get_asset_check_evaluations()
     failed = [e for e in checks if not e.passed]
-    for evaluation in failed:
-        # A failed non-blocking check does not fail the run, but it is news: say which and what it found.
-        level = "ERROR" if evaluation.severity == AssetCheckSeverity.ERROR else "WARN"
-        metadata = {key: value.value for key, value in evaluation.metadata.items()}
-        print(
-            f"check not passed ({level}): {evaluation.asset_key.to_user_string()}.{evaluation.check_name} "
-            f"{_one_line(metadata)}",
-            file=sys.stderr,
-        )
+    # A failed non-blocking check does not fail the run, but it is news: say which and what it found.
+    lines, names = failed_check_lines(failed)
+    for line in lines:
+        print(line, file=sys.stderr)
     print(
         f"backfill {args.start}..{args.end}: run {result.run_id} succeeded in {seconds:.1f} s; "
-        f"{len(checks)} asset checks, {len(failed)} not passed"
-        + (f": {', '.join(e.check_name for e in failed)}" if failed else "")
+        f"{len(checks)} asset checks, {len(failed)} not passed" + (f": {names}" if failed else "")
     )
     for asset, (dates, reason) in skipped_dates_of(result).items():
         print(f"  {asset}: not written for {dates}: {reason}")
     if run_log_error:
         raise CliError(f"backfill run {result.run_id} succeeded, but {run_log_error}")
+
+
+def failed_check_lines(failed: Sequence) -> tuple[list[str], str]:
+    """The lines of the checks that did not pass (AssetCheckEvaluations) and their names for the summary. A check
+    that failed on several partitions (a range of up to 35 days evaluates it once per day) is one line: how many
+    partitions, the first and last, and what it found on the first."""
+    groups: dict[tuple[str, str, str], list] = {}
+    for evaluation in failed:
+        level = "ERROR" if getattr(evaluation.severity, "value", "") == "ERROR" else "WARN"
+        key = (level, evaluation.asset_key.to_user_string(), evaluation.check_name)
+        groups.setdefault(key, []).append(evaluation)
+    lines, names = [], []
+    for (level, asset, check), evaluations in groups.items():
+        evaluations = sorted(evaluations, key=lambda e: e.partition or "")
+        first = evaluations[0]
+        findings = _one_line({key: getattr(value, "value", value) for key, value in first.metadata.items()})
+        if len(evaluations) == 1:
+            lines.append(f"check not passed ({level}): {asset}.{check} {findings}")
+            names.append(check)
+            continue
+        partitions = [e.partition for e in evaluations if e.partition]
+        dates = f", {partitions[0]} .. {partitions[-1]}; on {partitions[0]}:" if partitions else "; the first:"
+        lines.append(f"check not passed ({level}): {asset}.{check} x {len(evaluations)} partitions{dates} {findings}")
+        names.append(f"{check} x {len(evaluations)}")
+    return lines, ", ".join(names)
 
 
 def _one_line(value) -> str:

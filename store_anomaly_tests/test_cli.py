@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterEventType, DagsterInstance, RunsFilter
+from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey, DagsterEventType, DagsterInstance, RunsFilter
 
+from store_anomaly.cli import failed_check_lines
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from store_anomaly.settings import DEMO_SOURCE_ENV_VARS, SOURCE_ENV_VARS
@@ -175,3 +176,30 @@ def test_backtest_replays_the_warehouse_history(platform_urls, monkeypatch):
     assert too_short.returncode == 1 and "no store has 400 days of history" in too_short.stderr
     unknown = cli("backtest", "--rule-sets", "magic")
     assert unknown.returncode == 1 and "--rule-sets" in unknown.stderr
+
+
+def test_a_check_failed_on_many_partitions_is_printed_once_with_its_count_and_dates():
+    # A backfill of up to 35 days evaluates the partitioned checks once per day: a check failing every day was
+    # printed once per day, and named once per day in the summary.
+    def failed(check: str, severity: AssetCheckSeverity, partition: str | None, rows: int) -> AssetCheckEvaluation:
+        return AssetCheckEvaluation(
+            asset_key=AssetKey("store_daily_metrics"),
+            check_name=check,
+            passed=False,
+            metadata={"rows": rows},
+            severity=severity,
+            partition=partition,
+        )
+
+    evaluations = [
+        failed("no_negative_kpis", AssetCheckSeverity.ERROR, f"2025-10-{day:02d}", day) for day in (3, 1, 2)
+    ] + [failed("source_rows_no_partition_can_hold", AssetCheckSeverity.WARN, "2025-10-02", 7)]
+    lines, names = failed_check_lines(evaluations)
+    assert lines == [
+        (
+            "check not passed (ERROR): store_daily_metrics.no_negative_kpis x 3 partitions, "
+            "2025-10-01 .. 2025-10-03; on 2025-10-01: {'rows': 1}"
+        ),
+        "check not passed (WARN): store_daily_metrics.source_rows_no_partition_can_hold {'rows': 7}",
+    ]
+    assert names == "no_negative_kpis x 3, source_rows_no_partition_can_hold"
