@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/scale.py [--stores 1000] [--days 365] [--orders 40] [--instance sqlite|mysql]
                                          [--keep] [--reuse-sources] [--floor-passes 2]
-                                         [--chunk-days 31]
+                                         [--chunk-days 31] [--home DIR] [--daily-only]
 
 1. Generates the sources with the demo generator (every source table filled) into `scale_*` databases on the
    local server: the chain's listed stores plus synthetic small stores of about `--orders` orders a weekday,
@@ -13,6 +13,9 @@
    `scale_dagster` on the same server).
 4. Runs one daily window (the last 4 days) as the schedule runs it: `dagster job execute -m
    store_anomaly.definitions -j daily_refresh_job` with the range tags, in its own process.
+
+`--keep --home DIR` keeps the databases and the Dagster home; `--daily-only --home DIR` then runs only step 4
+against that kept, backfilled warehouse (minutes rather than the whole benchmark, to iterate on the daily run).
 
 Each step runs in a child process, so the peak memory printed is that step's own (maximum resident set).
 Prints: generation seconds, floor, backfill seconds and its ratio to the floor, daily-run seconds, peak
@@ -156,6 +159,21 @@ def drop(server: MySQLUrl, names) -> None:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+def report_backfill(figures: dict, args: argparse.Namespace, env: dict[str, str]) -> None:
+    figures["backfill"] = run_child("backfill", args, env)
+    ratio = (
+        f"{figures['backfill']['seconds'] / figures['floor']['seconds']:.1f} x the floor"
+        if "floor" in figures
+        else "floor not measured"
+    )
+    print(
+        f"backfill, every asset:      {figures['backfill']['seconds']:8.1f} s  {ratio}, "
+        f"peak {figures['backfill']['peak_kib'] / 1024:,.0f} MiB, {figures['backfill']['events']:,} events, "
+        f"success={figures['backfill']['success']}",
+        flush=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stores", type=int, default=1000)
@@ -169,6 +187,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--chunk-days", type=int, default=31, help="business days the generator draws and loads at a time"
+    )
+    parser.add_argument("--home", help="the DAGSTER_HOME to use (kept); default: a fresh temporary directory")
+    parser.add_argument(
+        "--daily-only",
+        action="store_true",
+        help="only the daily window, against the kept scale_* sources and backfilled warehouse (implies --keep)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -185,11 +209,16 @@ def main() -> int:
     env = {**os.environ, **{variable: where[source] for source, variable in SOURCE_ENV_VARS.items()}}
     env[WAREHOUSE_ENV_VAR] = where["warehouse"]
     env["STORE_ANOMALY_PARTITIONS_START"] = args.start.isoformat()
-    home = tempfile.mkdtemp(prefix="scale_dagster_home_")
+    if args.daily_only:
+        args.keep = args.reuse_sources = True
+        args.floor_passes = 0
+    home = args.home or tempfile.mkdtemp(prefix="scale_dagster_home_")
+    os.makedirs(home, exist_ok=True)
     env["DAGSTER_HOME"] = home
     env["STORE_ANOMALY_REPORTS_DIR"] = os.path.join(home, "reports")
-    drop(server, [f"{PREFIX}warehouse", DAGSTER_DB])
-    if args.instance == "mysql":
+    if not args.daily_only:
+        drop(server, [f"{PREFIX}warehouse", DAGSTER_DB])
+    if args.instance == "mysql" and not args.daily_only:
         drop(server, [DAGSTER_DB])
         with server.connect(database=False, autocommit=True) as connection, connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE `{DAGSTER_DB}`")
@@ -217,18 +246,8 @@ def main() -> int:
     if args.floor_passes:
         figures["floor"] = run_child("floor", args, env)
         print(f"floor (source queries):     {figures['floor']['seconds']:8.1f} s", flush=True)
-    figures["backfill"] = run_child("backfill", args, env)
-    ratio = (
-        f"{figures['backfill']['seconds'] / figures['floor']['seconds']:.1f} x the floor"
-        if "floor" in figures
-        else "floor not measured"
-    )
-    print(
-        f"backfill, every asset:      {figures['backfill']['seconds']:8.1f} s  {ratio}, "
-        f"peak {figures['backfill']['peak_kib'] / 1024:,.0f} MiB, {figures['backfill']['events']:,} events, "
-        f"success={figures['backfill']['success']}",
-        flush=True,
-    )
+    if not args.daily_only:
+        report_backfill(figures, args, env)
     figures["daily"] = daily_run(args, env)
     print(
         f"daily run (4 days, dagster job execute): {figures['daily']['seconds']:8.1f} s  "

@@ -1,8 +1,8 @@
 """The static HTML reports: executive summary, one page per store, SPC gallery (pure: no Dagster, no I/O).
 
-`build_pages(data, built_at, language="en") -> dict[str, str]` maps each page's path relative to the reports
-folder (`index.html`, `spc.html`, `stores/<shop_no>.html`) to its HTML, in `language` (every text from the
-catalog `store_anomaly.texts`, the alerts' own texts in that language, the same figures in either). Every page references the one copy of
+`iter_pages(data, built_at, language="en")` yields each page as (path relative to the reports folder, HTML), one
+at a time (`index.html` first, `stores/<shop_no>.html`, `spc.html` last; `build_pages` collects them in a dict), in
+`language` (every text from the catalog `store_anomaly.texts`, the alerts' own texts in that language, the same figures in either). Every page references the one copy of
 plotly.js in the reports folder (`PLOTLY_JS`, written by `store_anomaly.reports.site`), so nothing is fetched
 from the network when a page is viewed. Stores are listed worst first everywhere: open alerts by severity,
 then the latest health score (lowest first). The gallery draws the charts of the worst `GALLERY_STORES` stores
@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -557,6 +558,60 @@ def spc_gallery(
     return _page(t, title, _provenance(t, data, built_at, depth=0), body)
 
 
+def iter_pages(
+    data: ReportData,
+    built_at: datetime,
+    *,
+    resolve_after_quiet_days: int = 7,
+    gallery_stores: int = GALLERY_STORES,
+    language: str = "en",
+) -> Iterator[tuple[str, str]]:
+    """Every page of the reports as (relative path, HTML), one at a time (the gallery last), in `language`; the
+    gallery charts the worst `gallery_stores` stores. A caller that writes each page as it comes holds one page,
+    not a thousand, in memory."""
+    stores = store_order(data)
+    alerts = with_headlines(data.alerts, language).join(
+        data.stores.select("shop_no", pl.col("shop_name").alias("store_name")), on="shop_no", how="left"
+    )
+    series = _control_series(data)
+    parts = {
+        "series": _by_store(series),
+        "flags": _by_store(data.flags),
+        "alerts": _by_store(alerts),
+        "health": _by_store(data.health),
+        "peers": _by_store(data.peers),
+        "metrics": _by_store(data.metrics),
+    }
+    empty = {
+        "series": series.head(0),
+        "flags": data.flags.head(0),
+        "alerts": alerts.head(0),
+        "health": data.health.head(0),
+        "peers": data.peers.head(0),
+        "metrics": data.metrics.head(0),
+    }
+    del series
+    yield (
+        "index.html",
+        executive_summary(data, built_at, resolve_after_quiet_days=resolve_after_quiet_days, language=language),
+    )
+    gallery_charts: dict[str, dict[str, str]] = {}
+    for position, store in enumerate(stores.iter_rows(named=True)):
+        shop = store["shop_no"]
+        if position < gallery_stores:
+            gallery_charts[shop] = {}
+        page = store_page(
+            store,
+            data,
+            built_at,
+            charts=gallery_charts.get(shop),
+            language=language,
+            **{name: parts[name].pop(shop, empty[name]) for name in parts},
+        )
+        yield f"stores/{shop}.html", page
+    yield "spc.html", spc_gallery(data, built_at, stores, gallery_charts, language)
+
+
 def build_pages(
     data: ReportData,
     built_at: datetime,
@@ -565,45 +620,13 @@ def build_pages(
     gallery_stores: int = GALLERY_STORES,
     language: str = "en",
 ) -> dict[str, str]:
-    """Every page of the reports by its relative path, in `language`; the gallery charts the worst
-    `gallery_stores` stores."""
-    stores = store_order(data)
-    alerts = with_headlines(data.alerts, language).join(
-        data.stores.select("shop_no", pl.col("shop_name").alias("store_name")), on="shop_no", how="left"
-    )
-    parts = {
-        "series": _by_store(_control_series(data)),
-        "flags": _by_store(data.flags),
-        "alerts": _by_store(alerts),
-        "health": _by_store(data.health),
-        "peers": _by_store(data.peers),
-        "metrics": _by_store(data.metrics),
-    }
-    empty = {
-        "series": _control_series(data).head(0),
-        "flags": data.flags.head(0),
-        "alerts": alerts.head(0),
-        "health": data.health.head(0),
-        "peers": data.peers.head(0),
-        "metrics": data.metrics.head(0),
-    }
-    pages = {
-        "index.html": executive_summary(
-            data, built_at, resolve_after_quiet_days=resolve_after_quiet_days, language=language
-        )
-    }
-    gallery_charts: dict[str, dict[str, str]] = {}
-    for position, store in enumerate(stores.iter_rows(named=True)):
-        shop = store["shop_no"]
-        if position < gallery_stores:
-            gallery_charts[shop] = {}
-        pages[f"stores/{shop}.html"] = store_page(
-            store,
+    """Every page of the reports by its relative path (`iter_pages`, all held at once)."""
+    return dict(
+        iter_pages(
             data,
             built_at,
-            charts=gallery_charts.get(shop),
+            resolve_after_quiet_days=resolve_after_quiet_days,
+            gallery_stores=gallery_stores,
             language=language,
-            **{name: parts[name].get(shop, empty[name]) for name in parts},
         )
-    pages["spc.html"] = spc_gallery(data, built_at, stores, gallery_charts, language)
-    return pages
+    )

@@ -1,7 +1,8 @@
 """Writes the HTML reports into the reports folder (no Dagster import).
 
 `write_reports(connection, directory, built_at=None, language=None) -> ReportSite` reads the bounded window
-(`data.load_report_data`), builds every page (`pages.build_pages`) in `language` (default:
+(`data.load_report_data`), builds every page (`pages.iter_pages`, written as it is built, so one page
+is held in memory at a time) in `language` (default:
 STORE_ANOMALY_LANGUAGE, `settings.language_from_env`) and writes them. The folder holds revenue
 figures, so it is created readable by its owner and group only (0750, pages 0640), whatever the umask. Each
 page is written to a temporary file and renamed over the old one, so a reader never sees half a page; plotly.js
@@ -18,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from store_anomaly.reports.data import ReportData, load_report_data
-from store_anomaly.reports.pages import GALLERY_STORES, PLOTLY_JS, build_pages, store_order, summary_headline
+from store_anomaly.reports.pages import GALLERY_STORES, PLOTLY_JS, iter_pages, store_order, summary_headline
 from store_anomaly.settings import language_from_env, reports_dir_from_env
 
 DIRECTORY_MODE = 0o750
@@ -81,10 +82,11 @@ def write_pages(
     script = get_plotlyjs()
     if not plotly_js.exists() or plotly_js.stat().st_size != len(script.encode()):
         _write_atomically(plotly_js, script)
-    pages = build_pages(data, built_at, gallery_stores=gallery_stores, language=language)
-    for relative, text in pages.items():
+    stores = {}
+    for relative, text in iter_pages(data, built_at, gallery_stores=gallery_stores, language=language):
         _write_atomically(root / relative, text)
-    stores = {Path(p).stem: root / p for p in pages if p.startswith("stores/")}
+        if relative.startswith("stores/"):
+            stores[Path(relative).stem] = root / relative
     for stale in (root / "stores").glob("*.html"):
         if stale.stem not in stores:
             stale.unlink()
