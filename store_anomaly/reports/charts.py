@@ -50,7 +50,7 @@ def _layout(t: Texts, title: str, height: int, **extra) -> dict:
 
 
 def _dates(frame: pl.DataFrame, column: str = "metric_date") -> list[str]:
-    return [day.isoformat() for day in frame[column].to_list()]
+    return frame[column].dt.to_string("%Y-%m-%d").to_list()
 
 
 def _values(frame: pl.DataFrame, column: str) -> list:

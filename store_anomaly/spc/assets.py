@@ -89,6 +89,12 @@ def _table(schema: dict[str, pl.DataType], key: tuple[str, ...]):
     return table_schema_from_polars(schema, key, _DESCRIPTIONS, _STRING_TYPES)
 
 
+# What compute_spc and the asset's checks read of store_daily_metrics (`prepare.clean_wide`): the key, the
+# scored KPIs, closures (explicit, else no orders) and holidays.
+SPC_INPUT_COLUMNS = tuple(
+    dict.fromkeys(("metric_date", "shop_no", *CONFIG.metrics, "order_count", "is_closed", "holiday_name"))
+)
+
 LIMITS_KEY = ("metric_date", "shop_no", "metric_name")
 FLAGS_KEY = ("metric_date", "shop_no", "metric_name", "rule")
 LIMITS_TABLE = _table(LIMITS_SCHEMA, LIMITS_KEY)
@@ -139,7 +145,11 @@ def store_first_days(warehouse: Warehouse, sales_order_source: SourceDatabase, s
         ),
     },
     ins={
-        "store_daily_metrics": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-CONFIG.lookback_days))
+        # the columns the maths reads only: the lookback is every store's history (~590 days)
+        "store_daily_metrics": AssetIn(
+            partition_mapping=TimeWindowPartitionMapping(start_offset=-CONFIG.lookback_days),
+            metadata={"columns": list(SPC_INPUT_COLUMNS)},
+        )
     },
     # Operators' new-normal acknowledgements restart baselines: the feedback loop from the alerts.
     deps=[ACKS_TABLE],
