@@ -403,6 +403,63 @@ def query_frame_streamed(
     return pl.concat(frames, rechunk=False)
 
 
+# GROUP_CONCAT's session limit for packed reads (`query_frame_packed`): far above any group, so never truncates.
+PACKED_GROUP_BYTES = 1 << 30
+
+
+def query_frame_packed(
+    connection, table: str, schema: Mapping[str, pl.DataType], where: str, params, group_by: Sequence[str]
+) -> pl.DataFrame:
+    """The rows of `SELECT <schema's columns> FROM table WHERE where` as a frame of the given dtypes, for large
+    reads of plain columns (numbers, dates, booleans, identifiers without tab, newline or backslash).
+
+    The server packs the rows of each `group_by` group into one tab-separated text (GROUP_CONCAT) that polars
+    parses, instead of the driver converting every value in Python: about twice as fast for a year of 1,000
+    stores' control limits (3.3M rows). Values travel as the same text as in an ordinary result set, so the
+    frame equals `query_frame_streamed`'s up to row order (none is promised). Each group's row count comes with
+    it and is checked, so a truncated group is an error, never a silent loss."""
+    names = list(schema)
+    line = "CONCAT_WS('\\t', " + ", ".join(f"IFNULL({quote_identifier(n)}, '\\\\N')" for n in names) + ")"
+    keys = ", ".join(quote_identifier(k) for k in group_by)
+    sql = (
+        f"SELECT COUNT(*), GROUP_CONCAT({line} SEPARATOR '\\n') FROM {quote_identifier(table)} "
+        f"WHERE {where} GROUP BY {keys}"
+    )
+    text_types = {n: pl.String if d in (pl.Date, pl.Datetime, pl.Boolean) else d for n, d in schema.items()}
+    frames, expected = [], 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET SESSION group_concat_max_len = {PACKED_GROUP_BYTES}")
+    with connection.cursor(pymysql.cursors.SSCursor) as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(64):
+            if any(text is None for _, text in rows):
+                raise RuntimeError(f"{table}: a packed group came back empty (larger than max_allowed_packet?)")
+            expected += sum(count for count, _ in rows)
+            frames.append(
+                pl.read_csv(
+                    "\n".join(text for _, text in rows).encode(),
+                    has_header=False,
+                    separator="\t",
+                    new_columns=names,
+                    schema=text_types,
+                    null_values="\\N",
+                    quote_char=None,
+                )
+            )
+    frame = pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=text_types)
+    if frame.height != expected:
+        raise RuntimeError(f"{table}: a packed read parsed {frame.height} rows of {expected}")
+
+    def typed(name: str, dtype: pl.DataType) -> pl.Expr:
+        if dtype == pl.Date:
+            return pl.col(name).str.to_date("%Y-%m-%d")
+        if dtype == pl.Boolean:
+            return pl.col(name).cast(pl.Int8).cast(pl.Boolean)
+        return pl.col(name).cast(dtype)
+
+    return frame.select(typed(n, d) for n, d in schema.items())
+
+
 def table_exists(cursor, table: str, database: str | None = None) -> bool:
     """Whether `table` exists in `database` (default: the connection's current database)."""
     if database is None:

@@ -151,3 +151,51 @@ def test_lock_timeout_reads_the_seconds_name_and_still_the_older_one(monkeypatch
     assert lock_timeout_from_env() == 30
     monkeypatch.setenv("STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT_SECONDS", "5")
     assert lock_timeout_from_env() == 5
+
+
+def test_packed_read_equals_the_streamed_read(fresh_database: str) -> None:
+    """query_frame_packed: the same frame as the ordinary (streamed) read, nulls, dates, booleans and doubles
+    (full precision) included, over several groups; an empty result is an empty typed frame."""
+    from store_anomaly.mysql import query_frame_packed, query_frame_streamed
+
+    schema = {
+        "metric_date": pl.Date(),
+        "shop_no": pl.String(),
+        "metric_name": pl.String(),
+        "value": pl.Float64(),
+        "count": pl.Int64(),
+        "since": pl.Date(),
+        "flag": pl.Boolean(),
+    }
+    url = MySQLUrl.parse(fresh_database)
+    with url.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE t (metric_date DATE, shop_no VARCHAR(16), metric_name VARCHAR(32), value DOUBLE, "
+            "`count` BIGINT, since DATE, flag TINYINT(1), PRIMARY KEY (metric_date, shop_no, metric_name))"
+        )
+        rows = [
+            (
+                date(2025, 1, 1) + timedelta(days=day),
+                f"S{shop:03d}",
+                metric,
+                None if (day + shop) % 7 == 0 else (day * 1000.0 + shop) / 3.0 + 1e-13 * shop,
+                None if shop == 2 else day * shop - 5,
+                None if day % 2 else date(2024, 12, 1 + shop),
+                None if shop == 3 else (day + shop) % 2 == 0,
+            )
+            for day in range(9)
+            for shop in range(5)
+            for metric in ("revenue", "aov")
+        ]
+        cursor.executemany("INSERT INTO t VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+        connection.commit()
+        where, params = "metric_date BETWEEN %s AND %s", (date(2025, 1, 2), date(2025, 1, 8))
+        packed = query_frame_packed(connection, "t", schema, where, params, ("metric_date", "metric_name"))
+        columns = ", ".join(f"`{name}`" for name in schema)
+        streamed = query_frame_streamed(connection, f"SELECT {columns} FROM t WHERE {where}", params, schema)
+        empty = query_frame_packed(connection, "t", schema, "metric_date > %s", (date(2030, 1, 1),), ("metric_date",))
+    key = ["metric_date", "shop_no", "metric_name"]
+    assert streamed.height == 7 * 5 * 2
+    assert packed.schema == streamed.schema
+    assert packed.sort(key).equals(streamed.sort(key), null_equal=True)
+    assert empty.is_empty() and empty.schema == streamed.schema

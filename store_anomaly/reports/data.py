@@ -16,7 +16,7 @@ import polars as pl
 
 from store_anomaly.alerts.state import current_alert_state
 from store_anomaly.kpis.catalog import DQ_COLUMNS, DQ_EXCLUDED_TOTAL, KPI_COLUMNS
-from store_anomaly.mysql import query_frame_streamed, table_exists
+from store_anomaly.mysql import query_frame_packed, query_frame_streamed, table_exists
 
 # 13 months: a year of history plus the month before, so this month compares with the same month last year.
 REPORT_WINDOW_DAYS = 396
@@ -105,13 +105,26 @@ def _columns(cursor, table: str) -> set[str]:
     return {row[0] for row in cursor.fetchall()}
 
 
-def _read(cursor, table: str, schema: dict[str, pl.DataType], date_column: str, first: date, last: date):
+def _read(
+    cursor,
+    table: str,
+    schema: dict[str, pl.DataType],
+    date_column: str,
+    first: date,
+    last: date,
+    packed_by: tuple[str, ...] = (),
+):
     """The window's rows of `table`, columns it lacks as nulls (an empty frame when the table is missing).
 
-    Streamed: a year of 1,000 stores' control limits is 3.3M rows, about 2 GB as Python tuples at once."""
+    Streamed: a year of 1,000 stores' control limits is 3.3M rows, about 2 GB as Python tuples at once; with
+    `packed_by` (plain columns only, every one present) packed by the server in groups of those columns
+    (`mysql.query_frame_packed`, about twice as fast)."""
     if not table_exists(cursor, table):
         return pl.DataFrame(schema=schema)
     present = _columns(cursor, table)
+    if packed_by and present.issuperset(schema):
+        where = f"`{date_column}` BETWEEN %s AND %s"
+        return query_frame_packed(cursor.connection, table, schema, where, (first, last), packed_by)
     select = ", ".join(f"`{name}`" if name in present else f"NULL AS `{name}`" for name in schema)
     return query_frame_streamed(
         cursor.connection,
@@ -142,7 +155,15 @@ def load_report_data(connection, window_days: int = REPORT_WINDOW_DAYS) -> Repor
             return ReportData(None, None, alerts=current_alert_state(connection), **empty)
         first = last - timedelta(days=window_days - 1)
         metrics = _read(cursor, "store_daily_metrics", METRICS_COLUMNS, "metric_date", first, last)
-        limits = _read(cursor, "store_spc_control_limits", LIMITS_COLUMNS, "metric_date", first, last)
+        limits = _read(
+            cursor,
+            "store_spc_control_limits",
+            LIMITS_COLUMNS,
+            "metric_date",
+            first,
+            last,
+            packed_by=("metric_date", "metric_name"),
+        )
         flags = _read(cursor, "store_anomaly_flags", FLAGS_COLUMNS, "metric_date", first, last)
         health = _read(cursor, "store_health_scores", HEALTH_COLUMNS, "metric_date", first, last)
         peers = _read(cursor, "store_peer_comparison", PEERS_COLUMNS, "week_start", first, last)
