@@ -154,8 +154,9 @@ def test_lock_timeout_reads_the_seconds_name_and_still_the_older_one(monkeypatch
 
 
 def test_packed_read_equals_the_streamed_read(fresh_database: str) -> None:
-    """query_frame_packed: the same frame as the ordinary (streamed) read, nulls, dates, booleans and doubles
-    (full precision) included, over several groups; an empty result is an empty typed frame."""
+    """query_frame_packed: the same frame as the ordinary (streamed) read, nulls, dates, booleans, doubles (full
+    precision) and any string (tab, newline, backslash, quote, non-ASCII, empty) included, over several groups;
+    an empty result is an empty typed frame."""
     from store_anomaly.mysql import query_frame_packed, query_frame_streamed
 
     schema = {
@@ -166,12 +167,14 @@ def test_packed_read_equals_the_streamed_read(fresh_database: str) -> None:
         "count": pl.Int64(),
         "since": pl.Date(),
         "flag": pl.Boolean(),
+        "name": pl.String(),
     }
+    names = [None, "", "tab\there", "line\nbreak", "back\\slash \\N", 'it\'s "q"', "门店 ✓"]
     url = MySQLUrl.parse(fresh_database)
     with url.connect() as connection, connection.cursor() as cursor:
         cursor.execute(
             "CREATE TABLE t (metric_date DATE, shop_no VARCHAR(16), metric_name VARCHAR(32), value DOUBLE, "
-            "`count` BIGINT, since DATE, flag TINYINT(1), PRIMARY KEY (metric_date, shop_no, metric_name))"
+            "`count` BIGINT, since DATE, flag TINYINT(1), name VARCHAR(64), PRIMARY KEY (metric_date, shop_no, metric_name))"
         )
         rows = [
             (
@@ -182,12 +185,13 @@ def test_packed_read_equals_the_streamed_read(fresh_database: str) -> None:
                 None if shop == 2 else day * shop - 5,
                 None if day % 2 else date(2024, 12, 1 + shop),
                 None if shop == 3 else (day + shop) % 2 == 0,
+                names[(day + shop) % len(names)],
             )
             for day in range(9)
             for shop in range(5)
             for metric in ("revenue", "aov")
         ]
-        cursor.executemany("INSERT INTO t VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+        cursor.executemany("INSERT INTO t VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
         connection.commit()
         where, params = "metric_date BETWEEN %s AND %s", (date(2025, 1, 2), date(2025, 1, 8))
         packed = query_frame_packed(connection, "t", schema, where, params, ("metric_date", "metric_name"))
@@ -198,4 +202,5 @@ def test_packed_read_equals_the_streamed_read(fresh_database: str) -> None:
     assert streamed.height == 7 * 5 * 2
     assert packed.schema == streamed.schema
     assert packed.sort(key).equals(streamed.sort(key), null_equal=True)
+    assert set(packed["name"].to_list()) == set(names)
     assert empty.is_empty() and empty.schema == streamed.schema

@@ -60,6 +60,8 @@ from store_anomaly.mysql import (
     create_database,
     database_error,
     ensure_table,
+    packable,
+    query_frame_packed,
     query_frame_streamed,
     quote_identifier,
     table_exists,
@@ -249,6 +251,18 @@ class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
         with connection.cursor() as cursor:
             if not table_exists(cursor, table_slice.table, table_slice.schema):
                 return pl.DataFrame(schema=schema)
+        if table_slice.partition_dimensions and all(packable(dtype) for dtype in schema.values()):
+            # packed by business date: an input can be the SPC lookback of 1,000 stores (~590 days)
+            group = [dimension.partition_expr for dimension in table_slice.partition_dimensions]
+            return query_frame_packed(
+                connection,
+                table_slice.table,
+                schema,
+                where.removeprefix(" WHERE "),
+                params,
+                group,
+                database=table_slice.schema,
+            )
         # streamed: an input can be a year of 1,000 stores' control limits (3.3M rows)
         return query_frame_streamed(connection, f"SELECT {columns} FROM {table}{where}", params, schema)
 
