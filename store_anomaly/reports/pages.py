@@ -479,12 +479,14 @@ def store_page(
     ]
     order = [*HEADLINE_KPIS, *(m for m in KPI_COLUMNS if m not in HEADLINE_KPIS)]
     control = []
+    by_metric = {key[0]: part for key, part in series.partition_by("metric_name", as_dict=True).items()}
+    flags_by_metric = {key[0]: part for key, part in flags.partition_by("metric_name", as_dict=True).items()}
     for metric in order:
-        rows = series.filter(pl.col("metric_name") == metric)
-        if rows.is_empty():
+        rows = by_metric.get(metric)
+        if rows is None or rows.is_empty():
             continue
         figure = control_chart(
-            rows, flags.filter(pl.col("metric_name") == metric), _episodes(alerts, metric), metric, language=language
+            rows, flags_by_metric.get(metric, flags.head(0)), _episodes(alerts, metric), metric, language=language
         )
         control.append(_chart(figure, f"control-{metric}"))
         if charts is not None and metric in HEADLINE_KPIS:
