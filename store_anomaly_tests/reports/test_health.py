@@ -159,3 +159,24 @@ def test_a_store_that_lost_half_its_sales_cannot_score_a():
     rise = limits.with_columns(pl.lit(100.0).alias("anchor_value"), pl.lit(150.0).alias("recent_level"))
     scores = compute_health_scores(metrics, rise).row(0, named=True)
     assert scores["sales_score"] == 100.0
+
+
+def test_scoring_stores_in_chunks_changes_nothing():
+    """Stores scored a chunk at a time (memory) give the frame of all at once, rows and order."""
+    rows = [
+        _row(
+            D + timedelta(days=day),
+            f"US{shop:05d}",
+            revenue=100.0 - 7.0 * ((day * shop) % 5),
+            staff_hours=100.0 + 3.0 * ((day + shop) % 4),
+            qc_score=90.0 if (day + shop) % 6 == 0 else None,
+            is_closed=(day + shop) % 11 == 0,
+        )
+        for day in range(20)
+        for shop in range(7)
+    ]
+    metrics, limits = _frames(rows)
+    whole = compute_health_scores(metrics, limits, chunk_stores=1000)
+    assert whole["shop_no"].n_unique() == 7
+    for chunk in (1, 2, 3):
+        assert compute_health_scores(metrics, limits, chunk_stores=chunk).equals(whole, null_equal=True)
