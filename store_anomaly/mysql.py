@@ -101,6 +101,8 @@ class SessionTimeouts:
             return f"lock wait ended{took} (limit {self.lock_wait} s, {LOCK_WAIT_TIMEOUT_ENV_VAR})"
         if code in LOST_CONNECTION_CODES and "timed out" in text:
             return f"no answer from the server{took} (limit {self.read:g} s, {READ_TIMEOUT_ENV_VAR})"
+        if code in STATEMENT_TIMEOUT_CODES:
+            return f"{text}: ran past the statement limit{took} (limit {self.read:g} s, {READ_TIMEOUT_ENV_VAR})"
         if code == CANNOT_CONNECT_CODE and "timed out" in text:
             return (
                 f"no connection or handshake{took} (limits {self.connect:g} s, {CONNECT_TIMEOUT_ENV_VAR}, and "
@@ -119,7 +121,7 @@ class SessionTimeouts:
                 "server names it); nothing was written, the next run or tick reads again once it is released (raise "
                 "the limit to wait longer)"
             )
-        if code in LOST_CONNECTION_CODES and "timed out" in text:
+        if code in STATEMENT_TIMEOUT_CODES or (code in LOST_CONNECTION_CODES and "timed out" in text):
             return (
                 "the server is overloaded or the query too long for the limit; nothing was written, the next run or "
                 "tick reads again (raise the limit if such queries are expected)"
@@ -350,6 +352,8 @@ class MySQLUrl:
                 "SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = %s, SESSION lock_wait_timeout = %s",
                 (timeouts.lock_wait, timeouts.lock_wait),
             )
+        # the URL it was opened with: `query_frame_arrow` opens connectorx's session with the same
+        connection.url = self
         return connection
 
 
@@ -403,88 +407,96 @@ def query_frame_streamed(
     return pl.concat(frames, rechunk=False)
 
 
-# GROUP_CONCAT's session limit for packed reads (`query_frame_packed`): far above any group, so never truncates.
-PACKED_GROUP_BYTES = 1 << 30
+# The dtypes `query_frame_arrow` reads (what its casts are tested for).
+ARROW_TYPES = (pl.String, pl.Date, pl.Boolean, pl.Float64, pl.Float32, pl.Int64, pl.Int32, pl.Int16, pl.Int8)
+
+# Error codes of a statement that ran past its time limit: MariaDB's max_statement_time (1969), MySQL's
+# MAX_EXECUTION_TIME (3024).
+STATEMENT_TIMEOUT_CODES = (1969, 3024)
 
 
-PACKED_TYPES = (pl.String, pl.Date, pl.Boolean, pl.Float64, pl.Float32, pl.Int64, pl.Int32, pl.Int16, pl.Int8)
+def arrow_readable(dtype: pl.DataType) -> bool:
+    """Whether `query_frame_arrow` reads a column of this dtype."""
+    return any(dtype == kind for kind in ARROW_TYPES)
 
 
-def packable(dtype: pl.DataType) -> bool:
-    """Whether `query_frame_packed` reads a column of this dtype."""
-    return any(dtype == kind for kind in PACKED_TYPES)
+def _limited(connection, select: str, timeouts: SessionTimeouts) -> str:
+    """`select` with the session's limits as per-statement settings: connectorx opens its own session, which
+    `MySQLUrl.connect` never configured. MariaDB: `SET STATEMENT max_statement_time (read timeout),
+    lock_wait_timeout, innodb_lock_wait_timeout FOR`. MySQL (no SET STATEMENT): the optimizer hints
+    `MAX_EXECUTION_TIME` (milliseconds; it applies to read-only SELECTs, which these are) and `SET_VAR` of both
+    lock-wait timeouts."""
+    read, lock = max(1, round(timeouts.read)), timeouts.lock_wait
+    if "mariadb" in connection.get_server_info().lower():
+        return (
+            f"SET STATEMENT max_statement_time = {read}, lock_wait_timeout = {lock}, "
+            f"innodb_lock_wait_timeout = {lock} FOR {select}"
+        )
+    hints = f"/*+ MAX_EXECUTION_TIME({read * 1000}) SET_VAR(lock_wait_timeout = {lock}) "
+    hints += f"SET_VAR(innodb_lock_wait_timeout = {lock}) */"
+    return select.replace("SELECT ", f"SELECT {hints} ", 1)
 
 
-def query_frame_packed(
+def _masked(text: str, url: MySQLUrl) -> str:
+    """A connectorx message without the password, plain or percent-encoded (it has none today; kept so)."""
+    for secret in sorted({url.password, quote(url.password, safe="")} - {""}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def query_frame_arrow(
     connection,
     table: str,
     schema: Mapping[str, pl.DataType],
     where: str,
     params,
-    group_by: Sequence[str],
     database: str | None = None,
+    timeouts: SessionTimeouts | None = None,
 ) -> pl.DataFrame:
-    """The rows of `SELECT <schema's columns> FROM [database.]table WHERE where` as a frame of the given dtypes (numbers,
-    dates, booleans, strings), for large reads.
+    """The rows of `SELECT <schema's columns> FROM [database.]table WHERE where` as a frame of the given dtypes
+    (numbers, dates, booleans, strings), for large reads: connectorx reads the result over the MySQL protocol
+    into Arrow in Rust, no value passes through Python (a year of 1,000 stores' control limits, 2.3M rows: 8.8 s,
+    against 26.9 s for the earlier server-packed text and about twice that through the driver).
 
-    The server packs the rows of each `group_by` group into one tab-separated text (GROUP_CONCAT; strings as
-    hexadecimal UTF-8, so any tab, newline or backslash in them survives) that polars parses, instead of the
-    driver converting every value in Python: about twice as fast for a year of 1,000 stores' control limits
-    (3.3M rows). Numbers and dates travel as the same text as in an ordinary result set, so the frame equals
-    `query_frame_streamed`'s up to row order (none is promised). Each group's row count comes with it and is
-    checked, so a truncated group is an error, never a silent loss."""
-    names = list(schema)
-    unsupported = [n for n, d in schema.items() if not packable(d)]
+    `connection` is an open session of `MySQLUrl.connect`: its URL gives connectorx's own session (same
+    credentials, the password percent-encoded), and it renders `params` into the SQL with the driver's own
+    escaping (connectorx takes no bind parameters). That session sees what is committed when it reads, not the
+    snapshot of a transaction open on `connection`: every caller reads tables of upstream assets, committed
+    before its step began (each table's days are written atomically).
+
+    Bounded like the driver's sessions (`_limited`): a statement running past the read timeout or waiting past
+    the lock-wait timeout ends in `pymysql.err.OperationalError` naming the table; connecting waits at most
+    connectorx's pool timeout (30 s). A URL with TLS parameters is read through the driver
+    (`query_frame_streamed`), which honours them. Errors never hold the password. The frame equals
+    `query_frame_streamed`'s up to row order (none is promised)."""
+    unsupported = [n for n, d in schema.items() if not arrow_readable(d)]
     if unsupported:
-        raise TypeError(f"{table}: query_frame_packed reads no {', '.join(unsupported)} ({schema[unsupported[0]]})")
-
-    def field(name: str, dtype: pl.DataType) -> str:
-        column = quote_identifier(name)
-        # a string as '=' and its UTF-8 in hexadecimal: '' stays distinct from NULL (an empty field)
-        value = f"CONCAT('=', HEX(CONVERT({column} USING utf8mb4)))" if dtype == pl.String else column
-        return f"IFNULL({value}, '\\\\N')"
-
-    line = "CONCAT_WS('\\t', " + ", ".join(field(n, d) for n, d in schema.items()) + ")"
-    keys = ", ".join(quote_identifier(k) for k in group_by)
+        raise TypeError(f"{table}: query_frame_arrow reads no {', '.join(unsupported)} ({schema[unsupported[0]]})")
+    url: MySQLUrl | None = getattr(connection, "url", None)
+    if url is None:
+        raise TypeError(f"{table}: query_frame_arrow needs a connection opened by MySQLUrl.connect")
+    columns = ", ".join(quote_identifier(name) for name in schema)
     qualified = (
         quote_identifier(table) if database is None else f"{quote_identifier(database)}.{quote_identifier(table)}"
     )
-    sql = f"SELECT COUNT(*), GROUP_CONCAT({line} SEPARATOR '\\n') FROM {qualified} WHERE {where} GROUP BY {keys}"
-    text_types = {n: pl.String if d in (pl.Date, pl.Datetime, pl.Boolean) else d for n, d in schema.items()}
-    frames, expected = [], 0
+    select = f"SELECT {columns} FROM {qualified} WHERE {where}"
+    if url.options:
+        return query_frame_streamed(connection, select, params, schema)
+    timeouts = timeouts or SessionTimeouts.from_env()
     with connection.cursor() as cursor:
-        cursor.execute(f"SET SESSION group_concat_max_len = {PACKED_GROUP_BYTES}")
-    with connection.cursor(pymysql.cursors.SSCursor) as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(64):
-            if any(text is None for _, text in rows):
-                raise RuntimeError(f"{table}: a packed group came back empty (larger than max_allowed_packet?)")
-            expected += sum(count for count, _ in rows)
-            frames.append(
-                pl.read_csv(
-                    "\n".join(text for _, text in rows).encode(),
-                    has_header=False,
-                    separator="\t",
-                    new_columns=names,
-                    schema=text_types,
-                    null_values="\\N",
-                    quote_char=None,
-                )
-            )
-    frame = pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=text_types)
-    if frame.height != expected:
-        raise RuntimeError(f"{table}: a packed read parsed {frame.height} rows of {expected}")
-
-    def typed(name: str, dtype: pl.DataType) -> pl.Expr:
-        if dtype == pl.String:
-            return pl.col(name).str.slice(1).str.decode("hex").cast(pl.String)
-        if dtype == pl.Date:
-            return pl.col(name).str.to_date("%Y-%m-%d")
-        if dtype == pl.Boolean:
-            return pl.col(name).cast(pl.Int8).cast(pl.Boolean)
-        return pl.col(name).cast(dtype)
-
-    return frame.select(typed(n, d) for n, d in schema.items())
+        sql = _limited(connection, cursor.mogrify(select, params), timeouts)
+    target = url if database is None else url.with_database(database)
+    try:
+        frame = pl.read_database_uri(sql, target.to_url(), engine="connectorx")
+    except RuntimeError as error:
+        text = _masked(str(error), url)
+        found = re.search(r"ERROR (\d+) \(\w+\): (.*?)(?: \}|$)", text)
+        code, detail = (int(found.group(1)), found.group(2)) if found else (2013, text)
+        raise pymysql.err.OperationalError(code, f"{detail} (reading {table})") from None
+    if frame.is_empty():
+        return pl.DataFrame(schema=dict(schema))
+    # connectorx types TINYINT(1) as Int8, DECIMAL as decimal: each column is cast to its declared dtype
+    return frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
 
 
 def table_exists(cursor, table: str, database: str | None = None) -> bool:

@@ -1,5 +1,6 @@
 """The MySQL IO manager against the real server: partition replacement, atomicity, lookback loads."""
 
+import time
 from datetime import date, timedelta
 
 import polars as pl
@@ -153,11 +154,12 @@ def test_lock_timeout_reads_the_seconds_name_and_still_the_older_one(monkeypatch
     assert lock_timeout_from_env() == 5
 
 
-def test_packed_read_equals_the_streamed_read(fresh_database: str) -> None:
-    """query_frame_packed: the same frame as the ordinary (streamed) read, nulls, dates, booleans, doubles (full
-    precision) and any string (tab, newline, backslash, quote, non-ASCII, empty) included, over several groups;
-    an empty result is an empty typed frame."""
-    from store_anomaly.mysql import query_frame_packed, query_frame_streamed
+def test_arrow_read_equals_the_streamed_read(fresh_database: str) -> None:
+    """query_frame_arrow: the same frame as the ordinary (streamed) read, nulls, dates, booleans, doubles (full
+    precision), integers and any string (tab, newline, backslash, quote, non-ASCII, emoji, empty vs NULL)
+    included, parameters rendered by the driver (a quote in one); an empty result is an empty typed frame, also
+    when read from another database by name."""
+    from store_anomaly.mysql import query_frame_arrow, query_frame_streamed
 
     schema = {
         "metric_date": pl.Date(),
@@ -169,7 +171,7 @@ def test_packed_read_equals_the_streamed_read(fresh_database: str) -> None:
         "flag": pl.Boolean(),
         "name": pl.String(),
     }
-    names = [None, "", "tab\there", "line\nbreak", "back\\slash \\N", 'it\'s "q"', "门店 ✓"]
+    names = [None, "", "tab\there", "line\nbreak", "back\\slash \\N", 'it\'s "q"', "门店 ✓", "☕🙂"]
     url = MySQLUrl.parse(fresh_database)
     with url.connect() as connection, connection.cursor() as cursor:
         cursor.execute(
@@ -194,13 +196,100 @@ def test_packed_read_equals_the_streamed_read(fresh_database: str) -> None:
         cursor.executemany("INSERT INTO t VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
         connection.commit()
         where, params = "metric_date BETWEEN %s AND %s", (date(2025, 1, 2), date(2025, 1, 8))
-        packed = query_frame_packed(connection, "t", schema, where, params, ("metric_date", "metric_name"))
+        arrow = query_frame_arrow(connection, "t", schema, where, params)
         columns = ", ".join(f"`{name}`" for name in schema)
         streamed = query_frame_streamed(connection, f"SELECT {columns} FROM t WHERE {where}", params, schema)
-        empty = query_frame_packed(connection, "t", schema, "metric_date > %s", (date(2030, 1, 1),), ("metric_date",))
+        quoted = query_frame_arrow(connection, "t", schema, "name = %s OR name = %s", ('it\'s "q"', "☕🙂"))
+        empty = query_frame_arrow(connection, "t", schema, "metric_date > %s", (date(2030, 1, 1),))
+    with url.connect(database=False) as connection:
+        named = query_frame_arrow(connection, "t", schema, "metric_date > %s", (date(2030, 1, 1),), url.database)
     key = ["metric_date", "shop_no", "metric_name"]
     assert streamed.height == 7 * 5 * 2
-    assert packed.schema == streamed.schema
-    assert packed.sort(key).equals(streamed.sort(key), null_equal=True)
-    assert set(packed["name"].to_list()) == set(names)
+    assert arrow.schema == streamed.schema == schema
+    assert arrow.sort(key).equals(streamed.sort(key), null_equal=True)
+    assert set(arrow["name"].to_list()) == set(names)
+    assert set(quoted["name"].to_list()) == {'it\'s "q"', "☕🙂"} and quoted.height > 0
     assert empty.is_empty() and empty.schema == streamed.schema
+    assert named.is_empty() and named.schema == streamed.schema
+
+
+def test_an_arrow_read_past_its_limits_ends_naming_the_table(fresh_database: str, monkeypatch) -> None:
+    """connectorx's own session keeps the session limits: a table held by LOCK TABLES ... WRITE ends the read
+    at the lock-wait timeout, and a statement running past the read timeout is stopped by the server; both
+    errors name the table, never a hang."""
+    import pymysql
+
+    from store_anomaly.mysql import database_error, query_frame_arrow
+    from store_anomaly.settings import LOCK_WAIT_TIMEOUT_ENV_VAR, READ_TIMEOUT_ENV_VAR, WAREHOUSE_ENV_VAR
+
+    url = MySQLUrl.parse(fresh_database)
+    with url.connect(autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE t (metric_date DATE, value DOUBLE)")
+        cursor.execute("INSERT INTO t VALUES ('2025-01-01', 1.5)")
+    schema = {"metric_date": pl.Date(), "value": pl.Float64()}
+    holder = url.connect()
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("LOCK TABLES t WRITE")
+        monkeypatch.setenv(LOCK_WAIT_TIMEOUT_ENV_VAR, "1")
+        with url.connect() as connection:
+            began = time.perf_counter()
+            with pytest.raises(pymysql.err.OperationalError) as raised:
+                query_frame_arrow(connection, "t", schema, "TRUE", None)
+            assert time.perf_counter() - began < 10
+    finally:
+        holder.close()
+    assert raised.value.args[0] == 1205 and "(reading t)" in raised.value.args[1]
+    message = str(database_error("warehouse", WAREHOUSE_ENV_VAR, url.redacted(), raised.value, doing="reading t"))
+    assert "lock wait ended" in message and LOCK_WAIT_TIMEOUT_ENV_VAR in message
+
+    monkeypatch.setenv(LOCK_WAIT_TIMEOUT_ENV_VAR, "60")
+    monkeypatch.setenv(READ_TIMEOUT_ENV_VAR, "1")
+    with url.connect() as connection:
+        began = time.perf_counter()
+        with pytest.raises(pymysql.err.OperationalError) as raised:
+            query_frame_arrow(connection, "t", schema, "SLEEP(3) = 0", None)
+        assert time.perf_counter() - began < 3
+    assert raised.value.args[0] == 1969 and "(reading t)" in raised.value.args[1]
+    message = str(database_error("warehouse", WAREHOUSE_ENV_VAR, url.redacted(), raised.value, doing="reading t"))
+    assert "(reading t): ran past the statement limit" in message and READ_TIMEOUT_ENV_VAR in message
+    assert "overloaded or the query too long" in message
+
+
+def test_an_arrow_read_refused_by_the_server_never_shows_the_password(fresh_database: str) -> None:
+    """A user with a password (characters that need percent-encoding): the read works, and when the server
+    refuses connectorx's session (the password changed since the driver's session opened) the error names the
+    refusal and the table, never the password, plain or encoded."""
+    import uuid
+    from urllib.parse import quote
+
+    import pymysql
+
+    from store_anomaly.mysql import query_frame_arrow
+
+    root = MySQLUrl.parse(fresh_database)
+    user, password = f"sax_{uuid.uuid4().hex[:8]}", f"p@ss:w/rd%{uuid.uuid4().hex[:8]}"
+    with root.connect(autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE t (metric_date DATE)")
+        cursor.execute("INSERT INTO t VALUES ('2025-01-01')")
+        for host in ("%", "localhost"):
+            cursor.execute(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY {connection.escape(password)}")
+            cursor.execute(f"GRANT SELECT ON `{root.database}`.* TO '{user}'@'{host}'")
+    schema = {"metric_date": pl.Date()}
+    try:
+        url = MySQLUrl(root.host, root.port, user, password, root.database)
+        with url.connect() as connection:
+            assert query_frame_arrow(connection, "t", schema, "TRUE", None)["metric_date"].to_list() == [
+                date(2025, 1, 1)
+            ]
+            with root.connect(autocommit=True) as admin, admin.cursor() as cursor:
+                for host in ("%", "localhost"):
+                    cursor.execute(f"ALTER USER '{user}'@'{host}' IDENTIFIED BY 'changed-since'")
+            with pytest.raises(pymysql.err.OperationalError) as raised:
+                query_frame_arrow(connection, "t", schema, "TRUE", None)
+    finally:
+        with root.connect(autocommit=True) as admin, admin.cursor() as cursor:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%', '{user}'@'localhost'")
+    text = repr(raised.value) + str(raised.value.__cause__) + str(raised.value.__context__)
+    assert raised.value.args[0] == 1045 and "(reading t)" in raised.value.args[1], raised.value.args
+    assert password not in text and quote(password, safe="") not in text and "p@ss" not in text

@@ -56,12 +56,12 @@ from store_anomaly.mysql import (
     DatabaseUnavailableError,
     MySQLUrl,
     MySQLUrlError,
+    arrow_readable,
     bulk_load,
     create_database,
     database_error,
     ensure_table,
-    packable,
-    query_frame_packed,
+    query_frame_arrow,
     query_frame_streamed,
     quote_identifier,
     table_exists,
@@ -251,16 +251,16 @@ class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
         with connection.cursor() as cursor:
             if not table_exists(cursor, table_slice.table, table_slice.schema):
                 return pl.DataFrame(schema=schema)
-        if table_slice.partition_dimensions and all(packable(dtype) for dtype in schema.values()):
-            # packed by business date: an input can be the SPC lookback of 1,000 stores (~590 days)
-            group = [dimension.partition_expr for dimension in table_slice.partition_dimensions]
-            return query_frame_packed(
+        if table_slice.partition_dimensions and all(arrow_readable(dtype) for dtype in schema.values()):
+            # through Arrow: an input can be the SPC lookback of 1,000 stores (~590 days). Its own session reads
+            # what is committed, not this transaction's snapshot: an input is an upstream asset's partitions,
+            # committed before this step began.
+            return query_frame_arrow(
                 connection,
                 table_slice.table,
                 schema,
                 where.removeprefix(" WHERE "),
                 params,
-                group,
                 database=table_slice.schema,
             )
         # streamed: an input can be a year of 1,000 stores' control limits (3.3M rows)

@@ -16,7 +16,7 @@ import polars as pl
 
 from store_anomaly.alerts.state import current_alert_state
 from store_anomaly.kpis.catalog import DQ_COLUMNS, DQ_EXCLUDED_TOTAL, KPI_COLUMNS
-from store_anomaly.mysql import query_frame_packed, query_frame_streamed, table_exists
+from store_anomaly.mysql import query_frame_arrow, query_frame_streamed, table_exists
 
 # 13 months: a year of history plus the month before, so this month compares with the same month last year.
 REPORT_WINDOW_DAYS = 396
@@ -112,19 +112,19 @@ def _read(
     date_column: str,
     first: date,
     last: date,
-    packed_by: tuple[str, ...] = (),
 ):
     """The window's rows of `table`, columns it lacks as nulls (an empty frame when the table is missing).
 
-    Packed by the server in groups of `packed_by` (default: the date; `mysql.query_frame_packed`): a year of
-    1,000 stores' control limits is 3.3M rows, about 2 GB as Python tuples at once and twice as slow through
-    the driver. A table lacking a column is read streamed."""
+    Read through Arrow (`mysql.query_frame_arrow`): a year of 1,000 stores' control limits is 3.3M rows, about
+    2 GB as Python tuples at once and several times slower through the driver. Its own session reads what is
+    committed when it reads, not this connection's snapshot: the window's days are bounded by the last date
+    read here, and each table's days are written atomically. A table lacking a column is read streamed."""
     if not table_exists(cursor, table):
         return pl.DataFrame(schema=schema)
     present = _columns(cursor, table)
     if present.issuperset(schema):
         where = f"`{date_column}` BETWEEN %s AND %s"
-        return query_frame_packed(cursor.connection, table, schema, where, (first, last), packed_by or (date_column,))
+        return query_frame_arrow(cursor.connection, table, schema, where, (first, last))
     select = ", ".join(f"`{name}`" if name in present else f"NULL AS `{name}`" for name in schema)
     return query_frame_streamed(
         cursor.connection,
@@ -162,7 +162,6 @@ def load_report_data(connection, window_days: int = REPORT_WINDOW_DAYS) -> Repor
             "metric_date",
             first,
             last,
-            packed_by=("metric_date", "metric_name"),
         )
         flags = _read(cursor, "store_anomaly_flags", FLAGS_COLUMNS, "metric_date", first, last)
         health = _read(cursor, "store_health_scores", HEALTH_COLUMNS, "metric_date", first, last)
