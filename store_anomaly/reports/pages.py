@@ -575,24 +575,17 @@ def iter_pages(
     alerts = with_headlines(data.alerts, language).join(
         data.stores.select("shop_no", pl.col("shop_name").alias("store_name")), on="shop_no", how="left"
     )
-    series = _control_series(data)
-    parts = {
-        "series": _by_store(series),
-        "flags": _by_store(data.flags),
-        "alerts": _by_store(alerts),
-        "health": _by_store(data.health),
-        "peers": _by_store(data.peers),
-        "metrics": _by_store(data.metrics),
+    frames = {
+        "series": _control_series(data),
+        "flags": data.flags,
+        "alerts": alerts,
+        "health": data.health,
+        "peers": data.peers,
+        "metrics": data.metrics,
     }
-    empty = {
-        "series": series.head(0),
-        "flags": data.flags.head(0),
-        "alerts": alerts.head(0),
-        "health": data.health.head(0),
-        "peers": data.peers.head(0),
-        "metrics": data.metrics.head(0),
-    }
-    del series
+    parts = {name: _by_store(frame) for name, frame in frames.items()}
+    empty = {name: frame.head(0) for name, frame in frames.items()}
+    del frames  # the control series is only needed split by store
     yield (
         "index.html",
         executive_summary(data, built_at, resolve_after_quiet_days=resolve_after_quiet_days, language=language),
