@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.settings import NOTIFY_URLS_ENV_VAR, SOURCE_ENV_VARS, TEST_MYSQL_URL_ENV_VAR, WAREHOUSE_ENV_VAR
@@ -54,3 +56,15 @@ def export_platform(urls: dict[str, str], patch) -> None:
         patch.setenv(variable, urls[source])
     patch.setenv(WAREHOUSE_ENV_VAR, urls["warehouse"])
     patch.delenv(NOTIFY_URLS_ENV_VAR, raising=False)
+
+
+@contextmanager
+def table_locked(url: str, table: str) -> Iterator[None]:
+    """Another session holds `LOCK TABLES table WRITE` on `url`'s database while the block runs."""
+    holder = MySQLUrl.parse(url).connect()
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute(f"LOCK TABLES {table} WRITE")
+        yield
+    finally:
+        holder.close()

@@ -20,6 +20,7 @@ from store_anomaly.io_managers.mysql import MySQLIOManager, lock_timeout_from_en
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import partition_range_tags
 from store_anomaly.table_schemas import table_schema
+from store_anomaly_tests.databases import table_locked
 
 pytestmark = pytest.mark.mysql
 
@@ -227,18 +228,12 @@ def test_an_arrow_read_past_its_limits_ends_naming_the_table(fresh_database: str
         cursor.execute("CREATE TABLE t (metric_date DATE, value DOUBLE)")
         cursor.execute("INSERT INTO t VALUES ('2025-01-01', 1.5)")
     schema = {"metric_date": pl.Date(), "value": pl.Float64()}
-    holder = url.connect()
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("LOCK TABLES t WRITE")
-        monkeypatch.setenv(LOCK_WAIT_TIMEOUT_ENV_VAR, "1")
-        with url.connect() as connection:
-            began = time.perf_counter()
-            with pytest.raises(pymysql.err.OperationalError) as raised:
-                query_frame_arrow(connection, "t", schema, "TRUE", None)
-            assert time.perf_counter() - began < 10
-    finally:
-        holder.close()
+    monkeypatch.setenv(LOCK_WAIT_TIMEOUT_ENV_VAR, "1")
+    with table_locked(fresh_database, "t"), url.connect() as connection:
+        began = time.perf_counter()
+        with pytest.raises(pymysql.err.OperationalError) as raised:
+            query_frame_arrow(connection, "t", schema, "TRUE", None)
+        assert time.perf_counter() - began < 10
     assert raised.value.args[0] == 1205 and "(reading t)" in raised.value.args[1]
     message = str(database_error("warehouse", WAREHOUSE_ENV_VAR, url.redacted(), raised.value, doing="reading t"))
     assert "lock wait ended" in message and LOCK_WAIT_TIMEOUT_ENV_VAR in message

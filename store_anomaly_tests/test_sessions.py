@@ -33,7 +33,7 @@ from store_anomaly.mysql import (
 from store_anomaly.resources import SourceDatabase, SourceUnavailableError, Warehouse
 from store_anomaly.runner import root_causes
 from store_anomaly.settings import LOCK_WAIT_TIMEOUT_ENV_VAR, READ_TIMEOUT_ENV_VAR, SOURCE_ENV_VARS, WAREHOUSE_ENV_VAR
-from store_anomaly_tests.databases import TEST_SERVER_URL
+from store_anomaly_tests.databases import TEST_SERVER_URL, table_locked
 from store_anomaly_tests.source_rows import create_all_source_tables
 
 pytestmark = pytest.mark.mysql
@@ -116,10 +116,7 @@ def test_a_backfill_against_a_silent_source_fails_fast_naming_it(platform_urls, 
 def test_a_held_table_lock_ends_in_a_timeout_naming_the_table(platform_urls, monkeypatch):
     create_all_source_tables(platform_urls)
     monkeypatch.setenv(LOCK_WAIT_TIMEOUT_ENV_VAR, "1")
-    holder = MySQLUrl.parse(platform_urls["sales_order"]).connect()
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("LOCK TABLES t_trade WRITE")
+    with table_locked(platform_urls["sales_order"], "t_trade"):
         source = SourceDatabase(
             name="sales_order", url=platform_urls["sales_order"], env_var=SOURCE_ENV_VARS["sales_order"]
         )
@@ -127,8 +124,6 @@ def test_a_held_table_lock_ends_in_a_timeout_naming_the_table(platform_urls, mon
         with pytest.raises(SourceUnavailableError) as raised:
             source.fetch_frame("SELECT COUNT(*) FROM t_trade", None, {"rows": pl.Int64})
         assert time.perf_counter() - began < 10
-    finally:
-        holder.close()
     message = str(raised.value)
     assert message.startswith("sales_order: reading t_trade at ")
     assert "lock wait ended after 1." in message and LOCK_WAIT_TIMEOUT_ENV_VAR in message
@@ -149,14 +144,11 @@ def test_a_held_table_lock_during_the_late_rows_sensor_names_source_table_and_wh
         f"{name}_source": SourceDatabase(name=name, url=platform_urls[name], env_var=SOURCE_ENV_VARS[name])
         for name in ("sales_order", "opproduction", "opqualitycontrol", "opempefficiency")
     }
-    holder = MySQLUrl.parse(platform_urls["opqualitycontrol"]).connect()
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("LOCK TABLES t_expiry_management WRITE")
-        with pytest.raises(SourceUnavailableError) as raised:
-            read_fingerprints(sources, date(2025, 10, 1))
-    finally:
-        holder.close()
+    with (
+        table_locked(platform_urls["opqualitycontrol"], "t_expiry_management"),
+        pytest.raises(SourceUnavailableError) as raised,
+    ):
+        read_fingerprints(sources, date(2025, 10, 1))
     message = str(raised.value)
     assert message.startswith("opqualitycontrol: reading t_expiry_management at "), message
     assert SOURCE_ENV_VARS["opqualitycontrol"] in message
@@ -166,17 +158,12 @@ def test_a_held_table_lock_during_the_late_rows_sensor_names_source_table_and_wh
 def test_a_held_table_lock_during_the_observation_job_is_its_root_cause_naming_the_source(platform_urls, monkeypatch):
     create_all_source_tables(platform_urls)
     monkeypatch.setenv(LOCK_WAIT_TIMEOUT_ENV_VAR, "1")
-    holder = MySQLUrl.parse(platform_urls["sales_order"]).connect()
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("LOCK TABLES t_trade WRITE")
+    with table_locked(platform_urls["sales_order"], "t_trade"):
         result = (
             build_definitions()
             .resolve_job_def("observe_sources_job")
             .execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
         )
-    finally:
-        holder.close()
     assert not result.success
     causes = root_causes(result)
     assert causes and all("sales_order: reading t_trade at " in cause for cause in causes), causes
