@@ -41,15 +41,25 @@ _Q = 2.0**16
 _CLIP = 2.0**12
 
 
-def _lagged(cum: str, lag: int) -> pl.Expr:
+def _lagged(cum: str, lag: int, pre: bool = False) -> pl.Expr:
     """A per-group cumulative sum `lag` rows back (0 before the group's first row). Rows are sorted by group, so
-    a plain shift is the group's own row whenever the row index within the group (`_i`) reaches back that far."""
+    a plain shift is the group's own row whenever the row index within the group (`_i`) reaches back that far.
+    `pre`: the column `{cum}@{lag}` holding it (materialised before the rows were cut, `add_window_sums`)."""
+    if pre:
+        return pl.col(f"{cum}@{lag}")
     return pl.when(pl.col("_i") >= lag).then(pl.col(cum).shift(lag)).otherwise(0)
 
 
-def _window_sum(cum: str, w: int) -> pl.Expr:
+def _window_sum(cum: str, w: int, pre: bool = False) -> pl.Expr:
     """Sum over the last `w` rows (today included) of a per-group cumulative sum column."""
-    return pl.col(cum) - _lagged(cum, w)
+    return pl.col(cum) - _lagged(cum, w, pre)
+
+
+def _onset_sigma(sigma: str, w: int, pre: bool = False) -> pl.Expr:
+    """`sigma` on the candidate onset day of window w (w - 1 rows back; null before the group's first row)."""
+    if pre:
+        return pl.col(f"{sigma}@{w - 1}")
+    return pl.when(pl.col("_i") >= w - 1).then(pl.col(sigma).shift(w - 1))
 
 
 def add_anchored_drift(
@@ -80,11 +90,16 @@ def add_anchored_drift(
     return add_anchor_statistics(df, sigma, config, chain, material)
 
 
-def add_window_sums(df: pl.DataFrame, values: str, sigma: str, config: SpcConfig) -> pl.DataFrame:
+def add_window_sums(
+    df: pl.DataFrame, values: str, sigma: str, config: SpcConfig, keep: pl.Expr | None = None
+) -> pl.DataFrame:
     """First step of `add_anchored_drift`: per candidate window w, the anchor `_a{w}`, the level change `_d{w}`
     and the ramp slope `_b{w}` (null when the window or its anchor lacks usable days), the yardstick terms of its
     statistics (`_s{w}`, `_vd{w}`, `_vb{w}`, see `_window_terms`), and `recent_t`. What it adds is per row: the
-    rows can be filtered afterwards (to the days scored) without changing any of them."""
+    rows can be filtered afterwards (to the days scored) without changing any of them.
+
+    `keep`: only the rows where it holds are returned; the running sums then run over every row, but the
+    windows' terms (the bulk of the work) only over the kept ones, from the lagged sums they read (taken first)."""
     windows = tuple(sorted(config.anchor_windows))
     a_days = config.anchor_days
     q = (pl.col(values).clip(-_CLIP, _CLIP) * _Q).round(0).cast(pl.Int64)
@@ -98,21 +113,32 @@ def add_window_sums(df: pl.DataFrame, values: str, sigma: str, config: SpcConfig
         (present * pl.col("_i") * pl.col("_i")).cum_sum().over(GROUP).alias("_ziin"),
     )
     recent = config.recent_level_days
-    n_recent = _window_sum("_zn", recent)
+    pre = keep is not None
+    if pre:
+        lags = {(c, w) for w in windows for c in ("_zs", "_zn", "_zis", "_zin", "_ziin")}
+        lags |= {(c, w + a_days) for w in windows for c in ("_zs", "_zn")} | {("_zs", recent), ("_zn", recent)}
+        df = df.with_columns(
+            *[_lagged(c, lag).alias(f"{c}@{lag}") for c, lag in sorted(lags)],
+            *[_onset_sigma(sigma, w).alias(f"{sigma}@{w - 1}") for w in windows],
+        ).filter(keep)
+        lagged = [f"{c}@{lag}" for c, lag in sorted(lags)] + [f"{sigma}@{w - 1}" for w in windows]
+    else:
+        lagged = []
+    n_recent = _window_sum("_zn", recent, pre)
     df = df.with_columns(
         pl.when(n_recent >= (recent + 1) // 2)
-        .then(_window_sum("_zs", recent).cast(pl.Float64) / _Q / n_recent.cast(pl.Float64))
+        .then(_window_sum("_zs", recent, pre).cast(pl.Float64) / _Q / n_recent.cast(pl.Float64))
         .alias("recent_t")
     )
     for w in windows:
-        n1 = _window_sum("_zn", w)
-        s1 = _window_sum("_zs", w)
-        si = _window_sum("_zis", w)
-        sin = _window_sum("_zin", w)
-        siin = _window_sum("_ziin", w)
+        n1 = _window_sum("_zn", w, pre)
+        s1 = _window_sum("_zs", w, pre)
+        si = _window_sum("_zis", w, pre)
+        sin = _window_sum("_zin", w, pre)
+        siin = _window_sum("_ziin", w, pre)
         # anchor: the a_days rows before the window
-        n0 = _lagged("_zn", w) - _lagged("_zn", w + a_days)
-        s0 = _lagged("_zs", w) - _lagged("_zs", w + a_days)
+        n0 = _lagged("_zn", w, pre) - _lagged("_zn", w + a_days, pre)
+        s0 = _lagged("_zs", w, pre) - _lagged("_zs", w + a_days, pre)
         c = pl.col("_i") - w  # k = i - c, 1..w inside the window
         # sums of k u, k, k^2 over the window's usable rows (exact integers, then scaled)
         sku = (si - c * s1).cast(pl.Float64) / _Q
@@ -121,7 +147,7 @@ def add_window_sums(df: pl.DataFrame, values: str, sigma: str, config: SpcConfig
         n1f, n0f = n1.cast(pl.Float64), n0.cast(pl.Float64)
         ok = (n1 >= max(3, int(config.drift_min_share * w))) & (n0 >= config.anchor_min_obs)
         anchor = s0.cast(pl.Float64) / _Q / n0f
-        sig = pl.when(pl.col("_i") >= w - 1).then(pl.col(sigma).shift(w - 1))
+        sig = _onset_sigma(sigma, w, pre)
         df = df.with_columns(
             pl.when(ok & sig.is_not_null()).then(anchor).alias(f"_a{w}"),
             pl.when(ok & sig.is_not_null()).then(s1.cast(pl.Float64) / _Q / n1f - anchor).alias(f"_d{w}"),
@@ -129,24 +155,24 @@ def add_window_sums(df: pl.DataFrame, values: str, sigma: str, config: SpcConfig
         )
     terms = []
     for w in windows:
-        sig, vd, vb = _window_terms(w, sigma, config)
+        sig, vd, vb = _window_terms(w, sigma, config, pre)
         terms += [sig.alias(f"_s{w}"), vd.alias(f"_vd{w}"), vb.alias(f"_vb{w}")]
     # every column from here on is per row: the frame can be cut to the days to score
-    return df.with_columns(terms).drop("_i", "_zs", "_zn", "_zis", "_zin", "_ziin")
+    return df.with_columns(terms).drop("_i", "_zs", "_zn", "_zis", "_zin", "_ziin", *lagged)
 
 
-def _window_terms(w: int, sigma: str, config: SpcConfig) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+def _window_terms(w: int, sigma: str, config: SpcConfig, pre: bool = False) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(sigma on the candidate onset day, sqrt(1/n1 + 1/n0), sum k^2 / sqrt(sum k^2 + (sum k)^2 / n0)) of window w,
     from the running sums of `add_window_sums`."""
-    n1 = _window_sum("_zn", w)
-    sin = _window_sum("_zin", w)
-    siin = _window_sum("_ziin", w)
-    n0 = _lagged("_zn", w) - _lagged("_zn", w + config.anchor_days)
+    n1 = _window_sum("_zn", w, pre)
+    sin = _window_sum("_zin", w, pre)
+    siin = _window_sum("_ziin", w, pre)
+    n0 = _lagged("_zn", w, pre) - _lagged("_zn", w + config.anchor_days, pre)
     c = pl.col("_i") - w
     sk = (sin - c * n1).cast(pl.Float64)
     skk = (siin - 2 * c * sin + c * c * n1).cast(pl.Float64)
     n1f, n0f = n1.cast(pl.Float64), n0.cast(pl.Float64)
-    sig = pl.when(pl.col("_i") >= w - 1).then(pl.col(sigma).shift(w - 1))
+    sig = _onset_sigma(sigma, w, pre)
     return sig, (1.0 / n1f + 1.0 / n0f).sqrt(), skk / (skk + sk * sk / n0f).sqrt()
 
 

@@ -127,7 +127,7 @@ def compute_spc(
         if config.rule_set == "seed":
             scored = [score_seed(slices[0], metric, config)]
         else:
-            scored = score_default_chunks(slices, metric, config, keep=in_range)
+            scored = score_default_chunks(slices, metric, config, keep=in_range, start=start)
         for k, (limits, flags) in enumerate(scored):
             limits_parts[k].append(_conform(limits.filter(in_range), LIMITS_SCHEMA))
             flags_parts.append(_conform(flags.filter(in_range), FLAGS_SCHEMA))

@@ -43,6 +43,8 @@ of those, so day D depends only on rows in [D - lookback_days, D] and re-runs ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, timedelta
 from statistics import NormalDist
 
 import polars as pl
@@ -210,8 +212,43 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
     return score_default_chunks([long], metric, config)[0]
 
 
+@dataclass(frozen=True)
+class StageCuts:
+    """First day each stage's output is still needed for the days from `start` on (rows before are dropped).
+
+    `screen`: the first pass's centre (`_m0`) is needed from here (the quantile spread reads `scale_days` of
+    residuals); `screened`: the screened values (`_yc`) from here (the second pass's centre and drift reference
+    read them); `scored`: the second pass's output (centre, chain effects, residuals) from here (sigma reads the
+    previous sigma-window residuals; the CUSUMs, the anchored windows and the recent level read the days before
+    on top). Every statistic is of a bounded window of exact sums or order statistics, so cutting the rows no later
+    stage reads changes no kept value; the cuts only bound the work by the days scored instead of the history."""
+
+    screen: date
+    screened: date
+    scored: date
+
+
+def stage_cuts(spec: MetricSpec, config: SpcConfig, start: date) -> StageCuts:
+    sigma_days = config.scale_days if spec.weekly else config.sparse_scale_days
+    reach = max(
+        max(config.anchor_windows) + config.anchor_days,
+        config.cusum_window_days - 1,
+        config.recent_level_days,
+    )
+    scored = start - timedelta(days=reach + sigma_days)
+    screened = scored - timedelta(
+        days=max(config._center_span(spec.weekly, False), config._center_span(spec.weekly, True))
+    )
+    screen = screened - timedelta(days=config.scale_days)
+    return StageCuts(screen=screen, screened=screened, scored=scored)
+
+
 def score_default_chunks(
-    chunks: list[pl.DataFrame], metric: str, config: SpcConfig, keep: pl.Expr | None = None
+    chunks: list[pl.DataFrame],
+    metric: str,
+    config: SpcConfig,
+    keep: pl.Expr | None = None,
+    start: date | None = None,
 ) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
     """`score_default` over slices of stores (each slice as `long`, every store in exactly one): (limits, flags)
     per slice, restricted to the rows where `keep` holds (all rows when None).
@@ -220,17 +257,21 @@ def score_default_chunks(
     store's residuals of the day, so each of the two kinds (the day's residual, the anchored windows) is gathered
     from every slice (a few narrow columns) before any slice goes on. Memory: the slices' working columns plus
     one slice's temporaries, instead of the temporaries of every store at once. The result does not depend on the
-    slicing."""
+    slicing.
+
+    `start` (the first day kept): each stage then runs only over the days the later stages read (`stage_cuts`), so
+    the work grows with the days scored, not with the history in `chunks`; the kept rows are unchanged."""
     spec = config.metric_specs[metric]
     anchored = spec.drift_test != "none" or spec.anchored
+    cuts = stage_cuts(spec, config, start) if start is not None else None
     frames = list(chunks)
     chunks.clear()  # (the caller's list no longer holds the slices: each is freed once its next stage exists)
     for i in range(len(frames)):
-        frames[i] = _screen_and_center(frames[i], spec, config)
+        frames[i] = _screen_and_center(frames[i], spec, config, cuts)
     if config.chain_relative:
         _apply_chain(frames, _residual_specs(config), config, counts=True)
     for i in range(len(frames)):
-        frames[i] = _sigma_and_cusums(frames[i], spec, config, anchored)
+        frames[i] = _sigma_and_cusums(frames[i], spec, config, anchored, keep)
         if keep is not None:  # from here on every statistic is per row (and the chain effects per day)
             frames[i] = frames[i].filter(keep)
     if anchored and config.chain_relative:
@@ -290,8 +331,11 @@ def _apply_chain(frames: list, specs: list[tuple[str, pl.Expr, str]], config: Sp
             frames[i] = frames[i].drop("_r", "_rr", "chain_ref_t_n").rename({"chain_t_n": "chain_stores"})
 
 
-def _screen_and_center(long: pl.DataFrame, spec: MetricSpec, config: SpcConfig) -> pl.DataFrame:
-    """Steps 1-3 up to the store's own expectation, and the residuals the chain effects are taken from."""
+def _screen_and_center(
+    long: pl.DataFrame, spec: MetricSpec, config: SpcConfig, cuts: StageCuts | None = None
+) -> pl.DataFrame:
+    """Steps 1-3 up to the store's own expectation, and the residuals the chain effects are taken from (from
+    `cuts.scored` on, when given)."""
     usable = pl.col("y").is_not_null() & ~pl.col("is_closed") & ~pl.col("is_special")
     df = long.with_columns(
         transform(pl.col("x"), spec).alias("y"),
@@ -301,6 +345,8 @@ def _screen_and_center(long: pl.DataFrame, spec: MetricSpec, config: SpcConfig) 
     )
     # ---- first pass: outlier screen (medians, quantile spread) ---------------------------------------------------
     df = _center_columns(df, "_y0", spec, config, True, "_m0")
+    if cuts is not None:
+        df = df.filter(pl.col("metric_date") >= cuts.screen)
     df = df.with_columns((pl.col("_y0") - pl.col("_m0")).alias("_r0"))
     df = df.with_columns(
         pl.max_horizontal(_spread("_r0", spec, config), _sigma_floor(pl.col("_m0"), spec)).alias("_s0")
@@ -308,9 +354,13 @@ def _screen_and_center(long: pl.DataFrame, spec: MetricSpec, config: SpcConfig) 
     outlier = ((pl.col("_r0") / pl.col("_s0")).abs() > config.outlier_z).fill_null(False)
     df = df.with_columns(pl.when(~outlier).then(pl.col("_y0")).alias("_yc"), outlier.alias("is_outlier"))
     df = df.drop("_m0", "_r0", "_s0")
+    if cuts is not None:
+        df = df.filter(pl.col("metric_date") >= cuts.screened)
     # ---- second pass on screened data: centre, sigma, Z (means and standard deviation, exact sums) ------------
     df = _center_columns(df, "_yc", spec, config, False, "center_t")
     df = df.rename({"center_t_ref": "ref_t", "center_t_n": "center_days", "center_t_f": "factor_t"}).drop("_wd")
+    if cuts is not None:
+        df = df.filter(pl.col("metric_date") >= cuts.scored)
     # ---- chain effect: what every store sees that day (season, weather, a city-wide event) ---------------------
     if config.chain_relative:
         return df.with_columns(
@@ -323,8 +373,11 @@ def _screen_and_center(long: pl.DataFrame, spec: MetricSpec, config: SpcConfig) 
     )
 
 
-def _sigma_and_cusums(df: pl.DataFrame, spec: MetricSpec, config: SpcConfig, anchored: bool) -> pl.DataFrame:
-    """Step 3's expectation with the chain effect, sigma, Z, the CUSUMs and the anchored windows' sums."""
+def _sigma_and_cusums(
+    df: pl.DataFrame, spec: MetricSpec, config: SpcConfig, anchored: bool, keep: pl.Expr | None = None
+) -> pl.DataFrame:
+    """Step 3's expectation with the chain effect, sigma, Z, the CUSUMs and the anchored windows' sums (of the
+    rows where `keep` holds only, when given and anchored; the caller cuts the others)."""
     # the store's own expectation (earlier days) plus the chain's movement today
     df = df.with_columns(
         (pl.col("center_t") + pl.col("chain_t").fill_null(0.0)).alias("center_a"),
@@ -365,7 +418,7 @@ def _sigma_and_cusums(df: pl.DataFrame, spec: MetricSpec, config: SpcConfig, anc
         ((pl.col("age") >= config.warmup_days) & pl.col("center_t").is_not_null()).alias("_member"),
     ).drop("_y0")
     if anchored:
-        df = add_window_sums(df, "_level", "sigma_t", config)
+        df = add_window_sums(df, "_level", "sigma_t", config, keep)
     return df.drop("_level")
 
 

@@ -396,3 +396,26 @@ def test_sustained_rises_are_warnings_never_critical(result) -> None:
     aov = rises.filter(pl.col("shop_no") == "AOV", pl.col("metric_name") == "aov")
     assert aov.height > 0 and set(rises["severity"]) == {"WARNING"}
     assert result.flags.filter(pl.col("shop_no").str.contains(r"^S\d\d$"), pl.col("severity") == "CRITICAL").height == 0
+
+
+def test_a_daily_window_equals_the_full_run_rows(battery, result) -> None:
+    """A daily run (4 days) runs each stage only over the days the later stages read (`stage_cuts`): its rows
+    are the full run's, around a step, a slide, an outage and a new store's first days (limits and every rule)."""
+    resets = pl.DataFrame(
+        {"shop_no": ["STEP"], "metric_name": [None], "reset_date": [date(2025, 6, 1)]},
+        schema={"shop_no": pl.String, "metric_name": pl.String, "reset_date": pl.Date},
+    )
+    full = compute_spc(battery, date(2025, 1, 1), SERIES_END, DEFAULT, resets)
+    rules: set[str] = set()
+    for lo in (date(2025, 5, 14), date(2025, 6, 3), date(2025, 7, 18), date(2025, 8, 12), date(2025, 12, 28)):
+        hi = lo + timedelta(days=3)
+        day = compute_spc(battery, lo, hi, DEFAULT, resets, chunk_stores=7)
+
+        def sub(df: pl.DataFrame, lo: date = lo, hi: date = hi) -> pl.DataFrame:
+            return df.filter(pl.col("metric_date").is_between(lo, hi))
+
+        assert day.limits.height > 0
+        assert sub(full.limits).equals(day.limits), lo
+        assert sub(full.flags).equals(day.flags), lo
+        rules |= set(day.flags["rule"].to_list())
+    assert {"robust_z", "cusum_shift", "anchored_drift"} <= rules
