@@ -55,8 +55,17 @@ def _dates(frame: pl.DataFrame, column: str = "metric_date") -> list[str]:
 
 def _values(frame: pl.DataFrame, column: str) -> list:
     """A column as a JSON-safe list: NaN (a 0/0 ratio) becomes null, like a missing value."""
-    values = frame[column]
-    return (values.fill_nan(None).round(3) if values.dtype.is_float() else values).to_list()
+    return _lists(frame, column)[column]
+
+
+def _lists(frame: pl.DataFrame, *columns: str, dates: tuple[str, ...] = ()) -> dict[str, list]:
+    """Columns as JSON-safe lists in one polars pass (a chart's columns at once, not one query per column and
+    operation): floats with NaN as null and rounded to 3 decimals (`_values`), the `dates` as `_dates` writes
+    them."""
+    schema = frame.schema
+    exprs = [pl.col(c).dt.to_string("%Y-%m-%d") for c in dates]
+    exprs += [pl.col(c).fill_nan(None).round(3) if schema[c].is_float() else pl.col(c) for c in columns]
+    return frame.select(exprs).to_dict(as_series=False)
 
 
 def rule_symbol(rule: str, rules: list[str]) -> str:
@@ -91,28 +100,30 @@ def control_chart(
     store touching the KPI).
     """
     t = texts_for(language)
-    days = _dates(series)
+    columns = _lists(series, "value", "center_line", "anchor_value", "lcl", "ucl", dates=("metric_date",))
+    days = columns["metric_date"]
     data = [
         _line(
-            days, _values(series, "value"), t("report.trace.value"), "#2c3e50", 1.2, mode="lines+markers",
+            days, columns["value"], t("report.trace.value"), "#2c3e50", 1.2, mode="lines+markers",
             marker={"size": 3},
         ),
-        _line(days, _values(series, "center_line"), t("report.trace.centre_line"), "#2980b9"),
+        _line(days, columns["center_line"], t("report.trace.centre_line"), "#2980b9"),
     ]  # fmt: skip
-    if series["anchor_value"].is_not_null().any():
+    if series["anchor_value"].null_count() < series.height:
         anchored = t("report.trace.anchored_reference")
-        data.append(_line(days, _values(series, "anchor_value"), anchored, "#8e44ad", 2, "dot"))
+        data.append(_line(days, columns["anchor_value"], anchored, "#8e44ad", 2, "dot"))
     # The WARNING band: the lower limit, then the upper one filled down to it.
     for bound, column in (("lower", "lcl"), ("upper", "ucl")):
         data.append(
             _line(
-                days, _values(series, column), t(f"report.trace.limit_{bound}"), SEVERITY_COLOURS["WARNING"], 0.6, "dot",
+                days, columns[column], t(f"report.trace.limit_{bound}"), SEVERITY_COLOURS["WARNING"], 0.6, "dot",
                 legendgroup="limits", showlegend=bound == "upper",
                 **({"fill": "tonexty", "fillcolor": "rgba(230,126,34,0.10)"} if bound == "upper" else {}),
             )
         )  # fmt: skip
     rules = sorted(flags["rule"].unique().to_list()) if flags.height else []
-    for (severity, rule), group in flags.sort("metric_date").group_by(["severity", "rule"], maintain_order=True):
+    groups = flags.sort("metric_date").group_by(["severity", "rule"], maintain_order=True) if flags.height else ()
+    for (severity, rule), group in groups:
         data.append(
             {
                 "type": "scatter",

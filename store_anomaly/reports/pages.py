@@ -439,6 +439,8 @@ def _control_series(data: ReportData) -> pl.DataFrame:
 
 
 def _episodes(alerts: pl.DataFrame, metric: str) -> pl.DataFrame:
+    if alerts.is_empty():  # most stores: no query per KPI
+        return alerts
     return alerts.filter(pl.col("metric_names").fill_null(pl.col("metric_name")).str.split(",").list.contains(metric))
 
 
@@ -480,7 +482,9 @@ def store_page(
     order = [*HEADLINE_KPIS, *(m for m in KPI_COLUMNS if m not in HEADLINE_KPIS)]
     control = []
     by_metric = {key[0]: part for key, part in series.partition_by("metric_name", as_dict=True).items()}
-    flags_by_metric = {key[0]: part for key, part in flags.partition_by("metric_name", as_dict=True).items()}
+    flags_by_metric = (
+        {key[0]: part for key, part in flags.partition_by("metric_name", as_dict=True).items()} if flags.height else {}
+    )
     for metric in order:
         rows = by_metric.get(metric)
         if rows is None or rows.is_empty():
