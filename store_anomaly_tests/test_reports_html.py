@@ -12,7 +12,7 @@ import os
 import stat
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -23,6 +23,7 @@ from store_anomaly.alerts.listing import headline
 from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import PER_DAY_CHECK_RESULTS_MAX_DAYS
+from store_anomaly.reports import pages
 from store_anomaly.reports.data import load_report_data
 from store_anomaly.reports.pages import HEADLINE_KPIS
 from store_anomaly.reports.site import write_pages
@@ -113,6 +114,16 @@ def test_the_reports_folder_holds_every_page_privately_and_plotly_once(site, rep
     assert stat.S_IMODE(site.directory.stat().st_mode) & 0o007 == 0
     # the window is bounded: 13 months at most, whatever the history
     assert report_data.first == START and (END - report_data.first).days < 396
+
+
+def test_pages_built_a_store_at_a_time_equal_pages_built_with_every_store_at_once(report_data, monkeypatch):
+    # the control series is joined per chunk of stores (bounded memory): the chunking changes no byte
+    built_at = datetime(2025, 11, 17, 6, 0, tzinfo=UTC)
+    monkeypatch.setattr(pages, "SERIES_CHUNK_STORES", 1_000_000)
+    whole = pages.build_pages(report_data, built_at)
+    monkeypatch.setattr(pages, "SERIES_CHUNK_STORES", 1)
+    assert pages.build_pages(report_data, built_at) == whole
+    assert len(whole) == 2 + report_data.stores.height
 
 
 def test_the_flagship_page_shows_each_kpi_chart_with_its_points_flags_and_episodes(

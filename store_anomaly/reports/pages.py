@@ -54,6 +54,8 @@ PEER_KPIS: tuple[str, ...] = ("revenue", "order_count", "aov")
 HEALTH_GRID_WEEKS = 26
 # Stores whose charts the gallery draws (worst first); the others are table rows linking to their page.
 GALLERY_STORES = 40
+# Stores whose control series are joined and split at once (bounds the pages' memory at any store count).
+SERIES_CHUNK_STORES = 100
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;margin:0;color:#222;background:#f6f7f9}
@@ -428,12 +430,17 @@ def _health_grid(t: Texts, data: ReportData, stores: pl.DataFrame) -> str:
     )
 
 
-def _control_series(data: ReportData) -> pl.DataFrame:
-    """metric_date, shop_no, metric_name, value, center_line, ucl, lcl, anchor_value for every store and KPI."""
-    values = data.metrics.select("metric_date", "shop_no", *KPI_COLUMNS).unpivot(
+def _control_series(data: ReportData, shops: pl.Series | None = None) -> pl.DataFrame:
+    """metric_date, shop_no, metric_name, value, center_line, ucl, lcl, anchor_value for every KPI of the
+    stores `shops` (default: every store)."""
+    metrics, limits = data.metrics, data.limits
+    if shops is not None:
+        metrics = metrics.filter(pl.col("shop_no").is_in(shops.implode()))
+        limits = limits.filter(pl.col("shop_no").is_in(shops.implode()))
+    values = metrics.select("metric_date", "shop_no", *KPI_COLUMNS).unpivot(
         index=["metric_date", "shop_no"], variable_name="metric_name", value_name="value"
     )
-    return values.join(data.limits, on=["metric_date", "shop_no", "metric_name"], how="left").sort(
+    return values.join(limits, on=["metric_date", "shop_no", "metric_name"], how="left").sort(
         "shop_no", "metric_name", "metric_date"
     )
 
@@ -580,7 +587,6 @@ def iter_pages(
         data.stores.select("shop_no", pl.col("shop_name").alias("store_name")), on="shop_no", how="left"
     )
     frames = {
-        "series": _control_series(data),
         "flags": data.flags,
         "alerts": alerts,
         "health": data.health,
@@ -589,13 +595,18 @@ def iter_pages(
     }
     parts = {name: _by_store(frame) for name, frame in frames.items()}
     empty = {name: frame.head(0) for name, frame in frames.items()}
-    del frames  # the control series is only needed split by store
+    empty["series"] = _control_series(data, pl.Series([], dtype=pl.String))
     yield (
         "index.html",
         executive_summary(data, built_at, resolve_after_quiet_days=resolve_after_quiet_days, language=language),
     )
     gallery_charts: dict[str, dict[str, str]] = {}
     for position, store in enumerate(stores.iter_rows(named=True)):
+        if position % SERIES_CHUNK_STORES == 0:
+            # the control series (every KPI x day of a store, with its limits) of the next stores only: a year
+            # of 1,000 stores' joined and sorted at once was most of the reports' peak memory
+            chunk = stores["shop_no"].slice(position, SERIES_CHUNK_STORES)
+            parts["series"] = _by_store(_control_series(data, chunk))
         shop = store["shop_no"]
         if position < gallery_stores:
             gallery_charts[shop] = {}
