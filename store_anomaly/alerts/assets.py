@@ -30,7 +30,7 @@ from dagster import (
 
 from store_anomaly.alerts.config import ALERT_SCHEMA, AlertConfig
 from store_anomaly.alerts.episodes import build_alerts
-from store_anomaly.alerts.incremental import evidence_from, merge_rederived, rederive_from, split_existing
+from store_anomaly.alerts.incremental import rederive_from, update_alerts
 from store_anomaly.alerts.listing import open_alerts_markdown
 from store_anomaly.alerts.state import anchored_references, current_alert_state
 from store_anomaly.io_managers.mysql import hold_asset_lock
@@ -203,21 +203,13 @@ def rebuild(connection, existing: pl.DataFrame, config: AlertConfig) -> pl.DataF
 
 def update(connection, existing: pl.DataFrame, since: date, config: AlertConfig) -> tuple[pl.DataFrame, date]:
     """The whole table, re-deriving only what a change from `since` on can reach (see `incremental`)."""
-    window_start = rederive_from(existing, since, config)
-    touched, untouched = split_existing(existing, window_start, config)
-    anchors = anchored_references(connection, since=window_start)
-    read_from = evidence_from(touched, window_start, config)
-    while True:  # the evidence of a re-derived episode may reach before its stored one: read further back
-        flags = read_since(connection, "store_anomaly_flags", FLAG_COLUMNS, read_from)
-        metrics = read_since(connection, "store_daily_metrics", METRIC_COLUMNS, read_from)
-        as_of = metrics["metric_date"].max() if metrics.height else None
-        rederived = build_alerts(flags, metrics, touched, config, as_of=as_of, anchors=anchors)
-        needed = evidence_from(rederived.filter(pl.col("last_seen_on") >= window_start), window_start, config)
-        if needed >= read_from:
-            break
-        read_from = needed
-    names = metrics.group_by("shop_no").agg(pl.col("shop_name").drop_nulls().last())
-    return merge_rederived(rederived, untouched, window_start, as_of or since, names), window_start
+
+    def read(first: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+        flags = read_since(connection, "store_anomaly_flags", FLAG_COLUMNS, first)
+        return flags, read_since(connection, "store_daily_metrics", METRIC_COLUMNS, first)
+
+    anchors = anchored_references(connection, since=rederive_from(existing, since, config))
+    return update_alerts(existing, since, config, read, anchors)
 
 
 ALERT_ASSETS = [store_anomaly_alerts]

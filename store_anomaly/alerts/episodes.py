@@ -132,8 +132,11 @@ def _stores_per_day(metrics: pl.DataFrame) -> pl.DataFrame:
     return open_days.group_by("metric_date").agg(pl.col("shop_no").n_unique().alias("stores_reporting"))
 
 
-def _flag_days(flags: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig) -> pl.DataFrame:
-    """One row per store x family x day with a WARNING+ flag, with its chain-wide status."""
+def _flag_days(
+    flags: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig, windows: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """One row per store x family x day with a WARNING+ flag, with its chain-wide status. `windows`
+    (shop_no, rederive_from): a store's days before its date count towards the chain-wide share only."""
     days = flags.group_by("shop_no", "episode_key", "metric_date").agg(
         pl.col("sev_rank").max(),
         pl.col("direction").sort_by("sev_rank", "abs_z", descending=True).first(),
@@ -165,6 +168,12 @@ def _flag_days(flags: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig) 
     days = days.join(chain, on=["metric_date", "episode_key", "direction"], how="left").with_columns(
         (pl.col("sev_rank") - pl.col("chain_day").cast(pl.Int64)).clip(lower_bound=0).alias("adj_rank")
     )
+    if windows is not None:
+        days = (
+            days.join(windows.select("shop_no", "rederive_from"), on="shop_no", how="inner")
+            .filter(pl.col("metric_date") >= pl.col("rederive_from"))
+            .drop("rederive_from")
+        )
     gap = (pl.col("metric_date") - pl.col("metric_date").shift(1).over("shop_no", "episode_key")).dt.total_days()
     return (
         days.sort("shop_no", "episode_key", "metric_date")
@@ -219,8 +228,13 @@ def _episodes(flags: pl.DataFrame, days: pl.DataFrame, config: AlertConfig, as_o
     def edge_flag(latest: bool, names: tuple[str, str, str, str, str]) -> pl.DataFrame:
         """The headline metric's first (or latest) flag of each episode, its strongest on that day."""
         return (
-            headline_flags.sort(
-                "episode_uid", "metric_date", "sev_rank", "abs_z", descending=[False, latest, True, True]
+            headline_flags.sort(  # the rule name breaks ties: the same flags in another order, the same row
+                "episode_uid",
+                "metric_date",
+                "sev_rank",
+                "abs_z",
+                "rule",
+                descending=[False, latest, True, True, False],
             )
             .group_by("episode_uid", maintain_order=True)
             .agg(
@@ -268,10 +282,14 @@ def build_alerts(
     config: AlertConfig | None = None,
     as_of: date | None = None,
     anchors: pl.DataFrame | None = None,
+    windows: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The whole alerts table; see the module docstring. `anchors`: the anchored references published in
     `store_spc_control_limits` (`store_anomaly.alerts.sizing.ANCHOR_COLUMNS`; rows without an anchor may be
-    left out); None sizes episodes on the change-point estimate alone."""
+    left out); None sizes episodes on the change-point estimate alone. `windows` (shop_no, rederive_from):
+    derive only the episodes of these stores that open on or after their store's date (an incremental
+    update, `incremental.update_alerts`); the flags of every store still count towards the chain-wide days
+    and as peers' evidence. None: every episode."""
     config = config or AlertConfig()
     as_of = _as_of(metrics, flags, as_of)
     existing = normalize_existing(existing_alerts, config)
@@ -279,10 +297,10 @@ def build_alerts(
     extras = [c for c in existing.columns if c not in ALERT_SCHEMA and c not in _INTERNAL_COLUMNS]
 
     normalized = _normalize_flags(flags, config, as_of) if flags is not None and flags.height else None
-    if normalized is None or normalized.is_empty():
+    days = None if normalized is None or normalized.is_empty() else _flag_days(normalized, metrics, config, windows)
+    if days is None or days.is_empty():
         new_rows = empty_alerts().with_columns([pl.lit(None, dtype=existing.schema[c]).alias(c) for c in extras])
     else:
-        days = _flag_days(normalized, metrics, config)
         episodes = _episodes(normalized, days, config, as_of)
         changes = change_points_for_episodes(metrics, episodes, config)
         episodes = episodes.join(changes, on="episode_uid", how="left")
