@@ -5,6 +5,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/alerts_cost.py                  # 1,000 stores x 365 days
     .venv/bin/python benchmarks/alerts_cost.py --stores 200 --days 90
+    .venv/bin/python benchmarks/alerts_cost.py --keep /tmp/alerts_frames   # generate once, then reuse
 
 Drives the pure functions the asset calls (`episodes.build_alerts` for a full build, `incremental.update_alerts`
 for a daily update) on simulated metrics (`spc.simulate`) and the flags of the tests' toy SPC engine. A few
@@ -120,22 +121,32 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--long-open", type=int, default=5, help="stores with an episode open for months")
     parser.add_argument("--modes", default="full,daily")
+    parser.add_argument("--keep", default=None, help="keep the generated frames in this directory and reuse them")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "generate":
+        if (Path(args.dir) / "flags.parquet").exists():  # kept from an earlier run (--keep)
+            import polars as pl
+
+            files = {"metric_rows": "metrics.parquet", "flag_rows": "flags.parquet"}
+            sizes = {k: pl.scan_parquet(Path(args.dir) / f).select(pl.len()).collect().item() for k, f in files.items()}
+            print(json.dumps(sizes))
+            return
         print(json.dumps(generate(Path(args.dir), args.stores, args.days, args.long_open)))
         return
     if args.child:
         print(json.dumps(run_one(args.child, Path(args.dir))))
         return
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = args.keep or scratch
+        Path(directory).mkdir(parents=True, exist_ok=True)
         sizes = child(
             ["--child", "generate", "--dir", directory, "--stores", str(args.stores)]
             + ["--days", str(args.days), "--long-open", str(args.long_open)]
         )
         modes = args.modes.split(",")
-        if "daily" in modes:
+        if "daily" in modes and not (Path(directory) / "existing.parquet").exists():
             child(["--child", "prepare", "--dir", directory])
         print(
             f"{args.stores} stores x {args.days} days: {sizes['metric_rows']:,} metric rows (with the "
