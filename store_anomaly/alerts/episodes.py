@@ -309,7 +309,9 @@ def build_alerts(
         )
         context = episode_context(episodes, metrics, config)
         flags_up = normalized.filter(pl.col("direction") == "up").select("shop_no", "metric_name", "metric_date")
-        suspects = cannibalization_suspects(episodes, context["long"], flags_up, metrics, config)
+        suspects = cannibalization_suspects(
+            episodes, context["long"], flags_up, metrics, config, shops=context["reporting"]
+        )
         episodes = (
             episodes.join(suspects, on="episode_uid", how="left")
             .join(context["names"], on="shop_no", how="left")

@@ -105,6 +105,24 @@ def peer_window_changes(long: pl.DataFrame, peer_windows: pl.DataFrame, candidat
     return pl.concat(parts) if parts else window_changes(long, peer_windows)
 
 
+def peer_up_days(peer_windows: pl.DataFrame, flags_up: pl.DataFrame, candidates_per_batch: int) -> pl.DataFrame:
+    """(key, shop_no, up_days): the days each peer has a WARNING+ 'up' flag on the metric inside the window,
+    a batch of episodes at a time (the join is episodes x peer stores x their flags). Same as one join."""
+    keys = peer_windows["key"].unique().sort()
+    parts = []
+    for first in range(0, keys.len(), candidates_per_batch):
+        batch = peer_windows.filter(pl.col("key").is_in(keys.slice(first, candidates_per_batch).implode()))
+        parts.append(
+            batch.join(flags_up, on=["shop_no", "metric_name"], how="inner")
+            .filter(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
+            .group_by("key", "shop_no")
+            .agg(pl.col("metric_date").n_unique().alias("up_days"))
+        )
+    if not parts:
+        return pl.DataFrame(schema={"key": peer_windows.schema["key"], "shop_no": pl.String, "up_days": pl.UInt32})
+    return pl.concat(parts)
+
+
 # Episodes whose peer windows one join of `peer_window_changes` holds (memory: episodes x stores x days).
 CANDIDATES_PER_BATCH = 25
 
@@ -116,7 +134,10 @@ def cannibalization_suspects(
     metrics: pl.DataFrame,
     config: AlertConfig,
     candidates_per_batch: int = CANDIDATES_PER_BATCH,
+    shops: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
+    """`shops` (shop_no): the peers (default: every store of `long`)."""
+    shops = long.select("shop_no").unique() if shops is None else shops
     schema = {
         "episode_uid": pl.Int64,
         "cannibalization_suspect": pl.String,
@@ -128,21 +149,51 @@ def cannibalization_suspects(
     )
     if candidates.is_empty():
         return pl.DataFrame(schema=schema)
+    # every score is one episode's against every peer (its median too): episodes in batches, same result
+    keys = candidates["episode_uid"].unique().sort()
+    parts = [
+        _suspects(
+            candidates.filter(pl.col("episode_uid").is_in(keys.slice(first, SCORED_PER_BATCH).implode())),
+            long,
+            flags_up,
+            metrics,
+            config,
+            candidates_per_batch,
+            shops,
+        )
+        for first in range(0, keys.len(), SCORED_PER_BATCH)
+    ]
+    return pl.concat(parts).cast(schema)
+
+
+# Episodes scored against every peer at a time (memory: episodes x stores rows of windows and scores).
+SCORED_PER_BATCH = 250
+
+
+def _suspects(
+    candidates: pl.DataFrame,
+    long: pl.DataFrame,
+    flags_up: pl.DataFrame,
+    metrics: pl.DataFrame,
+    config: AlertConfig,
+    candidates_per_batch: int,
+    shops: pl.DataFrame,
+) -> pl.DataFrame:
+    schema = {
+        "episode_uid": pl.Int64,
+        "cannibalization_suspect": pl.String,
+        "suspect_change_pct": pl.Float64,
+        "suspect_opened_on": pl.Date,
+    }
     windows = comparison_windows(candidates, config).join(
         candidates.select(pl.col("episode_uid").alias("key"), "metric_name", pl.col("shop_no").alias("own_shop")),
         on="key",
     )
-    shops = long.select("shop_no").unique()
     peer_windows = windows.drop("shop_no").join(shops, how="cross").filter(pl.col("shop_no") != pl.col("own_shop"))
     changes = peer_window_changes(long, peer_windows, candidates_per_batch)
     medians = changes.group_by("key").agg(pl.col("change_pct").median().alias("median_pct"))
     first_day = metrics.group_by("shop_no").agg(pl.col("metric_date").min().alias("first_day"))
-    up_days = (
-        peer_windows.join(flags_up, on=["shop_no", "metric_name"], how="inner")
-        .filter(pl.col("metric_date").is_between(pl.col("after_from"), pl.col("after_to")))
-        .group_by("key", "shop_no")
-        .agg(pl.col("metric_date").n_unique().alias("up_days"))
-    )
+    up_days = peer_up_days(peer_windows, flags_up, candidates_per_batch)
     rise = config.cannibalization_min_rise_pct
     scored = (
         peer_windows.select("key", "shop_no", "before_from", "after_to")
@@ -174,9 +225,48 @@ def cannibalization_suspects(
     ).cast(schema)
 
 
-def episode_context(episodes: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig) -> dict[str, pl.DataFrame]:
-    """Evidence frames for the descriptions, all keyed by episode_uid."""
-    long = open_long(metrics, list(KPI_COLUMNS))
+# Stores whose episodes one pass of `episode_context` joins to their days (memory: episodes x days x KPIs).
+CONTEXT_CHUNK_STORES = 100
+
+
+def episode_context(
+    episodes: pl.DataFrame, metrics: pl.DataFrame, config: AlertConfig, chunk_stores: int = CONTEXT_CHUNK_STORES
+) -> dict[str, pl.DataFrame]:
+    """Evidence frames for the descriptions, all keyed by episode_uid. Every frame but `long` is a store's own
+    (its episodes against its own days), so it is computed `chunk_stores` stores at a time: each episode is
+    joined to every day of its store, which for 1,000 stores and a year would not fit in memory at once. The
+    result is the same as one pass (its rows in another order)."""
+    # the peers' days, for the cannibalization: only the metrics it compares (the stores: any KPI reported)
+    peer_metrics = [m for m in KPI_COLUMNS if m in config.cannibalization_metrics]
+    long = open_long(metrics, peer_metrics)
+    reporting = metrics.filter(
+        ~pl.col("is_closed").fill_null(False) & pl.any_horizontal(pl.col(m).is_not_null() for m in KPI_COLUMNS)
+    ).select(pl.col("shop_no").unique())
+    shops = episodes["shop_no"].unique().sort()
+    chunks = [shops.slice(first, chunk_stores) for first in range(0, shops.len(), chunk_stores)] or [shops]
+    parts = []
+    for chunk in chunks:
+        in_chunk = pl.col("shop_no").is_in(chunk.implode())
+        chunk_metrics = metrics.filter(in_chunk)
+        parts.append(
+            _store_context(
+                episodes.filter(in_chunk), chunk_metrics, open_long(chunk_metrics, list(KPI_COLUMNS)), config
+            )
+        )
+    names = metrics.group_by("shop_no").agg(pl.col("shop_name").drop_nulls().last())
+    return {
+        "related": pl.concat([p["related"] for p in parts]),
+        "dq": pl.concat([p["dq"] for p in parts]),
+        "holidays": pl.concat([p["holidays"] for p in parts]).sort("episode_uid", "metric_date"),
+        "long": long,
+        "reporting": reporting,
+        "names": names,
+    }
+
+
+def _store_context(
+    episodes: pl.DataFrame, metrics: pl.DataFrame, long: pl.DataFrame, config: AlertConfig
+) -> dict[str, pl.DataFrame]:
     windows = comparison_windows(episodes, config)
     related = window_changes(long, windows).rename({"key": "episode_uid"})
     window_days = windows.rename({"key": "episode_uid"}).join(metrics, on="shop_no", how="inner")
@@ -201,7 +291,5 @@ def episode_context(episodes: pl.DataFrame, metrics: pl.DataFrame, config: Alert
         )
         .select("episode_uid", "metric_date", "holiday_name")
         .unique()
-        .sort("episode_uid", "metric_date")
     )
-    names = metrics.group_by("shop_no").agg(pl.col("shop_name").drop_nulls().last())
-    return {"related": related, "dq": dq, "holidays": holidays, "long": long, "names": names}
+    return {"related": related, "dq": dq, "holidays": holidays}
