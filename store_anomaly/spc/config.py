@@ -194,7 +194,7 @@ class SpcConfig:
         """How far back a weekday factor reaches (its own window plus the 6 earlier days it is centred with)."""
         return 7 * self.baseline_weeks + 6
 
-    def _center_span(self, weekly: bool, drift: bool) -> int:
+    def center_span(self, weekly: bool, drift: bool) -> int:
         """How far back a centre line (drift: the drift reference) reaches over its (screened) input values."""
         if weekly:
             level = self.drift_lag_days + self.drift_level_days if drift else self.level_days
@@ -203,7 +203,7 @@ class SpcConfig:
 
     def _outlier_span(self, weekly: bool) -> int:
         """How far back the first-pass outlier decision of a day reaches (median centre + quantile spread)."""
-        return self._center_span(weekly, False) + self.scale_days
+        return self.center_span(weekly, False) + self.scale_days
 
     def _z_span(self, weekly: bool) -> int:
         """How far back the Z of a day (its limits and CUSUM increments) reaches for one kind of metric.
@@ -213,9 +213,9 @@ class SpcConfig:
         Sigma: the previous sigma-window residuals, chain-adjusted. Drift Z: the lagged reference + the screen.
         """
         screen = self._outlier_span(weekly)
-        residual = self._center_span(weekly, False) + screen
+        residual = self.center_span(weekly, False) + screen
         sigma_days = self.scale_days if weekly else self.sparse_scale_days
-        return max(sigma_days + residual, self._center_span(weekly, True) + screen)
+        return max(sigma_days + residual, self.center_span(weekly, True) + screen)
 
     @property
     def outlier_dependency_days(self) -> int:

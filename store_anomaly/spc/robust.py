@@ -237,7 +237,7 @@ def stage_cuts(spec: MetricSpec, config: SpcConfig, start: date) -> StageCuts:
     )
     scored = start - timedelta(days=reach + sigma_days)
     screened = scored - timedelta(
-        days=max(config._center_span(spec.weekly, False), config._center_span(spec.weekly, True))
+        days=max(config.center_span(spec.weekly, False), config.center_span(spec.weekly, True))
     )
     screen = screened - timedelta(days=config.scale_days)
     return StageCuts(screen=screen, screened=screened, scored=scored)
