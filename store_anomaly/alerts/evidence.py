@@ -123,6 +123,14 @@ def peer_up_days(peer_windows: pl.DataFrame, flags_up: pl.DataFrame, candidates_
     return pl.concat(parts)
 
 
+# What `cannibalization_suspects` returns per down episode with a suspect.
+SUSPECTS_SCHEMA: dict[str, pl.DataType] = {
+    "episode_uid": pl.Int64(),
+    "cannibalization_suspect": pl.String(),
+    "suspect_change_pct": pl.Float64(),
+    "suspect_opened_on": pl.Date(),
+}
+
 # Episodes whose peer windows one join of `peer_window_changes` holds (memory: episodes x stores x days).
 CANDIDATES_PER_BATCH = 25
 
@@ -138,12 +146,7 @@ def cannibalization_suspects(
 ) -> pl.DataFrame:
     """`shops` (shop_no): the peers (default: every store of `long`)."""
     shops = long.select("shop_no").unique() if shops is None else shops
-    schema = {
-        "episode_uid": pl.Int64,
-        "cannibalization_suspect": pl.String,
-        "suspect_change_pct": pl.Float64,
-        "suspect_opened_on": pl.Date,
-    }
+    schema = SUSPECTS_SCHEMA
     candidates = episodes.filter(
         (pl.col("direction") == "down") & pl.col("metric_name").is_in(list(config.cannibalization_metrics))
     )
@@ -179,12 +182,7 @@ def _suspects(
     candidates_per_batch: int,
     shops: pl.DataFrame,
 ) -> pl.DataFrame:
-    schema = {
-        "episode_uid": pl.Int64,
-        "cannibalization_suspect": pl.String,
-        "suspect_change_pct": pl.Float64,
-        "suspect_opened_on": pl.Date,
-    }
+    schema = SUSPECTS_SCHEMA
     windows = comparison_windows(candidates, config).join(
         candidates.select(pl.col("episode_uid").alias("key"), "metric_name", pl.col("shop_no").alias("own_shop")),
         on="key",
