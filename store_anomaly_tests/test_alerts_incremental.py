@@ -10,7 +10,8 @@ from polars.testing import assert_frame_equal
 
 from store_anomaly.alerts.assets import rebuild
 from store_anomaly.alerts.config import AlertConfig
-from store_anomaly.alerts.state import current_alert_state
+from store_anomaly.alerts.feedback import AckInput
+from store_anomaly.alerts.state import current_alert_state, record_ack
 from store_anomaly.resources import Warehouse
 from store_anomaly.runner import run_backfill
 from store_anomaly.settings import SOURCE_ENV_VARS
@@ -52,6 +53,8 @@ def derived_from(instance: DagsterInstance) -> str:
 
 
 def test_daily_windows_and_an_older_range_equal_a_rebuild(chain):
+    """Daily windows and an older range update incrementally and equal a rebuild; an acknowledgement keeps the
+    incremental path, a hand edit of the table makes the next run rebuild."""
     instance = chain
     run_backfill(START, date(2025, 11, 20), instance=instance)
     assert derived_from(instance) == "every flag"
@@ -68,3 +71,24 @@ def test_daily_windows_and_an_older_range_equal_a_rebuild(chain):
     run_backfill(date(2025, 10, 1), date(2025, 10, 10), instance=instance)
     assert derived_from(instance).startswith("flags from ")
     assert_equals_a_rebuild()
+
+    # an acknowledgement is human state: the next run still builds on the stored table
+    flagship_id = flagship["alert_id"].item()
+    with Warehouse.from_env().connect() as connection:
+        record_ack(connection, AckInput(alert_id=flagship_id, by="ops", label="confirmed", note=None))
+    run_backfill(date(2025, 12, 7), date(2025, 12, 7), instance=instance)
+    assert derived_from(instance).startswith("flags from ")
+    assert assert_equals_a_rebuild().filter(pl.col("alert_id") == flagship_id)["acknowledged"].to_list() == [True]
+
+    # a hand edit the row count cannot see: the next run does not build on it, it rebuilds from every flag
+    with Warehouse.from_env().connect() as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE store_anomaly_alerts SET last_seen_on = opened_on, status = 'resolved' WHERE alert_id = %s",
+                (flagship_id,),
+            )
+        connection.commit()
+    run_backfill(date(2025, 12, 7), date(2025, 12, 7), instance=instance)
+    assert derived_from(instance) == "every flag"
+    restored = assert_equals_a_rebuild().filter(pl.col("alert_id") == flagship_id)
+    assert restored["status"].to_list() == ["open"] and restored["acknowledged"].to_list() == [True]

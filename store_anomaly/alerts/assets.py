@@ -10,6 +10,7 @@ rebuilds (matched to the previous rows), and acknowledgements and notifications 
 (`state`), so re-materializing any range never duplicates an alert nor loses what a person did.
 """
 
+import hashlib
 from datetime import date
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from dagster import (
     asset,
 )
 
-from store_anomaly.alerts.config import ALERT_SCHEMA, AlertConfig
+from store_anomaly.alerts.config import ALERT_SCHEMA, HUMAN_STATE_COLUMNS, AlertConfig
 from store_anomaly.alerts.episodes import build_alerts
 from store_anomaly.alerts.incremental import rederive_from, update_alerts
 from store_anomaly.alerts.listing import open_alerts_markdown
@@ -109,7 +110,7 @@ def store_anomaly_alerts(context: AssetExecutionContext, warehouse: Warehouse):
     hold_asset_lock(context)  # the lock before the read: read, compute and write are one
     with warehouse.connect() as connection:
         existing = current_alert_state(connection)
-        since = changed_since(context.instance, existing.height)
+        since = changed_since(context.instance, alerts_fingerprint(existing))
         if since is None:
             alerts, window = rebuild(connection, existing, config), "every flag"
         else:
@@ -121,6 +122,7 @@ def store_anomaly_alerts(context: AssetExecutionContext, warehouse: Warehouse):
         alerts,
         metadata={
             "alerts": alerts.height,
+            "alerts_fingerprint": alerts_fingerprint(alerts),
             "open": open_alerts.height,
             "open_critical": open_alerts.filter(pl.col("severity") == "CRITICAL").height,
             "acknowledged": int(alerts["acknowledged"].sum()),
@@ -151,15 +153,27 @@ FLAG_COLUMNS = {
 METRIC_COLUMNS = polars_schema(STORE_DAILY_METRICS_TABLE.columns)
 
 
-def changed_since(instance: DagsterInstance, stored_alerts: int) -> date | None:
+def alerts_fingerprint(alerts: pl.DataFrame) -> str:
+    """A digest of what the platform derived in `alerts` (every column but the human state, which people and
+    the notifier change between runs), independent of row order. Recorded with each materialization, it tells
+    the next one whether the stored table is still the one it wrote: a row edited, deleted or added by hand
+    (even with the row count unchanged) makes the next materialization rebuild from every flag."""
+    derived = [column for column in ALERT_SCHEMA if column not in HUMAN_STATE_COLUMNS]
+    table = alerts.select(derived).sort("alert_id").write_csv()
+    return hashlib.sha256(table.encode()).hexdigest()
+
+
+def changed_since(instance: DagsterInstance, stored_fingerprint: str) -> date | None:
     """The first business date materialized, for any input, since the alerts' last materialization; None when
     the alerts must be rebuilt from every flag (never materialized in this instance, or the stored table is
-    not the one it recorded). With no input changed, the last date materialized (the open episodes age)."""
+    not the one it recorded: `alerts_fingerprint`). With no input changed, the last date materialized (the
+    open episodes age)."""
     last = instance.fetch_materializations(ALERTS_KEY, limit=1, ascending=False).records
     if not last:
         return None
-    recorded = last[0].asset_materialization.metadata.get("alerts") if last[0].asset_materialization else None
-    if recorded is None or recorded.value != stored_alerts:
+    materialization = last[0].asset_materialization
+    recorded = materialization.metadata.get("alerts_fingerprint") if materialization else None
+    if recorded is None or recorded.value != stored_fingerprint:
         return None
     first: date | None = None
     for key in INPUT_KEYS:
