@@ -17,9 +17,12 @@ from dagster import (
     DagsterInstance,
     DagsterRunStatus,
     EventLogEntry,
-    ExecuteInProcessResult,
+    JobDefinition,
+    JobExecutionResult,
     RunsFilter,
+    reconstructable,
 )
+from dagster._core.execution.api import execute_run
 
 from store_anomaly.automation.incidents import process_run
 from store_anomaly.automation.run_log import record_run_log, root_message
@@ -45,6 +48,11 @@ HOST_TAG = "store_anomaly/host"
 UNFINISHED_STATUSES = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
+def daily_refresh_job_definition() -> JobDefinition:
+    """The daily job as the code location defines it, from a module-level function `reconstructable` can name."""
+    return build_definitions().resolve_job_def("daily_refresh_job")
+
+
 def run_backfill(
     start: date,
     end: date,
@@ -52,7 +60,7 @@ def run_backfill(
     instance: DagsterInstance | None = None,
     raise_on_error: bool = True,
     progress: Callable[[int], Callable[[EventLogEntry], None]] | None = None,
-) -> ExecuteInProcessResult:
+) -> JobExecutionResult:
     """Runs `daily_refresh_job` for business dates [start, end] as one run in `instance` (default: the one in
     DAGSTER_HOME), in process, so a year is one vectorized pass per asset.
 
@@ -64,23 +72,30 @@ def run_backfill(
     # One planned event per asset for the range, not per asset and day, and a step's per-day events written
     # in batches (unless the environment says otherwise).
     apply_bookkeeping_defaults()
-    job = build_definitions().resolve_job_def("daily_refresh_job")
+    # Executed as `dagster job execute` executes it (the job's in-process executor, in this process), not with
+    # `execute_in_process`: that one keeps every step's output for its result, so a year's backfill would hold
+    # each asset's whole frame (SPC's limits: millions of rows) until the run ends. Here a step's output is gone
+    # once the IO manager has written it.
+    recon_job = reconstructable(daily_refresh_job_definition)
+    job = recon_job.get_definition()
     run_id = str(uuid.uuid4())
     if progress is not None:
         instance.add_event_listener(run_id, progress(len(job.graph.node_dict)))
-    result = job.execute_in_process(
-        instance=instance,
+    run = instance.create_run_for_job(
+        job_def=job,
         run_id=run_id,
+        # Step and asset events still reach the instance (and the UI); the terminal gets INFO and above only.
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         tags={
+            **job.run_tags,
             **partition_range_tags(start, end),
             LAUNCHED_BY_TAG: CLI_BACKFILL,
             PROCESS_ID_TAG: str(os.getpid()),
             HOST_TAG: socket.gethostname(),
         },
-        # Step and asset events still reach the instance (and the UI); the terminal gets INFO and above only.
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        raise_on_error=False,
+        job_code_origin=recon_job.get_python_origin(),
     )
+    result = execute_run(recon_job, run, instance)
     if not result.success:
         mark_failed_partitions(instance, result.run_id)
     # No daemon watches an in-process run: log it here (the run-status sensors would write the same rows).
@@ -213,7 +228,7 @@ def fail_dead_cli_runs(instance: DagsterInstance) -> list[str]:
     return marked
 
 
-def skipped_dates_of(result: ExecuteInProcessResult) -> dict[str, tuple[str, str]]:
+def skipped_dates_of(result: JobExecutionResult) -> dict[str, tuple[str, str]]:
     """asset -> (the dates of the run it did not write, why), from the run's materialization metadata."""
     skipped: dict[str, tuple[str, str]] = {}
     for event in result.get_asset_materialization_events():
@@ -228,12 +243,12 @@ def skipped_dates_of(result: ExecuteInProcessResult) -> dict[str, tuple[str, str
 
 
 class RunFailedError(RuntimeError):
-    def __init__(self, result: ExecuteInProcessResult) -> None:
+    def __init__(self, result: JobExecutionResult) -> None:
         self.result = result
         super().__init__(f"run {result.run_id} failed: " + "; ".join(root_causes(result)))
 
 
-def root_causes(result: ExecuteInProcessResult) -> list[str]:
+def root_causes(result: JobExecutionResult) -> list[str]:
     """The innermost error message of every failure event of a run, deduplicated: what the user must fix."""
     messages: list[str] = []
     for event in result.all_events:
