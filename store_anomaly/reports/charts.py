@@ -14,6 +14,13 @@ Trace names are part of the reports' interface (the browser tests find traces by
 
 from __future__ import annotations
 
+import functools
+import json
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 import polars as pl
 
 from store_anomaly.kpis.catalog import kpi_label, kpi_unit
@@ -68,6 +75,89 @@ def _lists(frame: pl.DataFrame, *columns: str, dates: tuple[str, ...] = ()) -> d
     return frame.select(exprs).to_dict(as_series=False)
 
 
+@dataclass(frozen=True, slots=True)
+class JSONArray:
+    """An array already written as JSON text (`json_arrays`), put into a figure's JSON as is by `figure_json`."""
+
+    text: str
+
+
+# A figure's JSONArray stands in its json.dumps text as this string and an index; the random part makes it
+# impossible for a text of the data to be taken for one.
+_SLOT = f"\x00{secrets.token_hex(8)}:"
+_SLOT_PATTERN = re.compile(re.escape(json.dumps(_SLOT)[:-1]) + r'(\d+)"')
+
+
+def figure_json(figure: Figure) -> str:
+    """The figure as compact JSON, the same text as `json.dumps(figure, separators=(",", ":"), allow_nan=False,
+    default=str)` of the figure with plain lists in place of its `JSONArray`s."""
+    arrays: list[str] = []
+
+    def encode(value):
+        if isinstance(value, JSONArray):
+            arrays.append(value.text)
+            return f"{_SLOT}{len(arrays) - 1}"
+        return str(value)
+
+    text = json.dumps(figure, separators=(",", ":"), allow_nan=False, default=encode)
+    return _SLOT_PATTERN.sub(lambda slot: arrays[int(slot[1])], text) if arrays else text
+
+
+@functools.cache
+def _floats_written_as_python() -> bool:
+    """Whether polars writes a float as Python's repr (json.dumps) does: shortest round-trip digits, `.0` on
+    whole numbers, an exponent from 1e16 on. (Below 1e-4 they differ, 1e-05 against 0.00001, but a value
+    rounded to 3 decimals is 0 or at least 0.001.)"""
+    probe = [0.0, -0.0, 1.0, 0.001, 0.1, 0.30000000000000004, 123456.789, 1e15, 1234567890123456.8, 1e16, 2.5e17]
+    return pl.Series(probe).cast(pl.String).to_list() == [repr(x) for x in probe]
+
+
+def _element_text(column: str, dtype: pl.DataType, *, is_date: bool) -> pl.Expr:
+    """Each value of `column` as json.dumps writes the value `_lists` gives for it."""
+    value = pl.col(column)
+    if is_date:
+        text = pl.format('"{}"', value.dt.to_string("%Y-%m-%d"))
+    elif dtype.is_float():
+        rounded = value.fill_nan(None).round(3)
+        text = (
+            rounded.cast(pl.String)
+            if _floats_written_as_python()
+            else rounded.map_elements(repr, return_dtype=pl.String, skip_nulls=True)
+        )
+    elif dtype.is_integer():
+        text = value.cast(pl.String)
+    else:
+        raise TypeError(f"{column}: {dtype} is not written as a JSON array here")
+    return text.fill_null("null")
+
+
+def json_arrays(
+    frame: pl.DataFrame,
+    by: Sequence[str],
+    columns: Sequence[str] = (),
+    *,
+    dates: Sequence[str] = (),
+    also: Sequence[pl.Expr] = (),
+) -> pl.DataFrame:
+    """Per group of `by` (in order of first appearance, rows in frame order): `by`, then each of `dates` and
+    `columns` as the JSON text of the list `_lists` gives for the group (floats with NaN as null and rounded to
+    3 decimals; dates as YYYY-MM-DD), the same text json.dumps writes for it, every group in one polars pass,
+    then the aggregations `also`. An infinite float is a ValueError naming its group, as json.dumps refuses it
+    (allow_nan=False)."""
+    schema = frame.schema
+    floats = [c for c in columns if schema[c].is_float()]
+    if floats:
+        infinite = frame.filter(pl.any_horizontal(pl.col(c).is_infinite() for c in floats))
+        if infinite.height:
+            row = infinite.select(*by).row(0, named=True)
+            raise ValueError(f"Out of range float values are not JSON compliant: {row}")
+    texts = [
+        pl.concat_str(pl.lit("["), _element_text(c, schema[c], is_date=c in dates).str.join(","), pl.lit("]")).alias(c)
+        for c in (*dates, *columns)
+    ]
+    return frame.group_by(*by, maintain_order=True).agg(*texts, *also)
+
+
 def rule_symbol(rule: str, rules: list[str]) -> str:
     return _RULE_SYMBOLS[rules.index(rule) % len(_RULE_SYMBOLS)] if rule in rules else "circle"
 
@@ -83,24 +173,30 @@ def _change(pct: float | None) -> str:
     return "" if pct is None else f"{pct:+.0f}%"
 
 
+# A chart's columns: lists (`_lists`) or JSON arrays (`json_arrays`) by column name.
+Columns = Mapping[str, Sequence | JSONArray]
+CONTROL_COLUMNS = ("value", "center_line", "anchor_value", "lcl", "ucl")
+
+
 def control_chart(
-    series: pl.DataFrame,
+    columns: Columns,
     flags: pl.DataFrame,
     episodes: pl.DataFrame,
     metric: str,
     *,
+    anchored: bool,
     height: int = 300,
     language: str = "en",
 ) -> Figure:
     """One store's control chart of one KPI.
 
-    series: metric_date, value, center_line, ucl, lcl, anchor_value (one row per day, sorted);
+    columns: metric_date and `CONTROL_COLUMNS` (one value per day, sorted); anchored: whether anchor_value
+    holds a value on some day (the anchored reference is drawn);
     flags: metric_date, rule, severity, observed_value, detail (this store and KPI);
     episodes: alert_id, metric_name, opened_on, last_seen_on, severity, change_pct, headline (alerts of this
     store touching the KPI).
     """
     t = texts_for(language)
-    columns = _lists(series, "value", "center_line", "anchor_value", "lcl", "ucl", dates=("metric_date",))
     days = columns["metric_date"]
     data = [
         _line(
@@ -109,7 +205,7 @@ def control_chart(
         ),
         _line(days, columns["center_line"], t("report.trace.centre_line"), "#2980b9"),
     ]  # fmt: skip
-    if series["anchor_value"].null_count() < series.height:
+    if anchored:
         anchored = t("report.trace.anchored_reference")
         data.append(_line(days, columns["anchor_value"], anchored, "#8e44ad", 2, "dot"))
     # The WARNING band: the lower limit, then the upper one filled down to it.
@@ -169,7 +265,7 @@ def control_chart(
     return {"data": data, "layout": layout}
 
 
-def health_chart(health: pl.DataFrame, *, height: int = 260, language: str = "en") -> Figure:
+def health_chart(health: Columns, *, height: int = 260, language: str = "en") -> Figure:
     """health: metric_date, health_score, grade (one store, sorted); grade bands shaded behind the line."""
     t = texts_for(language)
     bands = [
@@ -178,8 +274,8 @@ def health_chart(health: pl.DataFrame, *, height: int = 260, language: str = "en
         for low, high, grade in ((90, 100, "A"), (80, 90, "B"), (70, 80, "C"), (60, 70, "D"), (0, 60, "F"))
     ]  # fmt: skip
     line = _line(
-        _dates(health), _values(health, "health_score"), t("report.trace.health"), "#2c3e50",
-        text=health["grade"].to_list(),
+        health["metric_date"], health["health_score"], t("report.trace.health"), "#2c3e50",
+        text=health["grade"],
         hovertemplate="%{y:.1f} (" + t("report.chart.grade") + " %{text})<extra></extra>",
     )  # fmt: skip
     layout = _layout(t, t("report.chart.health"), height, shapes=bands, yaxis={"range": [0, 100]})
@@ -187,27 +283,27 @@ def health_chart(health: pl.DataFrame, *, height: int = 260, language: str = "en
 
 
 def percentile_chart(
-    peers: pl.DataFrame, metrics: tuple[str, ...], *, height: int = 260, language: str = "en"
+    peers: Mapping[str, Columns], metrics: tuple[str, ...], *, height: int = 260, language: str = "en"
 ) -> Figure:
-    """peers: week_start, metric_name, percentile (one store); one line per KPI of `metrics` present."""
+    """peers: by KPI, its week_start and percentile (one store, sorted); one line per KPI of `metrics` present."""
     t = texts_for(language)
     data = []
     for metric in metrics:
-        rows = peers.filter(pl.col("metric_name") == metric).sort("week_start")
-        if rows.height:
+        rows = peers.get(metric)
+        if rows is not None:
             data.append(
-                {"type": "scatter", "x": _dates(rows, "week_start"), "y": _values(rows, "percentile"),
+                {"type": "scatter", "x": rows["week_start"], "y": rows["percentile"],
                  "name": t("report.trace.percentile", label=kpi_label(metric, language)), "mode": "lines+markers",
                  "marker": {"size": 4}}
             )  # fmt: skip
     return {"data": data, "layout": _layout(t, t("report.chart.percentile"), height, yaxis={"range": [0, 100]})}
 
 
-def excluded_rows_chart(metrics: pl.DataFrame, *, height: int = 220, language: str = "en") -> Figure:
+def excluded_rows_chart(metrics: Columns, *, height: int = 220, language: str = "en") -> Figure:
     """metrics: metric_date, dq_excluded_rows (one store, sorted)."""
     t = texts_for(language)
     bars = {
-        "type": "bar", "x": _dates(metrics), "y": _values(metrics, "dq_excluded_rows"),
+        "type": "bar", "x": metrics["metric_date"], "y": metrics["dq_excluded_rows"],
         "name": t("report.trace.excluded"), "marker": {"color": "#7f8c8d"},
     }  # fmt: skip
     return {"data": [bars], "layout": _layout(t, t("report.chart.excluded"), height)}

@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import html
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -25,11 +26,15 @@ from store_anomaly.alerts.describe import text_columns
 from store_anomaly.alerts.listing import headline
 from store_anomaly.kpis.catalog import KPI_COLUMNS, kpi_label
 from store_anomaly.reports.charts import (
+    CONTROL_COLUMNS,
     GRADE_COLOURS,
+    JSONArray,
     chain_chart,
     control_chart,
     excluded_rows_chart,
+    figure_json,
     health_chart,
+    json_arrays,
     percentile_chart,
 )
 from store_anomaly.reports.data import ReportData
@@ -54,7 +59,7 @@ PEER_KPIS: tuple[str, ...] = ("revenue", "order_count", "aov")
 HEALTH_GRID_WEEKS = 26
 # Stores whose charts the gallery draws (worst first); the others are table rows linking to their page.
 GALLERY_STORES = 40
-# Stores whose control series are joined and split at once (bounds the pages' memory at any store count).
+# Stores whose chart series are joined and written as JSON at once (bounds the pages' memory at any store count).
 SERIES_CHUNK_STORES = 100
 
 _CSS = """
@@ -117,7 +122,7 @@ def _grade(grade: str | None) -> str:
 
 
 def _chart(figure: dict, chart_id: str, *, lazy: bool = False) -> str:
-    spec = json.dumps(figure, separators=(",", ":"), allow_nan=False, default=str).replace("</", "<\\/")
+    spec = figure_json(figure).replace("</", "<\\/")
     classes = "chart lazy" if lazy else "chart"
     height = figure["layout"].get("height", 300)
     return (
@@ -445,6 +450,81 @@ def _control_series(data: ReportData, shops: pl.Series | None = None) -> pl.Data
     )
 
 
+@dataclass(frozen=True)
+class StoreSeries:
+    """One store's chart series, each column a JSON array (`charts.json_arrays`) or, for texts, a list:
+    control: by KPI, metric_date and `CONTROL_COLUMNS`; anchored: by KPI, whether it has an anchored reference;
+    health: metric_date, health_score, grade; percentile: by KPI of `PEER_KPIS`, week_start and percentile;
+    excluded: metric_date, dq_excluded_rows; dq_totals: the sum of each dq_ counter over the window."""
+
+    control: dict[str, dict[str, JSONArray]]
+    anchored: dict[str, bool]
+    health: dict[str, JSONArray | list]
+    percentile: dict[str, dict[str, JSONArray]]
+    excluded: dict[str, JSONArray]
+    dq_totals: dict[str, int]
+
+
+def _arrays(row: dict, columns: Sequence[str]) -> dict[str, JSONArray]:
+    return {column: JSONArray(row[column]) for column in columns}
+
+
+def store_series(data: ReportData, shops: pl.Series) -> dict[str, StoreSeries]:
+    """The chart series of the stores `shops` by shop_no, every store's written as JSON in one polars pass per
+    table (not a few queries per chart and page); a store without rows in a table gets empty series."""
+    in_chunk = pl.col("shop_no").is_in(shops.implode())
+    control: dict[str, dict] = {shop: {} for shop in shops}
+    anchored: dict[str, dict] = {shop: {} for shop in shops}
+    day_columns = ("metric_date", *CONTROL_COLUMNS)
+    for row in json_arrays(
+        _control_series(data, shops),
+        ("shop_no", "metric_name"),
+        CONTROL_COLUMNS,
+        dates=("metric_date",),
+        also=[pl.col("anchor_value").is_not_null().any().alias("anchored")],
+    ).iter_rows(named=True):
+        control[row["shop_no"]][row["metric_name"]] = _arrays(row, day_columns)
+        anchored[row["shop_no"]][row["metric_name"]] = row["anchored"]
+
+    empty = JSONArray("[]")
+    health = {shop: {"metric_date": empty, "health_score": empty, "grade": []} for shop in shops}
+    days = data.health.filter(in_chunk).sort("shop_no", "metric_date", maintain_order=True)
+    for row in json_arrays(
+        days, ("shop_no",), ("health_score",), dates=("metric_date",), also=[pl.col("grade")]
+    ).iter_rows(named=True):
+        health[row["shop_no"]] = {**_arrays(row, ("metric_date", "health_score")), "grade": row["grade"]}
+
+    percentile: dict[str, dict] = {shop: {} for shop in shops}
+    weeks = data.peers.filter(in_chunk & pl.col("metric_name").is_in(PEER_KPIS)).sort(
+        "shop_no", "metric_name", "week_start", maintain_order=True
+    )
+    for row in json_arrays(weeks, ("shop_no", "metric_name"), ("percentile",), dates=("week_start",)).iter_rows(
+        named=True
+    ):
+        percentile[row["shop_no"]][row["metric_name"]] = _arrays(row, ("week_start", "percentile"))
+
+    counters = [c for c in data.metrics.columns if c.startswith("dq_")]
+    excluded = {shop: {"metric_date": empty, "dq_excluded_rows": empty} for shop in shops}
+    dq_totals = {shop: dict.fromkeys(counters, 0) for shop in shops}
+    metrics = data.metrics.filter(in_chunk).sort("shop_no", "metric_date", maintain_order=True)
+    for row in json_arrays(
+        metrics,
+        ("shop_no",),
+        ("dq_excluded_rows",),
+        dates=("metric_date",),
+        also=[pl.col(c).sum().alias(f"total_{c}") for c in counters],
+    ).iter_rows(named=True):
+        excluded[row["shop_no"]] = _arrays(row, ("metric_date", "dq_excluded_rows"))
+        dq_totals[row["shop_no"]] = {c: row[f"total_{c}"] for c in counters}
+
+    return {
+        shop: StoreSeries(
+            control[shop], anchored[shop], health[shop], percentile[shop], excluded[shop], dq_totals[shop]
+        )
+        for shop in shops
+    }
+
+
 def _episodes(alerts: pl.DataFrame, metric: str) -> pl.DataFrame:
     if alerts.is_empty():  # most stores: no query per KPI
         return alerts
@@ -460,17 +540,15 @@ def store_page(
     data: ReportData,
     built_at: datetime,
     *,
-    series: pl.DataFrame,
+    series: StoreSeries,
     flags: pl.DataFrame,
     alerts: pl.DataFrame,
-    health: pl.DataFrame,
-    peers: pl.DataFrame,
-    metrics: pl.DataFrame,
     charts: dict[str, str] | None = None,
     language: str = "en",
 ) -> str:
-    """stores/<shop_no>.html in `language` (`alerts` as `with_headlines` gave them in that language); `charts`,
-    when given, receives the HTML of its headline KPIs' control charts (for the gallery)."""
+    """stores/<shop_no>.html in `language` (`alerts` as `with_headlines` gave them in that language, `series` as
+    `store_series` wrote them); `charts`, when given, receives the HTML of its headline KPIs' control charts (for
+    the gallery)."""
     t = texts_for(language)
     shop = store["shop_no"]
     open_alerts = alerts.filter(pl.col("status") == "open")
@@ -488,16 +566,20 @@ def store_page(
     ]
     order = [*HEADLINE_KPIS, *(m for m in KPI_COLUMNS if m not in HEADLINE_KPIS)]
     control = []
-    by_metric = {key[0]: part for key, part in series.partition_by("metric_name", as_dict=True).items()}
     flags_by_metric = (
         {key[0]: part for key, part in flags.partition_by("metric_name", as_dict=True).items()} if flags.height else {}
     )
     for metric in order:
-        rows = by_metric.get(metric)
-        if rows is None or rows.is_empty():
+        columns = series.control.get(metric)
+        if columns is None:
             continue
         figure = control_chart(
-            rows, flags_by_metric.get(metric, flags.head(0)), _episodes(alerts, metric), metric, language=language
+            columns,
+            flags_by_metric.get(metric, flags.head(0)),
+            _episodes(alerts, metric),
+            metric,
+            anchored=series.anchored[metric],
+            language=language,
         )
         control.append(_chart(figure, f"control-{metric}"))
         if charts is not None and metric in HEADLINE_KPIS:
@@ -508,10 +590,11 @@ def store_page(
     )
     sections.append(
         "<section class='cards2'>"
-        f"<div>{_chart(health_chart(health.sort('metric_date'), language=language), 'health')}</div>"
-        f"<div>{_chart(percentile_chart(peers, PEER_KPIS, language=language), 'percentile')}</div></section>"
+        f"<div>{_chart(health_chart(series.health, language=language), 'health')}</div>"
+        f"<div>{_chart(percentile_chart(series.percentile, PEER_KPIS, language=language), 'percentile')}</div>"
+        "</section>"
     )
-    totals = metrics.select(pl.col(c).sum() for c in metrics.columns if c.startswith("dq_")).row(0, named=True)
+    totals = series.dq_totals
     breakdown = t.join(
         t("report.store.counter", counter=name.removeprefix("dq_").replace("_", " "), count=f"{n:,}")
         for name, n in totals.items()
@@ -521,7 +604,7 @@ def store_page(
     if breakdown:
         excluded += t("report.store.counters", counters=breakdown)
     sections.append(
-        f"<section>{_chart(excluded_rows_chart(metrics.sort('metric_date'), language=language), 'excluded')}"
+        f"<section>{_chart(excluded_rows_chart(series.excluded, language=language), 'excluded')}"
         f"<p>{_e(t('report.sentence_end', text=excluded))}</p></section>"
     )
     title = f"{shop} {store['shop_name'] or ''}"
@@ -586,16 +669,10 @@ def iter_pages(
     alerts = with_headlines(data.alerts, language).join(
         data.stores.select("shop_no", pl.col("shop_name").alias("store_name")), on="shop_no", how="left"
     )
-    frames = {
-        "flags": data.flags,
-        "alerts": alerts,
-        "health": data.health,
-        "peers": data.peers,
-        "metrics": data.metrics,
-    }
+    frames = {"flags": data.flags, "alerts": alerts}
     parts = {name: _by_store(frame) for name, frame in frames.items()}
     empty = {name: frame.head(0) for name, frame in frames.items()}
-    empty["series"] = _control_series(data, pl.Series([], dtype=pl.String))
+    series: dict[str, StoreSeries] = {}
     yield (
         "index.html",
         executive_summary(data, built_at, resolve_after_quiet_days=resolve_after_quiet_days, language=language),
@@ -603,10 +680,9 @@ def iter_pages(
     gallery_charts: dict[str, dict[str, str]] = {}
     for position, store in enumerate(stores.iter_rows(named=True)):
         if position % SERIES_CHUNK_STORES == 0:
-            # the control series (every KPI x day of a store, with its limits) of the next stores only: a year
+            # the chart series (every KPI x day of a store, with its limits) of the next stores only: a year
             # of 1,000 stores' joined and sorted at once was most of the reports' peak memory
-            chunk = stores["shop_no"].slice(position, SERIES_CHUNK_STORES)
-            parts["series"] = _by_store(_control_series(data, chunk))
+            series = store_series(data, stores["shop_no"].slice(position, SERIES_CHUNK_STORES))
         shop = store["shop_no"]
         if position < gallery_stores:
             gallery_charts[shop] = {}
@@ -616,6 +692,7 @@ def iter_pages(
             built_at,
             charts=gallery_charts.get(shop),
             language=language,
+            series=series.pop(shop),
             **{name: parts[name].pop(shop, empty[name]) for name in parts},
         )
         yield f"stores/{shop}.html", page
