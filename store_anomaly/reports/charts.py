@@ -151,11 +151,15 @@ def json_arrays(
         if infinite.height:
             row = infinite.select(*by).row(0, named=True)
             raise ValueError(f"Out of range float values are not JSON compliant: {row}")
-    texts = [
-        pl.concat_str(pl.lit("["), _element_text(c, schema[c], is_date=c in dates).str.join(","), pl.lit("]")).alias(c)
-        for c in (*dates, *columns)
-    ]
-    return frame.group_by(*by, maintain_order=True).agg(*texts, *also)
+    written = (*dates, *columns)
+    # each value written over the whole frame at once, then joined per group (writing them within the
+    # groups cost a third more)
+    return (
+        frame.with_columns(_element_text(c, schema[c], is_date=c in dates).alias(f"\x00{c}") for c in written)
+        .group_by(*by, maintain_order=True)
+        .agg(*(pl.col(f"\x00{c}").str.join(",").alias(c) for c in written), *also)
+        .with_columns(pl.concat_str(pl.lit("["), c, pl.lit("]")).alias(c) for c in written)
+    )
 
 
 def rule_symbol(rule: str, rules: list[str]) -> str:

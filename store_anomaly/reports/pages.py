@@ -435,19 +435,20 @@ def _health_grid(t: Texts, data: ReportData, stores: pl.DataFrame) -> str:
     )
 
 
-def _control_series(data: ReportData, shops: pl.Series | None = None) -> pl.DataFrame:
+def _control_series(data: ReportData, shops: pl.Series) -> pl.DataFrame:
     """metric_date, shop_no, metric_name, value, center_line, ucl, lcl, anchor_value for every KPI of the
-    stores `shops` (default: every store)."""
-    metrics, limits = data.metrics, data.limits
-    if shops is not None:
-        metrics = metrics.filter(pl.col("shop_no").is_in(shops.implode()))
-        limits = limits.filter(pl.col("shop_no").is_in(shops.implode()))
-    values = metrics.select("metric_date", "shop_no", *KPI_COLUMNS).unpivot(
-        index=["metric_date", "shop_no"], variable_name="metric_name", value_name="value"
+    stores `shops`, the rows of each store and KPI in date order."""
+    in_chunk = pl.col("shop_no").is_in(shops.implode())
+    # the days sorted before they are split by KPI, and the limits joined keeping that order: a sort of the
+    # joined rows (every KPI x day) cost as much as the join
+    values = (
+        data.metrics.filter(in_chunk)
+        .select("metric_date", "shop_no", *KPI_COLUMNS)
+        .sort("shop_no", "metric_date", maintain_order=True)
+        .unpivot(index=["metric_date", "shop_no"], variable_name="metric_name", value_name="value")
     )
-    return values.join(limits, on=["metric_date", "shop_no", "metric_name"], how="left").sort(
-        "shop_no", "metric_name", "metric_date"
-    )
+    limits = data.limits.filter(in_chunk)
+    return values.join(limits, on=["metric_date", "shop_no", "metric_name"], how="left", maintain_order="left")
 
 
 @dataclass(frozen=True)
