@@ -16,6 +16,7 @@ import functools
 import html
 import json
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -673,30 +674,37 @@ def iter_pages(
     frames = {"flags": data.flags, "alerts": alerts}
     parts = {name: _by_store(frame) for name, frame in frames.items()}
     empty = {name: frame.head(0) for name, frame in frames.items()}
-    series: dict[str, StoreSeries] = {}
     yield (
         "index.html",
         executive_summary(data, built_at, resolve_after_quiet_days=resolve_after_quiet_days, language=language),
     )
     gallery_charts: dict[str, dict[str, str]] = {}
-    for position, store in enumerate(stores.iter_rows(named=True)):
-        if position % SERIES_CHUNK_STORES == 0:
-            # the chart series (every KPI x day of a store, with its limits) of the next stores only: a year
-            # of 1,000 stores' joined and sorted at once was most of the reports' peak memory
-            series = store_series(data, stores["shop_no"].slice(position, SERIES_CHUNK_STORES))
-        shop = store["shop_no"]
-        if position < gallery_stores:
-            gallery_charts[shop] = {}
-        page = store_page(
-            store,
-            data,
-            built_at,
-            charts=gallery_charts.get(shop),
-            language=language,
-            series=series.pop(shop),
-            **{name: parts[name].pop(shop, empty[name]) for name in parts},
-        )
-        yield f"stores/{shop}.html", page
+    # The chart series (every KPI x day of a store, with its limits) of a chunk of stores at a time: a year of
+    # 1,000 stores' joined at once was most of the reports' peak memory. The next chunk's are built by polars
+    # in a thread (it releases the GIL) while this chunk's pages are assembled in Python: the second core.
+    chunks = [
+        stores["shop_no"].slice(start, SERIES_CHUNK_STORES) for start in range(0, stores.height, SERIES_CHUNK_STORES)
+    ]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-series") as ahead:
+        upcoming = ahead.submit(store_series, data, chunks[0]) if chunks else None
+        for position, store in enumerate(stores.iter_rows(named=True)):
+            if position % SERIES_CHUNK_STORES == 0:
+                series = upcoming.result()
+                following = position // SERIES_CHUNK_STORES + 1
+                upcoming = ahead.submit(store_series, data, chunks[following]) if following < len(chunks) else None
+            shop = store["shop_no"]
+            if position < gallery_stores:
+                gallery_charts[shop] = {}
+            page = store_page(
+                store,
+                data,
+                built_at,
+                charts=gallery_charts.get(shop),
+                language=language,
+                series=series.pop(shop),
+                **{name: parts[name].pop(shop, empty[name]) for name in parts},
+            )
+            yield f"stores/{shop}.html", page
     yield "spc.html", spc_gallery(data, built_at, stores, gallery_charts, language)
 
 
