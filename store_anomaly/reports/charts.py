@@ -182,9 +182,38 @@ Columns = Mapping[str, Sequence | JSONArray]
 CONTROL_COLUMNS = ("value", "center_line", "anchor_value", "lcl", "ucl")
 
 
+@dataclass(frozen=True, slots=True)
+class FlagTrace:
+    """One store and KPI's flags of one severity and rule in date order: their days and observed values (as
+    `_dates` and `_values` write them) and hover texts."""
+
+    severity: str
+    rule: str
+    days: Sequence | JSONArray
+    observed: Sequence | JSONArray
+    texts: list[str]
+
+
+def flag_traces(flags: pl.DataFrame, by: Sequence[str] = ()) -> pl.DataFrame:
+    """Per group of `by` and then severity and rule, in order of their first flag by date (ties in frame
+    order): `by`, severity, rule, metric_date and observed_value as JSON arrays, the hover texts as a list."""
+    text = pl.format(
+        "{} {}: {}",
+        *(pl.col(c).cast(pl.String).fill_null("None") for c in ("severity", "rule")),
+        pl.col("detail").fill_null(""),
+    )
+    return json_arrays(
+        flags.sort(*by, "metric_date", maintain_order=True),
+        (*by, "severity", "rule"),
+        ("observed_value",),
+        dates=("metric_date",),
+        also=[text.alias("texts")],
+    )
+
+
 def control_chart(
     columns: Columns,
-    flags: pl.DataFrame,
+    flags: Sequence[FlagTrace],
     episodes: pl.DataFrame,
     metric: str,
     *,
@@ -196,7 +225,7 @@ def control_chart(
 
     columns: metric_date and `CONTROL_COLUMNS` (one value per day, sorted); anchored: whether anchor_value
     holds a value on some day (the anchored reference is drawn);
-    flags: metric_date, rule, severity, observed_value, detail (this store and KPI);
+    flags: this store and KPI's flags by severity and rule (`flag_traces`), in order of their first flag;
     episodes: alert_id, metric_name, opened_on, last_seen_on, severity, change_pct, headline (alerts of this
     store touching the KPI).
     """
@@ -221,14 +250,14 @@ def control_chart(
                 **({"fill": "tonexty", "fillcolor": "rgba(230,126,34,0.10)"} if bound == "upper" else {}),
             )
         )  # fmt: skip
-    rules = sorted(flags["rule"].unique().to_list()) if flags.height else []
-    groups = flags.sort("metric_date").group_by(["severity", "rule"], maintain_order=True) if flags.height else ()
-    for (severity, rule), group in groups:
+    rules = sorted({trace.rule for trace in flags})
+    for trace in flags:
+        severity, rule = trace.severity, trace.rule
         data.append(
             {
                 "type": "scatter",
-                "x": _dates(group),
-                "y": _values(group, "observed_value"),
+                "x": trace.days,
+                "y": trace.observed,
                 "name": t("report.trace.flag", severity=severity, rule=rule),
                 "mode": "markers",
                 "marker": {
@@ -237,12 +266,12 @@ def control_chart(
                     "symbol": rule_symbol(rule, rules),
                     "line": {"color": "white", "width": 1},
                 },
-                "text": [f"{severity} {rule}: {detail or ''}" for detail in group["detail"].to_list()],
+                "text": trace.texts,
                 "hovertemplate": "%{text}<extra></extra>",
             }
         )
     shapes, annotations = [], []
-    for episode in episodes.iter_rows(named=True):
+    for episode in episodes.iter_rows(named=True) if episodes.height else ():  # most charts: none
         colour = SEVERITY_COLOURS.get(episode["severity"], "#999")
         start, end = episode["opened_on"].isoformat(), episode["last_seen_on"].isoformat()
         shapes.append(

@@ -29,11 +29,13 @@ from store_anomaly.kpis.catalog import KPI_COLUMNS, kpi_label
 from store_anomaly.reports.charts import (
     CONTROL_COLUMNS,
     GRADE_COLOURS,
+    FlagTrace,
     JSONArray,
     chain_chart,
     control_chart,
     excluded_rows_chart,
     figure_json,
+    flag_traces,
     health_chart,
     json_arrays,
     percentile_chart,
@@ -456,11 +458,13 @@ def _control_series(data: ReportData, shops: pl.Series) -> pl.DataFrame:
 class StoreSeries:
     """One store's chart series, each column a JSON array (`charts.json_arrays`) or, for texts, a list:
     control: by KPI, metric_date and `CONTROL_COLUMNS`; anchored: by KPI, whether it has an anchored reference;
+    flags: by KPI, its flags' traces (`charts.flag_traces`);
     health: metric_date, health_score, grade; percentile: by KPI of `PEER_KPIS`, week_start and percentile;
     excluded: metric_date, dq_excluded_rows; dq_totals: the sum of each dq_ counter over the window."""
 
     control: dict[str, dict[str, JSONArray]]
     anchored: dict[str, bool]
+    flags: dict[str, list[FlagTrace]]
     health: dict[str, JSONArray | list]
     percentile: dict[str, dict[str, JSONArray]]
     excluded: dict[str, JSONArray]
@@ -487,6 +491,13 @@ def store_series(data: ReportData, shops: pl.Series) -> dict[str, StoreSeries]:
     ).iter_rows(named=True):
         control[row["shop_no"]][row["metric_name"]] = _arrays(row, day_columns)
         anchored[row["shop_no"]][row["metric_name"]] = row["anchored"]
+
+    flags: dict[str, dict] = {shop: {} for shop in shops}
+    for row in flag_traces(data.flags.filter(in_chunk), ("shop_no", "metric_name")).iter_rows(named=True):
+        trace = FlagTrace(
+            row["severity"], row["rule"], JSONArray(row["metric_date"]), JSONArray(row["observed_value"]), row["texts"]
+        )
+        flags[row["shop_no"]].setdefault(row["metric_name"], []).append(trace)
 
     empty = JSONArray("[]")
     health = {shop: {"metric_date": empty, "health_score": empty, "grade": []} for shop in shops}
@@ -521,7 +532,7 @@ def store_series(data: ReportData, shops: pl.Series) -> dict[str, StoreSeries]:
 
     return {
         shop: StoreSeries(
-            control[shop], anchored[shop], health[shop], percentile[shop], excluded[shop], dq_totals[shop]
+            control[shop], anchored[shop], flags[shop], health[shop], percentile[shop], excluded[shop], dq_totals[shop]
         )
         for shop in shops
     }
@@ -543,7 +554,6 @@ def store_page(
     built_at: datetime,
     *,
     series: StoreSeries,
-    flags: pl.DataFrame,
     alerts: pl.DataFrame,
     charts: dict[str, str] | None = None,
     language: str = "en",
@@ -568,16 +578,13 @@ def store_page(
     ]
     order = [*HEADLINE_KPIS, *(m for m in KPI_COLUMNS if m not in HEADLINE_KPIS)]
     control = []
-    flags_by_metric = (
-        {key[0]: part for key, part in flags.partition_by("metric_name", as_dict=True).items()} if flags.height else {}
-    )
     for metric in order:
         columns = series.control.get(metric)
         if columns is None:
             continue
         figure = control_chart(
             columns,
-            flags_by_metric.get(metric, flags.head(0)),
+            series.flags.get(metric, []),
             _episodes(alerts, metric),
             metric,
             anchored=series.anchored[metric],
@@ -671,9 +678,7 @@ def iter_pages(
     alerts = with_headlines(data.alerts, language).join(
         data.stores.select("shop_no", pl.col("shop_name").alias("store_name")), on="shop_no", how="left"
     )
-    frames = {"flags": data.flags, "alerts": alerts}
-    parts = {name: _by_store(frame) for name, frame in frames.items()}
-    empty = {name: frame.head(0) for name, frame in frames.items()}
+    alerts_by_store, no_alert = _by_store(alerts), alerts.head(0)
     yield (
         "index.html",
         executive_summary(data, built_at, resolve_after_quiet_days=resolve_after_quiet_days, language=language),
@@ -702,7 +707,7 @@ def iter_pages(
                 charts=gallery_charts.get(shop),
                 language=language,
                 series=series.pop(shop),
-                **{name: parts[name].pop(shop, empty[name]) for name in parts},
+                alerts=alerts_by_store.pop(shop, no_alert),
             )
             yield f"stores/{shop}.html", page
     yield "spc.html", spc_gallery(data, built_at, stores, gallery_charts, language)
