@@ -558,20 +558,21 @@ def store_page(
     charts: dict[str, str] | None = None,
     language: str = "en",
 ) -> str:
-    """stores/<shop_no>.html in `language` (`alerts` as `with_headlines` gave them in that language, `series` as
-    `store_series` wrote them); `charts`, when given, receives the HTML of its headline KPIs' control charts (for
-    the gallery)."""
+    """stores/<shop_no>.html in `language` (`store` a row of `store_order`, `alerts` as `with_headlines` gave
+    them in that language, `series` as `store_series` wrote them); `charts`, when given, receives the HTML of its
+    headline KPIs' control charts (for the gallery)."""
     t = texts_for(language)
     shop = store["shop_no"]
-    open_alerts = alerts.filter(pl.col("status") == "open")
     weakest = kpi_label(store["worst_metric"], language) if store["worst_metric"] else "-"
     kpis = (
         f"<div class='kpis'><div class='kpi'>{_e(t('report.store.health_today'))}"
         f"<b>{_num(store['health_score'])} {_grade(store['grade'])}</b></div>"
-        f"<div class='kpi'>{_e(t('report.store.open_alerts'))}<b>{open_alerts.height}</b></div>"
+        f"<div class='kpi'>{_e(t('report.store.open_alerts'))}<b>{store['open_alerts']}</b></div>"
         f"<div class='kpi'>{_e(t('report.store.weakest_kpi'))}<b>{_e(weakest)}</b></div></div>"
     )
-    episodes = _alerts_table(t, _sorted_alerts(alerts), depth=1, with_store=False, full_text=True)
+    # most stores have no alert: no query on their empty frame (small queries wait behind the series thread's)
+    listed = _sorted_alerts(alerts) if alerts.height else alerts
+    episodes = _alerts_table(t, listed, depth=1, with_store=False, full_text=True)
     sections = [
         f"<section>{kpis}</section>",
         f"<section><h2>{_e(t('report.store.episodes'))}</h2>{episodes}</section>",
