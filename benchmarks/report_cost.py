@@ -1,15 +1,23 @@
-"""What building the HTML reports costs at chain scale: synthetic report data (no database), timed build.
+"""What building the HTML reports costs at chain scale: synthetic report data, timed build.
 
     .venv/bin/python benchmarks/report_cost.py [--stores 1000] [--days 396]
+    .venv/bin/python benchmarks/report_cost.py --stores 1000 --database report_cost_1000 [--keep]
 
 Builds `ReportData` for N stores x D business dates (every KPI, limits, a flag per store every 20 days, daily
 health, weekly peers, one open alert per 10 stores) and times `write_pages` into a temporary folder: the
-figure is the page-building share of a report asset's run (the window's SQL reads come on top of it).
+figure is the page-building share of a report asset's run. With `--database`, the same rows (every data-quality
+counter added, no alerts table) are first bulk-loaded into that database of the server of
+STORE_ANOMALY_TEST_MYSQL_URL (default: mysql://root@127.0.0.1:3306/test), tables holding the columns the reports read with
+their tables' primary keys, and the window's read (`load_report_data`) is timed too: the report asset's whole
+run. The database is reused when it holds the tables already (load once, time several builds), and dropped at
+the end unless `--keep`. Prints the process's peak memory (ru_maxrss).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import tempfile
 import time
 from datetime import date, timedelta
@@ -19,8 +27,28 @@ import numpy as np
 import polars as pl
 
 from store_anomaly.alerts.config import ALERT_SCHEMA, KPI_COLUMNS
-from store_anomaly.reports.data import ReportData
+from store_anomaly.kpis.catalog import DQ_COLUMNS
+from store_anomaly.mysql import MySQLUrl, bulk_load, create_database, quote_identifier, table_exists
+from store_anomaly.reports import data as report_data
+from store_anomaly.reports.data import ReportData, load_report_data
 from store_anomaly.reports.site import write_pages
+from store_anomaly.settings import TEST_MYSQL_URL_ENV_VAR
+
+# The warehouse tables the reports read: (name, columns, primary key), as the assets declare their keys.
+TABLES = (
+    ("store_daily_metrics", report_data.METRICS_COLUMNS, ("metric_date", "shop_no")),
+    ("store_spc_control_limits", report_data.LIMITS_COLUMNS, ("metric_date", "shop_no", "metric_name")),
+    ("store_anomaly_flags", report_data.FLAGS_COLUMNS, ("metric_date", "shop_no", "metric_name", "rule")),
+    ("store_health_scores", report_data.HEALTH_COLUMNS, ("metric_date", "shop_no")),
+    ("store_peer_comparison", report_data.PEERS_COLUMNS, ("week_start", "shop_no", "metric_name")),
+)
+_SQL_TYPES = {
+    pl.Date: "DATE",
+    pl.String: "VARCHAR(64)",
+    pl.Float64: "DOUBLE",
+    pl.Int64: "BIGINT",
+    pl.Boolean: "TINYINT(1)",
+}
 
 
 def synthetic(stores: int, days: int, seed: int = 7) -> ReportData:
@@ -97,12 +125,70 @@ def synthetic(stores: int, days: int, seed: int = 7) -> ReportData:
     return ReportData(first, last, metrics, limits, flags, health, peers, alerts)
 
 
+def peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def server() -> MySQLUrl:
+    return MySQLUrl.parse(os.environ.get(TEST_MYSQL_URL_ENV_VAR, "mysql://root@127.0.0.1:3306/test"))
+
+
+def loaded(database: str) -> bool:
+    """Whether `database` holds every report table already."""
+    with server().connect() as connection, connection.cursor() as cursor:
+        return all(table_exists(cursor, table, database) for table, _, _ in TABLES)
+
+
+def load_warehouse(data: ReportData, database: str) -> None:
+    """The report tables of `data` in `database` (created; left as they are when they exist already)."""
+    with server().connect() as connection:
+        create_database(connection, database)
+    with server().with_database(database).connect(local_infile=True) as connection:
+        frames = {
+            "store_daily_metrics": data.metrics.with_columns(pl.lit(0, pl.Int64).alias(c) for c in DQ_COLUMNS),
+            "store_spc_control_limits": data.limits,
+            "store_anomaly_flags": data.flags,
+            "store_health_scores": data.health,
+            "store_peer_comparison": data.peers,
+        }
+        for table, columns, key in TABLES:
+            with connection.cursor() as cursor:
+                if table_exists(cursor, table):
+                    continue
+                body = [f"{quote_identifier(c)} {_SQL_TYPES[type(t)]} NULL" for c, t in columns.items()]
+                body.append(f"PRIMARY KEY ({', '.join(quote_identifier(c) for c in key)})")
+                cursor.execute(f"CREATE TABLE {quote_identifier(table)} ({', '.join(body)}) ENGINE=InnoDB")
+            started = time.perf_counter()
+            # in key order: InnoDB appends instead of splitting pages
+            bulk_load(connection, quote_identifier(table), frames[table].select(list(columns)).sort(*key))
+            connection.commit()
+            print(f"loaded {table}: {frames[table].height:,} rows in {time.perf_counter() - started:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stores", type=int, default=1000)
     parser.add_argument("--days", type=int, default=396)
+    parser.add_argument("--database", help="bulk-load the rows into this database and time the window's read too")
+    parser.add_argument("--keep", action="store_true", help="keep --database for the next run")
     args = parser.parse_args()
-    data = synthetic(args.stores, args.days)
+    read = None
+    if not args.database:
+        data = synthetic(args.stores, args.days)
+    else:
+        if not loaded(args.database):
+            load_warehouse(synthetic(args.stores, args.days), args.database)
+            print("loaded: run again to time the read and the pages without the rows' generation in the peak")
+        try:
+            started = time.perf_counter()
+            with server().with_database(args.database).connect() as connection:
+                data = load_report_data(connection)
+            read = time.perf_counter() - started
+            read_peak = peak_gib()
+        finally:
+            if not args.keep:
+                with server().connect() as connection, connection.cursor() as cursor:
+                    cursor.execute(f"DROP DATABASE {quote_identifier(args.database)}")
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         site = write_pages(data, Path(folder) / "reports")
@@ -115,6 +201,12 @@ def main() -> None:
         f"({1000 * seconds / site.pages:.0f} ms a page), {size / 1e6:.0f} MB of HTML, index.html {index / 1e6:.1f} MB, "
         f"spc.html {gallery / 1e6:.1f} MB"
     )
+    if read is not None:
+        print(
+            f"the window's read (load_report_data): {read:.1f} s, peak {read_peak:.2f} GiB by its end; "
+            f"read and pages: {read + seconds:.1f} s"
+        )
+    print(f"peak memory {peak_gib():.2f} GiB")
 
 
 if __name__ == "__main__":
