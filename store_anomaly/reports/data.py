@@ -2,9 +2,10 @@
 
 `load_report_data(connection, window_days=REPORT_WINDOW_DAYS) -> ReportData` reads the last `window_days`
 business dates up to the latest date of `store_daily_metrics` (default 13 months), each table filtered and
-projected in SQL, so building the reports costs the same whatever the length of history. A table that does not
-exist yet reads as an empty frame; `store_spc_control_limits.anchor_value` / `anchor_since` are read when the
-table has them (the anchored reference) and are null otherwise.
+projected in SQL, so building the reports costs the same whatever the length of history: only the columns the
+pages show, and of the weekly peer comparison only the KPIs they chart (`PEER_KPIS`). A table that does not
+exist yet reads as an empty frame; `store_spc_control_limits.anchor_value` is read when the table has it (the
+anchored reference) and is null otherwise.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from store_anomaly.mysql import query_frame_arrow, query_frame_streamed, table_e
 
 # 13 months: a year of history plus the month before, so this month compares with the same month last year.
 REPORT_WINDOW_DAYS = 396
+# The KPIs whose weekly peer percentile a store page charts (the summary ranks stores by the first).
+PEER_KPIS: tuple[str, ...] = ("revenue", "order_count", "aov")
 
 METRICS_COLUMNS: dict[str, pl.DataType] = {
     "metric_date": pl.Date(),
     "shop_no": pl.String(),
     "shop_name": pl.String(),
     **{kpi: pl.Float64() for kpi in KPI_COLUMNS},
-    "is_closed": pl.Boolean(),
     DQ_EXCLUDED_TOTAL.column: pl.Int64(),
     **{column: pl.Int64() for column in DQ_COLUMNS},
 }
@@ -38,17 +40,15 @@ LIMITS_COLUMNS: dict[str, pl.DataType] = {
     "ucl": pl.Float64(),
     "lcl": pl.Float64(),
     "anchor_value": pl.Float64(),
-    "anchor_since": pl.Date(),
 }
+LIMITS_KEY = ("metric_date", "shop_no", "metric_name")
 FLAGS_COLUMNS: dict[str, pl.DataType] = {
     "metric_date": pl.Date(),
     "shop_no": pl.String(),
     "metric_name": pl.String(),
     "rule": pl.String(),
     "severity": pl.String(),
-    "direction": pl.String(),
     "observed_value": pl.Float64(),
-    "z_score": pl.Float64(),
     "detail": pl.String(),
 }
 HEALTH_COLUMNS: dict[str, pl.DataType] = {
@@ -63,8 +63,6 @@ PEERS_COLUMNS: dict[str, pl.DataType] = {
     "shop_no": pl.String(),
     "metric_name": pl.String(),
     "value": pl.Float64(),
-    "peer_median": pl.Float64(),
-    "peer_count": pl.Int64(),
     "rank": pl.Int64(),
     "percentile": pl.Float64(),
     "vs_median_pct": pl.Float64(),
@@ -112,8 +110,10 @@ def _read(
     date_column: str,
     first: date,
     last: date,
+    metric_names: tuple[str, ...] | None = None,
 ):
-    """The window's rows of `table`, columns it lacks as nulls (an empty frame when the table is missing).
+    """The window's rows of `table` (of the KPIs `metric_names` only, when given), columns it lacks as nulls (an
+    empty frame when the table is missing).
 
     Read through Arrow (`mysql.query_frame_arrow`): a year of 1,000 stores' control limits is 3.3M rows, about
     2 GB as Python tuples at once and several times slower through the driver. Its own session reads what is
@@ -122,16 +122,25 @@ def _read(
     if not table_exists(cursor, table):
         return pl.DataFrame(schema=schema)
     present = _columns(cursor, table)
+    where, params = f"`{date_column}` BETWEEN %s AND %s", (first, last)
+    if metric_names is not None:
+        where += f" AND `metric_name` IN ({', '.join(['%s'] * len(metric_names))})"
+        params += metric_names
     if present.issuperset(schema):
-        where = f"`{date_column}` BETWEEN %s AND %s"
-        return query_frame_arrow(cursor.connection, table, schema, where, (first, last))
+        return query_frame_arrow(cursor.connection, table, schema, where, params)
     select = ", ".join(f"`{name}`" if name in present else f"NULL AS `{name}`" for name in schema)
-    return query_frame_streamed(
-        cursor.connection,
-        f"SELECT {select} FROM `{table}` WHERE `{date_column}` BETWEEN %s AND %s",
-        (first, last),
-        schema,
+    return query_frame_streamed(cursor.connection, f"SELECT {select} FROM `{table}` WHERE {where}", params, schema)
+
+
+def _unique_by_key(cursor, table: str, key: tuple[str, ...]) -> bool:
+    """Whether the table's primary key is made of columns of `key` (so no two rows share a `key`)."""
+    cursor.execute(
+        "SELECT column_name FROM information_schema.statistics "
+        "WHERE table_schema = DATABASE() AND table_name = %s AND index_name = 'PRIMARY'",
+        (table,),
     )
+    primary = {row[0] for row in cursor.fetchall()}
+    return bool(primary) and primary.issubset(key)
 
 
 def load_report_data(connection, window_days: int = REPORT_WINDOW_DAYS) -> ReportData:
@@ -163,16 +172,19 @@ def load_report_data(connection, window_days: int = REPORT_WINDOW_DAYS) -> Repor
             first,
             last,
         )
+        # a year of 1,000 stores' limits is 4.4M rows: deduplicating them cost seconds and a copy of them, for
+        # nothing where the table's primary key (the one the SPC asset declares) already rules duplicates out
+        limits_unique = _unique_by_key(cursor, "store_spc_control_limits", LIMITS_KEY)
         flags = _read(cursor, "store_anomaly_flags", FLAGS_COLUMNS, "metric_date", first, last)
         health = _read(cursor, "store_health_scores", HEALTH_COLUMNS, "metric_date", first, last)
-        peers = _read(cursor, "store_peer_comparison", PEERS_COLUMNS, "week_start", first, last)
+        peers = _read(cursor, "store_peer_comparison", PEERS_COLUMNS, "week_start", first, last, PEER_KPIS)
     alerts = current_alert_state(connection)
     alerts = alerts.filter((pl.col("status") == "open") | (pl.col("last_seen_on") >= first))
     return ReportData(
         first=metrics["metric_date"].min() or first,
         last=last,
         metrics=metrics,
-        limits=limits.unique(["metric_date", "shop_no", "metric_name"], keep="first"),
+        limits=limits if limits_unique else limits.unique(list(LIMITS_KEY), keep="first"),
         flags=flags,
         health=health,
         peers=peers,

@@ -40,7 +40,7 @@ from store_anomaly.reports.charts import (
     json_arrays,
     percentile_chart,
 )
-from store_anomaly.reports.data import ReportData
+from store_anomaly.reports.data import PEER_KPIS, ReportData
 from store_anomaly.reports.health import grade_expr
 from store_anomaly.texts import Texts, texts_for
 
@@ -58,7 +58,6 @@ def plotly_template() -> str:
 
 # The KPIs every store shows first (and the only ones in the gallery): what customers and sales do.
 HEADLINE_KPIS: tuple[str, ...] = ("revenue", "order_count")
-PEER_KPIS: tuple[str, ...] = ("revenue", "order_count", "aov")
 HEALTH_GRID_WEEKS = 26
 # Stores whose charts the gallery draws (worst first); the others are table rows linking to their page.
 GALLERY_STORES = 40
