@@ -1,8 +1,8 @@
 """Writes the HTML reports into the reports folder (no Dagster import).
 
 `write_reports(connection, directory, built_at=None, language=None) -> ReportSite` reads the bounded window
-(`data.load_report_data`), builds every page (`pages.iter_pages`, written as it is built, so one page
-is held in memory at a time) in `language` (default:
+(`data.load_report_data`), builds every page (`pages.iter_pages`, written by a thread as it is built, so a
+few pages at most are held in memory at a time) in `language` (default:
 STORE_ANOMALY_LANGUAGE, `settings.language_from_env`) and writes them. The folder holds revenue
 figures, so it is created readable by its owner and group only (0750, pages 0640), whatever the umask. Each
 page is written to a temporary file and renamed over the old one, so a reader never sees half a page; plotly.js
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from store_anomaly.settings import language_from_env, reports_dir_from_env
 
 DIRECTORY_MODE = 0o750
 FILE_MODE = 0o640
+WRITES_AHEAD = 8
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,18 @@ def write_pages(
     if not plotly_js.exists() or plotly_js.stat().st_size != len(script.encode()):
         _write_atomically(plotly_js, script)
     stores = {}
-    for relative, text in iter_pages(data, built_at, gallery_stores=gallery_stores, language=language):
-        _write_atomically(root / relative, text)
-        if relative.startswith("stores/"):
-            stores[Path(relative).stem] = root / relative
+    # Pages are written by a thread while the next ones are built: a file's creation, write and rename wait on
+    # the disk with the GIL released. At most WRITES_AHEAD pages wait for it; its first error ends the build.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-writer") as writer:
+        writes: deque[Future] = deque()
+        for relative, text in iter_pages(data, built_at, gallery_stores=gallery_stores, language=language):
+            writes.append(writer.submit(_write_atomically, root / relative, text))
+            while len(writes) > WRITES_AHEAD or (writes and writes[0].done()):
+                writes.popleft().result()
+            if relative.startswith("stores/"):
+                stores[Path(relative).stem] = root / relative
+        while writes:
+            writes.popleft().result()
     for stale in (root / "stores").glob("*.html"):
         if stale.stem not in stores:
             stale.unlink()

@@ -16,7 +16,7 @@ import pytest
 
 from store_anomaly.alerts.config import ALERT_SCHEMA
 from store_anomaly.kpis.catalog import KPI_COLUMNS
-from store_anomaly.reports import pages
+from store_anomaly.reports import pages, site
 from store_anomaly.reports.charts import JSONArray, _lists, figure_json, flag_traces, json_arrays
 from store_anomaly.reports.data import ReportData
 
@@ -198,3 +198,18 @@ def test_pages_written_a_store_at_a_time_equal_pages_written_for_every_store_at_
     one_by_one = pages.build_pages(data, built_at, language="zh")
     monkeypatch.setattr(pages, "SERIES_CHUNK_STORES", 1_000)
     assert pages.build_pages(data, built_at, language="zh") == one_by_one
+
+
+def test_a_page_that_cannot_be_written_ends_the_build_with_its_error(tmp_path, monkeypatch):
+    written = site._write_atomically
+
+    def write(path, text):
+        if path.name == "US00002.html":
+            raise OSError(f"disk full writing {path}")
+        written(path, text)
+
+    monkeypatch.setattr(site, "_write_atomically", write)
+    with pytest.raises(OSError, match="US00002.html"):
+        site.write_pages(_report_data(), tmp_path / "reports", language="en")
+    assert (tmp_path / "reports" / "stores" / "US00001.html").exists()
+    assert not list((tmp_path / "reports").rglob("*.tmp"))
