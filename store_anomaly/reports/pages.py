@@ -7,7 +7,9 @@ plotly.js in the reports folder (`PLOTLY_JS`, written by `store_anomaly.reports.
 from the network when a page is viewed. Stores are listed worst first everywhere: open alerts by severity,
 then the latest health score (lowest first). The gallery draws the charts of the worst `GALLERY_STORES` stores
 only (drawn when scrolled near, IntersectionObserver) and lists every other store as a searchable table row, so
-its size and cost stay bounded at any store count.
+its size and cost stay bounded at any store count. The store pages' chart series are written as JSON by polars
+for a chunk of `SERIES_CHUNK_STORES` stores at once (`store_series`; the next chunk's in a thread while this
+chunk's pages are assembled), the same text json.dumps would write for them.
 """
 
 from __future__ import annotations
