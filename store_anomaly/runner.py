@@ -17,11 +17,10 @@ from dagster import (
     DagsterInstance,
     DagsterRunStatus,
     EventLogEntry,
-    JobDefinition,
     JobExecutionResult,
     RunsFilter,
-    reconstructable,
 )
+from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.execution.api import execute_run
 
 from store_anomaly.automation.incidents import process_run
@@ -48,11 +47,6 @@ HOST_TAG = "store_anomaly/host"
 UNFINISHED_STATUSES = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
-def daily_refresh_job_definition() -> JobDefinition:
-    """The daily job as the code location defines it, from a module-level function `reconstructable` can name."""
-    return build_definitions().resolve_job_def("daily_refresh_job")
-
-
 def run_backfill(
     start: date,
     end: date,
@@ -72,12 +66,12 @@ def run_backfill(
     # One planned event per asset for the range, not per asset and day, and a step's per-day events written
     # in batches (unless the environment says otherwise).
     apply_bookkeeping_defaults()
-    # Executed as `dagster job execute` executes it (the job's in-process executor, in this process), not with
+    # Executed with the job's own in-process executor, as `dagster job execute` executes it, not with
     # `execute_in_process`: that one keeps every step's output for its result, so a year's backfill would hold
     # each asset's whole frame (SPC's limits: millions of rows) until the run ends. Here a step's output is gone
-    # once the IO manager has written it.
-    recon_job = reconstructable(daily_refresh_job_definition)
-    job = recon_job.get_definition()
+    # once the IO manager has written it. The definitions are built afresh, so the environment of this call
+    # (closed days, languages, URLs) is the one the run sees.
+    job = build_definitions().resolve_job_def("daily_refresh_job")
     run_id = str(uuid.uuid4())
     if progress is not None:
         instance.add_event_listener(run_id, progress(len(job.graph.node_dict)))
@@ -93,9 +87,8 @@ def run_backfill(
             PROCESS_ID_TAG: str(os.getpid()),
             HOST_TAG: socket.gethostname(),
         },
-        job_code_origin=recon_job.get_python_origin(),
     )
-    result = execute_run(recon_job, run, instance)
+    result = execute_run(InMemoryJob(job), run, instance)
     if not result.success:
         mark_failed_partitions(instance, result.run_id)
     # No daemon watches an in-process run: log it here (the run-status sensors would write the same rows).
