@@ -35,8 +35,8 @@ import polars as pl
 
 from store_anomaly.spc.chain import add_chain_effects
 from store_anomaly.spc.config import SpcConfig
+from store_anomaly.spc.windows import add_group_index, running_sum
 
-GROUP = ["sid", "epoch_start"]
 _Q = 2.0**16
 _CLIP = 2.0**12
 
@@ -104,13 +104,12 @@ def add_window_sums(
     a_days = config.anchor_days
     q = (pl.col(values).clip(-_CLIP, _CLIP) * _Q).round(0).cast(pl.Int64)
     present = pl.col(values).is_not_null().cast(pl.Int64)
-    idx = pl.int_range(pl.len(), dtype=pl.Int64).over(GROUP)
-    df = df.with_columns(idx.alias("_i")).with_columns(
-        q.fill_null(0).cum_sum().over(GROUP).alias("_zs"),
-        present.cum_sum().over(GROUP).alias("_zn"),
-        (q.fill_null(0) * pl.col("_i")).cum_sum().over(GROUP).alias("_zis"),
-        (present * pl.col("_i")).cum_sum().over(GROUP).alias("_zin"),
-        (present * pl.col("_i") * pl.col("_i")).cum_sum().over(GROUP).alias("_ziin"),
+    df = add_group_index(df).with_columns(
+        running_sum(q.fill_null(0)).alias("_zs"),
+        running_sum(present).alias("_zn"),
+        running_sum(q.fill_null(0) * pl.col("_i")).alias("_zis"),
+        running_sum(present * pl.col("_i")).alias("_zin"),
+        running_sum(present * pl.col("_i") * pl.col("_i")).alias("_ziin"),
     )
     recent = config.recent_level_days
     pre = keep is not None

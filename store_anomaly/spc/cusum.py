@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from store_anomaly.spc.windows import GROUP, GROUP_INDEX, running_sum
+
 QUANTUM = 2.0**16
 
 
@@ -55,13 +57,18 @@ def add_windowed_cusum(
 ) -> pl.DataFrame:
     """Add columns `{out}_up` and `{out}_down`: the upper and lower CUSUM of column `z` restarted `window` rows
     ago, per `group` (rows sorted by day within each group, one row per day). Null z is skipped (zero
-    increment). `k` is a number or the name of a per-row column (sigma units)."""
+    increment). `k` is a number or the name of a per-row column (sigma units).
+
+    A frame sorted by `windows.GROUP` (each group's rows contiguous) that carries `windows.GROUP_INDEX` gets its
+    running sums without a group-by (`windows.running_sum`): the same integers."""
     zz = pl.col(z) if clip is None else pl.col(z).clip(-clip, clip)
     kk = pl.col(k) if isinstance(k, str) else pl.lit(k)
+    indexed = group == GROUP and GROUP_INDEX in frame.columns
     for side, sign in (("up", 1.0), ("down", -1.0)):
+        running = running_sum(pl.col("_inc")) if indexed else pl.col("_inc").cum_sum().over(group)
         frame = (
             frame.with_columns(((zz * sign - kk) * QUANTUM).round(0).cast(pl.Int64).fill_null(0).alias("_inc"))
-            .with_columns(pl.col("_inc").cum_sum().over(group).alias("_csum"))
+            .with_columns(running.alias("_csum"))
             .with_columns(
                 (pl.col("_csum") - pl.col("_inc"))
                 .rolling_min(window_size=window, min_samples=1)

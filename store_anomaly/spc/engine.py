@@ -106,21 +106,17 @@ def compute_spc(
     limits_parts: list[list[pl.DataFrame]] = [[] for _ in bounds[1:]]
     flags_parts: list[pl.DataFrame] = []
     for metric in config.metrics:  # a loop over a handful of metrics; each is one vectorised pass
-        epochs = epoch_starts(wide, metric, baseline_resets)
-        long = (
-            wide.select(
-                "sid",
-                "shop_no",
-                "metric_date",
-                "is_closed",
-                "is_special",
-                pl.col(metric).alias("x"),
-            )
-            .join(epochs, on=["sid", "metric_date"], how="left")
-            .with_columns(
-                (pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"),
-            )
-            .sort("sid", "metric_date")
+        # (`wide` is sorted by sid, metric_date, one row per store and day: the epochs are aligned with its rows)
+        long = wide.select(
+            "sid",
+            "shop_no",
+            "metric_date",
+            "is_closed",
+            "is_special",
+            pl.col(metric).alias("x"),
+            epoch_starts(wide, metric, baseline_resets),
+        ).with_columns(
+            (pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"),
         )
         slices = [long.slice(lo, hi - lo) for lo, hi in pairwise(bounds)]
         del long

@@ -101,12 +101,13 @@ def _empty_clean(config: SpcConfig) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def epoch_starts(wide: pl.DataFrame, metric: str, baseline_resets: pl.DataFrame | None) -> pl.DataFrame:
-    """Per (store, day) the start of the baseline epoch of `metric`: the latest operator reset on or before the
-    day (for that metric or for all metrics), else the store's first row. Returns sid, metric_date, epoch_start."""
-    base = wide.select("sid", "shop_no", "metric_date", "first_date")
+def epoch_starts(wide: pl.DataFrame, metric: str, baseline_resets: pl.DataFrame | None) -> pl.Series:
+    """Per row of `wide` (a `clean_wide` frame: sorted by sid, metric_date) the start of the baseline epoch of
+    `metric`: the latest operator reset on or before the day (for that metric or for all metrics), else the
+    store's first row. A Series ``epoch_start`` aligned with `wide`'s rows."""
+    first = wide["first_date"].alias("epoch_start")
     if baseline_resets is None or baseline_resets.height == 0:
-        return base.select("sid", "metric_date", pl.col("first_date").alias("epoch_start"))
+        return first
     resets = (
         baseline_resets.lazy()
         .select(
@@ -129,16 +130,20 @@ def epoch_starts(wide: pl.DataFrame, metric: str, baseline_resets: pl.DataFrame 
         .collect()
     )
     if resets.height == 0:
-        return base.select("sid", "metric_date", pl.col("first_date").alias("epoch_start"))
-    joined = base.sort("metric_date").join_asof(
-        resets.with_columns(pl.col("reset_date").alias("metric_date")).sort("metric_date"),
-        on="metric_date",
-        by="shop_no",
-        strategy="backward",
-        check_sortedness=False,
+        return first
+    joined = (
+        wide.select("sid", "shop_no", "metric_date", "first_date")
+        .sort("metric_date")
+        .join_asof(
+            resets.with_columns(pl.col("reset_date").alias("metric_date")).sort("metric_date"),
+            on="metric_date",
+            by="shop_no",
+            strategy="backward",
+            check_sortedness=False,
+        )
     )
-    return joined.select(
-        "sid",
-        "metric_date",
-        pl.max_horizontal("first_date", "reset_date").alias("epoch_start"),
-    ).sort("sid", "metric_date")
+    return (
+        joined.sort("sid", "metric_date")
+        .select(pl.max_horizontal("first_date", "reset_date").alias("epoch_start"))
+        .to_series()
+    )

@@ -53,6 +53,7 @@ from store_anomaly.spc.anchor import add_anchor_statistics, add_window_sums, cha
 from store_anomaly.spc.chain import apply_chain_stats, chain_stats, cross_section_values
 from store_anomaly.spc.config import MetricSpec, SpcConfig
 from store_anomaly.spc.cusum import add_windowed_cusum
+from store_anomaly.spc.windows import GROUP, add_group_index, lag, running_sum, weekday_sum, window_sum
 
 # One flag row per (shop_no, metric_date, metric_name, rule); every rule set emits this schema.
 FLAGS_SCHEMA: dict[str, pl.DataType] = {
@@ -69,7 +70,6 @@ FLAGS_SCHEMA: dict[str, pl.DataType] = {
     "detail": pl.String(),
 }
 
-GROUP = ["sid", "epoch_start"]
 WEEKDAY_GROUP = ["sid", "epoch_start", "_wd"]
 
 
@@ -113,30 +113,43 @@ _Q = 2.0**20  # quantum of the exact integer sums (transformed units)
 _QMAX = 2.0**20  # |value| clip before quantising (keeps window sums inside int64)
 
 
-def _exact_mean(values: str, window: int, lag: int, min_obs: int, group: list[str]) -> pl.Expr:
-    """Mean of `values` over the `window` rows ending `lag` rows before the current one (lag >= 1), per group.
-    Values are rounded to multiples of 2^-20 and summed as integers: exact, so a day's result never depends on
-    where the series starts (floating-point rolling sums would)."""
-    q = (pl.col(values).clip(-_QMAX, _QMAX) * _Q).round(0).cast(pl.Int64).shift(lag)
-    n = q.is_not_null().cast(pl.Int64).rolling_sum(window, min_samples=1).over(group)
-    total = q.fill_null(0).rolling_sum(window, min_samples=1).over(group)
+def _quantised(values: pl.Expr) -> pl.Expr:
+    """`values` rounded to multiples of 2^-20 as integers (clipped at +-2^20): exact sums."""
+    return (values.clip(-_QMAX, _QMAX) * _Q).round(0).cast(pl.Int64)
+
+
+def _mean_of_sums(total: pl.Expr, n: pl.Expr, min_obs: int) -> pl.Expr:
+    """The mean from an exact integer sum of quantised values and their count (null below `min_obs` values)."""
     return pl.when(n >= min_obs).then(total.cast(pl.Float64) / n.cast(pl.Float64) / _Q)
 
 
-def _exact_count(values: str, window: int, lag: int, group: list[str]) -> pl.Expr:
-    return pl.col(values).shift(lag).is_not_null().cast(pl.Int64).rolling_sum(window, min_samples=1).over(group)
+def _add_running_sums(df: pl.DataFrame, values: pl.Expr, prefix: str) -> pl.DataFrame:
+    """Add `{prefix}s` and `{prefix}n`: the per-group running sums of the quantised `values` and of their count.
+    Window means and counts are then differences of these (`windows.window_sum`): exact, so a day's result never
+    depends on where the series starts (floating-point rolling sums would)."""
+    q = _quantised(values)
+    return df.with_columns(
+        running_sum(q.fill_null(0)).alias(f"{prefix}s"),
+        running_sum(q.is_not_null().cast(pl.Int64)).alias(f"{prefix}n"),
+    )
 
 
-def _exact_std(values: str, window: int, min_obs: int, group: list[str]) -> tuple[pl.Expr, pl.Expr]:
-    """(sample standard deviation, count) of the previous `window` values of a residual column (exact sums of
-    values rounded to 2^-16, clipped at +-16)."""
-    sq = (pl.col(values).clip(-16.0, 16.0) * 2.0**16).round(0).cast(pl.Int64).shift(1)
-    n = sq.is_not_null().cast(pl.Int64).rolling_sum(window, min_samples=1).over(group)
-    s1 = sq.fill_null(0).rolling_sum(window, min_samples=1).over(group).cast(pl.Float64)
-    s2 = (sq * sq).fill_null(0).rolling_sum(window, min_samples=1).over(group).cast(pl.Float64)
+def _exact_std(values: str, window: int, min_obs: int) -> tuple[list[pl.Expr], pl.Expr, pl.Expr]:
+    """(running sums to add first, sample standard deviation, count) of the previous `window` values of a residual
+    column, per group (exact sums of values rounded to 2^-16, clipped at +-16). The two expressions read the
+    columns `_sn`, `_s1`, `_s2` the first list adds."""
+    sq = (pl.col(values).clip(-16.0, 16.0) * 2.0**16).round(0).cast(pl.Int64)
+    sums = [
+        running_sum(sq.is_not_null().cast(pl.Int64)).alias("_sn"),
+        running_sum(sq.fill_null(0)).alias("_s1"),
+        running_sum((sq * sq).fill_null(0)).alias("_s2"),
+    ]
+    n = window_sum("_sn", window, 1)
+    s1 = window_sum("_s1", window, 1).cast(pl.Float64)
+    s2 = window_sum("_s2", window, 1).cast(pl.Float64)
     nf = n.cast(pl.Float64)
     var = pl.max_horizontal((s2 - s1 * s1 / nf) / (nf - 1.0), pl.lit(0.0)) / 2.0**32
-    return pl.when(n >= max(min_obs, 2)).then(var.sqrt()), n
+    return sums, pl.when(n >= max(min_obs, 2)).then(var.sqrt()), n
 
 
 def _center_columns(
@@ -156,13 +169,13 @@ def _center_columns(
             m_wd = pl.col(values).shift(1).rolling_median(config.baseline_weeks, min_samples=config.baseline_min_obs)
             df = df.with_columns(m_wd.over(WEEKDAY_GROUP).alias("_m_wd"))
         else:
-            df = df.with_columns(
-                _exact_mean(values, config.baseline_weeks, 1, config.baseline_min_obs, WEEKDAY_GROUP).alias("_m_wd")
-            )
+            q = _quantised(pl.col(values))
+            weeks = config.baseline_weeks
+            df = df.with_columns(q.fill_null(0).alias("_qs"), q.is_not_null().cast(pl.Int64).alias("_qn"))
+            m_wd = _mean_of_sums(weekday_sum("_qs", weeks), weekday_sum("_qn", weeks), config.baseline_min_obs)
+            df = df.with_columns(m_wd.alias("_m_wd")).drop("_qs", "_qn")
         df = df.with_columns(
-            (pl.col("_m_wd") - pl.mean_horizontal(*[pl.col("_m_wd").shift(j) for j in range(7)]).over(GROUP)).alias(
-                "_f"
-            )
+            (pl.col("_m_wd") - pl.mean_horizontal(*[lag(pl.col("_m_wd"), j) for j in range(7)])).alias("_f")
         ).drop("_m_wd")
         level_days, level_min = config.level_days, config.level_min_obs
         ref_min = config.drift_level_min_obs
@@ -178,14 +191,20 @@ def _center_columns(
             )
         )
     else:
+        df = _add_running_sums(df, pl.col("_u"), "_u")
+        ref_days, ref_lag = config.drift_level_days, 1 + config.drift_lag_days
         df = df.with_columns(
-            (_exact_mean("_u", level_days, 1, level_min, GROUP) + pl.col("_f")).alias(out),
-            _exact_count("_u", level_days, 1, GROUP).alias(f"{out}_n"),
             (
-                _exact_mean("_u", config.drift_level_days, 1 + config.drift_lag_days, ref_min, GROUP) + pl.col("_f")
+                _mean_of_sums(window_sum("_us", level_days, 1), window_sum("_un", level_days, 1), level_min)
+                + pl.col("_f")
+            ).alias(out),
+            window_sum("_un", level_days, 1).alias(f"{out}_n"),
+            (
+                _mean_of_sums(window_sum("_us", ref_days, ref_lag), window_sum("_un", ref_days, ref_lag), ref_min)
+                + pl.col("_f")
             ).alias(f"{out}_ref"),
             pl.col("_f").alias(f"{out}_f"),
-        )
+        ).drop("_us", "_un")
     return df.drop("_u", "_f")
 
 
@@ -343,10 +362,12 @@ def _screen_and_center(
     ).with_columns(
         pl.when(usable).then(pl.col("y")).alias("_y0"),
     )
+    # (the row index within the group, which the window sums read, counts the rows kept: taken again after a cut)
+    df = add_group_index(df)
     # ---- first pass: outlier screen (medians, quantile spread) ---------------------------------------------------
     df = _center_columns(df, "_y0", spec, config, True, "_m0")
     if cuts is not None:
-        df = df.filter(pl.col("metric_date") >= cuts.screen)
+        df = add_group_index(df.filter(pl.col("metric_date") >= cuts.screen))
     df = df.with_columns((pl.col("_y0") - pl.col("_m0")).alias("_r0"))
     df = df.with_columns(
         pl.max_horizontal(_spread("_r0", spec, config), _sigma_floor(pl.col("_m0"), spec)).alias("_s0")
@@ -355,12 +376,12 @@ def _screen_and_center(
     df = df.with_columns(pl.when(~outlier).then(pl.col("_y0")).alias("_yc"), outlier.alias("is_outlier"))
     df = df.drop("_m0", "_r0", "_s0")
     if cuts is not None:
-        df = df.filter(pl.col("metric_date") >= cuts.screened)
+        df = add_group_index(df.filter(pl.col("metric_date") >= cuts.screened))
     # ---- second pass on screened data: centre, sigma, Z (means and standard deviation, exact sums) ------------
     df = _center_columns(df, "_yc", spec, config, False, "center_t")
     df = df.rename({"center_t_ref": "ref_t", "center_t_n": "center_days", "center_t_f": "factor_t"}).drop("_wd")
     if cuts is not None:
-        df = df.filter(pl.col("metric_date") >= cuts.scored)
+        df = add_group_index(df.filter(pl.col("metric_date") >= cuts.scored))
     # ---- chain effect: what every store sees that day (season, weather, a city-wide event) ---------------------
     if config.chain_relative:
         return df.with_columns(
@@ -387,11 +408,17 @@ def _sigma_and_cusums(
     df = df.with_columns((pl.col("_yc") - pl.col("center_a")).alias("_rc"))
     min_obs = config.scale_min_obs if spec.weekly else config.sparse_scale_min_obs
     scale_days = config.scale_days if spec.weekly else config.sparse_scale_days
-    sd, n_res = _exact_std("_rc", scale_days, min_obs, GROUP)
-    df = df.with_columns(
-        pl.when(sd.is_not_null()).then(pl.max_horizontal(sd, _sigma_floor(pl.col("center_a"), spec))).alias("sigma_t"),
-        n_res.alias("baseline_days"),
-    ).drop("_rc", "_yc")
+    sums, sd, n_res = _exact_std("_rc", scale_days, min_obs)
+    df = (
+        df.with_columns(sums)
+        .with_columns(
+            pl.when(sd.is_not_null())
+            .then(pl.max_horizontal(sd, _sigma_floor(pl.col("center_a"), spec)))
+            .alias("sigma_t"),
+            n_res.alias("baseline_days"),
+        )
+        .drop("_rc", "_yc", "_sn", "_s1", "_s2")
+    )
     has_limits = (
         pl.col("center_t").is_not_null() & pl.col("sigma_t").is_not_null() & (pl.col("age") >= config.warmup_days)
     )

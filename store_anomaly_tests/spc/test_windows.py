@@ -1,0 +1,81 @@
+"""The per-group window sums without a group-by equal the group-wise rolling sums they replace, exactly."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from store_anomaly.spc.windows import (
+    GROUP,
+    add_group_index,
+    lag,
+    running_sum,
+    weekday_sum,
+    window_sum,
+)
+
+
+def _groups() -> pl.DataFrame:
+    """Stores of different lengths, one with a baseline restart (two epochs), on a complete calendar, with nulls."""
+    rng = np.random.default_rng(7)
+    frames = []
+    for sid, days in enumerate((1, 5, 40, 130, 300)):
+        first = date(2025, 1, 1) + timedelta(days=sid)
+        dates = [first + timedelta(days=d) for d in range(days)]
+        epoch = [first if d < days // 2 or sid != 4 else dates[days // 2] for d in range(days)]
+        values = rng.integers(-(2**40), 2**40, days)
+        frames.append(
+            pl.DataFrame(
+                {"sid": [sid] * days, "epoch_start": epoch, "metric_date": dates, "v": values},
+                schema={"sid": pl.Int32, "epoch_start": pl.Date, "metric_date": pl.Date, "v": pl.Int64},
+            )
+        )
+    df = pl.concat(frames).with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 3).then(None).otherwise(pl.col("v")).alias("v"),
+        pl.col("metric_date").dt.weekday().alias("_wd"),
+    )
+    return add_group_index(df)
+
+
+def test_the_group_index_counts_rows_within_each_group() -> None:
+    df = _groups()
+    assert df["_i"].equals(df.select(pl.int_range(pl.len(), dtype=pl.Int64).over(GROUP))["literal"], check_names=False)
+
+
+def test_lags_and_window_sums_equal_the_group_wise_rolling_sums() -> None:
+    df = _groups().with_columns(pl.col("v").fill_null(0).alias("_vf"))
+    df = df.with_columns(running_sum(pl.col("_vf")).alias("_run"))
+    expected = df.select(
+        pl.col("v").shift(3).over(GROUP).alias("lag3"),
+        pl.col("_vf").cum_sum().over(GROUP).alias("run"),
+        *[
+            pl.col("_vf")
+            .shift(offset)
+            .fill_null(0)
+            .rolling_sum(window, min_samples=1)
+            .over(GROUP)
+            .alias(f"w{window}_{offset}")
+            for window, offset in ((1, 0), (7, 1), (28, 1), (56, 8), (84, 1))
+        ],
+        pl.col("_vf").shift(1).fill_null(0).rolling_sum(12, min_samples=1).over([*GROUP, "_wd"]).alias("weekday"),
+    )
+    got = df.select(
+        lag(pl.col("v"), 3).alias("lag3"),
+        pl.col("_run").alias("run"),
+        *[
+            window_sum("_run", window, offset).alias(f"w{window}_{offset}")
+            for window, offset in ((1, 0), (7, 1), (28, 1), (56, 8), (84, 1))
+        ],
+        weekday_sum("_vf", 12).alias("weekday"),
+    )
+    assert got.equals(expected)
+
+
+def test_the_index_is_taken_again_after_a_cut() -> None:
+    df = _groups()
+    cut = add_group_index(df.filter(pl.col("metric_date") >= date(2025, 2, 1)))
+    assert cut["_i"].equals(
+        cut.select(pl.int_range(pl.len(), dtype=pl.Int64).over(GROUP))["literal"], check_names=False
+    )
