@@ -235,13 +235,15 @@ def score_default(long: pl.DataFrame, metric: str, config: SpcConfig) -> tuple[p
 class StageCuts:
     """First day each stage's output is still needed for the days from `start` on (rows before are dropped).
 
-    `screen`: the first pass's centre (`_m0`) is needed from here (the quantile spread reads `scale_days` of
-    residuals); `screened`: the screened values (`_yc`) from here (the second pass's centre and drift reference
-    read them); `scored`: the second pass's output (centre, chain effects, residuals) from here (sigma reads the
+    `values`: the first pass reads the values from here (the lookback of the deepest KPI kind; a sparse KPI's
+    screen reaches less far); `screen`: the first pass's centre (`_m0`) is needed from here (the quantile spread reads `scale_days` of
+    residuals); `screened`: the screened values (`_yc`) from here (the second pass's centre reads them for the
+    rows from `scored` on, its drift reference for the rows the drift CUSUM reads); `scored`: the second pass's output (centre, chain effects, residuals) from here (sigma reads the
     previous sigma-window residuals; the CUSUMs, the anchored windows and the recent level read the days before
     on top). Every statistic is of a bounded window of exact sums or order statistics, so cutting the rows no later
     stage reads changes no kept value; the cuts only bound the work by the days scored instead of the history."""
 
+    values: date
     screen: date
     screened: date
     scored: date
@@ -255,11 +257,16 @@ def stage_cuts(spec: MetricSpec, config: SpcConfig, start: date) -> StageCuts:
         config.recent_level_days,
     )
     scored = start - timedelta(days=reach + sigma_days)
-    screened = scored - timedelta(
-        days=max(config.center_span(spec.weekly, False), config.center_span(spec.weekly, True))
+    # the centre line is read from `scored` on (sigma's residuals), the drift reference only where the drift CUSUM
+    # (and the published drift Z) read it: its deeper window does not set the cut unless that reaches further
+    cusum_from = start - timedelta(days=config.cusum_window_days - 1)
+    screened = min(
+        scored - timedelta(days=config.center_span(spec.weekly, False)),
+        cusum_from - timedelta(days=config.center_span(spec.weekly, True)),
     )
     screen = screened - timedelta(days=config.scale_days)
-    return StageCuts(screen=screen, screened=screened, scored=scored)
+    values = screen - timedelta(days=config.center_span(spec.weekly, False))
+    return StageCuts(values=values, screen=screen, screened=screened, scored=scored)
 
 
 def score_default_chunks(
@@ -356,6 +363,8 @@ def _screen_and_center(
     """Steps 1-3 up to the store's own expectation, and the residuals the chain effects are taken from (from
     `cuts.scored` on, when given)."""
     usable = pl.col("y").is_not_null() & ~pl.col("is_closed") & ~pl.col("is_special")
+    if cuts is not None:
+        long = long.filter(pl.col("metric_date") >= cuts.values)
     df = long.with_columns(
         transform(pl.col("x"), spec).alias("y"),
         pl.col("metric_date").dt.weekday().alias("_wd"),

@@ -1,4 +1,5 @@
-"""The per-group window sums without a group-by equal the group-wise rolling sums they replace, exactly."""
+"""The per-group window sums without a group-by equal the group-wise rolling sums they replace, exactly; the stage
+cuts keep every value a later stage reads."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 
+from store_anomaly.spc import SpcConfig
+from store_anomaly.spc.prepare import clean_wide
+from store_anomaly.spc.robust import StageCuts, _screen_and_center, stage_cuts
+from store_anomaly.spc.simulate import Anomaly, StoreSpec, simulate_stores
 from store_anomaly.spc.windows import (
     GROUP,
     add_group_index,
@@ -78,4 +84,47 @@ def test_the_index_is_taken_again_after_a_cut() -> None:
     cut = add_group_index(df.filter(pl.col("metric_date") >= date(2025, 2, 1)))
     assert cut["_i"].equals(
         cut.select(pl.int_range(pl.len(), dtype=pl.Int64).over(GROUP))["literal"], check_names=False
+    )
+
+
+@pytest.mark.parametrize("metric", ["order_count", "qc_score"])
+def test_the_stage_cuts_keep_every_value_a_later_stage_reads(metric: str) -> None:
+    """The screen and the second pass, run on the rows `stage_cuts` keeps, give the uncut run's values on every
+    row the later stages read: the centre line (and its days and weekday factor) and the outlier decisions from
+    `scored` on, the drift reference where the drift CUSUM reads it. Exact sums make an edge day off by one visible."""
+    config = SpcConfig.default()
+    end = date(2025, 12, 31)
+    start = end - timedelta(days=3)
+    first = start - timedelta(days=config.lookback_days + 30)
+    stores = [StoreSpec(f"S{i}") for i in range(3)] + [
+        StoreSpec("OUT", anomaly=Anomaly("outage", "outage", -1.0, end - timedelta(days=300)))
+    ]
+    wide = clean_wide(simulate_stores(stores, first, end, seed=5), start, end, config)
+    long = wide.select(
+        "sid",
+        "shop_no",
+        "metric_date",
+        "is_closed",
+        "is_special",
+        pl.col(metric).alias("x"),
+        pl.col("first_date").alias("epoch_start"),
+    ).with_columns((pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"))
+    spec = config.metric_specs[metric]
+    cuts = stage_cuts(spec, config, start)
+    uncut = _screen_and_center(long, spec, config)
+    cut = _screen_and_center(long, spec, config, cuts)
+    read = ["shop_no", "metric_date", "center_t", "center_days", "factor_t", "is_outlier", "_yc"]
+
+    def rows(frame: pl.DataFrame, since: date, columns: list[str]) -> pl.DataFrame:
+        return frame.filter(pl.col("metric_date") >= since).select(columns).sort("shop_no", "metric_date")
+
+    assert cut["metric_date"].min() == cuts.scored
+    assert rows(cut, cuts.scored, read).equals(rows(uncut, cuts.scored, read))
+    cusum_from = start - timedelta(days=config.cusum_window_days - 1)
+    drift = ["shop_no", "metric_date", "ref_t"]
+    assert rows(cut, cusum_from, drift).equals(rows(uncut, cusum_from, drift))
+    # (a cut one day later than `screened` would change the centre line on the first kept days)
+    late = StageCuts(cuts.values, cuts.screen, cuts.screened + timedelta(days=1), cuts.scored)
+    assert not rows(_screen_and_center(long, spec, config, late), cuts.scored, read).equals(
+        rows(uncut, cuts.scored, read)
     )
