@@ -227,3 +227,20 @@ def mark_failed_partitions(instance: DagsterInstance, run_id: str) -> int:
             instance.report_dagster_event(planned, run_id=run_id, log_level=logging.DEBUG)
             marked += 1
     return marked
+
+
+def dates_written_in_run(instance: DagsterInstance, run_id: str, asset_key: AssetKey) -> set[date]:
+    """The business dates whose partitions of `asset_key` the run materialized and wrote: its materializations'
+    partitions less the dates they declare skipped (`SKIPPED_DATES_KEY`: a late feed, whose rows stay those of an
+    earlier run)."""
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+    written: set[date] = set()
+    skipped: set[date] = set()
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is None or event.asset_key != asset_key or not event.partition:
+            continue
+        written.add(date.fromisoformat(event.partition))
+        value = event.step_materialization_data.materialization.metadata.get(SKIPPED_DATES_KEY)
+        skipped |= {date.fromisoformat(str(day)) for day in (getattr(value, "value", value) or [])}
+    return written - skipped
