@@ -124,11 +124,12 @@ def add_window_sums(
     else:
         lagged = []
     n_recent = _window_sum("_zn", recent, pre)
-    df = df.with_columns(
+    # every window's columns read only the running sums (and their lags): one pass adds them all
+    columns = [
         pl.when(n_recent >= (recent + 1) // 2)
         .then(_window_sum("_zs", recent, pre).cast(pl.Float64) / _Q / n_recent.cast(pl.Float64))
         .alias("recent_t")
-    )
+    ]
     for w in windows:
         n1 = _window_sum("_zn", w, pre)
         s1 = _window_sum("_zs", w, pre)
@@ -147,17 +148,16 @@ def add_window_sums(
         ok = (n1 >= max(3, int(config.drift_min_share * w))) & (n0 >= config.anchor_min_obs)
         anchor = s0.cast(pl.Float64) / _Q / n0f
         sig = _onset_sigma(sigma, w, pre)
-        df = df.with_columns(
+        columns += [
             pl.when(ok & sig.is_not_null()).then(anchor).alias(f"_a{w}"),
             pl.when(ok & sig.is_not_null()).then(s1.cast(pl.Float64) / _Q / n1f - anchor).alias(f"_d{w}"),
             pl.when(ok & sig.is_not_null()).then((sku - anchor * sk) / skk).alias(f"_b{w}"),
-        )
-    terms = []
+        ]
     for w in windows:
         sig, vd, vb = _window_terms(w, sigma, config, pre)
-        terms += [sig.alias(f"_s{w}"), vd.alias(f"_vd{w}"), vb.alias(f"_vb{w}")]
+        columns += [sig.alias(f"_s{w}"), vd.alias(f"_vd{w}"), vb.alias(f"_vb{w}")]
     # every column from here on is per row: the frame can be cut to the days to score
-    return df.with_columns(terms).drop("_i", "_zs", "_zn", "_zis", "_zin", "_ziin", *lagged)
+    return df.with_columns(columns).drop("_i", "_zs", "_zn", "_zis", "_zin", "_ziin", *lagged)
 
 
 def _window_terms(w: int, sigma: str, config: SpcConfig, pre: bool = False) -> tuple[pl.Expr, pl.Expr, pl.Expr]:

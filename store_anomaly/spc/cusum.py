@@ -64,22 +64,28 @@ def add_windowed_cusum(
     zz = pl.col(z) if clip is None else pl.col(z).clip(-clip, clip)
     kk = pl.col(k) if isinstance(k, str) else pl.lit(k)
     indexed = group == GROUP and GROUP_INDEX in frame.columns
-    for side, sign in (("up", 1.0), ("down", -1.0)):
-        running = running_sum(pl.col("_inc")) if indexed else pl.col("_inc").cum_sum().over(group)
-        frame = (
-            frame.with_columns(((zz * sign - kk) * QUANTUM).round(0).cast(pl.Int64).fill_null(0).alias("_inc"))
-            .with_columns(running.alias("_csum"))
-            .with_columns(
-                (pl.col("_csum") - pl.col("_inc"))
-                .rolling_min(window_size=window, min_samples=1)
-                .over(group)
-                .alias("_low")
-            )
-            .with_columns(
-                (
-                    pl.max_horizontal(pl.col("_csum") - pl.col("_low"), pl.lit(0, pl.Int64)).cast(pl.Float64) / QUANTUM
-                ).alias(f"{out}_{side}")
-            )
-            .drop("_inc", "_csum", "_low")
+    sides = (("up", 1.0), ("down", -1.0))
+    # both sides at once: increments, their running sums, the window's lowest exclusive sum, the CUSUM
+    frame = frame.with_columns(
+        ((zz * sign - kk) * QUANTUM).round(0).cast(pl.Int64).fill_null(0).alias(f"_inc_{side}") for side, sign in sides
+    )
+    frame = frame.with_columns(
+        (running_sum(pl.col(f"_inc_{side}")) if indexed else pl.col(f"_inc_{side}").cum_sum().over(group)).alias(
+            f"_csum_{side}"
         )
-    return frame
+        for side, _ in sides
+    )
+    frame = frame.with_columns(
+        (pl.col(f"_csum_{side}") - pl.col(f"_inc_{side}"))
+        .rolling_min(window_size=window, min_samples=1)
+        .over(group)
+        .alias(f"_low_{side}")
+        for side, _ in sides
+    )
+    return frame.with_columns(
+        (
+            pl.max_horizontal(pl.col(f"_csum_{side}") - pl.col(f"_low_{side}"), pl.lit(0, pl.Int64)).cast(pl.Float64)
+            / QUANTUM
+        ).alias(f"{out}_{side}")
+        for side, _ in sides
+    ).drop(*[f"_{part}_{side}" for part in ("inc", "csum", "low") for side, _ in sides])
