@@ -153,11 +153,20 @@ def _exact_std(values: str, window: int, min_obs: int) -> tuple[list[pl.Expr], p
 
 
 def _center_columns(
-    df: pl.DataFrame, values: str, spec: MetricSpec, config: SpcConfig, robust: bool, out: str
+    df: pl.DataFrame,
+    values: str,
+    spec: MetricSpec,
+    config: SpcConfig,
+    robust: bool,
+    out: str,
+    needed_from: date | None = None,
 ) -> pl.DataFrame:
     """Add `{out}` = level + weekday factor from earlier usable values of `values`; on the second pass also
     `{out}_n` (days in the level window) and `{out}_ref` (the level lagged by `drift_lag_days`, over
     `drift_level_days`, plus today's weekday factor).
+
+    `needed_from` (first pass only): `{out}` is needed from that day on; the level is then taken over the rows
+    its window reads only (the weekday factors, which read further back, are taken first).
 
     robust=True (outlier screen): medians. robust=False (on screened data): means from exact integer sums;
     efficient (a mean of n has variance 1/n, a median ~1.57/n) and unbiased for skewed or discrete KPIs.
@@ -183,6 +192,8 @@ def _center_columns(
         df = df.with_columns(pl.lit(0.0).alias("_f"))
         level_days, level_min = config.sparse_center_days, config.sparse_min_obs
         ref_min = config.sparse_min_obs
+    if needed_from is not None:
+        df = add_group_index(df.filter(pl.col("metric_date") >= needed_from - timedelta(days=level_days)))
     df = df.with_columns((pl.col(values) - pl.col("_f")).alias("_u"))
     if robust:
         df = df.with_columns(
@@ -374,7 +385,7 @@ def _screen_and_center(
     # (the row index within the group, which the window sums read, counts the rows kept: taken again after a cut)
     df = add_group_index(df)
     # ---- first pass: outlier screen (medians, quantile spread) ---------------------------------------------------
-    df = _center_columns(df, "_y0", spec, config, True, "_m0")
+    df = _center_columns(df, "_y0", spec, config, True, "_m0", cuts.screen if cuts is not None else None)
     if cuts is not None:
         df = add_group_index(df.filter(pl.col("metric_date") >= cuts.screen))
     df = df.with_columns((pl.col("_y0") - pl.col("_m0")).alias("_r0"))

@@ -11,7 +11,7 @@ import pytest
 
 from store_anomaly.spc import SpcConfig
 from store_anomaly.spc.prepare import clean_wide
-from store_anomaly.spc.robust import StageCuts, _screen_and_center, stage_cuts
+from store_anomaly.spc.robust import StageCuts, _center_columns, _screen_and_center, stage_cuts
 from store_anomaly.spc.simulate import Anomaly, StoreSpec, simulate_stores
 from store_anomaly.spc.windows import (
     GROUP,
@@ -128,3 +128,31 @@ def test_the_stage_cuts_keep_every_value_a_later_stage_reads(metric: str) -> Non
     assert not rows(_screen_and_center(long, spec, config, late), cuts.scored, read).equals(
         rows(uncut, cuts.scored, read)
     )
+
+
+def test_the_screen_takes_its_level_over_the_rows_its_window_reads() -> None:
+    """The first pass's centre, with its level taken only over the rows from `needed_from - level_days`, equals
+    the uncut one from `needed_from` on; one row fewer would change it."""
+    config = SpcConfig.default()
+    spec = config.metric_specs["order_count"]
+    end = date(2025, 12, 31)
+    wide = clean_wide(
+        simulate_stores([StoreSpec(f"S{i}") for i in range(3)], date(2024, 6, 1), end, seed=9), end, end, config
+    )
+    df = add_group_index(
+        wide.select(
+            "sid",
+            "metric_date",
+            pl.col("first_date").alias("epoch_start"),
+            pl.when(~pl.col("is_closed") & ~pl.col("is_special")).then(pl.col("order_count").log()).alias("_y0"),
+            pl.col("metric_date").dt.weekday().alias("_wd"),
+        )
+    )
+    needed = date(2025, 6, 1)
+
+    def centre(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("metric_date") >= needed).select("sid", "metric_date", "_m0")
+
+    uncut = centre(_center_columns(df, "_y0", spec, config, True, "_m0"))
+    assert centre(_center_columns(df, "_y0", spec, config, True, "_m0", needed)).equals(uncut)
+    assert not centre(_center_columns(df, "_y0", spec, config, True, "_m0", needed + timedelta(days=1))).equals(uncut)
