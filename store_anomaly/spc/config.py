@@ -53,6 +53,10 @@ class SpcConfig:
     scale_days / scale_min_obs: sigma = standard deviation of the previous `scale_days` one-step-ahead residuals
         (screened days only), needing `scale_min_obs` of them; `sparse_scale_days` / `sparse_scale_min_obs` for
         sparse metrics.
+    sparse_sigma_pool: a sparse metric's spreads (the outlier screen's sigma0 and sigma) are never below this share
+        of the chain's pooled spread: the same day's median, over the stores that have one, of their own spread
+        (each from its earlier days only; at least `chain_min_stores` stores, else no floor). A sparse KPI's own
+        spread reads a few inspections and can collapse by chance; 0 turns the floor off.
     scale_quantile: first pass only: sigma0 = (q(p) - q(1-p)) / (2 Phi^-1(p)) of the residuals (0.85: 15%
         breakdown, insensitive to a level offset).
     outlier_z: first pass: a day whose robust |Z| against the robust (median) baseline exceeds this is an outlier
@@ -125,6 +129,7 @@ class SpcConfig:
     scale_min_obs: int = 21
     sparse_scale_min_obs: int = 10
     sparse_scale_days: int = 168
+    sparse_sigma_pool: float = 0.75
     scale_quantile: float = 0.85
     outlier_z: float = 3.5
     point_info_z: float = 3.0

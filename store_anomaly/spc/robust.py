@@ -303,10 +303,19 @@ def score_default_chunks(
     cuts = stage_cuts(spec, config, start) if start is not None else None
     frames = list(chunks)
     chunks.clear()  # (the caller's list no longer holds the slices: each is freed once its next stage exists)
+    pooled = _pools_sigma(spec, config)
+    for i in range(len(frames)):
+        frames[i] = _first_pass_spread(frames[i], spec, config, cuts)
+    if pooled:  # the chain's spread of the day: a floor under each store's own (sparse KPIs)
+        _apply_pool(frames, "_s0own", "_s0pool", config)
     for i in range(len(frames)):
         frames[i] = _screen_and_center(frames[i], spec, config, cuts)
     if config.chain_relative:
         _apply_chain(frames, _residual_specs(config), config, counts=True)
+    for i in range(len(frames)):
+        frames[i] = _own_sigma(frames[i], spec, config)
+    if pooled:
+        _apply_pool(frames, "_sd_own", "_sd_pool", config)
     for i in range(len(frames)):
         frames[i] = _sigma_and_cusums(frames[i], spec, config, anchored, keep)
         if keep is not None:  # from here on every statistic is per row (and the chain effects per day)
@@ -368,11 +377,38 @@ def _apply_chain(frames: list, specs: list[tuple[str, pl.Expr, str]], config: Sp
             frames[i] = frames[i].drop("_r", "_rr", "chain_ref_t_n").rename({"chain_t_n": "chain_stores"})
 
 
-def _screen_and_center(
+def _pools_sigma(spec: MetricSpec, config: SpcConfig) -> bool:
+    """Whether this KPI's spreads are floored by the chain's (`SpcConfig.sparse_sigma_pool`: sparse KPIs only)."""
+    return not spec.weekly and config.sparse_sigma_pool > 0
+
+
+def _pool_specs(own: str, out: str) -> list[tuple[str, pl.Expr, str]]:
+    """The day's cross-section of one per-store spread: every store whose own spread exists that day."""
+    return [(own, pl.col(own).is_not_null(), out)]
+
+
+def _apply_pool(frames: list, own: str, out: str, config: SpcConfig) -> None:
+    """Add `out`, the median over the chain's stores of their own spread `own` on the same day (null when fewer
+    than `chain_min_stores` stores have one), to every slice (in place). Each store's spread reads only its
+    earlier days, so the pooled value of day D does too; a store stays in its own median (it is a floor, not a
+    reference the store's anomaly could move)."""
+    stats = chain_stats([cross_section_values(f, _pool_specs(own, out)) for f in frames], 1)
+    for i in range(len(frames)):
+        frames[i] = apply_chain_stats(frames[i], stats, _pool_specs(own, out), config.chain_min_stores, False, False)
+
+
+def _pool_floor(pooled: str, spec: MetricSpec, config: SpcConfig) -> pl.Expr:
+    """The floor the chain's pooled spread puts under a store's own (null, i.e. none, when not pooled)."""
+    if not _pools_sigma(spec, config):
+        return pl.lit(None, pl.Float64)
+    return config.sparse_sigma_pool * pl.col(pooled)
+
+
+def _first_pass_spread(
     long: pl.DataFrame, spec: MetricSpec, config: SpcConfig, cuts: StageCuts | None = None
 ) -> pl.DataFrame:
-    """Steps 1-3 up to the store's own expectation, and the residuals the chain effects are taken from (from
-    `cuts.scored` on, when given)."""
+    """Steps 1-2 up to the outlier screen's own robust spread `_s0own` (null with too few residuals), from
+    `cuts.screen` on, when given."""
     usable = pl.col("y").is_not_null() & ~pl.col("is_closed") & ~pl.col("is_special")
     if cuts is not None:
         long = long.filter(pl.col("metric_date") >= cuts.values)
@@ -389,9 +425,22 @@ def _screen_and_center(
     if cuts is not None:
         df = add_group_index(df.filter(pl.col("metric_date") >= cuts.screen))
     df = df.with_columns((pl.col("_y0") - pl.col("_m0")).alias("_r0"))
+    return df.with_columns(_spread("_r0", spec, config).alias("_s0own"))
+
+
+def _screen_and_center(
+    df: pl.DataFrame, spec: MetricSpec, config: SpcConfig, cuts: StageCuts | None = None
+) -> pl.DataFrame:
+    """Step 2's screen and step 3 up to the store's own expectation, and the residuals the chain effects are taken
+    from (from `cuts.scored` on, when given)."""
+    # a sparse KPI's own spread reads a few inspections: without the chain's pooled floor, a spread that is
+    # missing (too few) or small by chance falls to the KPI's bare floor, screens ordinary days as outliers and
+    # so biases the centre and shrinks sigma further
     df = df.with_columns(
-        pl.max_horizontal(_spread("_r0", spec, config), _sigma_floor(pl.col("_m0"), spec)).alias("_s0")
-    )
+        pl.max_horizontal(
+            pl.col("_s0own"), _pool_floor("_s0pool", spec, config), _sigma_floor(pl.col("_m0"), spec)
+        ).alias("_s0")
+    ).drop("_s0own", *(["_s0pool"] if _pools_sigma(spec, config) else []))
     outlier = ((pl.col("_r0") / pl.col("_s0")).abs() > config.outlier_z).fill_null(False)
     df = df.with_columns(pl.when(~outlier).then(pl.col("_y0")).alias("_yc"), outlier.alias("is_outlier"))
     df = df.drop("_m0", "_r0", "_s0")
@@ -414,11 +463,9 @@ def _screen_and_center(
     )
 
 
-def _sigma_and_cusums(
-    df: pl.DataFrame, spec: MetricSpec, config: SpcConfig, anchored: bool, keep: pl.Expr | None = None
-) -> pl.DataFrame:
-    """Step 3's expectation with the chain effect, sigma, Z, the CUSUMs and the anchored windows' sums (of the
-    rows where `keep` holds only, when given and anchored; the caller cuts the others)."""
+def _own_sigma(df: pl.DataFrame, spec: MetricSpec, config: SpcConfig) -> pl.DataFrame:
+    """Step 3's expectation with the chain effect, and the store's own sigma `_sd_own` (null with too few
+    residuals) with the residuals behind it (`baseline_days`)."""
     # the store's own expectation (earlier days) plus the chain's movement today
     df = df.with_columns(
         (pl.col("center_t") + pl.col("chain_t").fill_null(0.0)).alias("center_a"),
@@ -429,16 +476,24 @@ def _sigma_and_cusums(
     min_obs = config.scale_min_obs if spec.weekly else config.sparse_scale_min_obs
     scale_days = config.scale_days if spec.weekly else config.sparse_scale_days
     sums, sd, n_res = _exact_std("_rc", scale_days, min_obs)
-    df = (
+    return (
         df.with_columns(sums)
-        .with_columns(
-            pl.when(sd.is_not_null())
-            .then(pl.max_horizontal(sd, _sigma_floor(pl.col("center_a"), spec)))
-            .alias("sigma_t"),
-            n_res.alias("baseline_days"),
-        )
+        .with_columns(sd.alias("_sd_own"), n_res.alias("baseline_days"))
         .drop("_rc", "_yc", "_sn", "_s1", "_s2")
     )
+
+
+def _sigma_and_cusums(
+    df: pl.DataFrame, spec: MetricSpec, config: SpcConfig, anchored: bool, keep: pl.Expr | None = None
+) -> pl.DataFrame:
+    """Sigma (the store's own, floored), Z, the CUSUMs and the anchored windows' sums (of the rows where `keep`
+    holds only, when given and anchored; the caller cuts the others)."""
+    # a sparse KPI's sigma reads a few dozen inspections at most: it is never below a share of the chain's
+    # pooled sigma that day, so a run of close scores (or large residuals leaving the window) cannot collapse it
+    floor = pl.max_horizontal(_pool_floor("_sd_pool", spec, config), _sigma_floor(pl.col("center_a"), spec))
+    df = df.with_columns(
+        pl.when(pl.col("_sd_own").is_not_null()).then(pl.max_horizontal(pl.col("_sd_own"), floor)).alias("sigma_t")
+    ).drop("_sd_own", *(["_sd_pool"] if _pools_sigma(spec, config) else []))
     has_limits = (
         pl.col("center_t").is_not_null() & pl.col("sigma_t").is_not_null() & (pl.col("age") >= config.warmup_days)
     )

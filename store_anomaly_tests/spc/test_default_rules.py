@@ -419,3 +419,54 @@ def test_a_daily_window_equals_the_full_run_rows(battery, result) -> None:
         assert sub(full.flags).equals(day.flags), lo
         rules |= set(day.flags["rule"].to_list())
     assert {"robust_z", "cusum_shift", "anchored_drift"} <= rules
+
+
+def _inspections(n: int, rng: np.random.Generator, level: float, noise: float) -> np.ndarray:
+    """QC scores of about two inspections a week on random days, missing on the other days."""
+    inspected = rng.random(n) < 2 / 7
+    return np.where(inspected, np.round(level + rng.normal(0, noise, n), 1), np.nan)
+
+
+def test_a_collapsed_sparse_sigma_does_not_make_an_ordinary_score_critical() -> None:
+    """One store's last seven months of QC scores happen to lie within half a point of each other, so its own
+    sigma falls to the KPI's one-point floor while the chain's stores vary by three points. A score nine points
+    (three of the chain's sigmas) below its centre was a robust Z of -8.8, CRITICAL; the chain's pooled sigma
+    floors the store's (2.5 points), so it is Z -3.6, not even a WARNING, while a real 25-point drop stays
+    CRITICAL."""
+    start, n = date(2024, 1, 1), 420
+    rng = np.random.default_rng(5)
+    frames = [frame_from_series(f"Q{i:02d}", start, {"qc_score": _inspections(n, rng, 92.0, 3.0)}) for i in range(8)]
+    tight = _inspections(n, rng, 92.0, 3.0)
+    calm = np.arange(n) >= 200
+    tight[calm] = np.where(np.isnan(tight[calm]), np.nan, np.round(92.0 + rng.uniform(-0.5, 0.5, calm.sum()), 1))
+    ordinary, drop = 400, 407  # a Tuesday (2025-02-04) and the next Tuesday, both inspected
+    tight[ordinary] = 83.0  # three sigma of the store's true noise below its level, after the calm spell
+    frames.append(frame_from_series("CALM", start, {"qc_score": tight}))
+    real = _inspections(n, rng, 92.0, 3.0)
+    real[drop] = 92.0 - 25.0
+    frames.append(frame_from_series("DROP", start, {"qc_score": real}))
+    df = pl.concat(frames).with_columns(pl.col("qc_score").fill_nan(None))
+    day_of = start + timedelta(days=ordinary)
+    drop_day = start + timedelta(days=drop)
+
+    def run(config: SpcConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+        res = compute_spc(df, start + timedelta(days=380), start + timedelta(days=n - 1), config)
+        qc = (pl.col("metric_name") == "qc_score") & (pl.col("rule") == "robust_z")
+        return res.flags.filter(qc), res.limits.filter(pl.col("metric_name") == "qc_score")
+
+    sparse_only = DEFAULT.replace(metrics=("qc_score",))
+    flags, limits = run(sparse_only.replace(sparse_sigma_pool=0.0))  # the collapse, without the pooled floor
+    on_day = flags.filter(pl.col("shop_no") == "CALM", pl.col("metric_date") == day_of)
+    assert on_day["severity"].to_list() == ["CRITICAL"] and on_day["z_score"][0] < -6
+    assert limits.filter(pl.col("shop_no") == "CALM", pl.col("metric_date") == day_of)["sigma"][0] < 1.2
+
+    flags, limits = run(sparse_only)
+    on_day = flags.filter(pl.col("shop_no") == "CALM", pl.col("metric_date") == day_of)
+    assert set(on_day["severity"].to_list()) <= {"INFO", "WARNING"}
+    chain_sigma = limits.filter(pl.col("metric_date") == day_of, pl.col("shop_no") != "CALM")["sigma"].median()
+    calm_sigma = limits.filter(pl.col("shop_no") == "CALM", pl.col("metric_date") == day_of)["sigma"][0]
+    assert calm_sigma >= 0.7 * chain_sigma  # (the floor is 0.75 of the median of every store's own, CALM's too)
+    assert flags.filter(pl.col("shop_no") == "DROP", pl.col("metric_date") == drop_day)["severity"].to_list() == [
+        "CRITICAL"
+    ]
+    assert flags.filter(pl.col("shop_no").str.starts_with("Q"), pl.col("severity") == "CRITICAL").height == 0
