@@ -11,7 +11,15 @@ import pytest
 
 from store_anomaly.spc import SpcConfig
 from store_anomaly.spc.prepare import clean_wide
-from store_anomaly.spc.robust import StageCuts, _center_columns, _screen_and_center, stage_cuts
+from store_anomaly.spc.robust import (
+    StageCuts,
+    _apply_pool,
+    _center_columns,
+    _first_pass_spread,
+    _pools_sigma,
+    _screen_and_center,
+    stage_cuts,
+)
 from store_anomaly.spc.simulate import Anomaly, StoreSpec, simulate_stores
 from store_anomaly.spc.windows import (
     GROUP,
@@ -87,6 +95,14 @@ def test_the_index_is_taken_again_after_a_cut() -> None:
     )
 
 
+def _screened(long: pl.DataFrame, spec, config: SpcConfig, cuts: StageCuts | None = None) -> pl.DataFrame:
+    """The first pass's spread, the chain's pooled floor (sparse KPIs) and the screen, as the scorer runs them."""
+    frames = [_first_pass_spread(long, spec, config, cuts)]
+    if _pools_sigma(spec, config):
+        _apply_pool(frames, "_s0own", "_s0pool", config)
+    return _screen_and_center(frames[0], spec, config, cuts)
+
+
 @pytest.mark.parametrize("metric", ["order_count", "qc_score"])
 def test_the_stage_cuts_keep_every_value_a_later_stage_reads(metric: str) -> None:
     """The screen and the second pass, run on the rows `stage_cuts` keeps, give the uncut run's values on every
@@ -111,8 +127,8 @@ def test_the_stage_cuts_keep_every_value_a_later_stage_reads(metric: str) -> Non
     ).with_columns((pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"))
     spec = config.metric_specs[metric]
     cuts = stage_cuts(spec, config, start)
-    uncut = _screen_and_center(long, spec, config)
-    cut = _screen_and_center(long, spec, config, cuts)
+    uncut = _screened(long, spec, config)
+    cut = _screened(long, spec, config, cuts)
     read = ["shop_no", "metric_date", "center_t", "center_days", "factor_t", "is_outlier", "_yc"]
 
     def rows(frame: pl.DataFrame, since: date, columns: list[str]) -> pl.DataFrame:
@@ -125,9 +141,7 @@ def test_the_stage_cuts_keep_every_value_a_later_stage_reads(metric: str) -> Non
     assert rows(cut, cusum_from, drift).equals(rows(uncut, cusum_from, drift))
     # (a cut one day later than `screened` would change the centre line on the first kept days)
     late = StageCuts(cuts.values, cuts.screen, cuts.screened + timedelta(days=1), cuts.scored)
-    assert not rows(_screen_and_center(long, spec, config, late), cuts.scored, read).equals(
-        rows(uncut, cuts.scored, read)
-    )
+    assert not rows(_screened(long, spec, config, late), cuts.scored, read).equals(rows(uncut, cuts.scored, read))
 
 
 def test_the_screen_takes_its_level_over_the_rows_its_window_reads() -> None:
