@@ -210,6 +210,9 @@ def test_a_stopped_feed_is_not_written_as_a_closure(demo, monkeypatch):
     assert done.returncode == 0, done.stderr
     assert "store_daily_metrics: not written for 2025-10-29..2025-10-31: late feed" in done.stdout
     assert "no_late_feed" in done.stdout  # the check that says so did not pass
+    # ...and says so on one line of its own, however many of the range's partitions it failed on
+    late_lines = [line for line in done.stderr.splitlines() if line.startswith("check not passed (")]
+    assert len([line for line in late_lines if ".no_late_feed " in line]) == 1, late_lines
     assert rows_of(warehouse, "store_daily_metrics", "metric_date", "2025-10-29", "2025-10-31") == late_rows
     assert checksums(warehouse, "store_anomaly_flags") == flags
     assert (
