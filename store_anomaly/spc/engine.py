@@ -77,6 +77,20 @@ def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFram
     return frame.select(exprs)
 
 
+def metric_rows(wide: pl.DataFrame, metric: str, epoch_start: pl.Expr | pl.Series) -> pl.DataFrame:
+    """One KPI's rows as the scorers read them: the value as `x`, the store's baseline epoch (`epoch_start`, an
+    column aligned with `wide`, or an expression over it, named so) and the days since it (`age`)."""
+    return wide.select(
+        "sid",
+        "shop_no",
+        "metric_date",
+        "is_closed",
+        "is_special",
+        pl.col(metric).alias("x"),
+        epoch_start,
+    ).with_columns((pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"))
+
+
 def compute_spc(
     metrics: pl.DataFrame,
     start: date,
@@ -107,17 +121,7 @@ def compute_spc(
     flags_parts: list[pl.DataFrame] = []
     for metric in config.metrics:  # a loop over a handful of metrics; each is one vectorised pass
         # (`wide` is sorted by sid, metric_date, one row per store and day: the epochs are aligned with its rows)
-        long = wide.select(
-            "sid",
-            "shop_no",
-            "metric_date",
-            "is_closed",
-            "is_special",
-            pl.col(metric).alias("x"),
-            epoch_starts(wide, metric, baseline_resets),
-        ).with_columns(
-            (pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"),
-        )
+        long = metric_rows(wide, metric, epoch_starts(wide, metric, baseline_resets))
         slices = [long.slice(lo, hi - lo) for lo, hi in pairwise(bounds)]
         del long
         if config.rule_set == "seed":

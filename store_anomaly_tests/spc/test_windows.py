@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from store_anomaly.spc import SpcConfig
+from store_anomaly.spc.engine import metric_rows
 from store_anomaly.spc.prepare import clean_wide
 from store_anomaly.spc.robust import (
     StageCuts,
@@ -116,15 +117,7 @@ def test_the_stage_cuts_keep_every_value_a_later_stage_reads(metric: str) -> Non
         StoreSpec("OUT", anomaly=Anomaly("outage", "outage", -1.0, end - timedelta(days=300)))
     ]
     wide = clean_wide(simulate_stores(stores, first, end, seed=5), start, end, config)
-    long = wide.select(
-        "sid",
-        "shop_no",
-        "metric_date",
-        "is_closed",
-        "is_special",
-        pl.col(metric).alias("x"),
-        pl.col("first_date").alias("epoch_start"),
-    ).with_columns((pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"))
+    long = metric_rows(wide, metric, pl.col("first_date").alias("epoch_start"))
     spec = config.metric_specs[metric]
     cuts = stage_cuts(spec, config, start)
     uncut = _screened(long, spec, config)
