@@ -78,7 +78,7 @@ def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFram
 
 
 def metric_rows(wide: pl.DataFrame, metric: str, epoch_start: pl.Expr | pl.Series) -> pl.DataFrame:
-    """One KPI's rows as the scorers read them: the value as `x`, the store's baseline epoch (`epoch_start`, an
+    """One KPI's rows as the scorers read them: the value as `x`, the store's baseline epoch (`epoch_start`, a
     column aligned with `wide`, or an expression over it, named so) and the days since it (`age`)."""
     return wide.select(
         "sid",
