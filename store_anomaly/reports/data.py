@@ -18,6 +18,7 @@ import polars as pl
 from store_anomaly.alerts.state import current_alert_state
 from store_anomaly.kpis.catalog import DQ_COLUMNS, DQ_EXCLUDED_TOTAL, KPI_COLUMNS
 from store_anomaly.mysql import query_frame_arrow, query_frame_streamed, table_exists
+from store_anomaly.spc import LIMITS_KEY
 
 # 13 months: a year of history plus the month before, so this month compares with the same month last year.
 REPORT_WINDOW_DAYS = 396
@@ -41,7 +42,6 @@ LIMITS_COLUMNS: dict[str, pl.DataType] = {
     "lcl": pl.Float64(),
     "anchor_value": pl.Float64(),
 }
-LIMITS_KEY = ("metric_date", "shop_no", "metric_name")
 FLAGS_COLUMNS: dict[str, pl.DataType] = {
     "metric_date": pl.Date(),
     "shop_no": pl.String(),

@@ -51,7 +51,9 @@ for tests and benchmarks in ``store_anomaly.spc.simulate``. Documentation: docs/
 
 from store_anomaly.spc.config import METRICS, MetricSpec, SpcConfig
 from store_anomaly.spc.engine import (
+    FLAGS_KEY,
     FLAGS_SCHEMA,
+    LIMITS_KEY,
     LIMITS_SCHEMA,
     SEVERITIES,
     SpcResult,
@@ -60,7 +62,9 @@ from store_anomaly.spc.engine import (
 )
 
 __all__ = [
+    "FLAGS_KEY",
     "FLAGS_SCHEMA",
+    "LIMITS_KEY",
     "LIMITS_SCHEMA",
     "METRICS",
     "SEVERITIES",

@@ -35,7 +35,7 @@ from store_anomaly.partitions import (
 from store_anomaly.resources import SourceDatabase, Warehouse
 from store_anomaly.settings import CLOSED_DAYS_ENV_VAR, DEFAULT_RULE_SET, RULE_SET_ENV_VAR
 from store_anomaly.sources.extracts import first_trades_params, first_trades_sql
-from store_anomaly.spc import FLAGS_SCHEMA, LIMITS_SCHEMA, SpcConfig, compute_spc
+from store_anomaly.spc import FLAGS_KEY, FLAGS_SCHEMA, LIMITS_KEY, LIMITS_SCHEMA, SpcConfig, compute_spc
 from store_anomaly.spc.checks import flags_in_warmup, flags_without_baseline, invalid_flags, malformed_limits
 from store_anomaly.spc.resets import load_baseline_resets
 from store_anomaly.table_schemas import table_schema_from_polars
@@ -95,8 +95,6 @@ SPC_INPUT_COLUMNS = tuple(
     dict.fromkeys(("metric_date", "shop_no", *CONFIG.metrics, "order_count", "is_closed", "holiday_name"))
 )
 
-LIMITS_KEY = ("metric_date", "shop_no", "metric_name")
-FLAGS_KEY = ("metric_date", "shop_no", "metric_name", "rule")
 LIMITS_TABLE = _table(LIMITS_SCHEMA, LIMITS_KEY)
 FLAGS_TABLE = _table(FLAGS_SCHEMA, FLAGS_KEY)
 

@@ -17,6 +17,9 @@ from store_anomaly.spc.robust import FLAGS_SCHEMA, score_default_chunks
 from store_anomaly.spc.seed import score_seed
 
 SEVERITIES = ("INFO", "WARNING", "CRITICAL")
+# What identifies a row of the limits (one per store, metric and day) and of the flags (one per rule besides).
+LIMITS_KEY = ("metric_date", "shop_no", "metric_name")
+FLAGS_KEY = (*LIMITS_KEY, "rule")
 
 LIMITS_SCHEMA: dict[str, pl.DataType] = {
     "metric_date": pl.Date(),
