@@ -539,10 +539,18 @@ def store_series(data: ReportData, shops: pl.Series) -> dict[str, StoreSeries]:
     }
 
 
-def _episodes(alerts: pl.DataFrame, metric: str) -> pl.DataFrame:
-    if alerts.is_empty():  # most stores: no query per KPI
-        return alerts
-    return alerts.filter(pl.col("metric_names").fill_null(pl.col("metric_name")).str.split(",").list.contains(metric))
+def _episodes_by_metric(alerts: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """A store's alerts by each KPI they name (`metric_names`, else `metric_name`), in their order: one polars
+    pass per store, not a filter per KPI chart (those were half the pages' time at 1,000 stores)."""
+    if alerts.is_empty():  # most stores
+        return {}
+    listed = alerts.with_columns(
+        pl.col("metric_names").fill_null(pl.col("metric_name")).str.split(",").alias("_charted_metric")
+    ).explode("_charted_metric")
+    return {
+        key[0]: part.drop("_charted_metric")
+        for key, part in listed.partition_by("_charted_metric", as_dict=True, maintain_order=True).items()
+    }
 
 
 def _by_store(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -579,6 +587,7 @@ def store_page(
         f"<section><h2>{_e(t('report.store.episodes'))}</h2>{episodes}</section>",
     ]
     order = [*HEADLINE_KPIS, *(m for m in KPI_COLUMNS if m not in HEADLINE_KPIS)]
+    episodes_by_metric, no_episodes = _episodes_by_metric(alerts), alerts.head(0)
     control = []
     for metric in order:
         columns = series.control.get(metric)
@@ -587,7 +596,7 @@ def store_page(
         figure = control_chart(
             columns,
             series.flags.get(metric, []),
-            _episodes(alerts, metric),
+            episodes_by_metric.get(metric, no_episodes),
             metric,
             anchored=series.anchored[metric],
             language=language,
