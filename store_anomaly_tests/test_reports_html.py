@@ -23,8 +23,9 @@ from store_anomaly.alerts.listing import headline
 from store_anomaly.kpis.checks import KPI_CHECKS
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import PER_DAY_CHECK_RESULTS_MAX_DAYS
+from store_anomaly.reports import data as report_data_module
 from store_anomaly.reports import pages
-from store_anomaly.reports.data import load_report_data
+from store_anomaly.reports.data import REPORT_WINDOW_DAYS, load_report_data
 from store_anomaly.reports.pages import HEADLINE_KPIS
 from store_anomaly.reports.site import write_pages
 from store_anomaly.runner import run_backfill
@@ -124,6 +125,19 @@ def test_pages_built_a_store_at_a_time_equal_pages_built_with_every_store_at_onc
     monkeypatch.setattr(pages, "SERIES_CHUNK_STORES", 1)
     assert pages.build_pages(report_data, built_at) == whole
     assert len(whole) == 2 + report_data.stores.height
+
+
+def test_the_limits_read_in_concurrent_date_ranges_equal_one_read(demo_warehouse, report_data, monkeypatch):
+    # more parts than days included: an empty range is never read, no day is read twice or left out
+    key = ["metric_date", "shop_no", "metric_name"]
+    with MySQLUrl.parse(demo_warehouse[0]).connect() as connection:
+        for window_days, parts in ((10, 30), (10, 3), (REPORT_WINDOW_DAYS, 7)):
+            monkeypatch.setattr(report_data_module, "LIMITS_READ_PARTS", 1)
+            whole = load_report_data(connection, window_days).limits.sort(key)
+            monkeypatch.setattr(report_data_module, "LIMITS_READ_PARTS", parts)
+            assert load_report_data(connection, window_days).limits.sort(key).equals(whole)
+            assert whole.height > 0
+    assert report_data.limits.sort(key).equals(whole)
 
 
 def test_the_flagship_page_shows_each_kpi_chart_with_its_points_flags_and_episodes(
