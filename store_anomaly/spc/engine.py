@@ -62,6 +62,13 @@ FLAG_KEY = ("shop_no", "metric_date", "metric_name", "rule")
 
 # stores scored at a time by the default rule set (memory: ~1 GB of working columns per 1,000 stores x 600 days)
 CHUNK_STORES = 100
+# A range of at most SHORT_RANGE_DAYS (the daily run's few days, the sensor's late week) is scored
+# SHORT_RANGE_CHUNK_STORES stores at a time: each stage then runs only over the days the later stages read, so
+# a chunk holds a fraction of the working rows of a backfill's, and the ~1,500 polars passes per chunk cost
+# mostly their fixed overhead. 1,000 stores x 4 days after a year: 9.5 s in chunks of 100 (peak 627 MiB), 5.6 s
+# in one (768 MiB).
+SHORT_RANGE_DAYS = 7
+SHORT_RANGE_CHUNK_STORES = 1_000
 
 
 @dataclass(frozen=True)
@@ -100,13 +107,14 @@ def compute_spc(
     end: date,
     config: SpcConfig,
     baseline_resets: pl.DataFrame | None = None,
-    chunk_stores: int = CHUNK_STORES,
+    chunk_stores: int | None = None,
 ) -> SpcResult:
     """Control limits and anomaly flags for every store x metric x day in [start, end].
 
     Rows of `metrics` dated before ``start - config.lookback_days`` or after `end` are ignored. `chunk_stores`: the
     default rule set scores that many stores at a time (after the chain effects, which need every store's
-    residuals of the day); it bounds memory and never changes the result.
+    residuals of the day); it bounds memory and never changes the result. Default: CHUNK_STORES, or
+    SHORT_RANGE_CHUNK_STORES for a range of at most SHORT_RANGE_DAYS.
     """
     if end < start:
         return SpcResult(pl.DataFrame(schema=LIMITS_SCHEMA), pl.DataFrame(schema=FLAGS_SCHEMA))
@@ -116,6 +124,9 @@ def compute_spc(
     # slices of whole stores: rows are sorted by sid, so each slice is a contiguous range of rows
     sizes = wide.group_by("sid").len().sort("sid")["len"].to_list()
     bounds = [0]
+    if chunk_stores is None:
+        short = (end - start).days < SHORT_RANGE_DAYS
+        chunk_stores = SHORT_RANGE_CHUNK_STORES if short else CHUNK_STORES
     step = len(sizes) if config.rule_set == "seed" else max(1, chunk_stores)
     for k in range(0, len(sizes), step):
         bounds.append(bounds[-1] + sum(sizes[k : k + step]))
