@@ -418,10 +418,15 @@ def _compared_with_sources(
         return stored.with_columns(pl.lit(False).alias("differs"))
     scope = _stored_scope(warehouse, settings, start, end)
     keys = ["dept_id", "business_date"]
-    sales = extracts.fetch_parts(sales_order_source, extracts.sales_sql, scope, extracts.SALES_SCHEMA)
-    items = extracts.fetch_parts(sales_order_source, extracts.items_sql, scope, extracts.ITEMS_SCHEMA)
-    production = extracts.fetch_parts(opproduction_source, extracts.production_sql, scope, extracts.PRODUCTION_SCHEMA)
-    shifts = extracts.fetch_parts(opempefficiency_source, extracts.attendance_sql, scope, extracts.ATTENDANCE_SCHEMA)
+    sales, items, production, shifts = extracts.fetch_parts_concurrently(
+        (
+            (sales_order_source, extracts.sales_sql, extracts.SALES_SCHEMA),
+            (sales_order_source, extracts.items_sql, extracts.ITEMS_SCHEMA),
+            (opproduction_source, extracts.production_sql, extracts.PRODUCTION_SCHEMA),
+            (opempefficiency_source, extracts.attendance_sql, extracts.ATTENDANCE_SCHEMA),
+        ),
+        scope,
+    )
     source = (
         stored.select(keys)
         .join(sales.select(*keys, "order_count", "revenue"), on=keys, how="left")

@@ -155,8 +155,13 @@ def source_sales_order_daily(
 ) -> pl.DataFrame:
     """Orders, revenue and items per department and business date, aggregated in the sales database."""
     scope = _date_scope(context, source_opshop_daily, settings)
-    sales = fetch_parts(sales_order_source, extracts.sales_sql, scope, extracts.SALES_SCHEMA)
-    items = fetch_parts(sales_order_source, extracts.items_sql, scope, extracts.ITEMS_SCHEMA)
+    sales, items = extracts.fetch_parts_concurrently(
+        (
+            (sales_order_source, extracts.sales_sql, extracts.SALES_SCHEMA),
+            (sales_order_source, extracts.items_sql, extracts.ITEMS_SCHEMA),
+        ),
+        scope,
+    )
     return sales.join(items, on=["dept_id", "business_date"], how="left").with_columns(
         pl.col("items_sold", "dq_nonpositive_item_quantity").fill_null(0)
     )
@@ -217,8 +222,13 @@ def source_opqualitycontrol_daily(
 ) -> pl.DataFrame:
     """Inspection scores and expired quantities per department and business date."""
     scope = _date_scope(context, source_opshop_daily, settings)
-    inspections = fetch_parts(opqualitycontrol_source, extracts.inspections_sql, scope, extracts.INSPECTIONS_SCHEMA)
-    expiry = fetch_parts(opqualitycontrol_source, extracts.expiry_sql, scope, extracts.EXPIRY_SCHEMA)
+    inspections, expiry = extracts.fetch_parts_concurrently(
+        (
+            (opqualitycontrol_source, extracts.inspections_sql, extracts.INSPECTIONS_SCHEMA),
+            (opqualitycontrol_source, extracts.expiry_sql, extracts.EXPIRY_SCHEMA),
+        ),
+        scope,
+    )
     return inspections.join(expiry, on=["dept_id", "business_date"], how="full", coalesce=True).with_columns(
         pl.col(
             "qc_inspections",

@@ -17,9 +17,11 @@ second department's rows grouped under its first (`DateScope.dept_aliases`), in 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -126,6 +128,18 @@ def fetch_parts(
     return pl.concat(
         [database.fetch_frame(sql_of(part), part.params(), schema) for part in scope.parts()], how="vertical"
     )
+
+
+def fetch_parts_concurrently(
+    reads: Sequence[tuple[Any, Callable[[DateScope], str], Mapping[str, pl.DataType]]], scope: DateScope
+) -> list[pl.DataFrame]:
+    """`fetch_parts(database, sql_of, scope, schema)` of each (database, sql_of, schema) of `reads`, all at once,
+    each in a session of its own (`fetch_frame` opens one per query): the aggregations are the servers' work,
+    which one after the other would leave a core idle. The frames in the order of `reads`; the first error is
+    raised once every read has ended."""
+    with ThreadPoolExecutor(max_workers=max(1, len(reads)), thread_name_prefix="source-read") as pool:
+        futures = [pool.submit(fetch_parts, database, sql_of, scope, schema) for database, sql_of, schema in reads]
+    return [future.result() for future in futures]
 
 
 def _grouped(select: str, table: str, timestamp: str, scope: DateScope, condition: str = "TRUE") -> str:
