@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import html
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -291,7 +291,12 @@ def _alerts_table(
 
 
 def _sorted_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
-    return alerts.sort(["severity_rank", "opened_on", "shop_no"], descending=[True, False, False])
+    """Most severe first, then oldest; ties (two alerts opened the same day) by KPI and id, so the order is one
+    whether a store's alerts are sorted alone or with every store's."""
+    return alerts.sort(
+        ["severity_rank", "opened_on", "shop_no", "metric_name", "alert_id"],
+        descending=[True, False, False, False, False],
+    )
 
 
 def _by_severity(t: Texts, open_alerts: pl.DataFrame) -> str:
@@ -539,17 +544,19 @@ def store_series(data: ReportData, shops: pl.Series) -> dict[str, StoreSeries]:
     }
 
 
-def _episodes_by_metric(alerts: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """A store's alerts by each KPI they name (`metric_names`, else `metric_name`), in their order: one polars
-    pass per store, not a filter per KPI chart (those were half the pages' time at 1,000 stores)."""
-    if alerts.is_empty():  # most stores
+def _episodes_by_store_and_metric(alerts: pl.DataFrame) -> dict[tuple[str, str], pl.DataFrame]:
+    """The alerts by store and each KPI they name (`metric_names`, else `metric_name`), in their order: one polars
+    pass for every store, not a filter per KPI chart (those were half the pages' time at 1,000 stores)."""
+    if alerts.is_empty():
         return {}
     listed = alerts.with_columns(
         pl.col("metric_names").fill_null(pl.col("metric_name")).str.split(",").alias("_charted_metric")
     ).explode("_charted_metric")
     return {
-        key[0]: part.drop("_charted_metric")
-        for key, part in listed.partition_by("_charted_metric", as_dict=True, maintain_order=True).items()
+        (shop, metric): part.drop("_charted_metric")
+        for (shop, metric), part in listed.partition_by(
+            "shop_no", "_charted_metric", as_dict=True, maintain_order=True
+        ).items()
     }
 
 
@@ -566,10 +573,13 @@ def store_page(
     alerts: pl.DataFrame,
     charts: dict[str, str] | None = None,
     language: str = "en",
+    episodes_by_metric: Mapping[str, pl.DataFrame] | None = None,
+    alerts_sorted: bool = False,
 ) -> str:
     """stores/<shop_no>.html in `language` (`store` a row of `store_order`, `alerts` as `with_headlines` gave
     them in that language, `series` as `store_series` wrote them); `charts`, when given, receives the HTML of its
-    headline KPIs' control charts (for the gallery)."""
+    headline KPIs' control charts (for the gallery). `episodes_by_metric`: its alerts by KPI charted, when the caller split
+    every store's at once; `alerts_sorted`: `alerts` are in `_sorted_alerts` order already."""
     t = texts_for(language)
     shop = store["shop_no"]
     weakest = kpi_label(store["worst_metric"], language) if store["worst_metric"] else "-"
@@ -580,14 +590,16 @@ def store_page(
         f"<div class='kpi'>{_e(t('report.store.weakest_kpi'))}<b>{_e(weakest)}</b></div></div>"
     )
     # most stores have no alert: no query on their empty frame (small queries wait behind the series thread's)
-    listed = _sorted_alerts(alerts) if alerts.height else alerts
+    listed = _sorted_alerts(alerts) if alerts.height and not alerts_sorted else alerts
     episodes = _alerts_table(t, listed, depth=1, with_store=False, full_text=True)
     sections = [
         f"<section>{kpis}</section>",
         f"<section><h2>{_e(t('report.store.episodes'))}</h2>{episodes}</section>",
     ]
     order = [*HEADLINE_KPIS, *(m for m in KPI_COLUMNS if m not in HEADLINE_KPIS)]
-    episodes_by_metric, no_episodes = _episodes_by_metric(alerts), alerts.head(0)
+    if episodes_by_metric is None:
+        episodes_by_metric = {metric: part for (_, metric), part in _episodes_by_store_and_metric(alerts).items()}
+    no_episodes = alerts.head(0)
     control = []
     for metric in order:
         columns = series.control.get(metric)
@@ -689,7 +701,12 @@ def iter_pages(
     alerts = with_headlines(data.alerts, language).join(
         data.stores.select("shop_no", pl.col("shop_name").alias("store_name")), on="shop_no", how="left"
     )
-    alerts_by_store, no_alert = _by_store(alerts), alerts.head(0)
+    # every store's alerts sorted for its table and split by KPI for its charts at once: per store, those small
+    # polars passes waited behind the series thread's
+    alerts_by_store, no_alert = _by_store(_sorted_alerts(alerts)), alerts.head(0)
+    episodes_by_store: dict[str, dict[str, pl.DataFrame]] = {}
+    for (shop, metric), part in _episodes_by_store_and_metric(alerts).items():
+        episodes_by_store.setdefault(shop, {})[metric] = part
     yield (
         "index.html",
         executive_summary(data, built_at, resolve_after_quiet_days=resolve_after_quiet_days, language=language),
@@ -719,6 +736,8 @@ def iter_pages(
                 language=language,
                 series=series.pop(shop),
                 alerts=alerts_by_store.pop(shop, no_alert),
+                episodes_by_metric=episodes_by_store.pop(shop, {}),
+                alerts_sorted=True,
             )
             yield f"stores/{shop}.html", page
     yield "spc.html", spc_gallery(data, built_at, stores, gallery_charts, language)
