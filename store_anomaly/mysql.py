@@ -21,7 +21,8 @@ import re
 import shutil
 import ssl
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -682,3 +683,12 @@ def bulk_load(connection, table: str, frame: pl.DataFrame, *, use_load_data: boo
                 if error.args[0] not in LOCAL_INFILE_REFUSED:
                     raise
         multi_row_inserts(cursor, table, frame)
+
+
+def read_concurrently(reads: Sequence[Callable[[], pl.DataFrame]]) -> list[pl.DataFrame]:
+    """Each of `reads` (a call that opens its own sessions, as `fetch_frame` does) all at once: independent
+    aggregations are the servers' work, which one after the other would leave a core idle. The frames in the
+    order of `reads`; the first error (in that order) is raised once every read has ended."""
+    with ThreadPoolExecutor(max_workers=max(1, len(reads)), thread_name_prefix="concurrent-read") as pool:
+        futures = [pool.submit(read) for read in reads]
+    return [future.result() for future in futures]

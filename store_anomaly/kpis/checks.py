@@ -12,6 +12,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from store_anomaly.holiday_calendar import holiday_frame
 from store_anomaly.kpis.assets import store_daily_metrics
 from store_anomaly.kpis.catalog import DQ_COLUMNS, KPI_COLUMNS
+from store_anomaly.mysql import read_concurrently
 from store_anomaly.partitions import (
     business_dates,
     contiguous_ranges,
@@ -283,24 +284,30 @@ def source_rows_no_partition_can_hold(
         "opqualitycontrol": opqualitycontrol_source,
         "opempefficiency": opempefficiency_source,
     }
-    counts: dict[str, int] = {}
-    for source, table, timestamp in DATED_TABLES:
-        null_dept, future, old, undated = (
-            sources[source]
-            .fetch_frame(
-                unattributable_sql(table, timestamp),
-                unattributable_params(start, end, first_partition, today),
-                UNATTRIBUTABLE_SCHEMA,
-            )
-            .row(0)
+    # every count is an independent query on the sources: all at once
+    reads = [
+        functools.partial(
+            sources[source].fetch_frame,
+            unattributable_sql(table, timestamp),
+            unattributable_params(start, end, first_partition, today),
+            UNATTRIBUTABLE_SCHEMA,
         )
+        for source, table, timestamp in DATED_TABLES
+    ]
+    reads.append(
+        functools.partial(
+            sales_order_source.fetch_frame, orphan_items_sql(), list(utc_window(start, end)) * 2, {"items": pl.Int64}
+        )
+    )
+    *dated, orphans = read_concurrently(reads)
+    counts: dict[str, int] = {}
+    for (source, table, timestamp), frame in zip(DATED_TABLES, dated, strict=True):
+        null_dept, future, old, undated = frame.row(0)
         counts[f"{source}.{table}.dept_id is NULL"] = null_dept
         counts[f"{source}.{table}.{timestamp} after tomorrow ({today})"] = future
         counts[f"{source}.{table}.{timestamp} before the first partition ({first_partition})"] = old
         counts[f"{source}.{table}.{timestamp} is NULL"] = undated
-    counts["sales_order.t_trade_item.trade_id has no t_trade"] = sales_order_source.fetch_frame(
-        orphan_items_sql(), list(utc_window(start, end)) * 2, {"items": pl.Int64}
-    ).item()
+    counts["sales_order.t_trade_item.trade_id has no t_trade"] = orphans.item()
     master = warehouse.fetch_frame(
         "SELECT COUNT(DISTINCT CASE WHEN shop_name_truncated THEN shop_no END), "
         "COUNT(DISTINCT CASE WHEN open_date_zero THEN shop_no END), "

@@ -17,14 +17,15 @@ second department's rows grouped under its first (`DateScope.dept_aliases`), in 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
+from store_anomaly.mysql import read_concurrently
 from store_anomaly.sources.local_time import local_date_sql, utc_window
 
 # A completed trade above this amount is kept (the contract counts it) but flagged as suspicious.
@@ -133,13 +134,12 @@ def fetch_parts(
 def fetch_parts_concurrently(
     reads: Sequence[tuple[Any, Callable[[DateScope], str], Mapping[str, pl.DataType]]], scope: DateScope
 ) -> list[pl.DataFrame]:
-    """`fetch_parts(database, sql_of, scope, schema)` of each (database, sql_of, schema) of `reads`, all at once,
-    each in a session of its own (`fetch_frame` opens one per query): the aggregations are the servers' work,
-    which one after the other would leave a core idle. The frames in the order of `reads`; the first error is
-    raised once every read has ended."""
-    with ThreadPoolExecutor(max_workers=max(1, len(reads)), thread_name_prefix="source-read") as pool:
-        futures = [pool.submit(fetch_parts, database, sql_of, scope, schema) for database, sql_of, schema in reads]
-    return [future.result() for future in futures]
+    """`fetch_parts(database, sql_of, scope, schema)` of each (database, sql_of, schema) of `reads`, the reads at
+    once (`mysql.read_concurrently`), each read's parts one after the other as `fetch_parts` runs them (a
+    backfill's parts at once would multiply the servers' working memory). The frames in the order of `reads`."""
+    return read_concurrently(
+        [functools.partial(fetch_parts, database, sql_of, scope, schema) for database, sql_of, schema in reads]
+    )
 
 
 def _grouped(select: str, table: str, timestamp: str, scope: DateScope, condition: str = "TRUE") -> str:
