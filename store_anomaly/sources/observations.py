@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from store_anomaly.sources.extracts import TRADE_ITEMS, DateScope, fetch_parts
+from store_anomaly.sources.extracts import TRADE_ITEMS, DateScope, fetch_parts_concurrently
 from store_anomaly.sources.schema import REQUIRED_COLUMNS
 
 # How many business dates back from each anchor (the latest complete business date, the latest materialized one,
@@ -78,15 +78,17 @@ def observation_sql(table: str, timestamp: str, scope: DateScope) -> str:
 
 def observe_source(database, source: str, scope: DateScope) -> pl.DataFrame:
     """The observation of a dated source over the business dates of `scope` (see OBSERVATION_SCHEMA)."""
-    frames = [
-        fetch_parts(
-            database,
-            lambda part, table=table, timestamp=timestamp: observation_sql(table, timestamp, part),
-            scope,
-            OBSERVATION_SCHEMA,
-        )
-        for table, timestamp in DATED_SOURCE_TABLES[source]
-    ]
+    frames = fetch_parts_concurrently(  # the tables at once (sales: trades and items)
+        [
+            (
+                database,
+                lambda part, table=table, timestamp=timestamp: observation_sql(table, timestamp, part),
+                OBSERVATION_SCHEMA,
+            )
+            for table, timestamp in DATED_SOURCE_TABLES[source]
+        ],
+        scope,
+    )
     return pl.concat(frames)
 
 
