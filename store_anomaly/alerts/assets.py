@@ -11,6 +11,8 @@ rebuilds (matched to the previous rows), and acknowledgements and notifications 
 """
 
 import hashlib
+import importlib
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -210,13 +212,24 @@ def read_since(connection, table: str, schema: dict, since: date | None) -> pl.D
 
 def rebuild(connection, existing: pl.DataFrame, config: AlertConfig) -> pl.DataFrame:
     """The whole table from every flag."""
+    import_change_point_library_ahead()
     flags = read_since(connection, "store_anomaly_flags", FLAG_COLUMNS, None)
     metrics = read_since(connection, "store_daily_metrics", METRIC_COLUMNS, None)
     return build_alerts(flags, metrics, existing, config, anchors=anchored_references(connection))
 
 
+def import_change_point_library_ahead() -> threading.Thread:
+    """Starts importing ruptures (what dates an episode's onset, `alerts.changepoint`) in a thread: with scipy
+    under it, about a second, which the code location does not pay at load; here it is paid while the step
+    waits on the warehouse (the anchored references, the flags and metrics)."""
+    thread = threading.Thread(target=importlib.import_module, args=("ruptures",), name="import-ruptures", daemon=True)
+    thread.start()
+    return thread
+
+
 def update(connection, existing: pl.DataFrame, since: date, config: AlertConfig) -> tuple[pl.DataFrame, date]:
     """The whole table, re-deriving only what a change from `since` on can reach (see `incremental`)."""
+    import_change_point_library_ahead()
 
     def read(first: date) -> tuple[pl.DataFrame, pl.DataFrame]:
         flags = read_since(connection, "store_anomaly_flags", FLAG_COLUMNS, first)
