@@ -10,7 +10,7 @@ anchored reference) and is null otherwise.
 
 from __future__ import annotations
 
-import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -18,7 +18,7 @@ import polars as pl
 
 from store_anomaly.alerts.state import current_alert_state
 from store_anomaly.kpis.catalog import DQ_COLUMNS, DQ_EXCLUDED_TOTAL, KPI_COLUMNS
-from store_anomaly.mysql import query_frame_arrow, query_frame_streamed, read_concurrently, table_exists
+from store_anomaly.mysql import query_frame_arrow, query_frame_streamed, table_exists
 from store_anomaly.spc import LIMITS_KEY
 
 # 13 months: a year of history plus the month before, so this month compares with the same month last year.
@@ -137,26 +137,22 @@ def _read(
     return query_frame_streamed(cursor.connection, f"SELECT {select} FROM `{table}` WHERE {where}", params, schema)
 
 
-def _read_in_own_session(connection, *read) -> pl.DataFrame:
-    """`_read(cursor, *read)` through a read-only session of its own, opened from `connection`'s URL (a session
-    is never shared between threads)."""
-    with connection.url.connect(read_only=True) as own, own.cursor() as cursor:
-        return _read(cursor, *read)
-
-
 def _read_in_parts(
     connection, table: str, schema: dict[str, pl.DataType], date_column: str, first: date, last: date, parts: int
 ) -> pl.DataFrame:
-    """`_read` of [first, last] as `parts` consecutive date ranges read concurrently, each in a session of its
-    own (`_read_in_own_session`), concatenated in date range order. Each range's days are written atomically, as
-    for `_read`."""
+    """`_read` of [first, last] as `parts` consecutive date ranges read concurrently, each through a session of
+    its own opened from `connection`'s URL (a session is never shared between threads), concatenated in date
+    range order. Each range's days are written atomically, as for `_read`."""
     days = (last - first).days + 1
     edges = [first + timedelta(days=days * part // parts) for part in range(parts + 1)]
     ranges = [(edges[n], edges[n + 1] - timedelta(days=1)) for n in range(parts) if edges[n] < edges[n + 1]]
-    reads = [
-        functools.partial(_read_in_own_session, connection, table, schema, date_column, *bounds) for bounds in ranges
-    ]
-    return pl.concat(read_concurrently(reads), how="vertical")
+
+    def read_range(bounds: tuple[date, date]) -> pl.DataFrame:
+        with connection.url.connect(read_only=True) as own, own.cursor() as cursor:
+            return _read(cursor, table, schema, date_column, *bounds)
+
+    with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="report-read") as pool:
+        return pl.concat(list(pool.map(read_range, ranges)), how="vertical")
 
 
 def _unique_by_key(cursor, table: str, key: tuple[str, ...]) -> bool:
@@ -190,43 +186,16 @@ def load_report_data(connection, window_days: int = REPORT_WINDOW_DAYS) -> Repor
             }
             return ReportData(None, None, alerts=current_alert_state(connection), **empty)
         first = last - timedelta(days=window_days - 1)
+        metrics = _read(cursor, "store_daily_metrics", METRICS_COLUMNS, "metric_date", first, last)
+        limits = _read_in_parts(
+            connection, "store_spc_control_limits", LIMITS_COLUMNS, "metric_date", first, last, LIMITS_READ_PARTS
+        )
         # a year of 1,000 stores' limits is 4.4M rows: deduplicating them cost seconds and a copy of them, for
         # nothing where the table's primary key (the one the SPC asset declares) already rules duplicates out
         limits_unique = _unique_by_key(cursor, "store_spc_control_limits", LIMITS_KEY)
-    # every table at once, each in sessions of its own (the limits in LIMITS_READ_PARTS date ranges)
-    metrics, limits, flags, health, peers = read_concurrently(
-        [
-            functools.partial(
-                _read_in_own_session, connection, "store_daily_metrics", METRICS_COLUMNS, "metric_date", first, last
-            ),
-            functools.partial(
-                _read_in_parts,
-                connection,
-                "store_spc_control_limits",
-                LIMITS_COLUMNS,
-                "metric_date",
-                first,
-                last,
-                LIMITS_READ_PARTS,
-            ),
-            functools.partial(
-                _read_in_own_session, connection, "store_anomaly_flags", FLAGS_COLUMNS, "metric_date", first, last
-            ),
-            functools.partial(
-                _read_in_own_session, connection, "store_health_scores", HEALTH_COLUMNS, "metric_date", first, last
-            ),
-            functools.partial(
-                _read_in_own_session,
-                connection,
-                "store_peer_comparison",
-                PEERS_COLUMNS,
-                "week_start",
-                first,
-                last,
-                PEER_KPIS,
-            ),
-        ]
-    )
+        flags = _read(cursor, "store_anomaly_flags", FLAGS_COLUMNS, "metric_date", first, last)
+        health = _read(cursor, "store_health_scores", HEALTH_COLUMNS, "metric_date", first, last)
+        peers = _read(cursor, "store_peer_comparison", PEERS_COLUMNS, "week_start", first, last, PEER_KPIS)
     alerts = current_alert_state(connection)
     alerts = alerts.filter((pl.col("status") == "open") | (pl.col("last_seen_on") >= first))
     return ReportData(
