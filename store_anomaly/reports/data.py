@@ -10,7 +10,7 @@ anchored reference) and is null otherwise.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -18,7 +18,7 @@ import polars as pl
 
 from store_anomaly.alerts.state import current_alert_state
 from store_anomaly.kpis.catalog import DQ_COLUMNS, DQ_EXCLUDED_TOTAL, KPI_COLUMNS
-from store_anomaly.mysql import query_frame_arrow, query_frame_streamed, table_exists
+from store_anomaly.mysql import query_frame_arrow, query_frame_streamed, read_concurrently, table_exists
 from store_anomaly.spc import LIMITS_KEY
 
 # 13 months: a year of history plus the month before, so this month compares with the same month last year.
@@ -151,8 +151,7 @@ def _read_in_parts(
         with connection.url.connect(read_only=True) as own, own.cursor() as cursor:
             return _read(cursor, table, schema, date_column, *bounds)
 
-    with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="report-read") as pool:
-        return pl.concat(list(pool.map(read_range, ranges)), how="vertical")
+    return pl.concat(read_concurrently([functools.partial(read_range, bounds) for bounds in ranges]), how="vertical")
 
 
 def _unique_by_key(cursor, table: str, key: tuple[str, ...]) -> bool:
