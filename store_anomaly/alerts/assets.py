@@ -218,13 +218,11 @@ def rebuild(connection, existing: pl.DataFrame, config: AlertConfig) -> pl.DataF
     return build_alerts(flags, metrics, existing, config, anchors=anchored_references(connection))
 
 
-def import_change_point_library_ahead() -> threading.Thread:
+def import_change_point_library_ahead() -> None:
     """Starts importing ruptures (what dates an episode's onset, `alerts.changepoint`) in a thread: with scipy
     under it, about a second, which the code location does not pay at load; here it is paid while the step
     waits on the warehouse (the anchored references, the flags and metrics)."""
-    thread = threading.Thread(target=importlib.import_module, args=("ruptures",), name="import-ruptures", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=importlib.import_module, args=("ruptures",), name="import-ruptures", daemon=True).start()
 
 
 def update(connection, existing: pl.DataFrame, since: date, config: AlertConfig) -> tuple[pl.DataFrame, date]:
