@@ -16,7 +16,7 @@ from dagster import (
     materialize,
 )
 
-from store_anomaly.io_managers.mysql import MySQLIOManager, lock_timeout_from_env
+from store_anomaly.io_managers.mysql import FrameParts, MySQLIOManager, lock_timeout_from_env
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import partition_range_tags
 from store_anomaly.table_schemas import table_schema
@@ -37,6 +37,8 @@ class ReadingsConfig(Config):
     value: float = 1.0
     duplicate_last_row: bool = False
     overlong_note_shop: bool = False
+    in_parts: bool = False  # handed over as FrameParts, one day at a time
+    fail_after_parts: int = -1  # the parts' producer raises after this many parts (-1: never)
 
 
 @asset(
@@ -44,7 +46,7 @@ class ReadingsConfig(Config):
     backfill_policy=BackfillPolicy.single_run(),
     metadata={"partition_expr": "day", "dagster/column_schema": READINGS, "primary_key": ["day", "shop_no"]},
 )
-def readings(context, config: ReadingsConfig) -> pl.DataFrame:
+def readings(context, config: ReadingsConfig):
     window = context.partition_time_window
     days = pl.date_range(window.start.date(), window.end.date() - timedelta(days=1), "1d", eager=True)
     frame = pl.DataFrame({"day": days}).join(pl.DataFrame({"shop_no": ["US00001", "US00002"]}), how="cross")
@@ -53,7 +55,16 @@ def readings(context, config: ReadingsConfig) -> pl.DataFrame:
         frame = frame.with_columns(shop_no=pl.lit("US" + "9" * 30))
     if config.duplicate_last_row:
         frame = pl.concat([frame, frame.tail(1)])  # violates the primary key at the very end of the write
+    if config.in_parts:
+        return FrameParts(_days_of(frame, config.fail_after_parts))
     return frame
+
+
+def _days_of(frame: pl.DataFrame, fail_after: int):
+    for n, (_, day) in enumerate(frame.group_by("day", maintain_order=True)):
+        if n == fail_after:
+            raise RuntimeError("the producer of the parts failed")
+        yield day
 
 
 @asset(
@@ -121,6 +132,44 @@ def test_a_value_that_does_not_fit_fails_instead_of_being_truncated(fresh_databa
     failed = run(fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 1), use_load_data, overlong_note_shop=True)
     assert not failed.success
     assert stored(fresh_database).equals(before)
+
+
+@pytest.mark.parametrize("use_load_data", [True, False], ids=["load-data", "multi-row-insert"])
+def test_an_output_in_parts_is_written_like_one_frame_and_atomically(fresh_database, use_load_data):
+    assert run(fresh_database, [readings], date(2025, 1, 1), date(2025, 1, 6), use_load_data, value=1.0).success
+    whole = run(fresh_database, [readings], date(2025, 1, 2), date(2025, 1, 4), use_load_data, value=2.0)
+    as_one_frame = stored(fresh_database)
+    assert run(fresh_database, [readings], date(2025, 1, 2), date(2025, 1, 4), use_load_data, value=3.0).success
+    parts = run(fresh_database, [readings], date(2025, 1, 2), date(2025, 1, 4), use_load_data, value=2.0, in_parts=True)
+    assert parts.success and stored(fresh_database).equals(as_one_frame)
+    written = [e.materialization for e in parts.get_asset_materialization_events()]
+    assert sum(m.metadata["dagster/row_count"].value for m in written) == sum(
+        m.metadata["dagster/row_count"].value
+        for m in (e.materialization for e in whole.get_asset_materialization_events())
+    )
+    # a producer failing after two parts were written (or a part the table refuses) leaves every day as it was
+    failed = run(
+        fresh_database,
+        [readings],
+        date(2025, 1, 2),
+        date(2025, 1, 4),
+        use_load_data,
+        value=9.0,
+        in_parts=True,
+        fail_after_parts=2,
+    )
+    assert not failed.success and stored(fresh_database).equals(as_one_frame)
+    refused = run(
+        fresh_database,
+        [readings],
+        date(2025, 1, 2),
+        date(2025, 1, 4),
+        use_load_data,
+        value=9.0,
+        in_parts=True,
+        duplicate_last_row=True,
+    )
+    assert not refused.success and stored(fresh_database).equals(as_one_frame)
 
 
 def test_downstream_asset_loads_an_upstream_lookback_range(fresh_database):

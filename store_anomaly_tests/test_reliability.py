@@ -17,16 +17,21 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
+from polars.testing import assert_frame_equal
 
 from store_anomaly.alerts.state import ensure_state_tables
 from store_anomaly.definitions import build_definitions
 from store_anomaly.io_managers.mysql import asset_lock_name
-from store_anomaly.mysql import LOAD_FOLDER_PREFIX, MySQLUrl
+from store_anomaly.kpis.assets import STORE_DAILY_METRICS_TABLE
+from store_anomaly.mysql import LOAD_FOLDER_PREFIX, MySQLUrl, query_frame_arrow
 from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from store_anomaly.resources import source_resources
 from store_anomaly.runner import root_causes, run_backfill
 from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.sources.demo_data import generate_demo_sources
+from store_anomaly.spc import LIMITS_KEY, LIMITS_SCHEMA, compute_spc
+from store_anomaly.spc.assets import CONFIG as SPC_CONFIG
+from store_anomaly.table_schemas import polars_schema
 from store_anomaly_tests.deploy_instance import deploy_instance_env
 
 pytestmark = pytest.mark.mysql
@@ -180,6 +185,24 @@ def test_a_failure_between_the_two_spc_tables_changes_neither(demo):
         "store_spc_control_limits": before["store_spc_control_limits"],
         "flags_kept": before["store_anomaly_flags"],
     }
+
+
+def test_the_limits_written_a_range_of_stores_at_a_time_equal_the_engines(platform_urls, tmp_path, monkeypatch):
+    # ten weeks of three stores (every daily KPI past its warm-up); parts of 1 row: the KPIs' limits are spilled
+    # and written back one store at a time, in one transaction
+    first = date(2025, 8, 20)
+    sources = {s: platform_urls[s] for s in SOURCE_ENV_VARS}
+    generate_demo_sources(sources, start=first, end=END, stores=3, seed=5)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setattr("store_anomaly.spc.assets.LIMITS_WRITE_PART_ROWS", 1)
+    assert run_backfill(first, END, instance=DagsterInstance.ephemeral()).success
+    with MySQLUrl.parse(platform_urls["warehouse"]).connect() as connection:
+        metrics_schema = polars_schema(STORE_DAILY_METRICS_TABLE.columns)
+        metrics = query_frame_arrow(connection, "store_daily_metrics", metrics_schema, "1=1", ())
+        stored = query_frame_arrow(connection, "store_spc_control_limits", LIMITS_SCHEMA, "1=1", ())
+    expected = compute_spc(metrics, first, END, SPC_CONFIG).limits
+    assert expected["shop_no"].n_unique() == 3 and expected["metric_name"].n_unique() >= 5
+    assert_frame_equal(stored.sort(LIMITS_KEY), expected.sort(LIMITS_KEY), check_exact=True)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ wires them into a `DbIOManager`. On top of that machinery this module adds what 
   asset's op) from before it reads its first input until its last output is committed, so two runs never
   read-compute-write the same asset at once, however they were launched (the CLI runs in process, outside
   Dagster's run queue). All outputs of one step (the SPC limits and flags) are committed in one transaction.
+- An output can be a `FrameParts` (a table's rows as frames produced one after the other, e.g. the SPC limits one
+  KPI at a time): each part is written when it is produced, in the same transaction, so the whole output never
+  sits in memory at once.
 - Writes are bulk (`store_anomaly.mysql.bulk_load`): `LOAD DATA LOCAL INFILE` from a CSV written by polars,
   or multi-row INSERTs in chunks where the server refuses local infile. The connection sends only the CSV
   being loaded, whatever file the server names (`allow_local_file`).
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -219,24 +222,45 @@ def conform_to_declared_columns(frame: pl.DataFrame, columns: Sequence[TableColu
     )
 
 
+class FrameParts:
+    """An output's rows as frames produced one after the other (a generator): the IO manager writes each part as
+    it comes, in the output's one transaction, and drops it before asking for the next. For outputs too large to
+    hold at once beside the work that produces them. Taken once."""
+
+    def __init__(self, parts: Iterable[pl.DataFrame]) -> None:
+        self._parts = iter(parts)
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        return self._parts
+
+
 class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
     """Stores and loads polars DataFrames in MySQL tables declared by the asset's column schema."""
 
     def __init__(self, *, use_load_data: bool = True) -> None:
         self._use_load_data = use_load_data
 
-    def handle_output(self, context: OutputContext, table_slice: TableSlice, obj: pl.DataFrame, connection):
+    def handle_output(
+        self, context: OutputContext, table_slice: TableSlice, obj: pl.DataFrame | FrameParts, connection
+    ):
         columns = declared_columns(context.definition_metadata)
         table = f"{quote_identifier(table_slice.schema)}.{quote_identifier(table_slice.table)}"
-        frame = conform_to_declared_columns(obj, columns, table_slice.table)
         skipped = skipped_dates(context)
-        if skipped and table_slice.partition_dimensions:
-            column = table_slice.partition_dimensions[0].partition_expr
-            if frame.filter(pl.col(column).is_in(skipped)).height:
-                raise WarehouseSchemaError(f"{table_slice.table}: the output holds rows for dates it declares skipped")
-        bulk_load(connection, table, frame, use_load_data=self._use_load_data)
+        rows = 0
+        for part in [obj] if isinstance(obj, pl.DataFrame) else obj:
+            frame = conform_to_declared_columns(part, columns, table_slice.table)
+            del part
+            if skipped and table_slice.partition_dimensions:
+                column = table_slice.partition_dimensions[0].partition_expr
+                if frame.filter(pl.col(column).is_in(skipped)).height:
+                    raise WarehouseSchemaError(
+                        f"{table_slice.table}: the output holds rows for dates it declares skipped"
+                    )
+            bulk_load(connection, table, frame, use_load_data=self._use_load_data)
+            rows += frame.height
+            del frame
         # DbIOManager adds the table name (dagster/table_name) itself.
-        return {"dagster/row_count": frame.height}
+        return {"dagster/row_count": rows}
 
     def load_input(self, context: InputContext, table_slice: TableSlice, connection) -> pl.DataFrame:
         upstream_metadata = context.upstream_output.definition_metadata if context.upstream_output else {}
@@ -267,8 +291,8 @@ class MySQLPolarsTypeHandler(DbTypeHandler[pl.DataFrame]):
         return query_frame_streamed(connection, f"SELECT {columns} FROM {table}{where}", params, schema)
 
     @property
-    def supported_types(self) -> Sequence[type[object]]:
-        return [pl.DataFrame]
+    def supported_types(self) -> Sequence[type[object]]:  # (FrameParts are written, never loaded)
+        return [pl.DataFrame, FrameParts]
 
 
 def asset_lock_name(database: str, op_name: str) -> str:

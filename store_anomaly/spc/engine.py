@@ -5,6 +5,8 @@ See the package docstring (`store_anomaly.spc`) for the API and the output colum
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
@@ -69,6 +71,7 @@ CHUNK_STORES = 100
 # in one (768 MiB).
 SHORT_RANGE_DAYS = 7
 SHORT_RANGE_CHUNK_STORES = 1_000
+SHORT_RANGE_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,65 @@ def metric_rows(wide: pl.DataFrame, metric: str, epoch_start: pl.Expr | pl.Serie
     ).with_columns((pl.col("metric_date") - pl.col("epoch_start")).dt.total_days().alias("age"))
 
 
+def compute_spc_by_metric(
+    metrics: pl.DataFrame,
+    start: date,
+    end: date,
+    config: SpcConfig,
+    baseline_resets: pl.DataFrame | None = None,
+    chunk_stores: int | None = None,
+) -> Iterator[SpcResult]:
+    """`compute_spc`'s rows one KPI at a time (`config.metrics` order; limits sorted by store and day, flags by
+    store, day and rule): in a long range each KPI's part is scored only when the previous one has been taken, so
+    a caller that writes and drops each part never holds the range's whole output (a year of 1,000 stores' limits
+    is 3.3M rows, ~1 GB, beside the scoring's own working columns); a short range's (at most SHORT_RANGE_DAYS)
+    are scored in SHORT_RANGE_THREADS threads. The parts together equal `compute_spc`'s result."""
+    if end < start:
+        return
+    wide = clean_wide(metrics, start, end, config)
+    if wide.height == 0:
+        return
+    # slices of whole stores: rows are sorted by sid, so each slice is a contiguous range of rows
+    sizes = wide.group_by("sid").len().sort("sid")["len"].to_list()
+    bounds = [0]
+    short = (end - start).days < SHORT_RANGE_DAYS
+    if chunk_stores is None:
+        chunk_stores = SHORT_RANGE_CHUNK_STORES if short else CHUNK_STORES
+    step = len(sizes) if config.rule_set == "seed" else max(1, chunk_stores)
+    for k in range(0, len(sizes), step):
+        bounds.append(bounds[-1] + sum(sizes[k : k + step]))
+    in_range = pl.col("metric_date").is_between(start, end)
+
+    def scored(metric: str) -> SpcResult:
+        # (`wide` is sorted by sid, metric_date, one row per store and day: the epochs are aligned with its rows)
+        long = metric_rows(wide, metric, epoch_starts(wide, metric, baseline_resets))
+        slices = [long.slice(lo, hi - lo) for lo, hi in pairwise(bounds)]
+        del long
+        if config.rule_set == "seed":
+            by_chunk = [score_seed(slices[0], metric, config)]
+        else:
+            by_chunk = score_default_chunks(slices, metric, config, keep=in_range, start=start)
+        limits_parts, flags_parts = [], []
+        for limits, flags in by_chunk:
+            limits_parts.append(_conform(limits.filter(in_range), LIMITS_SCHEMA))
+            flags_parts.append(_conform(flags.filter(in_range), FLAGS_SCHEMA))
+        del by_chunk
+        return SpcResult(
+            limits=pl.concat(limits_parts).sort("shop_no", "metric_date"),
+            flags=pl.concat(flags_parts).sort("shop_no", "metric_date", "rule"),
+        )
+
+    if not short:  # a handful of metrics, one after the other; each is one vectorised pass
+        for metric in config.metrics:
+            yield scored(metric)
+        return
+    # A short range's passes are small, and cost mostly polars' fixed overhead per pass, part of it outside the
+    # interpreter lock: KPIs scored in two threads at once (1,000 stores x 4 days: 7.1 -> 5.6 s on 2 cores). Not a
+    # long range's: two KPIs' working columns at once would double its peak memory.
+    with ThreadPoolExecutor(max_workers=SHORT_RANGE_THREADS, thread_name_prefix="spc-kpi") as pool:
+        yield from pool.map(scored, config.metrics)
+
+
 def compute_spc(
     metrics: pl.DataFrame,
     start: date,
@@ -114,47 +176,14 @@ def compute_spc(
     Rows of `metrics` dated before ``start - config.lookback_days`` or after `end` are ignored. `chunk_stores`: the
     default rule set scores that many stores at a time (after the chain effects, which need every store's
     residuals of the day); it bounds memory and never changes the result. Default: CHUNK_STORES, or
-    SHORT_RANGE_CHUNK_STORES for a range of at most SHORT_RANGE_DAYS.
+    SHORT_RANGE_CHUNK_STORES for a range of at most SHORT_RANGE_DAYS. The whole range's output at once: a
+    writer takes `compute_spc_by_metric`'s parts instead.
     """
-    if end < start:
+    parts = list(compute_spc_by_metric(metrics, start, end, config, baseline_resets, chunk_stores))
+    if not parts:
         return SpcResult(pl.DataFrame(schema=LIMITS_SCHEMA), pl.DataFrame(schema=FLAGS_SCHEMA))
-    wide = clean_wide(metrics, start, end, config)
-    if wide.height == 0:
-        return SpcResult(pl.DataFrame(schema=LIMITS_SCHEMA), pl.DataFrame(schema=FLAGS_SCHEMA))
-    # slices of whole stores: rows are sorted by sid, so each slice is a contiguous range of rows
-    sizes = wide.group_by("sid").len().sort("sid")["len"].to_list()
-    bounds = [0]
-    if chunk_stores is None:
-        short = (end - start).days < SHORT_RANGE_DAYS
-        chunk_stores = SHORT_RANGE_CHUNK_STORES if short else CHUNK_STORES
-    step = len(sizes) if config.rule_set == "seed" else max(1, chunk_stores)
-    for k in range(0, len(sizes), step):
-        bounds.append(bounds[-1] + sum(sizes[k : k + step]))
-    in_range = pl.col("metric_date").is_between(start, end)
-    limits_parts: list[list[pl.DataFrame]] = [[] for _ in bounds[1:]]
-    flags_parts: list[pl.DataFrame] = []
-    for metric in config.metrics:  # a loop over a handful of metrics; each is one vectorised pass
-        # (`wide` is sorted by sid, metric_date, one row per store and day: the epochs are aligned with its rows)
-        long = metric_rows(wide, metric, epoch_starts(wide, metric, baseline_resets))
-        slices = [long.slice(lo, hi - lo) for lo, hi in pairwise(bounds)]
-        del long
-        if config.rule_set == "seed":
-            scored = [score_seed(slices[0], metric, config)]
-        else:
-            scored = score_default_chunks(slices, metric, config, keep=in_range, start=start)
-        for k, (limits, flags) in enumerate(scored):
-            limits_parts[k].append(_conform(limits.filter(in_range), LIMITS_SCHEMA))
-            flags_parts.append(_conform(flags.filter(in_range), FLAGS_SCHEMA))
-        del scored
-    # each slice sorted on its own (slices follow shop_no): no sort, and no copy, of the whole output
-    chunks = []
-    for k in range(len(limits_parts)):
-        chunks.append(pl.concat(limits_parts[k]).sort("shop_no", "metric_name", "metric_date"))
-        limits_parts[k] = []
-    limits = pl.concat(chunks, rechunk=False) if chunks else pl.DataFrame(schema=LIMITS_SCHEMA)
-    flags = (pl.concat(flags_parts) if flags_parts else pl.DataFrame(schema=FLAGS_SCHEMA)).sort(
-        "shop_no", "metric_date", "metric_name", "rule"
-    )
+    limits = pl.concat([part.limits for part in parts]).sort("shop_no", "metric_name", "metric_date")
+    flags = pl.concat([part.flags for part in parts]).sort("shop_no", "metric_date", "metric_name", "rule")
     return SpcResult(limits=limits, flags=flags)
 
 

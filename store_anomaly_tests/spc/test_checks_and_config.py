@@ -61,3 +61,24 @@ def test_config_presets_and_lookback() -> None:
         SpcConfig(rule_set="magic")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         SpcConfig.default(metrics=("revenue", "nope"))
+
+
+def test_limits_by_kpi_are_regrouped_into_ranges_of_whole_stores() -> None:
+    from store_anomaly.spc.assets import regrouped_by_stores
+
+    days = pl.date_range(date(2025, 1, 1), date(2025, 1, 10), "1d", eager=True)
+    stores = [f"US{n:05d}" for n in (3, 1, 12, 7, 2)]
+    by_kpi = [
+        pl.DataFrame({"metric_date": days})
+        .join(pl.DataFrame({"shop_no": stores[: 5 - k]}), how="cross")  # (some KPIs lack some stores)
+        .with_columns(metric_name=pl.lit(kpi), center_line=pl.int_range(pl.len()).cast(pl.Float64) + k / 3)
+        .sort("shop_no", "metric_date")
+        for k, kpi in enumerate(("revenue", "order_count", "aov"))
+    ]
+    everything = pl.concat(by_kpi).sort("shop_no", "metric_name", "metric_date")
+    parts = list(regrouped_by_stores(iter(by_kpi), rows_per_part=60))
+    assert len(parts) == 3  # 120 rows of 5 stores: 2 stores (~60 rows) a part
+    shops = [part["shop_no"].unique().to_list() for part in parts]
+    assert sum(len(s) for s in shops) == 5 and len({shop for s in shops for shop in s}) == 5  # each store in one part
+    assert pl.concat(parts).equals(everything)  # every row, in order, nothing changed
+    assert list(regrouped_by_stores(iter([]))) == []

@@ -166,6 +166,11 @@ def test_full_range_and_late_sub_range_are_byte_identical(battery) -> None:
         # and extra rows older than the lookback are ignored
         again = compute_spc(battery, lo, date(2025, 10, 31), config, resets)
         assert again.limits.equals(part.limits) and again.flags.equals(part.flags)
+        # and a daily run's few days (one chunk of every store, the KPIs scored in threads)
+        short = compute_spc(battery, date(2025, 10, 28), date(2025, 10, 31), config, resets)
+        assert short.limits.height > 0
+        assert sub(full.limits, date(2025, 10, 28)).equals(short.limits), config.rule_set
+        assert sub(full.flags, date(2025, 10, 28)).equals(short.flags), config.rule_set
 
 
 def test_scoring_stores_in_chunks_changes_nothing(battery) -> None:
