@@ -141,7 +141,8 @@ def store_first_days(warehouse: Warehouse, sales_order_source: SourceDatabase, s
 
 
 # rows of the limits handed to the IO manager at a time (~350 MB): a range of stores, every KPI and day of it.
-# A year of 1,000 stores (3.3M rows) in parts of 1.2M rows took 48-49 s to write, of 0.5M 61-65 s, at once 50-53 s.
+# A year of 1,000 stores (3.3M rows) in parts of 1.2M rows took 44-49 s to write, of 0.5M 61-65 s, at once 41-53 s
+# (benchmarks/limits_write.py).
 LIMITS_WRITE_PART_ROWS = 1_200_000
 
 
@@ -151,7 +152,7 @@ def regrouped_by_stores(parts: Iterator[pl.DataFrame], rows_per_part: int | None
 
     Why: the limits table's key is (metric_date, shop_no, metric_name). Written KPI by KPI, each KPI would insert
     among every earlier KPI's rows of every day, and InnoDB re-reads and splits the whole table's pages once per
-    KPI: a year of 1,000 stores took 90-104 s to write so, 48-49 s by ranges of stores. The KPI parts are spilled to
+    KPI: a year of 1,000 stores took 90-104 s to write so, 44-49 s by ranges of stores. The KPI parts are spilled to
     Parquet files as they come, so their rows are not held beside the scoring's working columns, and read back a
     range of stores at a time (row-group statistics skip the other stores). Default `rows_per_part`:
     LIMITS_WRITE_PART_ROWS."""
