@@ -137,21 +137,24 @@ def _read(
     return query_frame_streamed(cursor.connection, f"SELECT {select} FROM `{table}` WHERE {where}", params, schema)
 
 
-def _read_in_parts(
-    connection, table: str, schema: dict[str, pl.DataType], date_column: str, first: date, last: date, parts: int
-) -> pl.DataFrame:
-    """`_read` of [first, last] as `parts` consecutive date ranges read concurrently, each through a session of
-    its own opened from `connection`'s URL (a session is never shared between threads), concatenated in date
-    range order. Each range's days are written atomically, as for `_read`."""
+def _read_own(connection, table: str, *args, **kwargs) -> pl.DataFrame:
+    """`_read` through a read-only session of its own opened from `connection`'s URL (a session is never shared
+    between threads)."""
+    with connection.url.connect(read_only=True) as own, own.cursor() as cursor:
+        return _read(cursor, table, *args, **kwargs)
+
+
+def _range_reads(
+    connection, table: str, schema: dict[str, pl.DataType], date_column: str, first: date, last: date, parts: int = 0
+) -> list:
+    """Reads (for `read_concurrently`) of [first, last] of `table` as `parts` (default LIMITS_READ_PARTS)
+    consecutive date ranges, in date order, each through `_read_own`. Each range's days are written atomically,
+    as for `_read`."""
+    parts = parts or LIMITS_READ_PARTS
     days = (last - first).days + 1
     edges = [first + timedelta(days=days * part // parts) for part in range(parts + 1)]
     ranges = [(edges[n], edges[n + 1] - timedelta(days=1)) for n in range(parts) if edges[n] < edges[n + 1]]
-
-    def read_range(bounds: tuple[date, date]) -> pl.DataFrame:
-        with connection.url.connect(read_only=True) as own, own.cursor() as cursor:
-            return _read(cursor, table, schema, date_column, *bounds)
-
-    return pl.concat(read_concurrently([functools.partial(read_range, bounds) for bounds in ranges]), how="vertical")
+    return [functools.partial(_read_own, connection, table, schema, date_column, lo, hi) for lo, hi in ranges]
 
 
 def _unique_by_key(cursor, table: str, key: tuple[str, ...]) -> bool:
@@ -185,16 +188,24 @@ def load_report_data(connection, window_days: int = REPORT_WINDOW_DAYS) -> Repor
             }
             return ReportData(None, None, alerts=current_alert_state(connection), **empty)
         first = last - timedelta(days=window_days - 1)
-        metrics = _read(cursor, "store_daily_metrics", METRICS_COLUMNS, "metric_date", first, last)
-        limits = _read_in_parts(
-            connection, "store_spc_control_limits", LIMITS_COLUMNS, "metric_date", first, last, LIMITS_READ_PARTS
-        )
+        # every table (the limits in LIMITS_READ_PARTS date ranges) read at once, each in a session of its own
+        reads = [
+            functools.partial(
+                _read_own, connection, "store_daily_metrics", METRICS_COLUMNS, "metric_date", first, last
+            ),
+            functools.partial(_read_own, connection, "store_anomaly_flags", FLAGS_COLUMNS, "metric_date", first, last),
+            functools.partial(_read_own, connection, "store_health_scores", HEALTH_COLUMNS, "metric_date", first, last),
+            functools.partial(
+                _read_own, connection, "store_peer_comparison", PEERS_COLUMNS, "week_start", first, last, PEER_KPIS
+            ),
+            *_range_reads(connection, "store_spc_control_limits", LIMITS_COLUMNS, "metric_date", first, last),
+        ]
+        metrics, flags, health, peers, *limits_parts = read_concurrently(reads)
+        limits = pl.concat(limits_parts, how="vertical")
+        del limits_parts
         # a year of 1,000 stores' limits is 4.4M rows: deduplicating them cost seconds and a copy of them, for
         # nothing where the table's primary key (the one the SPC asset declares) already rules duplicates out
         limits_unique = _unique_by_key(cursor, "store_spc_control_limits", LIMITS_KEY)
-        flags = _read(cursor, "store_anomaly_flags", FLAGS_COLUMNS, "metric_date", first, last)
-        health = _read(cursor, "store_health_scores", HEALTH_COLUMNS, "metric_date", first, last)
-        peers = _read(cursor, "store_peer_comparison", PEERS_COLUMNS, "week_start", first, last, PEER_KPIS)
     alerts = current_alert_state(connection)
     alerts = alerts.filter((pl.col("status") == "open") | (pl.col("last_seen_on") >= first))
     return ReportData(
