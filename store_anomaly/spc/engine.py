@@ -157,7 +157,7 @@ def compute_spc_by_metric(
             yield scored(metric)
         return
     # A short range's passes are small, and cost mostly polars' fixed overhead per pass, part of it outside the
-    # interpreter lock: KPIs scored in two threads at once (1,000 stores x 4 days: 7.1 -> 5.6 s on 2 cores). Not a
+    # interpreter lock: KPIs scored in two threads at once (1,000 stores x 4 days: 7.1 -> 5.2 s on 2 cores). Not a
     # long range's: two KPIs' working columns at once would double its peak memory.
     with ThreadPoolExecutor(max_workers=SHORT_RANGE_THREADS, thread_name_prefix="spc-kpi") as pool:
         yield from pool.map(scored, config.metrics)
