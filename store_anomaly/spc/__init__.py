@@ -11,8 +11,8 @@ days before the first output day the computation needs (rows older than that are
 
 ``compute_spc(metrics, start, end, config, baseline_resets=None) -> SpcResult(limits, flags)``
 ``compute_anomaly_flags(...) -> pl.DataFrame`` (= ``compute_spc(...).flags``)
-``compute_spc_by_metric(...) -> Iterator[SpcResult]``: the same rows one KPI at a time, each scored only when the
-previous part has been taken (what a writer uses: it never holds the whole range's output)
+``compute_spc_by_metric(...) -> Iterator[SpcResult]``: the same rows one KPI at a time; in a long range each is
+scored only when the previous part has been taken (what a writer uses: it never holds the whole range's output)
 
 - ``metrics``: wide ``store_daily_metrics`` rows (metric_date Date, shop_no String, the KPI columns, is_closed,
   holiday_name; other columns ignored). It may hold lookback days and stores with different first days; a

@@ -27,6 +27,7 @@ from dagster import (
 from store_anomaly.ack_log import ACKS_TABLE
 from store_anomaly.io_managers.mysql import FrameParts
 from store_anomaly.kpis.completeness import first_in_scope_days, missing_dates
+from store_anomaly.mysql import load_folder
 from store_anomaly.partitions import (
     SKIPPED_DATES_KEY,
     MissingInputsError,
@@ -157,7 +158,9 @@ def regrouped_by_stores(parts: Iterator[pl.DataFrame], rows_per_part: int | None
     range of stores at a time (row-group statistics skip the other stores). Default `rows_per_part`:
     LIMITS_WRITE_PART_ROWS."""
     rows_per_part = rows_per_part or LIMITS_WRITE_PART_ROWS
-    with tempfile.TemporaryDirectory(prefix="store-anomaly-spc-limits-") as folder:
+    # in this process's bulk-load folder (`mysql.load_folder`): private to it, and removed by the next writer
+    # should the process be killed, like the load files themselves
+    with tempfile.TemporaryDirectory(prefix="spc-limits-", dir=load_folder()) as folder:
         paths: list[str] = []
         stores: set[str] = set()
         rows = 0
