@@ -9,6 +9,10 @@ The input holds the requested days plus the lookback the rule set needs (as the 
 seconds, CPU seconds (the fairer figure on a shared machine) and the process's peak resident memory
 (resource.getrusage) after each rule set; each rule set runs in a fresh subprocess so the peaks do not mix.
 `--chunk-stores`: how many stores the default rule set scores at a time (memory; the result is the same).
+`--kpi-threads`: how many KPIs a range of at most 7 days scores at once (the daily run's; default 2):
+
+    .venv/bin/python benchmarks/spc_cost.py --days 4 --rule-sets default --chunk-stores 1000 --kpi-threads 1
+    .venv/bin/python benchmarks/spc_cost.py --days 4 --rule-sets default --chunk-stores 1000 --kpi-threads 2
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import sys
 import time
 from datetime import date, timedelta
 
-from store_anomaly.spc.engine import CHUNK_STORES
+from store_anomaly.spc import engine
+from store_anomaly.spc.engine import CHUNK_STORES, SHORT_RANGE_THREADS
 
 
 def run_one(rule_set: str, stores: int, days: int, chunk_stores: int) -> dict:
@@ -63,9 +68,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--rule-sets", default="seed,default")
     parser.add_argument("--chunk-stores", type=int, default=CHUNK_STORES, help="stores scored at a time (default)")
+    parser.add_argument("--kpi-threads", type=int, default=SHORT_RANGE_THREADS, help="a short range's KPIs at once")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        engine.SHORT_RANGE_THREADS = args.kpi_threads
         print(json.dumps(run_one(args.child, args.stores, args.days, args.chunk_stores)))
         return
     print(
@@ -76,7 +83,7 @@ def main() -> None:
     for rule_set in args.rule_sets.split(","):
         out = subprocess.run(
             [sys.executable, __file__, "--child", rule_set, "--stores", str(args.stores), "--days", str(args.days)]
-            + ["--chunk-stores", str(args.chunk_stores)],
+            + ["--chunk-stores", str(args.chunk_stores), "--kpi-threads", str(args.kpi_threads)],
             check=True,
             capture_output=True,
             text=True,
