@@ -310,11 +310,16 @@ def spc(
             yield limits
             del limits
 
+    limits_parts = limits_by_kpi()
     yield Output(
-        FrameParts(regrouped_by_stores(limits_by_kpi())),
+        FrameParts(regrouped_by_stores(limits_parts)),
         output_name="store_spc_control_limits",
         metadata={"rule_set": CONFIG.rule_set, "lookback_days": CONFIG.lookback_days, **skipped_metadata},
     )
+    # The IO manager has taken every part by now; should it not have, the KPIs left are scored here, so the flags
+    # and the checks' tallies are never those of some KPIs only.
+    for _ in limits_parts:
+        pass
     flags = (pl.concat(flags_parts) if flags_parts else pl.DataFrame(schema=FLAGS_SCHEMA)).sort(
         "shop_no", "metric_date", "metric_name", "rule"
     )
