@@ -8,6 +8,7 @@ one point per flag, alert episodes are shaded. Screenshots go to the test's temp
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import subprocess
@@ -25,6 +26,7 @@ from store_anomaly.mysql import MySQLUrl
 from store_anomaly.partitions import PER_DAY_CHECK_RESULTS_MAX_DAYS
 from store_anomaly.reports import data as report_data_module
 from store_anomaly.reports import pages
+from store_anomaly.reports.charts import EveryDay, JSONArray
 from store_anomaly.reports.data import REPORT_WINDOW_DAYS, load_report_data
 from store_anomaly.reports.pages import HEADLINE_KPIS
 from store_anomaly.reports.site import write_pages
@@ -97,7 +99,7 @@ def traces(page, chart_id: str) -> dict[str, dict]:
     """name -> {points, shapes} of a drawn chart's traces (from plotly's own graph div)."""
     return page.evaluate(
         """id => { const gd = document.getElementById(id); const out = {};
-                   gd.data.forEach(t => out[t.name] = {points: t.x.length});
+                   gd.data.forEach(t => out[t.name] = {points: t.y.length});
                    out.__shapes = {points: (gd.layout.shapes || []).length}; return out; }""",
         chart_id,
     )
@@ -115,6 +117,34 @@ def test_the_reports_folder_holds_every_page_privately_and_plotly_once(site, rep
     assert stat.S_IMODE(site.directory.stat().st_mode) & 0o007 == 0
     # the window is bounded: 13 months at most, whatever the history
     assert report_data.first == START and (END - report_data.first).days < 396
+
+
+def test_daily_traces_are_drawn_on_their_days_whether_written_as_a_first_day_or_as_dates(
+    report_data, browser, tmp_path
+):
+    # a KPI with every day in the window is written as plotly's x0 + dx (its dates once, not in each of its
+    # traces); one with a day missing lists its dates. Either way plotly draws each value on its own day.
+    gap_day = report_data.last - timedelta(days=10)
+    metrics = report_data.metrics.filter(~((pl.col("shop_no") == "US00002") & (pl.col("metric_date") == gap_day)))
+    data = dataclasses.replace(report_data, metrics=metrics)
+    series = pages.store_series(data, data.stores["shop_no"])
+    expected = {
+        shop: [day.isoformat() for day in metrics.filter(pl.col("shop_no") == shop)["metric_date"].sort()]
+        for shop in ("US00001", "US00002")
+    }
+    assert series["US00001"].control["revenue"]["metric_date"] == EveryDay(date.fromisoformat(expected["US00001"][0]))
+    listed = series["US00002"].control["revenue"]["metric_date"]
+    assert isinstance(listed, JSONArray) and gap_day.isoformat() not in listed.text
+    site = write_pages(data, tmp_path / "reports", language="en")
+    for shop, days in expected.items():
+        page, errors = load(browser, site.stores[shop])
+        drawn = page.evaluate(
+            """() => { const gd = document.getElementById('chart-control-revenue');
+                       const value = gd.calcdata.find(trace => trace[0].trace.name === 'value');
+                       return value.map(point => new Date(point.x).toISOString().slice(0, 10)); }"""
+        )
+        page.close()
+        assert drawn == days and not errors, shop
 
 
 def test_pages_built_a_store_at_a_time_equal_pages_built_with_every_store_at_once(report_data, monkeypatch):

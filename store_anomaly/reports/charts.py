@@ -20,6 +20,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 
@@ -162,13 +163,32 @@ def json_arrays(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EveryDay:
+    """A trace's dates when they are every day from `first`, one per value: written as plotly's `x0` and `dx` (a
+    day in milliseconds on a date axis) rather than as an array of dates. A store page's control charts draw 55
+    daily traces over the same 13 months, whose dates were 60% of the page's bytes."""
+
+    first: date
+
+
+DAY_MILLISECONDS = 86_400_000
+
+
+def _x(days: Sequence | JSONArray | EveryDay) -> dict:
+    """A trace's x: an array of dates, or `x0` and `dx` for `EveryDay`."""
+    if isinstance(days, EveryDay):
+        return {"x0": days.first.isoformat(), "dx": DAY_MILLISECONDS}
+    return {"x": days}
+
+
 def rule_symbol(rule: str, rules: list[str]) -> str:
     return _RULE_SYMBOLS[rules.index(rule) % len(_RULE_SYMBOLS)] if rule in rules else "circle"
 
 
 def _line(x, y, name: str, colour: str, width: float = 1.5, dash: str = "solid", **extra) -> dict:
     return {
-        "type": "scatter", "x": x, "y": y, "name": name, "mode": "lines",
+        "type": "scatter", **_x(x), "y": y, "name": name, "mode": "lines",
         "line": {"color": colour, "width": width, "dash": dash}, **extra,
     }  # fmt: skip
 
@@ -223,7 +243,7 @@ def control_chart(
 ) -> Figure:
     """One store's control chart of one KPI.
 
-    columns: metric_date and `CONTROL_COLUMNS` (one value per day, sorted); anchored: whether anchor_value
+    columns: metric_date (dates, or `EveryDay`) and `CONTROL_COLUMNS` (one value per day, sorted); anchored: whether anchor_value
     holds a value on some day (the anchored reference is drawn);
     flags: this store and KPI's flags by severity and rule (`flag_traces`), in order of their first flag;
     episodes: alert_id, metric_name, opened_on, last_seen_on, severity, change_pct, headline (alerts of this

@@ -31,6 +31,7 @@ from store_anomaly.kpis.catalog import KPI_COLUMNS, kpi_label
 from store_anomaly.reports.charts import (
     CONTROL_COLUMNS,
     GRADE_COLOURS,
+    EveryDay,
     FlagTrace,
     JSONArray,
     chain_chart,
@@ -463,12 +464,13 @@ def _control_series(data: ReportData, shops: pl.Series) -> pl.DataFrame:
 @dataclass(frozen=True)
 class StoreSeries:
     """One store's chart series, each column a JSON array (`charts.json_arrays`) or, for texts, a list:
-    control: by KPI, metric_date and `CONTROL_COLUMNS`; anchored: by KPI, whether it has an anchored reference;
+    control: by KPI, metric_date (`charts.EveryDay` when no day is missing) and `CONTROL_COLUMNS`;
+    anchored: by KPI, whether it has an anchored reference;
     flags: by KPI, its flags' traces (`charts.flag_traces`);
     health: metric_date, health_score, grade; percentile: by KPI of `PEER_KPIS`, week_start and percentile;
     excluded: metric_date, dq_excluded_rows; dq_totals: the sum of each dq_ counter over the window."""
 
-    control: dict[str, dict[str, JSONArray]]
+    control: dict[str, dict[str, JSONArray | EveryDay]]
     anchored: dict[str, bool]
     flags: dict[str, list[FlagTrace]]
     health: dict[str, JSONArray | list]
@@ -487,16 +489,30 @@ def store_series(data: ReportData, shops: pl.Series) -> dict[str, StoreSeries]:
     in_chunk = pl.col("shop_no").is_in(shops.implode())
     control: dict[str, dict] = {shop: {} for shop in shops}
     anchored: dict[str, dict] = {shop: {} for shop in shops}
-    day_columns = ("metric_date", *CONTROL_COLUMNS)
-    for row in json_arrays(
-        _control_series(data, shops),
-        ("shop_no", "metric_name"),
+    series = _control_series(data, shops)
+    by = ("shop_no", "metric_name")
+    day_span = (pl.col("metric_date").max() - pl.col("metric_date").min()).dt.total_days() + 1
+    written = json_arrays(
+        series,
+        by,
         CONTROL_COLUMNS,
-        dates=("metric_date",),
-        also=[pl.col("anchor_value").is_not_null().any().alias("anchored")],
-    ).iter_rows(named=True):
-        control[row["shop_no"]][row["metric_name"]] = _arrays(row, day_columns)
-        anchored[row["shop_no"]][row["metric_name"]] = row["anchored"]
+        also=[
+            pl.col("anchor_value").is_not_null().any().alias("anchored"),
+            pl.col("metric_date").first().alias("first_day"),
+            (day_span == pl.len()).alias("every_day"),
+        ],
+    )
+    # a KPI with a day missing (rare) gets its dates written out; the others are every day from the first
+    gaps = written.filter(~pl.col("every_day")).select(by)
+    dates_of = {}
+    if gaps.height:
+        for row in json_arrays(series.join(gaps, on=by, how="semi"), by, dates=("metric_date",)).iter_rows():
+            dates_of[row[:2]] = JSONArray(row[2])
+    for row in written.iter_rows(named=True):
+        shop, metric = row["shop_no"], row["metric_name"]
+        days = EveryDay(row["first_day"]) if row["every_day"] else dates_of[(shop, metric)]
+        control[shop][metric] = {"metric_date": days, **_arrays(row, CONTROL_COLUMNS)}
+        anchored[shop][metric] = row["anchored"]
 
     flags: dict[str, dict] = {shop: {} for shop in shops}
     for row in flag_traces(data.flags.filter(in_chunk), ("shop_no", "metric_name")).iter_rows(named=True):
