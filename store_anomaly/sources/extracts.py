@@ -397,17 +397,16 @@ def orphan_items_sql() -> str:
     )
 
 
-def first_trades_sql(departments: int) -> str:
+def first_trades_sql() -> str:
     """Each department's first t_trade row (any status) from the first partition on, UTC: where its history in
     the sales source begins. Rows dated earlier (the 1970s, MySQL zero dates) are rows no partition can hold,
     counted by a check: they neither date a store's history nor reach the driver (a zero date is no datetime).
-    One index range per department on (dept_id, create_time). Parameters: `first_trades_params`."""
-    placeholders = ", ".join(["%s"] * departments)
-    return (
-        f"SELECT dept_id, MIN(create_time) FROM t_trade WHERE dept_id IN ({placeholders}) AND create_time >= %s "
-        "GROUP BY dept_id"
-    )
+    Every department of the source, the caller keeps its own: one loose index scan on (dept_id, create_time),
+    0.01-0.07 s for 1,000 stores x a year. A list of the stores' departments (`dept_id IN (...)`) cost 0.8 s at
+    999 stores and 4.8 s at 1,000, where MariaDB turns a list of `in_predicate_conversion_threshold` values into
+    a join that reads each department's every row. Parameters: `first_trades_params`."""
+    return "SELECT dept_id, MIN(create_time) FROM t_trade WHERE create_time >= %s GROUP BY dept_id"
 
 
-def first_trades_params(dept_ids: list[int], first_partition: date) -> list:
-    return [*dept_ids, utc_window(first_partition, first_partition)[0]]
+def first_trades_params(first_partition: date) -> list:
+    return [utc_window(first_partition, first_partition)[0]]
