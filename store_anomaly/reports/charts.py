@@ -243,8 +243,8 @@ def control_chart(
 ) -> Figure:
     """One store's control chart of one KPI.
 
-    columns: metric_date (dates, or `EveryDay`) and `CONTROL_COLUMNS` (one value per day, sorted); anchored: whether anchor_value
-    holds a value on some day (the anchored reference is drawn);
+    columns: metric_date (dates, or `EveryDay`) and `CONTROL_COLUMNS` (one value per day, sorted); anchored:
+    whether anchor_value holds a value on some day (the anchored reference is drawn);
     flags: this store and KPI's flags by severity and rule (`flag_traces`), in order of their first flag;
     episodes: alert_id, metric_name, opened_on, last_seen_on, severity, change_pct, headline (alerts of this
     store touching the KPI).

@@ -498,7 +498,7 @@ def store_series(data: ReportData, shops: pl.Series) -> dict[str, StoreSeries]:
         CONTROL_COLUMNS,
         also=[
             pl.col("anchor_value").is_not_null().any().alias("anchored"),
-            pl.col("metric_date").first().alias("first_day"),
+            pl.col("metric_date").min().alias("first_day"),
             (day_span == pl.len()).alias("every_day"),
         ],
     )
