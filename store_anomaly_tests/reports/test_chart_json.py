@@ -90,12 +90,12 @@ def test_flag_traces_group_by_severity_and_rule_in_order_of_their_first_flag():
 
 def _report_data() -> ReportData:
     """Three stores x 40 days: a missing value, a NaN, a day without limits, an anchored store, flags of two
-    rules on one day, one store's days starting late, an open alert."""
+    rules on one day, one store's days starting late, one store without a row on 2025-10-26, an open alert."""
     first, last = date(2025, 10, 1), date(2025, 11, 9)
     rows = []
     for s, shop in enumerate(("US00001", "US00002", "US00003")):
         for i in range((last - first).days + 1):
-            if shop == "US00003" and i < 10:
+            if (shop == "US00003" and i < 10) or (shop == "US00001" and i == 25):
                 continue
             row = {"metric_date": first + timedelta(days=i), "shop_no": shop, "shop_name": f"Store {s}"}
             row |= {kpi: 100.0 + 10 * s + i + k / 3 for k, kpi in enumerate(KPI_COLUMNS)}
@@ -157,6 +157,15 @@ def _spec(page: str, chart: str) -> dict:
     return json.loads(found[1].replace("<\\/", "</"))
 
 
+def _days(trace: dict) -> list[str]:
+    """The dates a trace draws its values on: its `x`, or its first day `x0` and a step `dx` of whole days."""
+    if "x" in trace:
+        return trace["x"]
+    first, step = date.fromisoformat(trace["x0"]), timedelta(milliseconds=trace["dx"])
+    assert step == timedelta(days=1)
+    return [(first + n * step).isoformat() for n in range(len(trace["y"]))]
+
+
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_each_chart_shows_its_store_and_kpi_values_in_date_order(language):
     data = _report_data()
@@ -169,7 +178,10 @@ def test_each_chart_shows_its_store_and_kpi_values_in_date_order(language):
         for metric in KPI_COLUMNS:
             traces = _spec(page, f"control-{metric}")["data"]
             values = store[metric].fill_nan(None).round(3).to_list()
-            assert traces[0]["x"] == days and traces[0]["y"] == values, (shop, metric)
+            assert _days(traces[0]) == days and traces[0]["y"] == values, (shop, metric)
+            assert all(_days(trace) == days for trace in traces if "x0" in trace), (shop, metric)
+            # every day there: the traces give the first day and a step; a day without a row: the dates
+            assert ("x" in traces[0]) == (shop == "US00001"), (shop, metric)
             limits = (
                 store.select("metric_date", "shop_no")
                 .join(data.limits.filter(pl.col("metric_name") == metric), on=["metric_date", "shop_no"], how="left")
