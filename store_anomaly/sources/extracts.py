@@ -365,14 +365,15 @@ def unattributable_sql(table: str, timestamp: str) -> str:
     a timestamp after tomorrow (in any zone), one before the first partition (the 1970s, zero dates), or none
     (a NULL timestamp, in a source looser than the contract's NOT NULL: counted by every run).
 
-    Parameters: `unattributable_params`. Each part is an index range on the timestamp, so the cost follows the
-    rows counted, not the table."""
+    Parameters: `unattributable_params`. Each count is its own subquery, which the server plans alone: the
+    NULL dept_id one is an index range on (dept_id, timestamp) where the table has that index and nothing at all
+    where dept_id is NOT NULL (as the contract declares it), the others index ranges on the timestamp. Counted in
+    one scan, the four conditions read every row of the run's window (at 1,000 stores, a year of trades 5.5 s,
+    of production orders 7.9 s; now a few milliseconds)."""
+    count = f"SELECT COUNT(*) FROM {table} t WHERE "
     return (
-        f"SELECT COALESCE(SUM(t.dept_id IS NULL AND t.{timestamp} >= %s AND t.{timestamp} < %s), 0), "
-        f"COALESCE(SUM(t.{timestamp} >= %s), 0), COALESCE(SUM(t.{timestamp} < %s), 0), "
-        f"COALESCE(SUM(t.{timestamp} IS NULL), 0) FROM {table} t "
-        f"WHERE (t.{timestamp} >= %s AND t.{timestamp} < %s) OR t.{timestamp} >= %s OR t.{timestamp} < %s "
-        f"OR t.{timestamp} IS NULL"
+        f"SELECT ({count}t.dept_id IS NULL AND t.{timestamp} >= %s AND t.{timestamp} < %s), "
+        f"({count}t.{timestamp} >= %s), ({count}t.{timestamp} < %s), ({count}t.{timestamp} IS NULL)"
     )
 
 
@@ -382,7 +383,7 @@ def unattributable_params(start: date, end: date, first_partition: date, today: 
     after_tomorrow = utc_window(today + timedelta(days=1), today + timedelta(days=1))[1]
     # NULL: "t.ts < NULL" holds for no row, zero dates included
     before = utc_window(first_partition, first_partition)[0] if start <= first_partition else None
-    return [utc_from, utc_to, after_tomorrow, before, utc_from, utc_to, after_tomorrow, before]
+    return [utc_from, utc_to, after_tomorrow, before]
 
 
 def orphan_items_sql() -> str:
