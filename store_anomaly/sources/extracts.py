@@ -368,8 +368,8 @@ def unattributable_sql(table: str, timestamp: str) -> str:
     Parameters: `unattributable_params`. Each count is its own subquery, which the server plans alone: the
     NULL dept_id one is an index range on (dept_id, timestamp) where the table has that index and nothing at all
     where dept_id is NOT NULL (as the contract declares it), the others index ranges on the timestamp. Counted in
-    one scan, the four conditions read every row of the run's window (at 1,000 stores, a year of trades 5.5 s,
-    of production orders 7.9 s; now a few milliseconds)."""
+    one scan, the four conditions read every row of the run's window (at 1,000 stores, a year of trades 4.2-5.5 s,
+    of production orders 6.5-7.9 s; now under 5 ms: `benchmarks/source_query_plans.py`)."""
     count = f"SELECT COUNT(*) FROM {table} t WHERE "
     return (
         f"SELECT ({count}t.dept_id IS NULL AND t.{timestamp} >= %s AND t.{timestamp} < %s), "
@@ -403,9 +403,10 @@ def first_trades_sql() -> str:
     the sales source begins. Rows dated earlier (the 1970s, MySQL zero dates) are rows no partition can hold,
     counted by a check: they neither date a store's history nor reach the driver (a zero date is no datetime).
     Every department of the source, the caller keeps its own: one loose index scan on (dept_id, create_time),
-    0.01-0.07 s for 1,000 stores x a year. A list of the stores' departments (`dept_id IN (...)`) cost 0.8 s at
-    999 stores and 4.8 s at 1,000, where MariaDB turns a list of `in_predicate_conversion_threshold` values into
-    a join that reads each department's every row. Parameters: `first_trades_params`."""
+    0.01-0.07 s for 1,000 stores x a year. A list of the stores' departments (`dept_id IN (...)`) cost 0.8-0.9 s
+    at 999 stores and 3.9-4.8 s at 1,000, where MariaDB turns a list of `in_predicate_conversion_threshold`
+    values into a join that reads each department's every row (`benchmarks/source_query_plans.py`). Parameters:
+    `first_trades_params`."""
     return "SELECT dept_id, MIN(create_time) FROM t_trade WHERE create_time >= %s GROUP BY dept_id"
 
 
