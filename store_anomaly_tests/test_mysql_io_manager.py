@@ -178,6 +178,48 @@ def test_declared_columns_added_later_are_created(fresh_database):
     assert stored(fresh_database)["note"].null_count() == 2  # the re-added column is NULL for old rows
 
 
+@asset(
+    partitions_def=partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    metadata={
+        "partition_expr": "day",
+        "dagster/column_schema": READINGS,
+        "primary_key": ["day", "shop_no"],
+        "secondary_indexes": {"by_shop": ["shop_no", "day", "value"]},
+    },
+)
+def indexed_readings(context):
+    window = context.partition_time_window
+    days = pl.date_range(window.start.date(), window.end.date() - timedelta(days=1), "1d", eager=True)
+    return pl.DataFrame({"day": days, "shop_no": "US00001", "value": 1.0})
+
+
+def _index_columns(url: str, table: str) -> dict[str, list[str]]:
+    with MySQLUrl.parse(url).connect() as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT index_name, column_name FROM information_schema.statistics "
+            "WHERE table_schema = DATABASE() AND table_name = %s ORDER BY index_name, seq_in_index",
+            (table,),
+        )
+        found: dict[str, list[str]] = {}
+        for name, column in cursor.fetchall():
+            found.setdefault(name, []).append(column)
+        return found
+
+
+def test_declared_secondary_indexes_are_created_with_the_table_and_added_when_missing(fresh_database):
+    assert run(fresh_database, [indexed_readings], date(2025, 1, 1), date(2025, 1, 3)).success
+    assert _index_columns(fresh_database, "indexed_readings") == {
+        "PRIMARY": ["day", "shop_no"],
+        "by_shop": ["shop_no", "day", "value"],
+    }
+    with MySQLUrl.parse(fresh_database).connect() as connection, connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE indexed_readings DROP INDEX by_shop")
+    assert run(fresh_database, [indexed_readings], date(2025, 1, 4), date(2025, 1, 4)).success
+    assert _index_columns(fresh_database, "indexed_readings")["by_shop"] == ["shop_no", "day", "value"]
+    assert stored(fresh_database, "indexed_readings").height == 4  # the rows written before are kept
+
+
 def test_lock_timeout_reads_the_seconds_name_and_still_the_older_one(monkeypatch):
     monkeypatch.delenv("STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT_SECONDS", raising=False)
     monkeypatch.delenv("STORE_ANOMALY_WAREHOUSE_LOCK_TIMEOUT", raising=False)
@@ -235,12 +277,17 @@ def test_arrow_read_equals_the_streamed_read(fresh_database: str) -> None:
         streamed = query_frame_streamed(connection, f"SELECT {columns} FROM t WHERE {where}", params, schema)
         quoted = query_frame_arrow(connection, "t", schema, "name = %s OR name = %s", ('it\'s "q"', "☕🙂"))
         empty = query_frame_arrow(connection, "t", schema, "metric_date > %s", (date(2030, 1, 1),))
+        cursor.execute(
+            "ALTER TABLE t ADD INDEX every_column (metric_date, shop_no, metric_name, value, `count`, since, flag, name)"
+        )
+        from_index = query_frame_arrow(connection, "t", schema, where, params, index="every_column")
     with url.connect(database=False) as connection:
         named = query_frame_arrow(connection, "t", schema, "metric_date > %s", (date(2030, 1, 1),), url.database)
     key = ["metric_date", "shop_no", "metric_name"]
     assert streamed.height == 7 * 5 * 2
     assert arrow.schema == streamed.schema == schema
     assert arrow.sort(key).equals(streamed.sort(key), null_equal=True)
+    assert from_index.sort(key).equals(streamed.sort(key), null_equal=True)
     assert set(arrow["name"].to_list()) == set(names)
     assert set(quoted["name"].to_list()) == {'it\'s "q"', "☕🙂"} and quoted.height > 0
     assert empty.is_empty() and empty.schema == streamed.schema

@@ -5,8 +5,9 @@ slice, `MySQLPolarsTypeHandler` (a `DbTypeHandler`) writes and reads polars fram
 wires them into a `DbIOManager`. On top of that machinery this module adds what MySQL needs:
 
 - Tables are declared, not inferred: each asset carries a `dagster/column_schema` (`TableSchema` whose column
-  types are MySQL types) and a `primary_key` metadata entry. The table is created, or missing columns are
-  added, *before* the write transaction starts, because MySQL DDL commits implicitly.
+  types are MySQL types) and a `primary_key` metadata entry (and optionally `secondary_indexes`). The table is
+  created, or missing columns and indexes are added, *before* the write transaction starts, because MySQL DDL
+  commits implicitly.
 - Handing an output for a partition range deletes exactly those partitions and inserts the new rows in one
   InnoDB transaction: a failure anywhere leaves the previous rows in place. Business dates an asset declares
   skipped (`SKIPPED_DATES_KEY` output metadata: a late feed, missing inputs) are neither deleted nor written.
@@ -83,6 +84,8 @@ from store_anomaly.table_schemas import polars_schema
 
 COLUMN_SCHEMA_KEY = "dagster/column_schema"
 PRIMARY_KEY_KEY = "primary_key"
+# Optional: the table's secondary indexes, {name: [columns]}, created with the table or added when missing.
+SECONDARY_INDEXES_KEY = "secondary_indexes"
 
 
 class WarehouseSchemaError(RuntimeError):
@@ -179,6 +182,10 @@ class MySQLClient(DbClient):
             table_slice.table,
             declared_columns(context.definition_metadata),
             list((context.definition_metadata or {}).get(PRIMARY_KEY_KEY) or []),
+            {
+                name: list(columns)
+                for name, columns in ((context.definition_metadata or {}).get(SECONDARY_INDEXES_KEY) or {}).items()
+            },
         )
 
     @staticmethod

@@ -3,7 +3,8 @@
 `load_report_data(connection, window_days=REPORT_WINDOW_DAYS) -> ReportData` reads the last `window_days`
 business dates up to the latest date of `store_daily_metrics` (default 13 months), each table filtered and
 projected in SQL, so building the reports costs the same whatever the length of history: only the columns the
-pages show, and of the weekly peer comparison only the KPIs they chart (`PEER_KPIS`). A table that does not
+pages show (the control limits' from the SPC asset's covering index when the table has it), and of the weekly
+peer comparison only the KPIs they chart (`PEER_KPIS`). A table that does not
 exist yet reads as an empty frame; `store_spc_control_limits.anchor_value` is read when the table has it (the
 anchored reference) and is null otherwise.
 """
@@ -18,16 +19,17 @@ import polars as pl
 
 from store_anomaly.alerts.state import current_alert_state
 from store_anomaly.kpis.catalog import DQ_COLUMNS, DQ_EXCLUDED_TOTAL, KPI_COLUMNS
-from store_anomaly.mysql import query_frame_arrow, query_frame_streamed, read_concurrently, table_exists
-from store_anomaly.spc import LIMITS_KEY
+from store_anomaly.mysql import index_names, query_frame_arrow, query_frame_streamed, read_concurrently, table_exists
+from store_anomaly.spc import LIMITS_CHART_INDEX, LIMITS_KEY
 
 # 13 months: a year of history plus the month before, so this month compares with the same month last year.
 REPORT_WINDOW_DAYS = 396
 # The KPIs whose weekly peer percentile a store page charts (the summary ranks stores by the first).
 PEER_KPIS: tuple[str, ...] = ("revenue", "order_count", "aov")
-# The control limits are most of the window (a year of 1,000 stores: 3.3M rows, 6.1 s as one statement, which
-# the server runs on one core, the client converting as it arrives): they are read as this many consecutive date
-# ranges at once, each in a read-only session of its own (2 cores: 4 ranges 3.1 s, 6 2.8 s, 8 2.5 s).
+# The control limits are most of the window (a year of 1,000 stores: 3.3M rows, 6.1 s as one statement from the
+# table's rows, which the server runs on one core, the client converting as it arrives): they are read as this
+# many consecutive date ranges at once, each in a read-only session of its own (2 cores, from the rows: 4 ranges
+# 3.1 s, 6 2.8 s, 8 2.5 s; from the SPC asset's chart index, `spc.LIMITS_CHART_INDEX`: 1.7-1.8 s, 2 to 8 ranges).
 LIMITS_READ_PARTS = 8
 
 METRICS_COLUMNS: dict[str, pl.DataType] = {
@@ -116,9 +118,11 @@ def _read(
     first: date,
     last: date,
     metric_names: tuple[str, ...] | None = None,
+    index: tuple[str, tuple[str, ...]] | None = None,
 ):
     """The window's rows of `table` (of the KPIs `metric_names` only, when given), columns it lacks as nulls (an
-    empty frame when the table is missing).
+    empty frame when the table is missing). `index`: (name, columns) of an index of the table holding every
+    column read, read alone when the table has it (the server's planner prefers the primary key's range).
 
     Read through Arrow (`mysql.query_frame_arrow`): a year of 1,000 stores' control limits is 3.3M rows, about
     2 GB as Python tuples at once and several times slower through the driver. Its own session reads what is
@@ -132,7 +136,8 @@ def _read(
         where += f" AND `metric_name` IN ({', '.join(['%s'] * len(metric_names))})"
         params += metric_names
     if present.issuperset(schema):
-        return query_frame_arrow(cursor.connection, table, schema, where, params)
+        covering = index is not None and set(schema) <= set(index[1]) and index[0] in index_names(cursor, table)
+        return query_frame_arrow(cursor.connection, table, schema, where, params, index=index[0] if covering else None)
     select = ", ".join(f"`{name}`" if name in present else f"NULL AS `{name}`" for name in schema)
     return query_frame_streamed(cursor.connection, f"SELECT {select} FROM `{table}` WHERE {where}", params, schema)
 
@@ -145,16 +150,25 @@ def _read_own(connection, table: str, *args, **kwargs) -> pl.DataFrame:
 
 
 def _range_reads(
-    connection, table: str, schema: dict[str, pl.DataType], date_column: str, first: date, last: date, parts: int = 0
+    connection,
+    table: str,
+    schema: dict[str, pl.DataType],
+    date_column: str,
+    first: date,
+    last: date,
+    parts: int = 0,
+    index: tuple[str, tuple[str, ...]] | None = None,
 ) -> list:
     """Reads (for `read_concurrently`) of [first, last] of `table` as `parts` (default LIMITS_READ_PARTS)
-    consecutive date ranges, in date order, each through `_read_own`. Each range's days are written atomically,
-    as for `_read`."""
+    consecutive date ranges, in date order, each through `_read_own` (from `index` when the table has it). Each
+    range's days are written atomically, as for `_read`."""
     parts = parts or LIMITS_READ_PARTS
     days = (last - first).days + 1
     edges = [first + timedelta(days=days * part // parts) for part in range(parts + 1)]
     ranges = [(edges[n], edges[n + 1] - timedelta(days=1)) for n in range(parts) if edges[n] < edges[n + 1]]
-    return [functools.partial(_read_own, connection, table, schema, date_column, lo, hi) for lo, hi in ranges]
+    return [
+        functools.partial(_read_own, connection, table, schema, date_column, lo, hi, index=index) for lo, hi in ranges
+    ]
 
 
 def _unique_by_key(cursor, table: str, key: tuple[str, ...]) -> bool:
@@ -198,7 +212,15 @@ def load_report_data(connection, window_days: int = REPORT_WINDOW_DAYS) -> Repor
             functools.partial(
                 _read_own, connection, "store_peer_comparison", PEERS_COLUMNS, "week_start", first, last, PEER_KPIS
             ),
-            *_range_reads(connection, "store_spc_control_limits", LIMITS_COLUMNS, "metric_date", first, last),
+            *_range_reads(
+                connection,
+                "store_spc_control_limits",
+                LIMITS_COLUMNS,
+                "metric_date",
+                first,
+                last,
+                index=LIMITS_CHART_INDEX,
+            ),
         ]
         metrics, flags, health, peers, *limits_parts = read_concurrently(reads)
         limits = pl.concat(limits_parts, how="vertical")

@@ -55,6 +55,7 @@ from store_anomaly.spc.config import METRICS, MetricSpec, SpcConfig
 from store_anomaly.spc.engine import (
     FLAGS_KEY,
     FLAGS_SCHEMA,
+    LIMITS_CHART_INDEX,
     LIMITS_KEY,
     LIMITS_SCHEMA,
     SEVERITIES,
@@ -67,6 +68,7 @@ from store_anomaly.spc.engine import (
 __all__ = [
     "FLAGS_KEY",
     "FLAGS_SCHEMA",
+    "LIMITS_CHART_INDEX",
     "LIMITS_KEY",
     "LIMITS_SCHEMA",
     "METRICS",

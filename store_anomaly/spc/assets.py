@@ -44,6 +44,7 @@ from store_anomaly.sources.extracts import first_trades_params, first_trades_sql
 from store_anomaly.spc import (
     FLAGS_KEY,
     FLAGS_SCHEMA,
+    LIMITS_CHART_INDEX,
     LIMITS_KEY,
     LIMITS_SCHEMA,
     SpcConfig,
@@ -113,12 +114,17 @@ LIMITS_TABLE = _table(LIMITS_SCHEMA, LIMITS_KEY)
 FLAGS_TABLE = _table(FLAGS_SCHEMA, FLAGS_KEY)
 
 
-def _out(table, key, description: str) -> AssetOut:
+def _out(table, key, description: str, indexes: dict[str, list[str]] | None = None) -> AssetOut:
     return AssetOut(
         description=description,
         group_name=GROUP,
         kinds={"mysql", "polars"},
-        metadata={"partition_expr": "metric_date", "dagster/column_schema": table, "primary_key": list(key)},
+        metadata={
+            "partition_expr": "metric_date",
+            "dagster/column_schema": table,
+            "primary_key": list(key),
+            **({"secondary_indexes": indexes} if indexes else {}),
+        },
     )
 
 
@@ -205,6 +211,7 @@ def _taken(items: list) -> Iterator:
             LIMITS_KEY,
             "Control limits in force for each store, KPI and day, computed from earlier days only: centre line, "
             "sigma, WARNING limits (ucl/lcl), baseline days, and the chain's same-day movement.",
+            {LIMITS_CHART_INDEX[0]: list(LIMITS_CHART_INDEX[1])},
         ),
         "store_anomaly_flags": _out(
             FLAGS_TABLE,
