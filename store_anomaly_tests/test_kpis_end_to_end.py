@@ -140,3 +140,36 @@ def test_a_downstream_run_without_its_inputs_fails_and_keeps_the_stored_rows(mat
 def test_time_zones_polars_cannot_use_are_invalid():
     assert is_valid_time_zone("America/Los_Angeles") and is_valid_time_zone("Asia/Kolkata")
     assert not any(is_valid_time_zone(name) for name in ("localtime", "Factory", "posixrules", "Mars/Olympus", ""))
+
+
+def test_a_short_scope_read_as_date_ranges_at_once_equals_one_statement(platform_urls, monkeypatch):
+    # a daily window's extracts are read as two date ranges at once (`SHORT_SCOPE_DAYS`): the late-evening
+    # trade, the 25-hour DST day and the Shanghai store land in the same groups as in one statement
+    from store_anomaly.resources import PlatformSettings, SourceDatabase
+    from store_anomaly.settings import SOURCE_ENV_VARS
+    from store_anomaly.sources import extracts
+    from store_anomaly.sources.assets import SHOPS_SCHEMA, SHOPS_SQL, date_scope
+
+    build_sources(platform_urls)
+    source = {
+        name: SourceDatabase(name=name, url=platform_urls[name], env_var=SOURCE_ENV_VARS[name])
+        for name in SOURCE_ENV_VARS
+    }
+    shops = source["opshop"].fetch_frame(SHOPS_SQL, None, SHOPS_SCHEMA)
+    scope = date_scope(START, END, shops, PlatformSettings())
+    reads = [
+        ("sales_order", extracts.sales_sql, extracts.SALES_SCHEMA),
+        ("sales_order", extracts.items_sql, extracts.ITEMS_SCHEMA),
+        ("opproduction", extracts.production_sql, extracts.PRODUCTION_SCHEMA),
+        ("opempefficiency", extracts.attendance_sql, extracts.ATTENDANCE_SCHEMA),
+        ("opqualitycontrol", extracts.inspections_sql, extracts.INSPECTIONS_SCHEMA),
+        ("opqualitycontrol", extracts.expiry_sql, extracts.EXPIRY_SCHEMA),
+    ]
+    assert 2 <= (END - START).days + 1 <= extracts.SHORT_SCOPE_DAYS  # a window read in halves
+    in_halves = [extracts.fetch_parts(source[name], sql, scope, schema) for name, sql, schema in reads]
+    monkeypatch.setattr(extracts, "SHORT_SCOPE_DAYS", 0)
+    whole = [extracts.fetch_parts(source[name], sql, scope, schema) for name, sql, schema in reads]
+    key = ["dept_id", "business_date"]
+    for (name, sql, _), halves, one in zip(reads, in_halves, whole, strict=True):
+        assert one.height > 0, sql.__name__
+        assert halves.sort(key).equals(one.sort(key)), (name, sql.__name__)

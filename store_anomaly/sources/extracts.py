@@ -121,11 +121,32 @@ def _window_ids(extreme: str, table: str, timestamp: str, scope: DateScope) -> s
 TRADE_ITEMS = "t_trade_item i STRAIGHT_JOIN t_trade t ON t.id = i.trade_id"
 
 
+# A scope of at most this many business dates (a daily run's window, a recent-days comparison) is read as
+# SHORT_SCOPE_HALVES consecutive date ranges at once: one statement runs on one core of the server, and the
+# longest statement of a step (the items of the window's trades, joined one by one to their trade) would
+# otherwise leave the other core idle once the shorter ones have ended. A longer scope's parts run one after the
+# other (a backfill's parts at once would multiply the servers' working memory).
+SHORT_SCOPE_DAYS = 14
+SHORT_SCOPE_HALVES = 2
+
+
 def fetch_parts(
     database, sql_of: Callable[[DateScope], str], scope: DateScope, schema: Mapping[str, pl.DataType]
 ) -> pl.DataFrame:
     """One aggregation over `scope`, run once per part of `DateScope.parts` (each with `part.params()`) on a
-    database with `fetch_frame` (a `SourceDatabase`), the parts' rows concatenated."""
+    database with `fetch_frame` (a `SourceDatabase`), the parts' rows concatenated; a short scope of one part
+    (SHORT_SCOPE_DAYS) is read as SHORT_SCOPE_HALVES date ranges at once. Every query groups by business date
+    (or sums per department, which the caller adds up), so the parts' rows are the whole scope's."""
+    days = (scope.end - scope.start).days + 1
+    if 2 <= days <= SHORT_SCOPE_DAYS and len(scope.parts()) == 1:
+        edges = [scope.start + timedelta(days=days * k // SHORT_SCOPE_HALVES) for k in range(SHORT_SCOPE_HALVES + 1)]
+        parts = [
+            replace(scope, start=edges[k], end=edges[k + 1] - timedelta(days=1))
+            for k in range(SHORT_SCOPE_HALVES)
+            if edges[k] < edges[k + 1]
+        ]
+        reads = [functools.partial(database.fetch_frame, sql_of(part), part.params(), schema) for part in parts]
+        return pl.concat(read_concurrently(reads), how="vertical")
     return pl.concat(
         [database.fetch_frame(sql_of(part), part.params(), schema) for part in scope.parts()], how="vertical"
     )
@@ -135,8 +156,8 @@ def fetch_parts_concurrently(
     reads: Sequence[tuple[Any, Callable[[DateScope], str], Mapping[str, pl.DataType]]], scope: DateScope
 ) -> list[pl.DataFrame]:
     """`fetch_parts(database, sql_of, scope, schema)` of each (database, sql_of, schema) of `reads`, the reads at
-    once (`mysql.read_concurrently`), each read's parts one after the other as `fetch_parts` runs them (a
-    backfill's parts at once would multiply the servers' working memory). The frames in the order of `reads`."""
+    once (`mysql.read_concurrently`), each read's parts as `fetch_parts` runs them. The frames in the order of
+    `reads`."""
     return read_concurrently(
         [functools.partial(fetch_parts, database, sql_of, scope, schema) for database, sql_of, schema in reads]
     )
