@@ -170,11 +170,13 @@ def test_the_limits_read_in_concurrent_date_ranges_equal_one_read(demo_warehouse
     assert report_data.limits.sort(key).equals(whole)
 
 
-def test_the_limits_read_from_the_chart_index_equal_the_limits_read_from_the_rows(
+def test_the_limits_and_anchors_read_from_the_chart_index_equal_those_read_from_the_rows(
     demo_warehouse, report_data, monkeypatch
 ):
     # the SPC asset's output declares the index and the IO manager created it with the table; without it (a
     # warehouse the SPC asset has not written since) the same rows are read from the table's rows
+    from store_anomaly.alerts import state as alert_state
+    from store_anomaly.alerts.state import anchored_references
     from store_anomaly.mysql import index_names
     from store_anomaly.spc import LIMITS_CHART_INDEX
 
@@ -182,10 +184,16 @@ def test_the_limits_read_from_the_chart_index_equal_the_limits_read_from_the_row
     with MySQLUrl.parse(demo_warehouse[0]).connect() as connection:
         with connection.cursor() as cursor:
             assert LIMITS_CHART_INDEX[0] in index_names(cursor, "store_spc_control_limits")
+        anchors_from_index = anchored_references(connection).sort(key)
         monkeypatch.setattr(report_data_module, "LIMITS_CHART_INDEX", ("not_created", LIMITS_CHART_INDEX[1]))
+        monkeypatch.setattr(alert_state, "LIMITS_CHART_INDEX", ("not_created", LIMITS_CHART_INDEX[1]))
         from_rows = load_report_data(connection).limits.sort(key)
+        anchors_from_rows = anchored_references(connection).sort(key)
     assert from_rows.height > 0
     assert report_data.limits.sort(key).equals(from_rows)
+    # the alerts' sizing reads the anchored rows through the same index
+    assert anchors_from_rows.height > 0
+    assert anchors_from_index.equals(anchors_from_rows)
 
 
 def test_the_flagship_page_shows_each_kpi_chart_with_its_points_flags_and_episodes(
