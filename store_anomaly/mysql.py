@@ -484,7 +484,7 @@ def query_frame_arrow(
         quote_identifier(table) if database is None else f"{quote_identifier(database)}.{quote_identifier(table)}"
     )
     if index is not None:
-        qualified += f" FORCE INDEX ({quote_identifier(index)})"
+        qualified += force_index(index)
     select = f"SELECT {columns} FROM {qualified} WHERE {where}"
     if url.options:
         return query_frame_streamed(connection, select, params, schema)
@@ -604,6 +604,16 @@ def ensure_table(
                     # limits: about 10 s); the rows stay readable meanwhile
                     cursor.execute(f"ALTER TABLE {qualified} ADD {_index_ddl(name, index_columns)}")
     connection.commit()
+
+
+def force_index(name: str) -> str:
+    """The table reference's hint that reads it through the index `name` (after the table's name)."""
+    return f" FORCE INDEX ({quote_identifier(name)})"
+
+
+def index_hint(cursor, table: str, name: str) -> str:
+    """`force_index(name)` when `table` (of the connection's current database) has that index, else nothing."""
+    return force_index(name) if name in index_names(cursor, table) else ""
 
 
 def index_names(cursor, table: str, database: str | None = None) -> set[str]:

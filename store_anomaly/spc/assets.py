@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from store_anomaly.ack_log import ACKS_TABLE
-from store_anomaly.io_managers.mysql import FrameParts
+from store_anomaly.io_managers.mysql import SECONDARY_INDEXES_KEY, FrameParts
 from store_anomaly.kpis.completeness import first_in_scope_days, missing_dates
 from store_anomaly.mysql import load_folder
 from store_anomaly.partitions import (
@@ -123,7 +123,7 @@ def _out(table, key, description: str, indexes: dict[str, list[str]] | None = No
             "partition_expr": "metric_date",
             "dagster/column_schema": table,
             "primary_key": list(key),
-            **({"secondary_indexes": indexes} if indexes else {}),
+            **({SECONDARY_INDEXES_KEY: indexes} if indexes else {}),
         },
     )
 
