@@ -600,8 +600,7 @@ def ensure_table(
             present = index_names(cursor, table, database)
             for name, index_columns in indexes.items():
                 if name not in present:
-                    # once, on a table created before the index was declared (a year of 1,000 stores' control
-                    # limits: about 10 s); the rows stay readable meanwhile
+                    # once, on a table created before the index was declared; the rows stay readable meanwhile
                     cursor.execute(f"ALTER TABLE {qualified} ADD {_index_ddl(name, index_columns)}")
     connection.commit()
 

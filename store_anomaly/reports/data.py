@@ -29,7 +29,8 @@ PEER_KPIS: tuple[str, ...] = ("revenue", "order_count", "aov")
 # The control limits are most of the window (a year of 1,000 stores: 3.3M rows, 6.1 s as one statement from the
 # table's rows, which the server runs on one core, the client converting as it arrives): they are read as this
 # many consecutive date ranges at once, each in a read-only session of its own (2 cores, from the rows: 4 ranges
-# 3.1 s, 6 2.8 s, 8 2.5 s; from the SPC asset's chart index, `spc.LIMITS_CHART_INDEX`: 1.7-1.8 s, 2 to 8 ranges).
+# 3.1 s, 6 2.8 s, 8 2.5 s; from the SPC asset's chart index, `spc.LIMITS_CHART_INDEX`: 1.8-1.9 s at 8,
+# `benchmarks/report_limits_read.py`).
 LIMITS_READ_PARTS = 8
 
 METRICS_COLUMNS: dict[str, pl.DataType] = {

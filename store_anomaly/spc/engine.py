@@ -24,8 +24,8 @@ LIMITS_KEY = ("metric_date", "shop_no", "metric_name")
 FLAGS_KEY = (*LIMITS_KEY, "rule")
 # A secondary index of the limits table holding what a control chart draws (centre line, WARNING limits, the
 # anchored reference) beside the key: a window of days read from it alone reads a fifth of the bytes the table's
-# rows hold (a year of 1,000 stores: 180 of 860 MiB; the reports' read of it 2.6 -> 1.8 s on 2 cores,
-# `benchmarks/report_limits_read.py`). The planner prefers the primary key's range: readers name the index.
+# rows hold (a year of 1,000 stores: 180-190 of 840-860 MiB; the reports' read of it 2.6-2.9 -> 1.8-1.9 s on 2
+# cores, `benchmarks/report_limits_read.py`). The planner prefers the primary key's range: readers name the index.
 LIMITS_CHART_INDEX = ("chart_columns", (*LIMITS_KEY, "center_line", "ucl", "lcl", "anchor_value"))
 
 LIMITS_SCHEMA: dict[str, pl.DataType] = {
