@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
 from dagster import (
@@ -14,6 +14,7 @@ from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     BackfillPolicy,
     DagsterEvent,
     DagsterEventType,
@@ -152,22 +153,6 @@ class MissingInputsError(RuntimeError):
     """Days an asset reads (its lookback) hold no rows: computing would give silently wrong results."""
 
 
-def contiguous_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Sorted days folded into inclusive [start, end] runs of consecutive dates."""
-    ranges: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if ranges and day - ranges[-1][1] == timedelta(days=1):
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges
-
-
-def date_ranges_text(days: Iterable[date]) -> str:
-    """Dates as compact inclusive ranges, e.g. '2025-11-03, 2025-11-10..2025-11-12'."""
-    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in contiguous_ranges(days))
-
-
 def first_partition_date() -> date:
     return date.fromisoformat(daily_partitions.get_first_partition_key())
 
@@ -227,6 +212,25 @@ def mark_failed_partitions(instance: DagsterInstance, run_id: str) -> int:
             instance.report_dagster_event(planned, run_id=run_id, log_level=logging.DEBUG)
             marked += 1
     return marked
+
+
+def dates_materialized_after(
+    instance: DagsterInstance, asset_keys: Sequence[AssetKey], storage_id: int
+) -> dict[AssetKey, set[date]]:
+    """Per asset of `asset_keys`, the business dates (partition keys) the instance recorded materializations of
+    after the event `storage_id`: what may have changed in the warehouse since a step that read it then."""
+    dates: dict[AssetKey, set[date]] = {key: set() for key in asset_keys}
+    for key in asset_keys:
+        cursor = None
+        while True:
+            page = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, after_storage_id=storage_id), limit=1000, cursor=cursor
+            )
+            dates[key] |= {date.fromisoformat(record.partition_key) for record in page.records if record.partition_key}
+            if not page.has_more:
+                break
+            cursor = page.cursor
+    return dates
 
 
 def dates_written_in_run(instance: DagsterInstance, run_id: str, asset_key: AssetKey) -> set[date]:

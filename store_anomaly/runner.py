@@ -25,12 +25,12 @@ from dagster._core.execution.api import execute_run
 
 from store_anomaly.automation.incidents import process_run
 from store_anomaly.automation.run_log import record_run_log, root_message
+from store_anomaly.date_ranges import date_ranges_text
 from store_anomaly.definitions import build_definitions
 from store_anomaly.mysql import process_alive
 from store_anomaly.partitions import (
     SKIPPED_DATES_KEY,
     apply_bookkeeping_defaults,
-    date_ranges_text,
     mark_failed_partitions,
     partition_range_tags,
 )

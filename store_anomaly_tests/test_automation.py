@@ -13,8 +13,9 @@ from dagster import (
 )
 
 from store_anomaly.automation.refresh import daily_refresh_range
+from store_anomaly.date_ranges import contiguous_ranges
 from store_anomaly.definitions import build_definitions
-from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, contiguous_ranges
+from store_anomaly.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from store_anomaly.resources import source_resources
 from store_anomaly.runner import run_backfill
 from store_anomaly_tests.small_chain import END, START, build_sources

@@ -27,9 +27,10 @@ from store_anomaly.partitions import PER_DAY_CHECK_RESULTS_MAX_DAYS
 from store_anomaly.reports import data as report_data_module
 from store_anomaly.reports import pages
 from store_anomaly.reports.charts import EveryDay, JSONArray
-from store_anomaly.reports.data import REPORT_WINDOW_DAYS, load_report_data
+from store_anomaly.reports.data import REPORT_WINDOW_DAYS, WINDOW_TABLES, load_report_data
 from store_anomaly.reports.pages import HEADLINE_KPIS
 from store_anomaly.reports.site import write_pages
+from store_anomaly.reports.window_cache import MAX_REREAD_DAYS, ReportWindowCache
 from store_anomaly.runner import run_backfill
 from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.sources.demo_data import generate_demo_sources
@@ -425,3 +426,71 @@ def test_the_cli_shows_an_alert_in_full_and_builds_the_reports(demo_warehouse, r
     summary = cli("summary")
     alerting = next(line for line in summary.stdout.splitlines() if "stores alerting now:" in line)
     assert FLAGSHIP in alerting and "store-anomaly alerts show" in summary.stdout
+
+
+def _same_window(a, b) -> bool:
+    return all(getattr(a, name).equals(getattr(b, name)) for name in WINDOW_TABLES) and (a.first, a.last) == (
+        b.first,
+        b.last,
+    )
+
+
+def test_the_window_read_through_the_cache_equals_a_read_of_the_whole_window(demo_warehouse, tmp_path):
+    # what a build keeps from the previous one and what it reads again make the rows of a whole read, in its order
+    built_at = datetime(2025, 11, 17, 6, 0, tzinfo=UTC)
+    identity = MySQLUrl.parse(demo_warehouse[0]).redacted()
+    mid_week = date(2025, 9, 29)  # a Monday: a week's peer rows start on it
+    with MySQLUrl.parse(demo_warehouse[0]).connect() as connection:
+        whole = load_report_data(connection)
+        first_build = ReportWindowCache.open(tmp_path, identity)
+        first_build.marker = 1
+        assert _same_window(load_report_data(connection, cache=first_build), whole)
+        assert first_build.reread is None and list(tmp_path.glob("limits.2025-11.*.arrow"))
+
+        def build(changed: set[date]) -> tuple[ReportWindowCache, object]:
+            cache = ReportWindowCache.open(tmp_path, identity)
+            cache.changed, cache.marker = {name: set(changed) for name in WINDOW_TABLES}, cache.built_through + 1
+            return cache, load_report_data(connection, cache=cache)
+
+        # days changed in the middle of the window and at its end: read again, the rest kept
+        cache, kept = build({mid_week, mid_week + timedelta(days=2), END})
+        assert cache.reread["limits"] == {mid_week, mid_week + timedelta(days=2), END}
+        assert _same_window(kept, whole)
+        assert pages.build_pages(kept, built_at) == pages.build_pages(whole, built_at)
+
+        # the kept rows are the cache's: a file holding other values is read as it is, until its days change
+        (limits_file,) = tmp_path.glob("limits.2025-10.*.arrow")
+        tampered = pl.read_ipc(limits_file).with_columns(pl.col("center_line") + 1.0)
+        tampered.write_ipc(limits_file, compression="lz4")
+        assert not build(set())[1].limits.equals(whole.limits)
+        october = {date(2025, 10, 1) + timedelta(days=n) for n in range(31)}
+        cache, reread = build(october)
+        assert cache.reread["limits"] == october and _same_window(reread, whole)
+        assert _same_window(build(set())[1], whole)  # the month was rewritten from the days read
+
+        # a cache it cannot use is read past: another warehouse's, a missing file, more days than a partial read
+        other = ReportWindowCache.open(tmp_path, "mysql://elsewhere/warehouse")
+        other.changed = {}  # (no marker: nothing saved over this warehouse's files)
+        assert other.manifest is None and _same_window(load_report_data(connection, cache=other), whole)
+        next(tmp_path.glob("metrics.2025-09.*.arrow")).unlink()
+        cache, missing_file = build(set())
+        assert cache.reread is None and _same_window(missing_file, whole)
+        cache, most_days = build({START + timedelta(days=n) for n in range(MAX_REREAD_DAYS + 1)})
+        assert cache.reread is None and _same_window(most_days, whole)
+
+
+def test_the_report_asset_reads_again_only_the_days_materialized_since_its_last_build(demo_warehouse):
+    # the module's backfill built the reports (and the cache, in the instance's storage); a run of the last day
+    # re-materializes its partitions: the next build reads those days (the week's peers by its Monday) again
+    with DagsterInstance.get() as instance:
+        result = run_backfill(END, END, instance=instance)
+    materializations = {
+        event.asset_key.to_user_string(): event.event_specific_data.materialization
+        for event in result.get_asset_materialization_events()
+    }
+    window_read = materializations["report_store_pages"].metadata["window_read"].value
+    assert window_read == f"{END - timedelta(days=6)}, {END} from the warehouse, the rest from the previous build"
+    with MySQLUrl.parse(demo_warehouse[0]).connect() as connection:
+        assert materializations["report_store_pages"].metadata["pages"].value == 4
+        whole = load_report_data(connection)
+    assert whole.last == END

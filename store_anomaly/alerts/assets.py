@@ -22,7 +22,6 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
-    AssetRecordsFilter,
     AutomationCondition,
     BackfillPolicy,
     DagsterInstance,
@@ -39,6 +38,7 @@ from store_anomaly.alerts.state import anchored_references, current_alert_state
 from store_anomaly.io_managers.mysql import hold_asset_lock
 from store_anomaly.kpis.assets import STORE_DAILY_METRICS_TABLE
 from store_anomaly.mysql import query_frame_arrow, table_exists
+from store_anomaly.partitions import dates_materialized_after
 from store_anomaly.resources import Warehouse
 from store_anomaly.settings import reports_dir_from_env
 from store_anomaly.table_schemas import polars_schema, table_schema_from_polars
@@ -177,20 +177,8 @@ def changed_since(instance: DagsterInstance, stored_fingerprint: str) -> date | 
     recorded = materialization.metadata.get("alerts_fingerprint") if materialization else None
     if recorded is None or recorded.value != stored_fingerprint:
         return None
-    first: date | None = None
-    for key in INPUT_KEYS:
-        cursor = None
-        while True:
-            page = instance.fetch_materializations(
-                AssetRecordsFilter(asset_key=key, after_storage_id=last[0].storage_id), limit=1000, cursor=cursor
-            )
-            for record in page.records:
-                if record.partition_key:
-                    day = date.fromisoformat(record.partition_key)
-                    first = day if first is None else min(first, day)
-            if not page.has_more:
-                break
-            cursor = page.cursor
+    changed = set().union(*dates_materialized_after(instance, INPUT_KEYS, last[0].storage_id).values())
+    first = min(changed, default=None)
     return first or latest_metric_date(instance)
 
 

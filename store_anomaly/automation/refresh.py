@@ -26,8 +26,9 @@ from dagster import (
     sensor,
 )
 
+from store_anomaly.date_ranges import contiguous_ranges
 from store_anomaly.kpis.current import data_is_current
-from store_anomaly.partitions import PARTITIONS_TIME_ZONE, contiguous_ranges, daily_partitions, partition_range_tags
+from store_anomaly.partitions import PARTITIONS_TIME_ZONE, daily_partitions, partition_range_tags
 from store_anomaly.resources import SourceDatabase
 from store_anomaly.sources.observed import OBSERVED_SOURCE_KEYS
 from store_anomaly.sources.schema import REQUIRED_COLUMNS

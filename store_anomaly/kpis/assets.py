@@ -3,19 +3,14 @@
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, Output
 
+from store_anomaly.date_ranges import date_ranges_text
 from store_anomaly.holiday_calendar import holiday_frame
 from store_anomaly.kpis.catalog import DQ_COUNTERS, DQ_EXCLUDED_TOTAL, KPIS
 from store_anomaly.kpis.metrics import build_store_daily_metrics
 from store_anomaly.kpis.metrics import (
     excluded_source_rows as compute_excluded_source_rows,
 )
-from store_anomaly.partitions import (
-    SKIPPED_DATES_KEY,
-    business_dates,
-    daily_table_asset,
-    date_ranges_text,
-    require_materialized,
-)
+from store_anomaly.partitions import SKIPPED_DATES_KEY, business_dates, daily_table_asset, require_materialized
 from store_anomaly.resources import PlatformSettings
 from store_anomaly.sources.feeds import LATE_FEED_REASON, late_feed_dates, source_gap_dates
 from store_anomaly.table_schemas import table_schema

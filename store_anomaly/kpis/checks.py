@@ -9,18 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
+from store_anomaly.date_ranges import contiguous_ranges, date_ranges_text
 from store_anomaly.holiday_calendar import holiday_frame
 from store_anomaly.kpis.assets import store_daily_metrics
 from store_anomaly.kpis.catalog import DQ_COLUMNS, KPI_COLUMNS
 from store_anomaly.mysql import read_concurrently
-from store_anomaly.partitions import (
-    business_dates,
-    contiguous_ranges,
-    daily_partitions,
-    date_ranges_text,
-    dates_written_in_run,
-    per_partition_evaluations,
-)
+from store_anomaly.partitions import business_dates, daily_partitions, dates_written_in_run, per_partition_evaluations
 from store_anomaly.resources import PlatformSettings, SourceDatabase, Warehouse
 from store_anomaly.sources import extracts
 from store_anomaly.sources.assets import date_scope

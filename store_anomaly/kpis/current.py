@@ -13,9 +13,10 @@ from datetime import date, timedelta
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
+from store_anomaly.date_ranges import date_ranges_text
 from store_anomaly.holiday_calendar import holiday_frame
 from store_anomaly.kpis.assets import store_daily_metrics
-from store_anomaly.partitions import daily_partitions, date_ranges_text, first_partition_date
+from store_anomaly.partitions import daily_partitions, first_partition_date
 from store_anomaly.resources import PlatformSettings, SourceDatabase, Warehouse
 from store_anomaly.sources.assets import SHOPS_SCHEMA, SHOPS_SQL, date_scope
 from store_anomaly.sources.feeds import LATE_FEED_REASON, late_feed_dates, source_gap_dates, trading_dates

@@ -4,25 +4,32 @@ Peer comparison rows belong to the business date that completes their week (Sund
 share the daily partitions and backfills of every other asset: a range materializes the weeks that end in it.
 """
 
+import hashlib
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 from dagster import (
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     AssetSpec,
     AutomationCondition,
     BackfillPolicy,
+    DagsterInstance,
     MaterializeResult,
     MetadataValue,
     TimeWindowPartitionMapping,
     multi_asset,
 )
 
-from store_anomaly.partitions import business_dates, daily_table_asset, require_materialized
+from store_anomaly.date_ranges import date_ranges_text
+from store_anomaly.partitions import business_dates, daily_table_asset, dates_materialized_after, require_materialized
+from store_anomaly.reports.data import WINDOW_TABLES
 from store_anomaly.reports.health import HEALTH_LIMIT_COLUMNS, HealthConfig, compute_health_scores
 from store_anomaly.reports.peers import PEER_SCHEMA, compute_peer_comparison
 from store_anomaly.reports.site import write_reports
+from store_anomaly.reports.window_cache import ReportWindowCache
 from store_anomaly.resources import Warehouse
 from store_anomaly.table_schemas import table_schema_from_polars
 
@@ -199,10 +206,21 @@ _REPORT_DEPS = [
 def report_pages(context: AssetExecutionContext, warehouse: Warehouse):
     """Static HTML reports of the latest 13 months (STORE_ANOMALY_REPORTS_DIR, default ./reports), in
     STORE_ANOMALY_LANGUAGE (en, zh)."""
+    cache = report_window_cache(context.instance, warehouse)
     with warehouse.connect() as connection:
-        site = write_reports(connection)
+        site = write_reports(connection, cache=cache)
     dates = f"{site.first} .. {site.last}" if site.last else "none"
-    common = {"business_dates": dates, "built_at": f"{site.built_at:%Y-%m-%d %H:%M} UTC", "language": site.language}
+    if cache.reread is None:
+        window_read = "every day, from the warehouse"
+    else:
+        days = set().union(*cache.reread.values())
+        window_read = f"{date_ranges_text(days) or 'no day'} from the warehouse, the rest from the previous build"
+    common = {
+        "business_dates": dates,
+        "built_at": f"{site.built_at:%Y-%m-%d %H:%M} UTC",
+        "language": site.language,
+        "window_read": window_read,
+    }
     yield MaterializeResult(
         asset_key="report_executive_summary",
         metadata={
@@ -227,6 +245,26 @@ def report_pages(context: AssetExecutionContext, warehouse: Warehouse):
         metadata={**common, "path": MetadataValue.path(str(site.spc)), "url": MetadataValue.url(site.spc.as_uri())},
     )
     context.log.info(f"reports of {dates} written to {site.directory} ({site.pages} pages)")
+
+
+def report_window_cache(instance: DagsterInstance, warehouse: Warehouse) -> ReportWindowCache:
+    """The reports' window cache of this warehouse, in the instance's local storage, told which days changed since
+    its last build: the partitions of the tables the pages read that the instance recorded as materialized since
+    (every write of the platform's assets is one). The marker is taken before the warehouse is read, so a write
+    that lands while the pages are built is read again by the next build."""
+    identity = warehouse.parsed_url.redacted()
+    folder = Path(instance.storage_directory()) / "report_window" / hashlib.sha256(identity.encode()).hexdigest()[:16]
+    cache = ReportWindowCache.open(folder, identity)
+    cache.marker = instance.event_log_storage.get_maximum_record_id() or 0
+    built_through = cache.built_through
+    if built_through is not None and built_through <= cache.marker:
+        fields = {AssetKey(spec.table): name for name, spec in WINDOW_TABLES.items()}
+        changed = dates_materialized_after(instance, list(fields), built_through)
+        cache.changed = {
+            fields[key]: {day - timedelta(days=WINDOW_TABLES[fields[key]].partition_offset_days) for day in days}
+            for key, days in changed.items()
+        }
+    return cache
 
 
 REPORT_ASSETS = [store_health_scores, store_peer_comparison, report_pages]

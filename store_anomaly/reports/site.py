@@ -1,7 +1,7 @@
 """Writes the HTML reports into the reports folder (no Dagster import).
 
-`write_reports(connection, directory, built_at=None, language=None) -> ReportSite` reads the bounded window
-(`data.load_report_data`), builds every page (`pages.iter_pages`, written by a thread as it is built, so a
+`write_reports(connection, directory, built_at=None, language=None, cache=None) -> ReportSite` reads the bounded
+window (`data.load_report_data`, from `cache` what it holds unchanged), builds every page (`pages.iter_pages`, written by a thread as it is built, so a
 few pages at most are held in memory at a time) in `language` (default:
 STORE_ANOMALY_LANGUAGE, `settings.language_from_env`) and writes them. The folder holds revenue
 figures, so it is created readable by its owner and group only (0750, pages 0640), whatever the umask. Each
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from store_anomaly.reports.data import ReportData, load_report_data
 from store_anomaly.reports.pages import GALLERY_STORES, PLOTLY_JS, iter_pages, store_order, summary_headline
+from store_anomaly.reports.window_cache import ReportWindowCache
 from store_anomaly.settings import language_from_env, reports_dir_from_env
 
 DIRECTORY_MODE = 0o750
@@ -117,9 +118,15 @@ def write_pages(
 
 
 def write_reports(
-    connection, directory: Path | str | None = None, built_at: datetime | None = None, language: str | None = None
+    connection,
+    directory: Path | str | None = None,
+    built_at: datetime | None = None,
+    language: str | None = None,
+    cache: ReportWindowCache | None = None,
 ) -> ReportSite:
-    """Reads the warehouse through `connection` and writes the reports (default folder: reports_dir_from_env(),
-    default language: language_from_env())."""
+    """Reads the warehouse through `connection` (the days `cache` holds unchanged from it, when given: see
+    `window_cache`) and writes the reports (default folder: reports_dir_from_env(), default language:
+    language_from_env())."""
     language = language or language_from_env()  # a wrong setting fails before the warehouse is read
-    return write_pages(load_report_data(connection), directory or reports_dir_from_env(), built_at, language=language)
+    data = load_report_data(connection, cache=cache)
+    return write_pages(data, directory or reports_dir_from_env(), built_at, language=language)

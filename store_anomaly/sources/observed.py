@@ -28,10 +28,10 @@ from dagster import (
 )
 from dagster._core.definitions.external_asset import create_external_asset_from_source_asset
 
+from store_anomaly.date_ranges import contiguous_ranges
 from store_anomaly.partitions import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
-    contiguous_ranges,
     daily_partitions,
     first_partition_date,
     single_run,

@@ -25,6 +25,7 @@ from dagster import (
 )
 
 from store_anomaly.ack_log import ACKS_TABLE
+from store_anomaly.date_ranges import date_ranges_text
 from store_anomaly.io_managers.mysql import SECONDARY_INDEXES_KEY, FrameParts
 from store_anomaly.kpis.completeness import first_in_scope_days, missing_dates
 from store_anomaly.mysql import load_folder
@@ -33,7 +34,6 @@ from store_anomaly.partitions import (
     MissingInputsError,
     business_dates,
     daily_partitions,
-    date_ranges_text,
     first_partition_date,
     require_materialized,
     single_run,
