@@ -206,7 +206,7 @@ _REPORT_DEPS = [
 def report_pages(context: AssetExecutionContext, warehouse: Warehouse):
     """Static HTML reports of the latest 13 months (STORE_ANOMALY_REPORTS_DIR, default ./reports), in
     STORE_ANOMALY_LANGUAGE (en, zh)."""
-    cache = report_window_cache(context.instance, warehouse)
+    cache = report_window_cache(context.instance, warehouse, context.run_id)
     with warehouse.connect() as connection:
         site = write_reports(connection, cache=cache)
     dates = f"{site.first} .. {site.last}" if site.last else "none"
@@ -247,17 +247,18 @@ def report_pages(context: AssetExecutionContext, warehouse: Warehouse):
     context.log.info(f"reports of {dates} written to {site.directory} ({site.pages} pages)")
 
 
-def report_window_cache(instance: DagsterInstance, warehouse: Warehouse) -> ReportWindowCache:
+def report_window_cache(instance: DagsterInstance, warehouse: Warehouse, run_id: str) -> ReportWindowCache:
     """The reports' window cache of this warehouse, in the instance's local storage, told which days changed since
     its last build: the partitions of the tables the pages read that the instance recorded as materialized since
     (every write of the platform's assets is one). The marker is taken before the warehouse is read, so a write
-    that lands while the pages are built is read again by the next build."""
+    that lands while the pages are built is read again by the next build; the run that built it must still be in
+    the instance (a wiped or replaced instance's numbering says nothing of this cache)."""
     identity = warehouse.parsed_url.redacted()
     folder = Path(instance.storage_directory()) / "report_window" / hashlib.sha256(identity.encode()).hexdigest()[:16]
     cache = ReportWindowCache.open(folder, identity)
-    cache.marker = instance.event_log_storage.get_maximum_record_id() or 0
+    cache.marker, cache.builder = instance.event_log_storage.get_maximum_record_id() or 0, run_id
     built_through = cache.built_through
-    if built_through is not None and built_through <= cache.marker:
+    if built_through is not None and built_through <= cache.marker and instance.has_run(cache.built_by or ""):
         fields = {AssetKey(spec.table): name for name, spec in WINDOW_TABLES.items()}
         changed = dates_materialized_after(instance, list(fields), built_through)
         cache.changed = {

@@ -50,7 +50,8 @@ class ReportWindowCache:
     """The cache in `folder` of the warehouse `identity` (its redacted URL: another warehouse's files are not
     used). `open` reads the previous build's manifest; the caller then sets `changed` (per table, the dates whose
     rows may differ from what that build read, e.g. partitions materialized since `built_through`) and
-    `marker` (what the next build will compare with: taken before this build reads the warehouse).
+    `marker` (what the next build will compare with: taken before this build reads the warehouse) and `builder`
+    (what the next build checks still exists, e.g. this build's run: a cache outlives a wiped instance).
     `reread` is filled by the build: per table, the days it read from the warehouse (None: the whole window)."""
 
     folder: Path
@@ -58,6 +59,7 @@ class ReportWindowCache:
     manifest: dict | None = None
     changed: dict[str, set[date]] | None = None
     marker: int | None = None
+    builder: str | None = None
     reread: dict[str, set[date]] | None = field(default=None, init=False)
     _tables: dict = field(default_factory=dict, init=False, repr=False)
 
@@ -80,6 +82,11 @@ class ReportWindowCache:
     def built_through(self) -> int | None:
         """The previous build's marker (None: no usable previous build)."""
         return None if self.manifest is None else self.manifest.get("marker")
+
+    @property
+    def built_by(self) -> str | None:
+        """The previous build's builder."""
+        return None if self.manifest is None else self.manifest.get("builder")
 
     def plan(
         self, tables: Mapping[str, tuple[Mapping[str, pl.DataType], str]], first: date, last: date
@@ -157,6 +164,7 @@ class ReportWindowCache:
             "format": CACHE_FORMAT,
             "identity": self.identity,
             "marker": self.marker,
+            "builder": self.builder,
             "first": first.isoformat(),
             "last": last.isoformat(),
             "schemas": {name: _schema_text(frame.schema) for name, frame in frames.items()},
