@@ -13,6 +13,7 @@ rebuilds (matched to the previous rows), and acknowledgements and notifications 
 import hashlib
 import importlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -221,8 +222,16 @@ def update(connection, existing: pl.DataFrame, since: date, config: AlertConfig)
         flags = read_since(connection, "store_anomaly_flags", FLAG_COLUMNS, first)
         return flags, read_since(connection, "store_daily_metrics", METRIC_COLUMNS, first)
 
-    anchors = anchored_references(connection, since=rederive_from(existing, since, config))
-    return update_alerts(existing, since, config, read, anchors)
+    # the anchored references are read in a session of their own while the first window is
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts-anchors") as pool:
+        anchors = pool.submit(_anchored_own, connection, rederive_from(existing, since, config))
+        return update_alerts(existing, since, config, read, anchors.result)
+
+
+def _anchored_own(connection, since: date) -> pl.DataFrame:
+    """`anchored_references` from `since` through a read-only session of its own."""
+    with connection.url.connect(read_only=True) as own:
+        return anchored_references(own, since=since)
 
 
 ALERT_ASSETS = [store_anomaly_alerts]

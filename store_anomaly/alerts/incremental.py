@@ -138,10 +138,11 @@ def update_alerts(
     since: date,
     config: AlertConfig,
     read: WindowReader,
-    anchors: pl.DataFrame | None = None,
+    anchors: pl.DataFrame | Callable[[], pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, date]:
     """The whole table, re-deriving only what a change from `since` on can reach, each store from its own
-    window (`rederive_windows`); (table, the earliest store window)."""
+    window (`rederive_windows`); (table, the earliest store window). `anchors` may be a call that gives them,
+    made once the first window is read (the asset reads them meanwhile)."""
     base = base_from(since, config)
     windows = rederive_windows(existing, since, config)
     window_start = min(base, windows["rederive_from"].min()) if windows.height else base
@@ -149,6 +150,8 @@ def update_alerts(
     read_from = evidence_from(touched, window_start, config)
     while True:  # the evidence of a re-derived episode may reach before its stored one: read further back
         flags, metrics = read(read_from)
+        if callable(anchors):
+            anchors = anchors()
         as_of = metrics["metric_date"].max() if metrics.height else None
         every_store = pl.concat([flags.select("shop_no"), metrics.select("shop_no")]).unique()
         rederived = build_alerts(
