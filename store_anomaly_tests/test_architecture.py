@@ -22,6 +22,7 @@ LAYER_OF_PART: dict[str, int] = {
     "table_schemas": 0,
     "holiday_calendar": 0,
     "partitions": 0,
+    "date_ranges": 0,  # business dates as ranges (no Dagster import)
     "io_managers": 0,
     "ack_log": 0,
     "instance_storage": 0,  # the Dagster instance's event log (loaded by the webserver and the daemon)
