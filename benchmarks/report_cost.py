@@ -42,7 +42,12 @@ TABLES = (
     ("store_spc_control_limits", report_data.LIMITS_COLUMNS, ("metric_date", "shop_no", "metric_name")),
     ("store_anomaly_flags", report_data.FLAGS_COLUMNS, ("metric_date", "shop_no", "metric_name", "rule")),
     ("store_health_scores", report_data.HEALTH_COLUMNS, ("metric_date", "shop_no")),
-    ("store_peer_comparison", report_data.PEERS_COLUMNS, ("week_start", "shop_no", "metric_name")),
+    # the week's rows belong to the Sunday that ends it (the asset's partition column and key)
+    (
+        "store_peer_comparison",
+        {**report_data.PEERS_COLUMNS, "week_end": pl.Date()},
+        ("week_end", "shop_no", "metric_name"),
+    ),
 )
 _SQL_TYPES = {
     pl.Date: "DATE",
@@ -151,7 +156,7 @@ def load_warehouse(data: ReportData, database: str) -> None:
             "store_spc_control_limits": data.limits,
             "store_anomaly_flags": data.flags,
             "store_health_scores": data.health,
-            "store_peer_comparison": data.peers,
+            "store_peer_comparison": data.peers.with_columns(week_end=pl.col("week_start") + pl.duration(days=6)),
         }
         for table, columns, key in TABLES:
             with connection.cursor() as cursor:

@@ -5,9 +5,10 @@ The reports draw 13 months of every store (`data.load_report_data`); a daily run
 build with a cache reads the window's rows from the previous build's files, except the days the caller names
 as changed since that build (`ReportWindowCache.changed`, in the report asset: the partitions the Dagster
 instance recorded as materialized since) and the days the previous window did not cover, which it reads from the
-warehouse; then it rewrites the files of the months it read. Whatever the cache held, the rows are the ones a
-read of the whole window gives (`test_reports_window_cache`): a day is either read again or kept whole, and days
-are kept in date order, each day's rows in the order the server returned them.
+warehouse; then it rewrites the files of the months it read. When `changed` names every day written since the
+previous build, the rows are those a read of the whole window gives, in its order
+(`test_the_window_read_through_the_cache_equals_a_read_of_the_whole_window`): a day is either read again or kept
+whole, days are kept in date order, and each day's rows in the order the server returned them.
 
 The files are one Arrow IPC file per table and month, named with the build that wrote them, listed by a manifest
 (`window.json`) that is replaced atomically once they are written: a build that fails halfway leaves the
@@ -145,10 +146,10 @@ class ReportWindowCache:
         build = uuid.uuid4().hex[:12]
         previous = self.manifest["files"] if self.manifest is not None and self.reread is not None else {}
         files: dict[str, dict[str, str]] = {}
+        window = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         for name, frame in frames.items():
             column = pl.col(date_columns[name])
             listed = {month: file for month, file in previous.get(name, {}).items() if month >= _month(first)}
-            window = [first + timedelta(days=n) for n in range((last - first).days + 1)]
             days = window if self.reread is None else sorted(self.reread[name])
             for month in sorted({_month(day) for day in days}):
                 month_first = date.fromisoformat(f"{month}-01")
