@@ -726,6 +726,13 @@ def bulk_load(connection, table: str, frame: pl.DataFrame, *, use_load_data: boo
         multi_row_inserts(cursor, table, frame)
 
 
+def in_own_session(connection, read: Callable[..., pl.DataFrame], *args, **kwargs) -> pl.DataFrame:
+    """`read(session, *args, **kwargs)` through a read-only session of its own opened from `connection`'s URL: a
+    session is never shared between threads, so a read run beside others (`read_concurrently`) takes this."""
+    with connection.url.connect(read_only=True) as own:
+        return read(own, *args, **kwargs)
+
+
 def read_concurrently(reads: Sequence[Callable[[], pl.DataFrame]]) -> list[pl.DataFrame]:
     """Each of `reads` (a call that opens its own sessions, as `fetch_frame` does) all at once: independent
     aggregations are the servers' work, which one after the other would leave a core idle. The frames in the

@@ -38,7 +38,7 @@ from store_anomaly.alerts.listing import open_alerts_markdown
 from store_anomaly.alerts.state import anchored_references, current_alert_state
 from store_anomaly.io_managers.mysql import hold_asset_lock
 from store_anomaly.kpis.assets import STORE_DAILY_METRICS_TABLE
-from store_anomaly.mysql import query_frame_arrow, table_exists
+from store_anomaly.mysql import in_own_session, query_frame_arrow, table_exists
 from store_anomaly.partitions import dates_materialized_after
 from store_anomaly.resources import Warehouse
 from store_anomaly.settings import reports_dir_from_env
@@ -224,14 +224,9 @@ def update(connection, existing: pl.DataFrame, since: date, config: AlertConfig)
 
     # the anchored references are read in a session of their own while the first window is
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts-anchors") as pool:
-        anchors = pool.submit(_anchored_own, connection, rederive_from(existing, since, config))
+        since_anchor = rederive_from(existing, since, config)
+        anchors = pool.submit(in_own_session, connection, anchored_references, since=since_anchor)
         return update_alerts(existing, since, config, read, anchors.result)
-
-
-def _anchored_own(connection, since: date) -> pl.DataFrame:
-    """`anchored_references` from `since` through a read-only session of its own."""
-    with connection.url.connect(read_only=True) as own:
-        return anchored_references(own, since=since)
 
 
 ALERT_ASSETS = [store_anomaly_alerts]

@@ -23,7 +23,14 @@ import polars as pl
 from store_anomaly.alerts.state import current_alert_state
 from store_anomaly.date_ranges import contiguous_ranges
 from store_anomaly.kpis.catalog import DQ_COLUMNS, DQ_EXCLUDED_TOTAL, KPI_COLUMNS
-from store_anomaly.mysql import index_names, query_frame_arrow, query_frame_streamed, read_concurrently, table_exists
+from store_anomaly.mysql import (
+    in_own_session,
+    index_names,
+    query_frame_arrow,
+    query_frame_streamed,
+    read_concurrently,
+    table_exists,
+)
 from store_anomaly.reports.window_cache import ReportWindowCache
 from store_anomaly.spc import LIMITS_CHART_INDEX, LIMITS_KEY
 
@@ -258,12 +265,6 @@ def _in_date_order(kept: pl.DataFrame, read: list[pl.DataFrame], date_column: st
     return frame
 
 
-def _alert_state_own(connection) -> pl.DataFrame:
-    """`current_alert_state` through a read-only session of its own (read beside the window's tables)."""
-    with connection.url.connect(read_only=True) as own:
-        return current_alert_state(own)
-
-
 def load_report_data(
     connection, window_days: int = REPORT_WINDOW_DAYS, cache: ReportWindowCache | None = None
 ) -> ReportData:
@@ -283,11 +284,17 @@ def load_report_data(
         while True:
             # every read at once (the window's days the cache holds unchanged among them), each in a session of its own
             reads = _window_reads(connection, first, last, reread)
-            kept_reads = [functools.partial(cache.read_kept, name, first, last) for name in tables] if reread else []
-            alerts, *frames_read = read_concurrently(
-                [functools.partial(_alert_state_own, connection), *[read for _, read in reads], *kept_reads]
+            kept_reads = (
+                [functools.partial(cache.read_kept, name, first, last) for name in tables] if reread is not None else []
             )
-            kept = dict(zip(tables, frames_read[len(reads) :], strict=True)) if reread else None
+            alerts, *frames_read = read_concurrently(
+                [
+                    functools.partial(in_own_session, connection, current_alert_state),
+                    *[read for _, read in reads],
+                    *kept_reads,
+                ]
+            )
+            kept = dict(zip(tables, frames_read[len(reads) :], strict=True)) if reread is not None else None
             if kept is None or all(frame is not None for frame in kept.values()):
                 break
             reread = cache.plan_whole_window()  # a cached file could not be read: the whole window instead
@@ -304,7 +311,7 @@ def load_report_data(
         limits_unique = _unique_by_key(cursor, "store_spc_control_limits", LIMITS_KEY)
     if cache is not None:
         try:
-            cache.save(window, {name: date_column for name, (_, date_column) in tables.items()}, first, last)
+            cache.save(window, first, last)
         except OSError as error:  # the reports do not depend on it: the next build reads what it cannot take
             logging.getLogger(__name__).warning(f"the reports' window cache in {cache.folder} was not saved: {error}")
     alerts = alerts.filter((pl.col("status") == "open") | (pl.col("last_seen_on") >= first))

@@ -134,12 +134,10 @@ class ReportWindowCache:
             pl.col(date_column).is_between(first, last) & ~pl.col(date_column).is_in(sorted(self.reread[name]))
         )
 
-    def save(
-        self, frames: Mapping[str, pl.DataFrame], date_columns: Mapping[str, str], first: date, last: date
-    ) -> None:
-        """Writes the months of `frames` (the window's rows, per table) that this build read from the warehouse
-        (every month when it read the whole window), then the manifest, then removes the files no longer listed.
-        Does nothing without a `marker`."""
+    def save(self, frames: Mapping[str, pl.DataFrame], first: date, last: date) -> None:
+        """Writes the months of `frames` (the window's rows of each table `plan` was given) that this build read
+        from the warehouse (every month when it read the whole window), then the manifest, then removes the files
+        no longer listed. Does nothing without a `marker`."""
         if self.marker is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -148,7 +146,7 @@ class ReportWindowCache:
         files: dict[str, dict[str, str]] = {}
         window = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         for name, frame in frames.items():
-            column = pl.col(date_columns[name])
+            column = pl.col(self._tables[name][1])
             listed = {month: file for month, file in previous.get(name, {}).items() if month >= _month(first)}
             days = window if self.reread is None else sorted(self.reread[name])
             for month in sorted({_month(day) for day in days}):
