@@ -1,4 +1,4 @@
-"""What two source queries of the platform cost against the forms they replaced, on a chain's sources.
+"""What three source queries of the platform cost against the forms they replaced, on a chain's sources.
 
     .venv/bin/python benchmarks/source_query_plans.py [--prefix scale_] [--first 2025-01-01 --last 2025-12-31]
 
@@ -10,7 +10,11 @@ STORE_ANOMALY_TEST_MYSQL_URL, default mysql://root@127.0.0.1:3306/test). Prints 
   every department, against a list of the stores' departments (`dept_id IN (...)`) of 999 and of 1,000 values;
   at 1,000 MariaDB's `in_predicate_conversion_threshold` turns the list into a join;
 - the rows no partition can hold (`sources.extracts.unattributable_sql`, per dated table, for the range
-  [--first, --last]): four subqueries, against the four conditions counted in one scan of the range.
+  [--first, --last]): four subqueries, against the four conditions counted in one scan of the range;
+- the items whose trade does not exist (`sources.extracts.orphan_items_sql`, for the same range): the range's
+  items less those joined to its trades, against a probe of t_trade for every item.
+
+`--prefix demo_` reads the demo's sources (`make demo-data`) with `--first 2025-03-24 --last 2026-02-15`.
 """
 
 from __future__ import annotations
@@ -25,9 +29,12 @@ from store_anomaly.sources.extracts import (
     DATED_TABLES,
     first_trades_params,
     first_trades_sql,
+    orphan_items_params,
+    orphan_items_sql,
     unattributable_params,
     unattributable_sql,
 )
+from store_anomaly.sources.local_time import utc_window
 
 SERVER = os.environ.get("STORE_ANOMALY_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 
@@ -49,6 +56,17 @@ def one_scan_unattributable_sql(table: str, timestamp: str) -> str:
         f"COALESCE(SUM(t.{timestamp} IS NULL), 0) FROM {table} t "
         f"WHERE (t.{timestamp} >= %s AND t.{timestamp} < %s) OR t.{timestamp} >= %s OR t.{timestamp} < %s "
         f"OR t.{timestamp} IS NULL"
+    )
+
+
+def probing_orphan_items_sql() -> str:
+    """The earlier form: t_trade probed for every item of the range (parameters: the UTC window twice)."""
+    trade_ids = "SELECT {0}(id) FROM t_trade WHERE create_time >= %s AND create_time < %s"
+    return (
+        "SELECT COUNT(*) FROM t_trade_item i WHERE "
+        f"(i.trade_id BETWEEN ({trade_ids.format('MIN')}) AND ({trade_ids.format('MAX')}) "
+        "OR i.trade_id > (SELECT COALESCE(MAX(id), 0) FROM t_trade)) "
+        "AND NOT EXISTS (SELECT 1 FROM t_trade t WHERE t.id = i.trade_id)"
     )
 
 
@@ -81,6 +99,14 @@ def main() -> int:
             seconds, rows = timed(cursor, listed_first_trades_sql(len(listed)), params, args.repeats)
             same = rows == [row for row in scanned if row[0] in set(listed)]
             print(f"first trades, {len(listed)} departments listed: {seconds:7.3f} s (same rows: {same})")
+        params = orphan_items_params(args.first, args.last)
+        now, counts = timed(cursor, orphan_items_sql(), params, args.repeats)
+        window = list(utc_window(args.first, args.last)) * 2
+        before, earlier = timed(cursor, probing_orphan_items_sql(), window, args.repeats)
+        print(
+            f"items whose trade does not exist: the range's items less the joined ones {now:7.3f} s, "
+            f"t_trade probed per item {before:7.3f} s (same count: {counts == earlier})"
+        )
 
     today = date.today()
     for source, table, timestamp in DATED_TABLES:

@@ -12,7 +12,13 @@ from dagster import DagsterInstance
 from store_anomaly.mysql import MySQLUrl
 from store_anomaly.runner import root_causes, run_backfill
 from store_anomaly.settings import SOURCE_ENV_VARS
-from store_anomaly.sources.extracts import DATED_TABLES, unattributable_params, unattributable_sql
+from store_anomaly.sources.extracts import (
+    DATED_TABLES,
+    orphan_items_params,
+    orphan_items_sql,
+    unattributable_params,
+    unattributable_sql,
+)
 from store_anomaly_tests.small_chain import END, START, build_sources
 
 pytestmark = pytest.mark.mysql
@@ -209,3 +215,23 @@ def test_a_shift_without_employee_and_an_expiry_record_without_quantity_are_coun
     assert (row[0], row[1], row[3], row[5]) == (12.0, before[0], 1, 1), row
     surfaced = check_metadata(result, "excluded_rows_surfaced")["excluded_by_rule"]
     assert (surfaced["dq_null_employee_id"], surfaced["dq_null_expired_qty"]) == (1, 1), surfaced
+
+
+def test_items_whose_trade_is_gone_are_counted_inside_and_beyond_the_runs_trade_ids(platform_urls):
+    # A trade deleted from the middle of the run's trades (its two items stay) and an item of a trade id past the
+    # newest trade: the three items no partition can hold, counted by one query on the sales source.
+    build_sources(platform_urls)
+    execute(
+        platform_urls["sales_order"],
+        "DELETE FROM t_trade WHERE id = 2",
+        "INSERT INTO t_trade_item VALUES (50, 99, 1, 1)",
+    )
+    (orphans,) = query(platform_urls["sales_order"], orphan_items_sql(), tuple(orphan_items_params(START, END)))
+    assert orphans == (3,)
+    # a range without trades has no id range: only the item past the newest trade is counted
+    (outside,) = query(
+        platform_urls["sales_order"],
+        orphan_items_sql(),
+        tuple(orphan_items_params(date(2025, 10, 1), date(2025, 10, 2))),
+    )
+    assert outside == (1,)

@@ -21,6 +21,7 @@ from store_anomaly.sources.assets import date_scope
 from store_anomaly.sources.extracts import (
     DATED_TABLES,
     UNATTRIBUTABLE_SCHEMA,
+    orphan_items_params,
     orphan_items_sql,
     source_row_totals_sql,
     unattributable_params,
@@ -28,7 +29,6 @@ from store_anomaly.sources.extracts import (
     valid_trade_sql,
 )
 from store_anomaly.sources.feeds import LATE_FEED_REASON, late_feed_dates, source_gap_dates
-from store_anomaly.sources.local_time import utc_window
 
 # Share of a range's source rows that the KPI rules may exclude before the check warns.
 EXCLUDED_SHARE_WARNING = 0.05
@@ -290,7 +290,7 @@ def source_rows_no_partition_can_hold(
     ]
     reads.append(
         functools.partial(
-            sales_order_source.fetch_frame, orphan_items_sql(), list(utc_window(start, end)) * 2, {"items": pl.Int64}
+            sales_order_source.fetch_frame, orphan_items_sql(), orphan_items_params(start, end), {"items": pl.Int64}
         )
     )
     *dated, orphans = read_concurrently(reads)

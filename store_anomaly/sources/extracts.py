@@ -408,15 +408,25 @@ def unattributable_params(start: date, end: date, first_partition: date, today: 
 
 
 def orphan_items_sql() -> str:
-    """`t_trade_item` rows whose trade does not exist, among the item ids of the run's trades' id range and
-    beyond the newest trade (index ranges on trade_id). Parameters: the UTC window (twice)."""
+    """`t_trade_item` rows whose trade does not exist, among the items whose trade_id lies in the id range of the
+    run's trades or beyond the newest trade. Parameters: `orphan_items_params`.
+
+    Counted as the range's items (on the trade_id index alone) less those joined to a trade of the range, the
+    join running from the trades to their items (fewer trades than items to look up), plus the items beyond the
+    newest trade: the same count as probing t_trade for every item, which took twice as long on the demo's
+    sources."""
     trade_ids = "SELECT {0}(id) FROM t_trade WHERE create_time >= %s AND create_time < %s"
+    in_range = f"BETWEEN ({trade_ids.format('MIN')}) AND ({trade_ids.format('MAX')})"
     return (
-        "SELECT COUNT(*) FROM t_trade_item i WHERE "
-        f"(i.trade_id BETWEEN ({trade_ids.format('MIN')}) AND ({trade_ids.format('MAX')}) "
-        "OR i.trade_id > (SELECT COALESCE(MAX(id), 0) FROM t_trade)) "
-        "AND NOT EXISTS (SELECT 1 FROM t_trade t WHERE t.id = i.trade_id)"
+        f"SELECT (SELECT COUNT(*) FROM t_trade_item WHERE trade_id {in_range}) "
+        f"- (SELECT COUNT(*) FROM t_trade t STRAIGHT_JOIN t_trade_item i ON i.trade_id = t.id WHERE t.id {in_range}) "
+        "+ (SELECT COUNT(*) FROM t_trade_item WHERE trade_id > (SELECT COALESCE(MAX(id), 0) FROM t_trade))"
     )
+
+
+def orphan_items_params(start: date, end: date) -> list:
+    """The run's UTC window, once for each bound of each id range `orphan_items_sql` reads."""
+    return list(utc_window(start, end)) * 4
 
 
 def first_trades_sql() -> str:
