@@ -413,8 +413,9 @@ def orphan_items_sql() -> str:
 
     Counted as the range's items (on the trade_id index alone) less those joined to a trade of the range, the
     join running from the trades to their items (fewer trades than items to look up), plus the items beyond the
-    newest trade: the same count as probing t_trade for every item, which took twice as long on the demo's
-    sources."""
+    newest trade: the same count as probing t_trade for every item, which took 1.7 times as long on the demo's
+    year (on a 1,000-store year, where both wait on the buffer pool's reads, as long:
+    `benchmarks/source_query_plans.py`)."""
     trade_ids = "SELECT {0}(id) FROM t_trade WHERE create_time >= %s AND create_time < %s"
     in_range = f"BETWEEN ({trade_ids.format('MIN')}) AND ({trade_ids.format('MAX')})"
     return (
