@@ -235,7 +235,8 @@ def _health_scores(metrics: pl.DataFrame, limits: pl.DataFrame, config: HealthCo
     weights = {name: weight for name, weight, _ in config.dimensions}
     per_day = all_scores.group_by("metric_date", "shop_no").agg(
         *[pl.col("metric_score").filter(pl.col("dimension") == d).mean().alias(f"{d}_score") for d in names],
-        pl.col("metric_name").sort_by("metric_score").first().alias("worst_metric"),
+        # ties (several KPIs at the same score) go to the first name: the same whatever order the rows came in
+        pl.col("metric_name").sort_by("metric_score", "metric_name").first().alias("worst_metric"),
         pl.col("metric_score").min().alias("worst_metric_score"),
     )
     out = base.join(per_day, on=["metric_date", "shop_no"], how="left")
