@@ -249,6 +249,9 @@ def cmd_ack(args: argparse.Namespace) -> None:
         alerts = current_alert_state(connection)
         ack = validate_ack(args.alert_id, args.by, args.label, args.note, alerts=alerts)
         stamp = record_ack(connection, ack)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT MAX(metric_date) FROM store_daily_metrics")
+            (latest_metrics_date,) = cursor.fetchone()
     alert = alerts.filter(alerts["alert_id"] == ack.alert_id).row(0, named=True)
     print(
         f"{ack.alert_id} ({alert['shop_no']} {alert['metric_name']}, opened {alert['opened_on']}) acknowledged "
@@ -256,9 +259,11 @@ def cmd_ack(args: argparse.Namespace) -> None:
     )
     if ack.label == "new-normal":
         since = alert.get("change_started_on") or alert["opened_on"]
+        # to the latest stored day, not the alert's last: every later day's baselines read the days before it
+        until = max(day for day in (latest_metrics_date, alert["last_seen_on"]) if day is not None)
         print(
             f"Baselines of {alert['shop_no']} restart from {since} on the next SPC run; to re-score past days "
-            f"now: store-anomaly backfill --start {since} --end {alert['last_seen_on']}"
+            f"now: store-anomaly backfill --start {since} --end {until}"
         )
 
 

@@ -430,6 +430,13 @@ def test_the_cli_shows_an_alert_in_full_and_builds_the_reports(demo_warehouse, r
     alerting = next(line for line in summary.stdout.splitlines() if "stores alerting now:" in line)
     assert FLAGSHIP in alerting and "store-anomaly alerts show" in summary.stdout
 
+    # A new-normal acknowledgement of an alert that ended before the latest day: the re-scoring it suggests runs
+    # to the latest stored day, whose baselines read the days it restarts
+    ended = report_data.alerts.filter(pl.col("last_seen_on") < report_data.last).sort("last_seen_on").row(0, named=True)
+    renormed = cli("ack", ended["alert_id"], "--by", "maria", "--label", "new-normal")
+    assert renormed.returncode == 0, renormed.stderr
+    assert renormed.stdout.rstrip().endswith(f"--end {report_data.last}"), renormed.stdout
+
 
 def _same_window(a, b) -> bool:
     return all(getattr(a, name).equals(getattr(b, name)) for name in WINDOW_TABLES) and (a.first, a.last) == (
