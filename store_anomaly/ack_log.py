@@ -26,7 +26,37 @@ ACKS_DDL = f"""CREATE TABLE IF NOT EXISTS {ACKS_TABLE} (
         acknowledged_at DATETIME(6) NOT NULL,
         ack_label VARCHAR(16) NULL,
         ack_note TEXT NULL,
+        shop_no VARCHAR(16) NULL,
+        metric_names VARCHAR(512) NULL,
+        reset_on DATE NULL,
         KEY (alert_id)) ENGINE=InnoDB"""
+# What a new-normal acknowledgement restarts, kept in the log itself when it is written: a rebuild recomputes
+# SPC before the alerts table holds the alert again, and must restart the same baselines from the same day.
+ACK_RESET_COLUMNS = {"shop_no": "VARCHAR(16) NULL", "metric_names": "VARCHAR(512) NULL", "reset_on": "DATE NULL"}
+
+
+def add_reset_columns(cursor) -> None:
+    """Adds the reset columns to a log written before they existed (its rows keep them NULL and are read through
+    the alerts table, as they were). A check first: MySQL has no ADD COLUMN IF NOT EXISTS."""
+    cursor.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s",
+        (ACKS_TABLE,),
+    )
+    present = {row[0] for row in cursor.fetchall()}
+    missing = [f"ADD COLUMN {name} {kind}" for name, kind in ACK_RESET_COLUMNS.items() if name not in present]
+    if missing:
+        cursor.execute(f"ALTER TABLE {ACKS_TABLE} {', '.join(missing)}")
+
+
+ACK_RESET_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(),
+    "alert_id": pl.String(),
+    "acknowledged_at": pl.Datetime("us"),
+    "ack_label": pl.String(),
+    "shop_no": pl.String(),
+    "metric_names": pl.String(),
+    "reset_on": pl.Date(),
+}
 
 ACK_LOG_SPEC = AssetSpec(
     ACKS_TABLE,
@@ -75,6 +105,13 @@ def latest_acks(connection) -> pl.DataFrame:
             },
         )
     return acks.group_by("alert_id").last().with_columns(acknowledged=pl.lit(True))
+
+
+def latest_acks_with_resets(connection) -> pl.DataFrame:
+    """alert_id -> its latest acknowledgement in the log, with what a new-normal one restarts (`shop_no`,
+    `metric_names`, `reset_on`: NULL in rows logged before they were kept)."""
+    acks = read_declared_columns(connection, ACKS_TABLE, ACK_RESET_SCHEMA)
+    return acks.sort("id").group_by("alert_id").last().drop("id")
 
 
 def overlay_acks(alerts: pl.DataFrame, acks: pl.DataFrame) -> pl.DataFrame:

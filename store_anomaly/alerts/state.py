@@ -15,6 +15,7 @@ from store_anomaly.ack_log import (
     ACKS_DDL,
     ACKS_TABLE,
     ALERTS_TABLE,
+    add_reset_columns,
     latest_acks,
     overlay_acks,
     read_declared_columns,
@@ -42,6 +43,7 @@ def ensure_state_tables(connection) -> None:
     with connection.cursor() as cursor:
         for ddl in STATE_DDL:
             cursor.execute(ddl)
+        add_reset_columns(cursor)
     connection.commit()
 
 
@@ -91,6 +93,13 @@ def record_ack(connection, ack: AckInput, *, now: datetime | None = None) -> dat
             f"INSERT INTO {ACKS_TABLE} (alert_id, acknowledged_by, acknowledged_at, ack_label, ack_note) "
             "VALUES (%s, %s, %s, %s, %s)",
             (ack.alert_id, ack.by, stamp, ack.label, ack.note),
+        )
+        # the alert's store, metrics and, for a new-normal label, the day its baselines restart from
+        cursor.execute(
+            f"UPDATE {ACKS_TABLE} k JOIN {ALERTS_TABLE} a ON a.alert_id = k.alert_id "
+            "SET k.shop_no = a.shop_no, k.metric_names = COALESCE(a.metric_names, a.metric_name), "
+            "k.reset_on = CASE WHEN k.ack_label = 'new-normal' THEN COALESCE(a.change_started_on, a.opened_on) END "
+            "WHERE k.id = LAST_INSERT_ID()"
         )
         cursor.execute(
             f"UPDATE {ALERTS_TABLE} SET acknowledged = 1, acknowledged_by = %s, acknowledged_at = %s, "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from store_anomaly.ack_log import ALERTS_TABLE, latest_acks, overlay_acks, read_declared_columns
+from store_anomaly.ack_log import ALERTS_TABLE, latest_acks_with_resets, read_declared_columns
 
 # The alert columns a reset needs (the acknowledgement columns included), with their stored types.
 ACKNOWLEDGED_ALERT_SCHEMA: dict[str, pl.DataType] = {
@@ -66,8 +66,29 @@ def baseline_resets_from_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
 
 
 def load_baseline_resets(connection) -> pl.DataFrame | None:
-    """Baselines operators declared a 'new normal' (alerts acknowledged with that label, from the log)."""
+    """Baselines operators declared a 'new normal' (alerts whose latest acknowledgement in the log has that label).
+
+    The store, metrics and restart day are those the log kept when the label was given, so a rebuild (whose SPC
+    runs before the alerts table holds the alert again) restarts the same baselines; a row logged before the log
+    kept them is read through the alerts table."""
+    new_normal = latest_acks_with_resets(connection).filter(pl.col("ack_label") == "new-normal")
+    if not new_normal.height:
+        return None
     stored = read_declared_columns(connection, ALERTS_TABLE, ACKNOWLEDGED_ALERT_SCHEMA)
-    alerts = overlay_acks(stored, latest_acks(connection))
-    new_normal = alerts.filter(pl.col("ack_label") == "new-normal")
-    return baseline_resets_from_alerts(new_normal) if new_normal.height else None
+    alerts = new_normal.join(
+        stored.select("alert_id", "shop_no", "metric_name", "metric_names", "opened_on", "change_started_on"),
+        on="alert_id",
+        how="left",
+        suffix="_alert",
+    ).select(
+        "alert_id",
+        pl.coalesce("shop_no", "shop_no_alert").alias("shop_no"),
+        pl.col("metric_name"),
+        pl.coalesce("metric_names", "metric_names_alert").alias("metric_names"),
+        pl.col("opened_on"),
+        pl.coalesce("reset_on", "change_started_on").alias("change_started_on"),
+        "ack_label",
+        "acknowledged_at",
+    )
+    resets = baseline_resets_from_alerts(alerts.filter(pl.col("shop_no").is_not_null()))
+    return resets if resets.height else None
