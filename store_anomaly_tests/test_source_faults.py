@@ -9,7 +9,9 @@ from datetime import date
 import pytest
 from dagster import DagsterInstance
 
+from store_anomaly import holiday_calendar
 from store_anomaly.mysql import MySQLUrl
+from store_anomaly.partitions import SKIPPED_DATES_KEY
 from store_anomaly.runner import root_causes, run_backfill
 from store_anomaly.settings import SOURCE_ENV_VARS
 from store_anomaly.sources.extracts import (
@@ -235,3 +237,36 @@ def test_items_whose_trade_is_gone_are_counted_inside_and_beyond_the_runs_trade_
         tuple(orphan_items_params(date(2025, 10, 1), date(2025, 10, 2))),
     )
     assert outside == (1,)
+
+
+def test_a_holiday_whose_trades_vanished_from_the_source_keeps_its_stored_trading_rows(platform_urls, monkeypatch):
+    # A public holiday without a trade is written as a closure; but one that already holds trading rows and whose
+    # trades the source lost (an emptied feed on a holiday the stores trade on) is not replaced by a closure: the
+    # stored rows stay, as for a late feed, and the check that says so fails.
+    build_sources(platform_urls)
+    result = run_backfill(START, END, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success
+    stored = "SELECT shop_no, revenue, order_count, is_closed FROM store_daily_metrics WHERE metric_date = %s"
+    before = query(platform_urls["warehouse"], stored, (NOV2,))
+    assert any(row[2] > 0 for row in before)
+
+    # the calendar of a country where 2 November is a public holiday (All Souls' Day)
+    calendar = holiday_calendar.public_holidays
+    monkeypatch.setattr(
+        holiday_calendar,
+        "public_holidays",
+        lambda first, last, *args, **kwargs: (
+            {**calendar(first, last, *args, **kwargs), NOV2: "All Souls' Day"}
+            if first <= NOV2 <= last
+            else calendar(first, last, *args, **kwargs)
+        ),
+    )
+    execute(platform_urls["sales_order"], "DELETE FROM t_trade_item", "DELETE FROM t_trade")
+    result = run_backfill(NOV2, NOV2, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    assert query(platform_urls["warehouse"], stored, (NOV2,)) == before
+    materialized = next(
+        e for e in result.get_asset_materialization_events() if e.asset_key.path == ["store_daily_metrics"]
+    )
+    assert NOV2.isoformat() in str(materialized.materialization.metadata[SKIPPED_DATES_KEY].value)
+    assert check_metadata(result, "no_late_feed")["holidays_emptied_in_the_source"] == NOV2.isoformat()

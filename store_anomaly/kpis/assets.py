@@ -10,9 +10,11 @@ from store_anomaly.kpis.metrics import build_store_daily_metrics
 from store_anomaly.kpis.metrics import (
     excluded_source_rows as compute_excluded_source_rows,
 )
+from store_anomaly.mysql import table_exists
 from store_anomaly.partitions import SKIPPED_DATES_KEY, business_dates, daily_table_asset, require_materialized
-from store_anomaly.resources import PlatformSettings
-from store_anomaly.sources.feeds import LATE_FEED_REASON, late_feed_dates, source_gap_dates
+from store_anomaly.resources import PlatformSettings, Warehouse
+from store_anomaly.settings import CLOSED_DAYS_ENV_VAR
+from store_anomaly.sources.feeds import LATE_FEED_REASON, late_feed_dates, silent_holidays, source_gap_dates
 from store_anomaly.table_schemas import table_schema
 
 GROUP = "kpis"
@@ -57,22 +59,55 @@ _SOURCE_INS = {
 SOURCE_DATABASES = ["opshop", "sales_order", "opproduction", "opqualitycontrol", "opempefficiency"]
 
 
+def stored_trading_dates(warehouse: Warehouse, dates: list) -> list:
+    """Those of `dates` on which store_daily_metrics already holds a store that took orders, sorted."""
+    if not dates:
+        return []
+    with warehouse.connect() as connection, connection.cursor() as cursor:
+        if not table_exists(cursor, "store_daily_metrics"):
+            return []
+        cursor.execute(
+            "SELECT DISTINCT metric_date FROM store_daily_metrics WHERE metric_date BETWEEN %s AND %s "
+            "AND order_count > 0",
+            (min(dates), max(dates)),
+        )
+        stored = {row[0] for row in cursor.fetchall()}
+    return sorted(stored & set(dates))
+
+
+def unwritten_dates(
+    warehouse: Warehouse, settings: PlatformSettings, scope: pl.DataFrame, sales: pl.DataFrame, holidays: list
+) -> tuple[list, list]:
+    """The dates the KPI assets do not write: (the late-feed dates of `sources.feeds`, the public holidays without
+    a trade that already hold trading rows: a feed that lost them, never replaced by a closure)."""
+    late = late_feed_dates(scope, sales, holidays, settings.closed_dates)
+    emptied = stored_trading_dates(warehouse, silent_holidays(scope, sales, holidays, settings.closed_dates))
+    return late, emptied
+
+
 def late_feed_skip(
     context: AssetExecutionContext,
     settings: PlatformSettings,
+    warehouse: Warehouse,
     scope: pl.DataFrame,
     sales: pl.DataFrame,
     calendar: pl.DataFrame,
 ) -> list:
-    """The run's late-feed dates (`sources.feeds`), said in the run's log: they are not written."""
-    late = late_feed_dates(scope, sales, calendar["business_date"].to_list(), settings.closed_dates)
+    """The run's dates not written (`unwritten_dates`), said in the run's log."""
+    late, emptied = unwritten_dates(warehouse, settings, scope, sales, calendar["business_date"].to_list())
     if late:
         context.log.warning(
             f"late feed on {date_ranges_text(late)}: {LATE_FEED_REASON}. Not written (rows already stored for "
             "those dates are kept); the run's other dates are. Re-run once the feed has caught up: "
             f"store-anomaly backfill --start {late[0]} --end {late[-1]}"
         )
-    return late
+    if emptied:
+        context.log.warning(
+            f"the sales-order source holds no trade on {date_ranges_text(emptied)}, a public holiday, but the "
+            "warehouse holds trading rows for it: not written as a closure (the stored rows are kept). Re-run once "
+            f"the source holds that day's trades again, or configure the closure in {CLOSED_DAYS_ENV_VAR}."
+        )
+    return sorted({*late, *emptied})
 
 
 @daily_table_asset(
@@ -86,6 +121,7 @@ def late_feed_skip(
 def store_daily_metrics(
     context: AssetExecutionContext,
     settings: PlatformSettings,
+    warehouse: Warehouse,
     source_opshop_daily: pl.DataFrame,
     source_sales_order_daily: pl.DataFrame,
     source_opproduction_daily: pl.DataFrame,
@@ -99,7 +135,7 @@ def store_daily_metrics(
     require_materialized(context, *_SOURCE_INS)
     start, end = business_dates(context.partition_time_window)
     calendar = holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision)
-    late = late_feed_skip(context, settings, source_opshop_daily, source_sales_order_daily, calendar)
+    late = late_feed_skip(context, settings, warehouse, source_opshop_daily, source_sales_order_daily, calendar)
     gaps = {
         "opproduction": source_gap_dates(
             source_opshop_daily, source_sales_order_daily, source_opproduction_daily, "source_rows"
@@ -162,6 +198,7 @@ def store_daily_metrics(
 def excluded_source_rows(
     context: AssetExecutionContext,
     settings: PlatformSettings,
+    warehouse: Warehouse,
     source_opshop_daily: pl.DataFrame,
     source_sales_order_daily: pl.DataFrame,
     source_opproduction_daily: pl.DataFrame,
@@ -174,7 +211,7 @@ def excluded_source_rows(
     require_materialized(context, *_SOURCE_INS)
     start, end = business_dates(context.partition_time_window)
     calendar = holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision)
-    late = late_feed_skip(context, settings, source_opshop_daily, source_sales_order_daily, calendar)
+    late = late_feed_skip(context, settings, warehouse, source_opshop_daily, source_sales_order_daily, calendar)
 
     def rows(frame: pl.DataFrame, count: pl.Expr, amount: pl.Expr | None = None) -> pl.DataFrame:
         return frame.select(

@@ -11,7 +11,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from store_anomaly.date_ranges import contiguous_ranges, date_ranges_text
 from store_anomaly.holiday_calendar import holiday_frame
-from store_anomaly.kpis.assets import store_daily_metrics
+from store_anomaly.kpis.assets import store_daily_metrics, unwritten_dates
 from store_anomaly.kpis.catalog import DQ_COLUMNS, KPI_COLUMNS
 from store_anomaly.mysql import read_concurrently
 from store_anomaly.partitions import business_dates, daily_partitions, dates_written_in_run, per_partition_evaluations
@@ -28,7 +28,7 @@ from store_anomaly.sources.extracts import (
     unattributable_sql,
     valid_trade_sql,
 )
-from store_anomaly.sources.feeds import LATE_FEED_REASON, late_feed_dates, source_gap_dates
+from store_anomaly.sources.feeds import LATE_FEED_REASON, source_gap_dates
 
 # Share of a range's source rows that the KPI rules may exclude before the check warns.
 EXCLUDED_SHARE_WARNING = 0.05
@@ -174,8 +174,8 @@ def revenue_reconciles_with_source(
     # Dates a late feed left unwritten keep their earlier rows: only the written dates reconcile.
     stored = _stored_extracts(warehouse, start, end)
     calendar = holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision)
-    late = set(
-        late_feed_dates(stored["scope"], stored["sales"], calendar["business_date"].to_list(), settings.closed_dates)
+    late = set().union(
+        *unwritten_dates(warehouse, settings, stored["scope"], stored["sales"], calendar["business_date"].to_list())
     )
     written = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     parts = [
@@ -349,7 +349,8 @@ def _stored_extracts(warehouse: Warehouse, start: date, end: date) -> dict[str, 
 
 
 @_partitioned_check(
-    description=f"No late feed: {LATE_FEED_REASON} on none of the run's dates (such dates are not written)."
+    description=f"No late feed: {LATE_FEED_REASON} on none of the run's dates, and no public holiday whose stored "
+    "trades vanished from the source (such dates are not written)."
 )
 def no_late_feed(
     context: AssetCheckExecutionContext, warehouse: Warehouse, settings: PlatformSettings
@@ -357,13 +358,17 @@ def no_late_feed(
     start, end = _range(context)
     stored = _stored_extracts(warehouse, start, end)
     calendar = holiday_frame(start, end, settings.holiday_country, settings.holiday_subdivision)
-    late = late_feed_dates(stored["scope"], stored["sales"], calendar["business_date"].to_list(), settings.closed_dates)
+    late, emptied = unwritten_dates(
+        warehouse, settings, stored["scope"], stored["sales"], calendar["business_date"].to_list()
+    )
     return AssetCheckResult(
-        passed=not late,
+        passed=not late and not emptied,
         metadata={
             "late_feed_dates": date_ranges_text(late) or "none",
-            "to_fix": f"store-anomaly backfill --start {late[0]} --end {late[-1]} once the feed has caught up"
-            if late
+            "holidays_emptied_in_the_source": date_ranges_text(emptied) or "none",
+            "to_fix": f"store-anomaly backfill --start {min(late + emptied)} --end {max(late + emptied)} once the "
+            "feed has caught up"
+            if late or emptied
             else "",
         },
     )

@@ -56,6 +56,17 @@ def late_feed_dates(
     return sorted(dates - trading_dates(scope_days, sales_daily) - excused)
 
 
+def silent_holidays(
+    scope_days: pl.DataFrame, sales_daily: pl.DataFrame, holiday_dates: Iterable[date], closed_days: Iterable[date]
+) -> list[date]:
+    """The public holidays (not configured closure days) among the scope's dates with an in-scope store on which
+    the sales-order source holds no trade, sorted: written as closures, unless they already hold trading rows (the
+    KPI assets check that: the calendar's holidays include days the stores trade on, and an emptied feed on one of
+    them never replaces its rows with a closure). A configured closure day is the operators' word: written."""
+    dates = set(_in_scope(scope_days)["business_date"].to_list())
+    return sorted((dates & set(holiday_dates)) - set(closed_days) - trading_dates(scope_days, sales_daily))
+
+
 def source_gap_dates(
     scope_days: pl.DataFrame, sales_daily: pl.DataFrame, daily: pl.DataFrame, count_column: str
 ) -> list[date]:
