@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from store_anomaly.ack_log import ACK_RESET_COLUMNS, ACKS_DDL
 from store_anomaly.alerts.feedback import AckInput
 from store_anomaly.alerts.state import record_ack
 from store_anomaly.mysql import MySQLUrl
@@ -16,14 +17,9 @@ from store_anomaly.spc.resets import load_baseline_resets
 pytestmark = pytest.mark.mysql
 
 # The log as written before it kept what a reset restarts: its rows are read through the alerts table.
-OLD_ACKS_DDL = """CREATE TABLE store_anomaly_alert_acks (
-        id BIGINT AUTO_INCREMENT PRIMARY KEY,
-        alert_id VARCHAR(16) NOT NULL,
-        acknowledged_by VARCHAR(64) NOT NULL,
-        acknowledged_at DATETIME(6) NOT NULL,
-        ack_label VARCHAR(16) NULL,
-        ack_note TEXT NULL,
-        KEY (alert_id)) ENGINE=InnoDB"""
+OLD_ACKS_DDL = "\n".join(
+    line for line in ACKS_DDL.splitlines() if not line.strip().startswith(tuple(ACK_RESET_COLUMNS))
+)
 
 
 def resets(connection) -> list[tuple]:
