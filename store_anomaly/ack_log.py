@@ -38,21 +38,20 @@ ACK_RESET_COLUMNS = {"shop_no": "VARCHAR(16) NULL", "metric_names": "VARCHAR(512
 def add_reset_columns(cursor) -> None:
     """Adds the reset columns to a log written before they existed (its rows keep them NULL and are read through
     the alerts table, as they were). A check first: MySQL has no ADD COLUMN IF NOT EXISTS."""
-    cursor.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s",
-        (ACKS_TABLE,),
-    )
-    present = {row[0] for row in cursor.fetchall()}
+    present = table_columns(cursor, ACKS_TABLE)
     missing = [f"ADD COLUMN {name} {kind}" for name, kind in ACK_RESET_COLUMNS.items() if name not in present]
     if missing:
         cursor.execute(f"ALTER TABLE {ACKS_TABLE} {', '.join(missing)}")
 
 
-ACK_RESET_SCHEMA: dict[str, pl.DataType] = {
+# What the log's readers take of each acknowledgement (the reset columns NULL in rows logged before they existed).
+ACK_LOG_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.Int64(),
     "alert_id": pl.String(),
+    "acknowledged_by": pl.String(),
     "acknowledged_at": pl.Datetime("us"),
     "ack_label": pl.String(),
+    "ack_note": pl.String(),
     "shop_no": pl.String(),
     "metric_names": pl.String(),
     "reset_on": pl.Date(),
@@ -69,17 +68,22 @@ ACK_LOG_SPEC = AssetSpec(
 )
 
 
+def table_columns(cursor, table: str) -> set[str]:
+    """The names of `table`'s columns in the session's database."""
+    cursor.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s",
+        (table,),
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
 def read_declared_columns(connection, table: str, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
     """`table` as a frame of exactly `schema`: where the state enters the pure alert and SPC code, so those can
     rely on every column being there. A column an older table lacks is null; no table is no rows."""
     with connection.cursor() as cursor:
         if not table_exists(cursor, table):
             return pl.DataFrame(schema=dict(schema))
-        cursor.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s",
-            (table,),
-        )
-        present = {row[0] for row in cursor.fetchall()}
+        present = table_columns(cursor, table)
         stored = {name: dtype for name, dtype in schema.items() if name in present}
         frame = query_frame(cursor, f"SELECT {', '.join(stored)} FROM {table}", None, stored)
     return frame.with_columns(
@@ -88,30 +92,10 @@ def read_declared_columns(connection, table: str, schema: Mapping[str, pl.DataTy
 
 
 def latest_acks(connection) -> pl.DataFrame:
-    """alert_id -> its latest acknowledgement in the log (acknowledged is True)."""
-    with connection.cursor() as cursor:
-        if not table_exists(cursor, ACKS_TABLE):
-            return pl.DataFrame(schema={"alert_id": pl.String})
-        acks = query_frame(
-            cursor,
-            f"SELECT alert_id, acknowledged_by, acknowledged_at, ack_label, ack_note FROM {ACKS_TABLE} ORDER BY id",
-            None,
-            {
-                "alert_id": pl.String,
-                "acknowledged_by": pl.String,
-                "acknowledged_at": pl.Datetime("us"),
-                "ack_label": pl.String,
-                "ack_note": pl.String,
-            },
-        )
-    return acks.group_by("alert_id").last().with_columns(acknowledged=pl.lit(True))
-
-
-def latest_acks_with_resets(connection) -> pl.DataFrame:
-    """alert_id -> its latest acknowledgement in the log, with what a new-normal one restarts (`shop_no`,
-    `metric_names`, `reset_on`: NULL in rows logged before they were kept)."""
-    acks = read_declared_columns(connection, ACKS_TABLE, ACK_RESET_SCHEMA)
-    return acks.sort("id").group_by("alert_id").last().drop("id")
+    """alert_id -> its latest acknowledgement in the log (acknowledged is True), with what a new-normal one
+    restarts (`shop_no`, `metric_names`, `reset_on`)."""
+    acks = read_declared_columns(connection, ACKS_TABLE, ACK_LOG_SCHEMA)
+    return acks.sort("id").group_by("alert_id").last().drop("id").with_columns(acknowledged=pl.lit(True))
 
 
 def overlay_acks(alerts: pl.DataFrame, acks: pl.DataFrame) -> pl.DataFrame:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from store_anomaly.ack_log import ALERTS_TABLE, latest_acks_with_resets, read_declared_columns
+from store_anomaly.ack_log import ALERTS_TABLE, latest_acks, read_declared_columns
 
-# The alert columns a reset needs (the acknowledgement columns included), with their stored types.
+# The alert columns a reset of an acknowledgement logged before the log kept them needs, with their stored types.
 ACKNOWLEDGED_ALERT_SCHEMA: dict[str, pl.DataType] = {
     "alert_id": pl.String(),
     "shop_no": pl.String(),
@@ -24,11 +24,6 @@ ACKNOWLEDGED_ALERT_SCHEMA: dict[str, pl.DataType] = {
     "metric_names": pl.String(),
     "opened_on": pl.Date(),
     "change_started_on": pl.Date(),
-    "acknowledged": pl.Boolean(),
-    "acknowledged_by": pl.String(),
-    "acknowledged_at": pl.Datetime("us"),
-    "ack_note": pl.String(),
-    "ack_label": pl.String(),
 }
 
 RESET_SCHEMA = {
@@ -71,12 +66,12 @@ def load_baseline_resets(connection) -> pl.DataFrame | None:
     The store, metrics and restart day are those the log kept when the label was given, so a rebuild (whose SPC
     runs before the alerts table holds the alert again) restarts the same baselines; a row logged before the log
     kept them is read through the alerts table."""
-    new_normal = latest_acks_with_resets(connection).filter(pl.col("ack_label") == "new-normal")
+    new_normal = latest_acks(connection).filter(pl.col("ack_label") == "new-normal")
     if not new_normal.height:
         return None
     stored = read_declared_columns(connection, ALERTS_TABLE, ACKNOWLEDGED_ALERT_SCHEMA)
     alerts = new_normal.join(
-        stored.select("alert_id", "shop_no", "metric_name", "metric_names", "opened_on", "change_started_on"),
+        stored,
         on="alert_id",
         how="left",
         suffix="_alert",
